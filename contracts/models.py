@@ -1,0 +1,225 @@
+"""Wire models of blobs, the BlobIndex, user state, books and the registries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+# Ids that appear in paths and subjects: no dots (they would split a NATS subject), no slashes.
+Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
+SchemaId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,100}-v[0-9]{1,4}$")]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Text = Annotated[str, msgspec.Meta(max_length=5000)]
+
+USER_PROCESSOR = "user"
+
+
+class UserBlob(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A blob the user wrote, as the index service stores it."""
+
+    id: str
+    user_id: str
+    schema_id: str
+    type: str
+    data: dict[str, Any]
+    version: int
+    processing_state: str
+    created_at: datetime
+    updated_at: datetime
+    book_id: str | None = None
+    chapter: int | None = None
+    conversation_id: str | None = None
+    parent_id: str | None = None
+    derived_ids: list[str] = []
+
+
+class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a blob view says of one blob derived from it."""
+
+    id: str
+    processor: str
+    schema_id: str
+    preview: str
+    status: str
+    version: int | None = None
+    source_version: int | None = None
+
+
+class BlobView(UserBlob, kw_only=True, omit_defaults=True):
+    """A user blob with summaries of its derived blobs."""
+
+    derived: list[DerivedSummary] = []
+
+
+class BlobIndexEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where one blob lives, whoever holds it; user blobs have one too (processor_id "user")."""
+
+    id: str
+    user_id: str
+    processor_id: str
+    storage_location: str
+    remote_blob_id: str
+    schema_id: str
+    schema_version: int
+    type: str
+    title: str
+    preview: str
+    size_bytes: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    parent_id: str | None = None
+    derived_ids: list[str] = []
+    book_id: str | None = None
+    chapter: int | None = None
+    source_version: int | None = None
+
+
+class ChapterState(msgspec.Struct, kw_only=True, omit_defaults=True):
+    chapter: int
+    title: str
+    draft_blob_id: str
+    processed_blob_ids: dict[str, str] = {}
+
+
+class BookState(msgspec.Struct, kw_only=True, omit_defaults=True):
+    book_id: str
+    title: str
+    description: str | None = None
+    chapters: list[ChapterState] = []
+    created_at: datetime | None = None
+
+
+class UserState(msgspec.Struct, kw_only=True):
+    user_id: str
+    total_blobs: int
+    blobs_by_processor: dict[str, int]
+    books: list[BookState]
+    conversations: list[str]
+    updated_at: datetime | None
+
+
+# Requests ---------------------------------------------------------------------------------------
+
+
+class CreateBook(msgspec.Struct, kw_only=True):
+    """Create a book (client body); the id is made from nothing when absent."""
+
+    title: Title
+    id: Id | None = None
+    description: Text | None = None
+
+
+class CreateUserBook(CreateBook, kw_only=True):
+    """Create a book on behalf of a user (internal body)."""
+
+    user_id: Id
+
+
+class CreateBlob(msgspec.Struct, kw_only=True):
+    """Store a user blob (client body)."""
+
+    schema_id: SchemaId
+    data: dict[str, Any]
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    parent_id: str | None = None
+    conversation_id: Id | None = None
+
+
+class CreateUserBlob(CreateBlob, kw_only=True):
+    """Store a user blob on behalf of a user (internal body)."""
+
+    user_id: Id
+
+
+class UpdateBlob(msgspec.Struct, kw_only=True):
+    """Replace a blob's data (client body); `version` makes it conditional."""
+
+    data: dict[str, Any]
+    version: int | None = None
+
+
+class UpdateUserBlob(UpdateBlob, kw_only=True):
+    user_id: Id
+
+
+class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
+    """A processor announces a blob it made and holds (internal body)."""
+
+    id: Id
+    user_id: Id
+    processor_id: Id
+    storage_location: str
+    remote_blob_id: str
+    schema_id: SchemaId
+    parent_id: str
+    type: str = "derived"
+    title: str = ""
+    preview: str = ""
+    size_bytes: int = 0
+    schema_version: int = 1
+    version: int = 1
+    source_version: int | None = None
+    book_id: str | None = None
+    chapter: int | None = None
+
+
+class BlobBatchRequest(msgspec.Struct, kw_only=True):
+    """Fetch many blobs of one user in one call."""
+
+    user_id: Id
+    ids: Annotated[list[str], msgspec.Meta(max_length=1000)]
+
+
+class BlobBatch(msgspec.Struct, kw_only=True):
+    blobs: list[dict[str, Any]]
+    missing: list[str]
+
+
+class BlobList(msgspec.Struct, kw_only=True):
+    blobs: list[BlobView]
+    next_cursor: str | None
+    errors: list[dict[str, Any]] = []
+
+
+class SchemaDocument(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A JSON Schema in the registry; `revision` counts compatible changes under one id."""
+
+    id: SchemaId
+    schema: dict[str, Any]
+    revision: int = 1
+    description: str | None = None
+    created_at: datetime | None = None
+
+
+class RegisterSchema(msgspec.Struct, kw_only=True):
+    id: SchemaId
+    schema: dict[str, Any]
+    description: Text | None = None
+
+
+class ValidationResult(msgspec.Struct, kw_only=True):
+    valid: bool
+    errors: list[dict[str, str]] = []
+
+
+class ProcessorRegistration(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A processor's entry in the registry: how to reach it, never how to reach its database."""
+
+    id: Id
+    name: Title
+    storage_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    database_name: str
+    output_schema_id: SchemaId
+    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
+    input_schema_ids: list[SchemaId] = []
+    description: Text = ""
+    health_endpoint: str = "/healthz"
+    query_endpoint: str = "/blobs/batch"
+    event_subscriptions: list[str] = []
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 4
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    active: bool = True
+    created_at: datetime | None = None

@@ -1,0 +1,30 @@
+"""NATS subject names: `<entity>.<action>.<schema>`, and the stream that holds them."""
+
+from __future__ import annotations
+
+STREAM_NAME = "STUDIO"
+STREAM_SUBJECTS = ("blob.>", "book.>", "processor.>")
+
+
+def blob_created(schema_id: str) -> str:
+    return f"blob.created.{schema_id}"
+
+
+def blob_updated(schema_id: str) -> str:
+    return f"blob.updated.{schema_id}"
+
+
+def blob_deleted(schema_id: str) -> str:
+    return f"blob.deleted.{schema_id}"
+
+
+BOOK_COMPILE_REQUESTED = "book.compile.requested"
+BOOK_COMPILED = "book.compiled"
+
+
+def processor_completed(processor_id: str) -> str:
+    return f"processor.completed.{processor_id}"
+
+
+def processor_failed(processor_id: str) -> str:
+    return f"processor.failed.{processor_id}"

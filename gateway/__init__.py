@@ -1,0 +1,1 @@
+"""The gateway: the client-facing API, authentication, and (later) aggregation and live updates."""

@@ -1,0 +1,61 @@
+"""Client routes that the index service answers; bodies are checked here before going upstream."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from contracts.models import CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
+
+from .auth import current_user
+from .keys import BODIES, INDEX
+
+routes = web.RouteTableDef()
+LIST_PARAMS = ("book_id", "type", "limit", "cursor")
+
+
+@routes.post("/api/v1/users/{uid}/books")
+async def create_book(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, CreateBook)
+    return await request.app[INDEX].call(request, "POST", f"/api/v1/users/{current_user(request)}/books", body=body)
+
+
+@routes.get("/api/v1/users/{uid}/books")
+async def list_books(request: web.Request) -> web.Response:
+    return await request.app[INDEX].call(request, "GET", f"/api/v1/users/{current_user(request)}/books")
+
+
+@routes.post("/api/v1/blobs")
+async def create_blob(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, CreateBlob)
+    internal = CreateUserBlob(
+        user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
+        parent_id=body.parent_id, conversation_id=body.conversation_id,
+    )  # fmt: skip
+    return await request.app[INDEX].call(request, "POST", "/api/v1/blobs", body=internal)
+
+
+@routes.get("/api/v1/blobs/{blob_id}")
+async def get_blob(request: web.Request) -> web.Response:
+    return await request.app[INDEX].call(
+        request, "GET", f"/api/v1/blobs/{request.match_info['blob_id']}", params={"user_id": current_user(request)}
+    )
+
+
+@routes.put("/api/v1/blobs/{blob_id}")
+async def update_blob(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, UpdateBlob)
+    internal = UpdateUserBlob(user_id=current_user(request), data=body.data, version=body.version)
+    return await request.app[INDEX].call(request, "PUT", f"/api/v1/blobs/{request.match_info['blob_id']}", body=internal)
+
+
+@routes.delete("/api/v1/blobs/{blob_id}")
+async def delete_blob(request: web.Request) -> web.Response:
+    return await request.app[INDEX].call(
+        request, "DELETE", f"/api/v1/blobs/{request.match_info['blob_id']}", params={"user_id": current_user(request)}
+    )
+
+
+@routes.get("/api/v1/users/{uid}/blobs")
+async def list_blobs(request: web.Request) -> web.Response:
+    params = {name: request.query[name] for name in LIST_PARAMS if request.query.get(name)}
+    return await request.app[INDEX].call(request, "GET", f"/api/v1/users/{current_user(request)}/blobs", params=params)

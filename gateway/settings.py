@@ -1,0 +1,34 @@
+"""The gateway's configuration, read once from `STUDIO_*` variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from servicekit.settings import Env
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8010
+    index_url: str = "http://127.0.0.1:8006"
+    jwt_secret: str
+    service_token: str
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    upstream_timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = Env(environ)
+        return cls(
+            host=env.str("STUDIO_GATEWAY_HOST", "127.0.0.1"),
+            port=env.int("STUDIO_GATEWAY_PORT", 8010, minimum=1, maximum=65535),
+            index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
+            jwt_secret=env.required("STUDIO_JWT_SECRET"),
+            service_token=env.required("STUDIO_SERVICE_TOKEN"),
+            max_body_bytes=env.int("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+            max_json_depth=env.int("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
+            upstream_timeout_seconds=env.float("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
+        )

@@ -1,0 +1,63 @@
+"""Calls from the gateway to the services behind it, with the service token and the request id."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from contracts.problems import PROBLEM_CONTENT_TYPE
+from servicekit.bodies import encode
+from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+
+from .errors import UpstreamUnavailable
+
+
+class Upstream:
+    """One service behind the gateway; answers are relayed as they are, errors included."""
+
+    def __init__(self, name: str, session: aiohttp.ClientSession, base_url: str, token: str, timeout: float) -> None:
+        self.name = name
+        self._session = session
+        self._base = base_url
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(
+        self,
+        request: web.Request,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> web.Response:
+        """Forward one call and relay the service's status and body to the client."""
+        headers = {**self._headers, REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
+        data = None
+        if body is not None:
+            data = encode(body)
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                method, self._base + path, params=params, data=data, headers=headers, timeout=self._timeout
+            ) as response:
+                payload = await response.read()
+                content_type = response.headers.get("Content-Type", "application/json")
+                status = response.status
+                location = response.headers.get("Location")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
+        if status >= 500:
+            raise UpstreamUnavailable(f"{self.name} answered {status}")
+        if status == 401:
+            # The service refused our service token: a deployment fault, not the client's.
+            raise UpstreamUnavailable(f"{self.name} refused the gateway's credentials")
+        out = web.Response(status=status, body=payload if status != 204 else None)
+        if location:
+            out.headers["Location"] = location
+        if status != 204:
+            out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if "problem" in content_type else "application/json"
+        return out

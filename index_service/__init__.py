@@ -1,0 +1,1 @@
+"""The index service: user blobs, the global BlobIndex, books, and the schema and processor registries."""

@@ -1,0 +1,79 @@
+"""`create_app(settings)`: the index service's aiohttp application and its resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from pymongo import AsyncMongoClient
+
+from contracts.validation import ValidatorCache
+from servicekit.auth import service_token_middleware
+from servicekit.bodies import BodyReader
+from servicekit.middleware import STANDARD_MIDDLEWARES
+from servicekit.observability import READINESS_KEY, add_health_routes
+from servicekit.stream import connect, ensure_stream, stream_config
+
+from .books import BookStore
+from .keys import BLOBS, BODIES, BOOKS, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
+from .outbox import OutboxRelay
+from .registry import ProcessorRegistry, SchemaRegistry
+from .routes import routes
+from .settings import Settings
+from .store import BlobStore
+
+
+async def resources(app: web.Application) -> AsyncIterator[None]:
+    """Open MongoDB and NATS, prepare indexes, schemas and the stream, run the outbox relay."""
+    settings = app[SETTINGS]
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=10_000, appname="studio-index"
+    )
+    nc = await connect(settings.nats_url, name="studio-index")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, stream_config(duplicate_window_seconds=settings.duplicate_window_seconds))
+        db = mongo[settings.database]
+        await BlobStore.create_indexes(db)
+        schemas = SchemaRegistry(db, ValidatorCache())
+        await schemas.load_builtins()
+        relay = OutboxRelay(
+            db["blobs"], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish
+        )
+        app[MONGO], app[NATS], app[RELAY], app[SCHEMAS] = mongo, nc, relay, schemas
+        app[BLOBS] = BlobStore(db, schemas, relay)
+        app[BOOKS] = BookStore(db)
+        app[PROCESSORS] = ProcessorRegistry(db)
+
+        async def mongo_ready() -> None:
+            await mongo.admin.command("ping")
+
+        async def nats_ready() -> None:
+            if not nc.is_connected:
+                raise ConnectionError("not connected to NATS")
+
+        app[READINESS_KEY].extend([mongo_ready, nats_ready])
+        task = asyncio.create_task(relay.run(), name="outbox-relay")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await nc.drain()
+        await mongo.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[*STANDARD_MIDDLEWARES, service_token_middleware(settings.service_token)],
+    )
+    app[SETTINGS] = settings
+    app[BODIES] = BodyReader(max_depth=settings.max_json_depth)
+    add_health_routes(app, "index")
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(resources)
+    return app

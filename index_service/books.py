@@ -1,0 +1,125 @@
+"""Books and the user's state, assembled from the index so they can never disagree with it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.models import USER_PROCESSOR, BookState, ChapterState, CreateUserBook, UserState
+
+from .errors import BookExists, BookNotFound
+from .ids import new_id, now
+from .store import LIVE
+
+
+def slug(title: str) -> str:
+    """A book id from its title: `The Long Way` -> `the-long-way-3f2a`."""
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "book"
+    return f"{base}-{new_id()[:6]}"
+
+
+class BookStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.books = db["books"]
+        self.blobs = db["blobs"]
+
+    async def create(self, request: CreateUserBook) -> BookState:
+        book_id = request.id or slug(request.title)
+        moment = now()
+        doc = {
+            "_id": f"{request.user_id}/{book_id}",
+            "user_id": request.user_id,
+            "book_id": book_id,
+            "title": request.title,
+            "description": request.description,
+            "created_at": moment,
+        }
+        try:
+            await self.books.insert_one(doc)
+        except DuplicateKeyError:
+            # A draft may have filed the book first under its bare id: adopt it and set the title.
+            adopted = await self.books.find_one_and_update(
+                {"user_id": request.user_id, "book_id": book_id, "title": book_id, "named": {"$ne": True}},
+                {"$set": {"title": request.title, "description": request.description, "named": True}},
+            )
+            if adopted is None:
+                raise BookExists(f"book {book_id} exists") from None
+        else:
+            await self.books.update_one({"_id": doc["_id"]}, {"$set": {"named": True}})
+        return (await self.list(request.user_id, book_id=book_id))[0]
+
+    async def list(self, user_id: str, *, book_id: str | None = None) -> list[BookState]:
+        """The user's books with their chapters in order; a draft's book appears even if unnamed."""
+        book_filter: dict[str, Any] = {"user_id": user_id}
+        draft_filter: dict[str, Any] = {"user_id": user_id, "processor_id": USER_PROCESSOR, "book_id": {"$ne": None}, **LIVE}
+        if book_id is not None:
+            book_filter["book_id"] = book_id
+            draft_filter["book_id"] = book_id
+        books = await self.books.find(book_filter).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
+        drafts = await self.blobs.find(
+            {**draft_filter, "chapter": {"$ne": None}},
+            {"_id": 1, "book_id": 1, "chapter": 1, "title": 1},
+        ).to_list(None)
+        derived = await self.blobs.find(
+            {"user_id": user_id, "parent_id": {"$in": [d["_id"] for d in drafts]}, **LIVE},
+            {"_id": 1, "parent_id": 1, "processor_id": 1, "source_version": 1, "created_at": 1},
+        ).to_list(None)
+        processed: dict[str, dict[str, tuple[Any, str]]] = {}
+        for child in derived:
+            slot = processed.setdefault(child["parent_id"], {})
+            rank = (child.get("source_version") or 0, child["created_at"])
+            if child["processor_id"] not in slot or slot[child["processor_id"]][0] < rank:
+                slot[child["processor_id"]] = (rank, child["_id"])
+        chapters: dict[str, list[ChapterState]] = {}
+        for draft in drafts:
+            chapters.setdefault(draft["book_id"], []).append(
+                ChapterState(
+                    chapter=draft["chapter"],
+                    title=draft.get("title") or f"Chapter {draft['chapter']}",
+                    draft_blob_id=draft["_id"],
+                    processed_blob_ids={p: v[1] for p, v in processed.get(draft["_id"], {}).items()},
+                )
+            )
+        known = {b["book_id"] for b in books}
+        result = [
+            BookState(
+                book_id=b["book_id"],
+                title=b["title"],
+                description=b.get("description"),
+                created_at=b.get("created_at"),
+                chapters=sorted(chapters.get(b["book_id"], []), key=lambda c: c.chapter),
+            )
+            for b in books
+        ]
+        # A crash between a draft's write and its book's upsert must not hide the draft's book.
+        for orphan in sorted(set(chapters) - known):
+            result.append(BookState(book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter)))
+        if book_id is not None and not result:
+            raise BookNotFound(f"book {book_id} does not exist")
+        return result
+
+    async def state(self, user_id: str) -> UserState:
+        counts = await (
+            await self.blobs.aggregate(
+                [{"$match": {"user_id": user_id, **LIVE}}, {"$group": {"_id": "$processor_id", "n": {"$sum": 1}}}]
+            )
+        ).to_list(None)
+        latest = await self.blobs.find({"user_id": user_id, **LIVE}, {"updated_at": 1}).sort(
+            [("updated_at", -1)]
+        ).to_list(1)
+        conversations = await self.blobs.distinct("conversation_id", {"user_id": user_id, **LIVE})
+        by_processor = {c["_id"]: c["n"] for c in counts}
+        updated_at: datetime | None = latest[0]["updated_at"] if latest else None
+        return UserState(
+            user_id=user_id,
+            total_blobs=sum(by_processor.values()),
+            blobs_by_processor=by_processor,
+            books=await self.list(user_id),
+            conversations=sorted(c for c in conversations if c),
+            updated_at=updated_at,
+        )

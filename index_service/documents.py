@@ -1,0 +1,95 @@
+"""How blobs and index entries are laid out in MongoDB, and how they read back as wire models.
+
+One collection, `blobs`, holds every BlobIndex entry; a user blob's entry also carries its `data`.
+A document's pending events live in its own `outbox` array, so a write and the event announcing it
+are one single-document (atomic) write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from contracts.models import USER_PROCESSOR, BlobIndexEntry, DerivedSummary, UserBlob
+
+PREVIEW_CHARS = 200
+TITLE_WORDS = 8
+
+_ENTRY_FIELDS = BlobIndexEntry.__struct_fields__
+_BLOB_FIELDS = UserBlob.__struct_fields__
+
+
+def schema_name(schema_id: str) -> str:
+    """`text-input-v1` -> `text-input`."""
+    return schema_id.rsplit("-v", 1)[0]
+
+
+def schema_major(schema_id: str) -> int:
+    return int(schema_id.rsplit("-v", 1)[1])
+
+
+def text_of(data: dict[str, Any]) -> str:
+    """The text a blob's preview is cut from: its `content`, else its JSON."""
+    content = data.get("content")
+    if isinstance(content, str):
+        return content
+    return msgspec.json.encode(data).decode()
+
+
+def title_of(data: dict[str, Any], chapter: int | None) -> str:
+    """The metadata title, else "Chapter N", else the first words of the text."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("title"), str) and metadata["title"].strip():
+        return str(metadata["title"]).strip()[:300]
+    if chapter is not None:
+        return f"Chapter {chapter}"
+    words = text_of(data).split()
+    return " ".join(words[:TITLE_WORDS]) + (" …" if len(words) > TITLE_WORDS else "")
+
+
+def to_entry(doc: dict[str, Any]) -> BlobIndexEntry:
+    fields = {k: doc[k] for k in _ENTRY_FIELDS if k in doc and doc[k] is not None}
+    fields["id"] = doc["_id"]
+    return msgspec.convert(fields, BlobIndexEntry)
+
+
+def to_user_blob(doc: dict[str, Any], cls: type[UserBlob] = UserBlob, **extra: Any) -> UserBlob:
+    fields = {k: doc[k] for k in _BLOB_FIELDS if k in doc and doc[k] is not None}
+    fields["id"] = doc["_id"]
+    fields.update(extra)
+    return msgspec.convert(fields, cls)
+
+
+def derived_summary(child: dict[str, Any], parent_version: int) -> DerivedSummary:
+    """A derived entry as its parent's view shows it; `stale` when made from an older version."""
+    source = child.get("source_version")
+    status = "stale" if source is not None and source < parent_version else "ok"
+    return DerivedSummary(
+        id=child["_id"],
+        processor=child["processor_id"],
+        schema_id=child["schema_id"],
+        preview=child.get("preview", ""),
+        status=status,
+        version=child.get("version"),
+        source_version=source,
+    )
+
+
+def is_user_blob(doc: dict[str, Any]) -> bool:
+    return doc.get("processor_id") == USER_PROCESSOR
+
+
+def chapter_key(user_id: str, book_id: str | None, chapter: int | None) -> str | None:
+    """The unique slot a live chapter draft occupies; None for blobs outside a book's chapters."""
+    if book_id is None or chapter is None:
+        return None
+    return f"{user_id}/{book_id}/{chapter}"
+
+
+def cursor_filter(cursor: tuple[datetime, str] | None) -> dict[str, Any]:
+    if cursor is None:
+        return {}
+    created, last_id = cursor
+    return {"$or": [{"created_at": {"$gt": created}}, {"created_at": created, "_id": {"$gt": last_id}}]}

@@ -1,0 +1,126 @@
+"""The transactional outbox: events stored with the document they announce, published after.
+
+A write puts its event in the document's `outbox` array and sets `outbox_pending`, in the same
+single-document write. The relay publishes each event to JetStream with `Nats-Msg-Id` = `event_id`
+and removes it from the array only after the broker acknowledged it. A crash anywhere in between
+leaves the event in the document; the relay's scan at start (and every few seconds) publishes it
+again, and JetStream's de-duplication window drops the copy if the first publish had gone through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+import msgspec
+from nats.js import JetStreamContext
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.events import Event
+
+log = logging.getLogger(__name__)
+
+PENDING_FLAG = "outbox_pending"
+CRASH_EXIT_CODE = 86
+BATCH = 200
+
+
+def outbox_entry(subject: str, event: Event) -> dict[str, Any]:
+    """What a write stores for one event: the subject and the encoded payload, ready to publish."""
+    return {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}
+
+
+def push_events(*entries: dict[str, Any]) -> dict[str, Any]:
+    """The update clauses that queue `entries` in a document's outbox."""
+    return {"$push": {"outbox": {"$each": list(entries)}}}
+
+
+class OutboxRelay:
+    """Publishes pending events; `notify(doc_id)` after a write makes it do so at once."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        js: JetStreamContext,
+        *,
+        scan_seconds: float,
+        crash_before_publish: bool = False,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._collection = collection
+        self._js = js
+        self._scan_seconds = scan_seconds
+        self._crash_before_publish = crash_before_publish
+        self._publish_timeout = publish_timeout
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def notify(self, doc_id: str) -> None:
+        self._dirty.add(doc_id)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled: dirty documents at once, a full scan at start and periodically."""
+        last_scan = 0.0
+        failures = 0
+        while True:
+            if not self._dirty and time.monotonic() - last_scan < self._scan_seconds:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._scan_seconds)
+                except TimeoutError:
+                    pass
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            try:
+                if dirty:
+                    await self.relay({"_id": {"$in": sorted(dirty)}})
+                if time.monotonic() - last_scan >= self._scan_seconds:
+                    await self.relay({PENDING_FLAG: True})
+                    last_scan = time.monotonic()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: keep the events, back off, retry
+                failures += 1
+                self._dirty |= dirty
+                delay = min(0.1 * 2**failures, 5.0)
+                log.warning("outbox relay failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def relay(self, query: dict[str, Any]) -> int:
+        """Publish the pending events of the documents matching `query`; returns how many."""
+        query = {**query, PENDING_FLAG: True}
+        docs = await self._collection.find(query, {"outbox": 1, "deleted": 1, "derived_ids": 1}).to_list(BATCH)
+        counts = await asyncio.gather(*(self._relay_doc(doc) for doc in docs))
+        return sum(counts)
+
+    async def _relay_doc(self, doc: dict[str, Any]) -> int:
+        sent: list[str] = []
+        for entry in doc.get("outbox", []):
+            if self._crash_before_publish:
+                log.error("test hook: exiting between the database write and the publish")
+                os._exit(CRASH_EXIT_CODE)
+            ack = await self._js.publish(
+                entry["subject"],
+                bytes(entry["payload"]),
+                headers={"Nats-Msg-Id": entry["event_id"]},
+                timeout=self._publish_timeout,
+            )
+            if ack.duplicate:
+                log.info("event %s was already in the stream (published before a restart)", entry["event_id"])
+            sent.append(entry["event_id"])
+        if sent:
+            await self._collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}})
+        # Clear the flag only if no event was queued meanwhile.
+        cleared = await self._collection.update_one(
+            {"_id": doc["_id"], "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}}
+        )
+        self.published += len(sent)
+        if cleared.matched_count and doc.get("deleted"):
+            # A tombstone whose deletion event is out has nothing left to say.
+            await self._collection.delete_one({"_id": doc["_id"], "deleted": True, "outbox": {"$size": 0}})
+        return len(sent)

@@ -1,0 +1,166 @@
+"""The schema registry and the processor registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.compat import incompatibilities
+from contracts.models import ProcessorRegistration, RegisterSchema, SchemaDocument
+from contracts.problems import FieldError
+from contracts.validation import InvalidSchema as SchemaDocumentInvalid
+from contracts.validation import ValidatorCache, builtin_schemas, check_schema
+
+from .ids import now
+from .errors import IncompatibleSchema, InvalidBlob, InvalidSchema, ProcessorNotFound, SchemaNotFound, UnknownSchema
+
+
+def _from_doc(doc: dict[str, Any]) -> SchemaDocument:
+    return SchemaDocument(
+        id=doc["_id"], schema=doc["schema"], revision=doc["revision"],
+        description=doc.get("description"), created_at=doc.get("created_at"),
+    )  # fmt: skip
+
+
+class SchemaRegistry:
+    """Schemas by id, each with a revision count; validators compiled once and cached.
+
+    A cache miss reads MongoDB, so a schema registered through another instance is found. A
+    revision registered elsewhere reaches this cache at the next miss or restart; revisions are
+    compatible by construction, so a reader a revision behind is still right about old fields.
+    """
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], cache: ValidatorCache) -> None:
+        self.collection = db["schemas"]
+        self.cache = cache
+
+    async def load_builtins(self) -> None:
+        """Register the shipped schemas; a shipped revision replaces a stored one only if compatible."""
+        for schema_id, schema in builtin_schemas().items():
+            stored = await self.collection.find_one({"_id": schema_id})
+            if stored is None:
+                await self.collection.update_one(
+                    {"_id": schema_id},
+                    {"$setOnInsert": {"schema": schema, "revision": 1, "created_at": now(), "builtin": True}},
+                    upsert=True,
+                )
+            elif stored["schema"] != schema and not incompatibilities(stored["schema"], schema):
+                await self.collection.update_one(
+                    {"_id": schema_id, "revision": stored["revision"]},
+                    {"$set": {"schema": schema}, "$inc": {"revision": 1}},
+                )
+        async for doc in self.collection.find({}):
+            self.cache.put(doc["_id"], doc["schema"], doc["revision"])
+
+    async def get(self, schema_id: str) -> SchemaDocument:
+        doc = await self.collection.find_one({"_id": schema_id})
+        if doc is None:
+            raise SchemaNotFound(f"schema {schema_id} is not registered")
+        return _from_doc(doc)
+
+    async def list(self) -> list[SchemaDocument]:
+        return [_from_doc(d) for d in await self.collection.find({}).sort("_id").to_list(None)]
+
+    async def _ensure_cached(self, schema_id: str) -> bool:
+        if schema_id in self.cache:
+            return True
+        doc = await self.collection.find_one({"_id": schema_id})
+        if doc is None:
+            return False
+        self.cache.put(schema_id, doc["schema"], doc["revision"])
+        return True
+
+    async def revision(self, schema_id: str) -> int:
+        await self._ensure_cached(schema_id)
+        return self.cache.revision(schema_id) or 1
+
+    async def check(self, schema_id: str, data: Any, *, prefix: str = "") -> list[FieldError]:
+        if not await self._ensure_cached(schema_id):
+            raise SchemaNotFound(f"schema {schema_id} is not registered")
+        return self.cache.validate(schema_id, data, prefix=prefix)
+
+    async def validate_blob(self, schema_id: str, data: Any) -> None:
+        """Raise unless `data` is valid under `schema_id`; pointers are relative to the request body."""
+        if not await self._ensure_cached(schema_id):
+            raise UnknownSchema(
+                f"schema {schema_id} is not registered",
+                errors=[FieldError(pointer="/schema_id", detail=f"unknown schema {schema_id}")],
+            )
+        errors = self.cache.validate(schema_id, data, prefix="/data")
+        if errors:
+            raise InvalidBlob(f"{len(errors)} field(s) do not match {schema_id}", errors=errors)
+
+    async def register(self, request: RegisterSchema) -> tuple[SchemaDocument, bool]:
+        """A new schema, or a compatible revision of an existing one; returns (document, created)."""
+        try:
+            check_schema(request.schema)
+        except SchemaDocumentInvalid as exc:
+            raise InvalidSchema(str(exc), errors=[FieldError(pointer="/schema", detail=str(exc))]) from None
+        declared = request.schema.get("$id")
+        if declared is not None and declared != request.id:
+            raise InvalidSchema(
+                f"the schema's $id {declared!r} differs from id {request.id!r}",
+                errors=[FieldError(pointer="/schema/$id", detail="must equal the registered id")],
+            )
+        stored = await self.collection.find_one({"_id": request.id})
+        if stored is None:
+            doc = {"_id": request.id, "schema": request.schema, "revision": 1, "description": request.description, "created_at": now()}
+            await self.collection.update_one({"_id": request.id}, {"$setOnInsert": doc}, upsert=True)
+            stored_now = await self.collection.find_one({"_id": request.id})
+            assert stored_now is not None
+            if stored_now["schema"] == request.schema:
+                self.cache.put(request.id, request.schema, stored_now["revision"])
+                return _from_doc(stored_now), stored_now["revision"] == 1
+            stored = stored_now  # lost a race to another registration: treat ours as a revision
+        if stored["schema"] == request.schema:
+            return _from_doc(stored), False
+        reasons = incompatibilities(stored["schema"], request.schema)
+        if reasons:
+            raise IncompatibleSchema(
+                f"{request.id} revision {stored['revision']} has readers this change would break; "
+                "publish it under a new major version instead",
+                errors=[FieldError(pointer="/schema" + r.split(":", 1)[0].rstrip("/"), detail=r) for r in reasons],
+            )
+        updated = await self.collection.find_one_and_update(
+            {"_id": request.id, "revision": stored["revision"]},
+            {"$set": {"schema": request.schema, "description": request.description}, "$inc": {"revision": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if updated is None:
+            raise IncompatibleSchema(f"{request.id} changed while registering; try again")
+        self.cache.put(request.id, request.schema, updated["revision"])
+        return _from_doc(updated), False
+
+
+class ProcessorRegistry:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = db["processors"]
+
+    async def register(self, registration: ProcessorRegistration) -> tuple[ProcessorRegistration, bool]:
+        """Insert or replace a processor's entry (re-registration at every start is normal)."""
+        fields = msgspec.to_builtins(registration)
+        fields.pop("id")
+        fields.pop("created_at", None)
+        result = await self.collection.update_one(
+            {"_id": registration.id},
+            {"$set": fields, "$setOnInsert": {"created_at": now()}},
+            upsert=True,
+        )
+        return await self.get(registration.id), result.upserted_id is not None
+
+    async def get(self, processor_id: str) -> ProcessorRegistration:
+        doc = await self.collection.find_one({"_id": processor_id})
+        if doc is None:
+            raise ProcessorNotFound(f"processor {processor_id} is not registered")
+        return self._from_doc(doc)
+
+    async def list(self) -> list[ProcessorRegistration]:
+        return [self._from_doc(d) for d in await self.collection.find({}).sort("_id").to_list(None)]
+
+    @staticmethod
+    def _from_doc(doc: dict[str, Any]) -> ProcessorRegistration:
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return msgspec.convert({"id": doc["_id"], **fields}, ProcessorRegistration)

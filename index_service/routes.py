@@ -1,0 +1,187 @@
+"""The index service's internal HTTP API (service token required on every route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from contracts.models import (
+    BlobBatch,
+    BlobBatchRequest,
+    BlobList,
+    CreateBook,
+    CreateUserBlob,
+    CreateUserBook,
+    Id,
+    ProcessorRegistration,
+    RegisterDerivedBlob,
+    RegisterSchema,
+    UpdateUserBlob,
+    ValidationResult,
+)
+from contracts.problems import FieldError
+from servicekit.bodies import json_response
+from servicekit.errors import Unprocessable
+
+from .keys import BLOBS, BODIES, BOOKS, PROCESSORS, SCHEMAS
+
+routes = web.RouteTableDef()
+MAX_LIMIT = 500
+
+
+def user_param(request: web.Request, name: str = "user_id") -> str:
+    """The user id every query is filtered by: from the path, else the query string."""
+    value = request.match_info.get("uid") or request.query.get(name)
+    if not value:
+        raise Unprocessable("user_id is required", errors=[FieldError(pointer=f"/{name}", detail="required")])
+    try:
+        return msgspec.convert(value, Id)
+    except msgspec.ValidationError:
+        raise Unprocessable("invalid user id", errors=[FieldError(pointer=f"/{name}", detail="not a valid id")]) from None
+
+
+def limit_param(request: web.Request, default: int = 50) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise Unprocessable(f"limit must be 1..{MAX_LIMIT}", errors=[FieldError(pointer="/limit", detail=f"1..{MAX_LIMIT}")])
+    return int(raw)
+
+
+# Blobs -------------------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/blobs")
+async def create_blob(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, CreateUserBlob)
+    blob = await request.app[BLOBS].create(body)
+    return json_response(blob, status=201, headers={"Location": f"/api/v1/blobs/{blob.id}"})
+
+
+@routes.post("/api/v1/blobs/batch")
+async def batch_blobs(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, BlobBatchRequest)
+    blobs, missing = await request.app[BLOBS].batch(body.user_id, body.ids)
+    return json_response(BlobBatch(blobs=msgspec.to_builtins(blobs), missing=missing))
+
+
+@routes.get("/api/v1/blobs/{blob_id}")
+async def get_blob(request: web.Request) -> web.Response:
+    return json_response(await request.app[BLOBS].get(user_param(request), request.match_info["blob_id"]))
+
+
+@routes.put("/api/v1/blobs/{blob_id}")
+async def update_blob(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, UpdateUserBlob)
+    return json_response(await request.app[BLOBS].update(request.match_info["blob_id"], body))
+
+
+@routes.delete("/api/v1/blobs/{blob_id}")
+async def delete_blob(request: web.Request) -> web.Response:
+    await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"])
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/users/{uid}/blobs")
+async def list_blobs(request: web.Request) -> web.Response:
+    blobs, cursor = await request.app[BLOBS].list_user_blobs(
+        user_param(request),
+        book_id=request.query.get("book_id") or None,
+        type_=request.query.get("type") or None,
+        limit=limit_param(request),
+        cursor=request.query.get("cursor") or None,
+    )
+    return json_response(BlobList(blobs=blobs, next_cursor=cursor))
+
+
+# The BlobIndex -----------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/blob-index")
+async def register_derived(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, RegisterDerivedBlob)
+    entry, created = await request.app[BLOBS].register_derived(body)
+    return json_response(entry, status=201 if created else 200)
+
+
+@routes.get("/api/v1/blob-index")
+async def query_index(request: web.Request) -> web.Response:
+    filters: dict[str, Any] = {}
+    for name in ("book_id", "parent_id", "processor_id", "schema_id"):
+        if request.query.get(name):
+            filters[name] = request.query[name]
+    entries = await request.app[BLOBS].query_index(user_param(request), filters, limit=limit_param(request, MAX_LIMIT))
+    return json_response({"entries": entries})
+
+
+# Books and state ---------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/users/{uid}/books")
+async def create_book(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, CreateBook)
+    book = await request.app[BOOKS].create(CreateUserBook(user_id=user_param(request), **msgspec.structs.asdict(body)))
+    return json_response(book, status=201)
+
+
+@routes.get("/api/v1/users/{uid}/books")
+async def list_books(request: web.Request) -> web.Response:
+    return json_response({"books": await request.app[BOOKS].list(user_param(request))})
+
+
+@routes.get("/api/v1/users/{uid}/books/{book_id}")
+async def get_book(request: web.Request) -> web.Response:
+    books = await request.app[BOOKS].list(user_param(request), book_id=request.match_info["book_id"])
+    return json_response(books[0])
+
+
+@routes.get("/api/v1/users/{uid}/state")
+async def user_state(request: web.Request) -> web.Response:
+    return json_response(await request.app[BOOKS].state(user_param(request)))
+
+
+# Registries --------------------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/schemas")
+async def list_schemas(request: web.Request) -> web.Response:
+    return json_response({"schemas": await request.app[SCHEMAS].list()})
+
+
+@routes.post("/api/v1/schemas")
+async def register_schema(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, RegisterSchema)
+    document, created = await request.app[SCHEMAS].register(body)
+    return json_response(document, status=201 if created else 200)
+
+
+@routes.get("/api/v1/schemas/{schema_id}")
+async def get_schema(request: web.Request) -> web.Response:
+    return json_response(await request.app[SCHEMAS].get(request.match_info["schema_id"]))
+
+
+@routes.post("/api/v1/schemas/{schema_id}/validate")
+async def validate(request: web.Request) -> web.Response:
+    instance = await request.app[BODIES].read(request, Any)  # type: ignore[arg-type]
+    errors = await request.app[SCHEMAS].check(request.match_info["schema_id"], instance)
+    return json_response(ValidationResult(valid=not errors, errors=[msgspec.to_builtins(e) for e in errors]))
+
+
+@routes.get("/api/v1/processors")
+async def list_processors(request: web.Request) -> web.Response:
+    return json_response({"processors": await request.app[PROCESSORS].list()})
+
+
+@routes.post("/api/v1/processors")
+async def register_processor(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, ProcessorRegistration)
+    registration, created = await request.app[PROCESSORS].register(body)
+    return json_response(registration, status=201 if created else 200)
+
+
+@routes.get("/api/v1/processors/{processor_id}")
+async def get_processor(request: web.Request) -> web.Response:
+    return json_response(await request.app[PROCESSORS].get(request.match_info["processor_id"]))

@@ -1,0 +1,370 @@
+"""User blobs and BlobIndex entries in MongoDB; every announcing write carries its event."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from contracts import subjects
+from contracts.events import BlobCreated, BlobDeleted, BlobUpdated
+from contracts.models import (
+    USER_PROCESSOR,
+    BlobIndexEntry,
+    BlobView,
+    CreateUserBlob,
+    Id,
+    RegisterDerivedBlob,
+    UpdateUserBlob,
+    UserBlob,
+)
+from contracts.problems import FieldError
+
+from .documents import (
+    PREVIEW_CHARS,
+    chapter_key,
+    cursor_filter,
+    derived_summary,
+    schema_name,
+    text_of,
+    title_of,
+    to_entry,
+    to_user_blob,
+)
+from .errors import (
+    BlobNotFound,
+    ChapterTaken,
+    DerivedConflict,
+    InvalidBlob,
+    StoreUnavailable,
+    VersionMismatch,
+)
+from .ids import new_id, now
+from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry, push_events
+from .registry import SchemaRegistry
+
+LIVE = {"deleted": {"$ne": True}}
+MAX_UPDATE_ATTEMPTS = 8
+
+
+def encode_cursor(created_at: datetime, blob_id: str) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode([created_at.isoformat(), blob_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, blob_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(blob_id)
+    except (ValueError, TypeError, msgspec.DecodeError):
+        raise InvalidBlob("the cursor is not one this service gave out", errors=[FieldError(pointer="/cursor", detail="unreadable cursor")]) from None
+
+
+def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int | None]:
+    """A draft's book and chapter from `data.metadata`, checked beyond what its schema says."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return None, None
+    book_id, chapter = metadata.get("book_id"), metadata.get("chapter")
+    problems = []
+    if book_id is not None and not (isinstance(book_id, str) and msgspec_id_ok(book_id)):
+        problems.append(FieldError(pointer="/data/metadata/book_id", detail="a book id is 1-128 letters, digits, '_' or '-'"))
+    if chapter is not None and (not isinstance(chapter, int) or chapter < 1):
+        problems.append(FieldError(pointer="/data/metadata/chapter", detail="chapters are numbered from 1"))
+    if chapter is not None and book_id is None:
+        problems.append(FieldError(pointer="/data/metadata/book_id", detail="a chapter needs the book it belongs to"))
+    if problems:
+        raise InvalidBlob("the draft's book placement is invalid", errors=problems)
+    return book_id, chapter
+
+
+def msgspec_id_ok(value: str) -> bool:
+    try:
+        msgspec.convert(value, Id)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+class BlobStore:
+    """Reads and writes of the `blobs` collection; every method is filtered by user id."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay) -> None:
+        self.blobs: AsyncCollection[dict[str, Any]] = db["blobs"]
+        self.books: AsyncCollection[dict[str, Any]] = db["books"]
+        self.schemas = schemas
+        self.relay = relay
+
+    @staticmethod
+    async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+        blobs = db["blobs"]
+        await blobs.create_index([("user_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
+        await blobs.create_index([("user_id", ASCENDING), ("book_id", ASCENDING)])
+        await blobs.create_index([("parent_id", ASCENDING)])
+        await blobs.create_index([("processor_id", ASCENDING), ("remote_blob_id", ASCENDING)], unique=True)
+        await blobs.create_index([("chapter_key", ASCENDING)], unique=True, sparse=True)
+        await blobs.create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
+        await db["books"].create_index([("user_id", ASCENDING), ("book_id", ASCENDING)], unique=True)
+
+    # Reads -----------------------------------------------------------------------------------
+
+    async def _live(self, user_id: str, blob_id: str) -> dict[str, Any]:
+        doc = await self.blobs.find_one({"_id": blob_id, "user_id": user_id, **LIVE})
+        if doc is None:
+            raise BlobNotFound(f"blob {blob_id} does not exist")
+        return doc
+
+    async def get(self, user_id: str, blob_id: str) -> BlobView:
+        """A user blob with its derived summaries; another user's blob is not found."""
+        doc = await self._live(user_id, blob_id)
+        if doc.get("processor_id") != USER_PROCESSOR:
+            raise BlobNotFound(f"blob {blob_id} is held by processor {doc['processor_id']}; ask the index entry")
+        return await self._view(doc)
+
+    async def _view(self, doc: dict[str, Any]) -> BlobView:
+        children = await self.blobs.find({"parent_id": doc["_id"], "user_id": doc["user_id"], **LIVE}).to_list(None)
+        derived = [derived_summary(c, doc["version"]) for c in children]
+        return to_user_blob(doc, BlobView, derived=derived)  # type: ignore[return-value]
+
+    async def batch(self, user_id: str, ids: list[str]) -> tuple[list[UserBlob], list[str]]:
+        docs = await self.blobs.find(
+            {"_id": {"$in": ids}, "user_id": user_id, "processor_id": USER_PROCESSOR, **LIVE}
+        ).to_list(None)
+        found = {d["_id"]: to_user_blob(d) for d in docs}
+        return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
+
+    async def list_user_blobs(
+        self, user_id: str, *, book_id: str | None, type_: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[BlobView], str | None]:
+        query: dict[str, Any] = {"user_id": user_id, "processor_id": USER_PROCESSOR, **LIVE}
+        if book_id is not None:
+            query["book_id"] = book_id
+        if type_ is not None:
+            query["type"] = type_
+        query.update(cursor_filter(decode_cursor(cursor) if cursor else None))
+        docs = await self.blobs.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(limit + 1)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        parent_ids = [d["_id"] for d in docs]
+        children = await self.blobs.find({"parent_id": {"$in": parent_ids}, "user_id": user_id, **LIVE}).to_list(None)
+        by_parent: dict[str, list[dict[str, Any]]] = {}
+        for child in children:
+            by_parent.setdefault(child["parent_id"], []).append(child)
+        views = [
+            to_user_blob(d, BlobView, derived=[derived_summary(c, d["version"]) for c in by_parent.get(d["_id"], [])])
+            for d in docs
+        ]
+        next_cursor = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
+        return views, next_cursor  # type: ignore[return-value]
+
+    async def query_index(self, user_id: str, filters: dict[str, Any], *, limit: int) -> list[BlobIndexEntry]:
+        docs = await self.blobs.find({"user_id": user_id, **filters, **LIVE}).sort(
+            [("created_at", ASCENDING), ("_id", ASCENDING)]
+        ).to_list(limit)
+        return [to_entry(d) for d in docs]
+
+    # Writes ----------------------------------------------------------------------------------
+
+    async def create(self, request: CreateUserBlob) -> UserBlob:
+        """Validate and store a user blob, filing a chapter draft under its book."""
+        schema_id = request.schema_id
+        await self.schemas.validate_blob(schema_id, request.data)
+        book_id, chapter = book_placement(request.user_id, request.data)
+        if request.parent_id is not None:
+            await self._live(request.user_id, request.parent_id)
+        moment = now()
+        blob_id = new_id()
+        title = title_of(request.data, chapter)
+        preview = text_of(request.data)[:PREVIEW_CHARS]
+        doc: dict[str, Any] = {
+            "_id": blob_id,
+            "user_id": request.user_id,
+            "processor_id": USER_PROCESSOR,
+            "storage_location": "index",
+            "remote_blob_id": blob_id,
+            "schema_id": schema_id,
+            "schema_version": await self.schemas.revision(schema_id),
+            "type": request.type or schema_name(schema_id),
+            "title": title,
+            "preview": preview,
+            "size_bytes": len(msgspec.json.encode(request.data)),
+            "version": 1,
+            "data": request.data,
+            "processing_state": "pending",
+            "derived_ids": [],
+            "book_id": book_id,
+            "chapter": chapter,
+            "parent_id": request.parent_id,
+            "conversation_id": request.conversation_id,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        key = chapter_key(request.user_id, book_id, chapter)
+        if key is not None:
+            doc["chapter_key"] = key
+        event = BlobCreated(
+            event_id=new_id(), user_id=request.user_id, blob_id=blob_id, schema_id=schema_id, version=1,
+            occurred_at=moment, processor_id=USER_PROCESSOR, type=doc["type"], parent_id=request.parent_id,
+            book_id=book_id, chapter=chapter, title=title, preview=preview,
+        )  # fmt: skip
+        doc["outbox"] = [outbox_entry(subjects.blob_created(schema_id), event)]
+        doc[PENDING_FLAG] = True
+        try:
+            await self.blobs.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise await self._chapter_taken(request.user_id, book_id, chapter) from exc
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        self.relay.notify(blob_id)
+        if book_id is not None:
+            await self.ensure_book(request.user_id, book_id)
+        return to_user_blob(doc)
+
+    async def _chapter_taken(self, user_id: str, book_id: str | None, chapter: int | None) -> ChapterTaken:
+        holder = await self.blobs.find_one({"chapter_key": chapter_key(user_id, book_id, chapter)}, {"_id": 1})
+        held_by = holder["_id"] if holder else "another draft"
+        return ChapterTaken(
+            f"chapter {chapter} of book {book_id} is draft {held_by}; update that blob instead",
+            errors=[FieldError(pointer="/data/metadata/chapter", detail=f"taken by {held_by}")],
+        )
+
+    async def ensure_book(self, user_id: str, book_id: str, title: str | None = None) -> None:
+        """File a book the first time a draft names it; its title defaults to its id."""
+        await self.books.update_one(
+            {"user_id": user_id, "book_id": book_id},
+            {"$setOnInsert": {"_id": f"{user_id}/{book_id}", "title": title or book_id, "created_at": now()}},
+            upsert=True,
+        )
+
+    async def update(self, blob_id: str, request: UpdateUserBlob) -> UserBlob:
+        """Replace a user blob's data as a new version; `request.version` makes it conditional."""
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            doc = await self._live(request.user_id, blob_id)
+            if doc.get("processor_id") != USER_PROCESSOR:
+                raise BlobNotFound(f"blob {blob_id} is derived; only user blobs are edited")
+            current = doc["version"]
+            if request.version is not None and request.version != current:
+                raise VersionMismatch(f"blob {blob_id} is at version {current}, not {request.version}")
+            await self.schemas.validate_blob(doc["schema_id"], request.data)
+            book_id, chapter = book_placement(request.user_id, request.data)
+            moment = now()
+            title = title_of(request.data, chapter)
+            preview = text_of(request.data)[:PREVIEW_CHARS]
+            fields = {
+                "data": request.data, "version": current + 1, "updated_at": moment, "title": title,
+                "preview": preview, "book_id": book_id, "chapter": chapter, "processing_state": "pending",
+                "size_bytes": len(msgspec.json.encode(request.data)), PENDING_FLAG: True,
+            }  # fmt: skip
+            event = BlobUpdated(
+                event_id=new_id(), user_id=request.user_id, blob_id=blob_id, schema_id=doc["schema_id"],
+                version=current + 1, occurred_at=moment, processor_id=USER_PROCESSOR, type=doc["type"],
+                parent_id=doc.get("parent_id"), book_id=book_id, chapter=chapter, title=title, preview=preview,
+                previous_version=current,
+            )  # fmt: skip
+            update: dict[str, Any] = {"$set": fields, **push_events(outbox_entry(subjects.blob_updated(doc["schema_id"]), event))}
+            key = chapter_key(request.user_id, book_id, chapter)
+            if key is None:
+                update["$unset"] = {"chapter_key": ""}
+            else:
+                fields["chapter_key"] = key
+            try:
+                updated = await self.blobs.find_one_and_update(
+                    {"_id": blob_id, "version": current, **LIVE}, update, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError as exc:
+                raise await self._chapter_taken(request.user_id, book_id, chapter) from exc
+            if updated is None:
+                continue  # someone else wrote in between: read again
+            self.relay.notify(blob_id)
+            if book_id is not None:
+                await self.ensure_book(request.user_id, book_id)
+            return to_user_blob(updated)
+        raise VersionMismatch(f"blob {blob_id} kept changing; try again")
+
+    async def delete(self, user_id: str, blob_id: str) -> None:
+        """Tombstone a blob and, first, everything derived from it; each announces its deletion."""
+        doc = await self._live(user_id, blob_id)
+        children = await self.blobs.find({"parent_id": blob_id, "user_id": user_id, **LIVE}, {"_id": 1}).to_list(None)
+        for child in children:
+            await self.delete(user_id, child["_id"])
+        moment = now()
+        event = BlobDeleted(
+            event_id=new_id(), user_id=user_id, blob_id=blob_id, schema_id=doc["schema_id"], version=doc["version"],
+            occurred_at=moment, processor_id=doc["processor_id"], parent_id=doc.get("parent_id"),
+            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=[c["_id"] for c in children],
+        )  # fmt: skip
+        result = await self.blobs.update_one(
+            {"_id": blob_id, "user_id": user_id, **LIVE},
+            {
+                "$set": {"deleted": True, "updated_at": moment, PENDING_FLAG: True},
+                "$unset": {"chapter_key": ""},
+                **push_events(outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)),
+            },
+        )
+        if result.modified_count == 0:
+            raise BlobNotFound(f"blob {blob_id} does not exist")
+        if doc.get("parent_id"):
+            await self.blobs.update_one({"_id": doc["parent_id"]}, {"$pull": {"derived_ids": blob_id}})
+        self.relay.notify(blob_id)
+
+    async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
+        """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
+
+        Returns the entry and whether it was new. The parent's `derived_ids` is brought up to date
+        on every call, so a retry after a crash between the two writes repairs it.
+        """
+        parent = await self._live(request.user_id, request.parent_id)
+        moment = now()
+        doc: dict[str, Any] = {
+            "_id": request.id,
+            "user_id": request.user_id,
+            "processor_id": request.processor_id,
+            "storage_location": request.storage_location,
+            "remote_blob_id": request.remote_blob_id,
+            "schema_id": request.schema_id,
+            "schema_version": request.schema_version,
+            "type": request.type,
+            "title": request.title,
+            "preview": request.preview[:PREVIEW_CHARS],
+            "size_bytes": request.size_bytes,
+            "version": request.version,
+            "parent_id": request.parent_id,
+            "derived_ids": [],
+            "book_id": request.book_id if request.book_id is not None else parent.get("book_id"),
+            "chapter": request.chapter if request.chapter is not None else parent.get("chapter"),
+            "source_version": request.source_version,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        event = BlobCreated(
+            event_id=new_id(), user_id=request.user_id, blob_id=request.id, schema_id=request.schema_id,
+            version=request.version, occurred_at=moment, processor_id=request.processor_id, type=request.type,
+            parent_id=request.parent_id, book_id=doc["book_id"], chapter=doc["chapter"], title=request.title,
+            preview=doc["preview"], source_version=request.source_version,
+        )  # fmt: skip
+        doc["outbox"] = [outbox_entry(subjects.blob_created(request.schema_id), event)]
+        doc[PENDING_FLAG] = True
+        created = True
+        try:
+            await self.blobs.insert_one(doc)
+            self.relay.notify(request.id)
+        except DuplicateKeyError:
+            created = False
+            existing = await self.blobs.find_one(
+                {"processor_id": request.processor_id, "remote_blob_id": request.remote_blob_id}
+            ) or await self.blobs.find_one({"_id": request.id})
+            if (
+                existing is None
+                or existing["user_id"] != request.user_id
+                or existing["processor_id"] != request.processor_id
+                or existing["_id"] != request.id
+            ):
+                raise DerivedConflict(f"blob id {request.id} is taken by another registration") from None
+            doc = existing
+        await self.blobs.update_one({"_id": request.parent_id}, {"$addToSet": {"derived_ids": request.id}})
+        return to_entry(doc), created

@@ -1,0 +1,1 @@
+"""Processors of the federation; the shared runtime arrives with the first processor."""

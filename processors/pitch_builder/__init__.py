@@ -1,0 +1,1 @@
+"""Pitch builder: pitch notes into a structured pitch, in its own PostgreSQL."""

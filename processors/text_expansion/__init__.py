@@ -1,0 +1,1 @@
+"""Text expansion: drafts into fuller prose, stored in its own MongoDB."""

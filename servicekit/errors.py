@@ -1,0 +1,76 @@
+"""The base of every service's error vocabulary: status, stable code, title, fields."""
+
+from __future__ import annotations
+
+from contracts.problems import FieldError, Problem
+
+PROBLEM_TYPE_PREFIX = "urn:studio:problem:"
+
+
+class ServiceError(Exception):
+    """An error with a place in the HTTP contract; subclasses set `status`, `code`, `title`."""
+
+    status = 500
+    code = "internal-error"
+    title = "Internal error"
+    retryable = False
+
+    def __init__(self, detail: str = "", *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+
+    def problem(self, request_id: str | None = None) -> Problem:
+        return Problem(
+            type=PROBLEM_TYPE_PREFIX + self.code,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            errors=self.errors,
+            request_id=request_id,
+        )
+
+
+class BadRequest(ServiceError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class MalformedJson(BadRequest):
+    code, title = "malformed-json", "The body is not valid JSON"
+
+
+class TooDeep(BadRequest):
+    code, title = "json-too-deep", "The JSON body is nested too deeply"
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Missing or invalid credentials"
+
+
+class Forbidden(ServiceError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status, code, title = 412, "version-mismatch", "The resource has changed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload-too-large", "The body is larger than allowed"
+
+
+class Unprocessable(ServiceError):
+    status, code, title = 422, "validation-failed", "The body does not match its schema"
+
+
+class Unavailable(ServiceError):
+    status, code, title = 503, "unavailable", "A dependency is unavailable"
+    retryable = True

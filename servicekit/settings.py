@@ -1,0 +1,76 @@
+"""Read `STUDIO_*` variables once, failing clearly on a bad value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value the service cannot use."""
+
+
+class Env:
+    """Typed access to an environment mapping, with the variable named in every error."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def str(self, name: str, default: str) -> str:
+        return self._environ.get(name, default)
+
+    def required(self, name: str) -> str:
+        value = self._environ.get(name, "")
+        if not value:
+            raise ConfigError(f"{name} must be set")
+        return value
+
+    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}")
+        return value
+
+    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if value < minimum:
+            raise ConfigError(f"{name}={value} is below {minimum}")
+        return value
+
+    def bool(self, name: str, default: bool = False) -> bool:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+    def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str:
+        value = self._environ.get(name) or default
+        if not value.startswith(tuple(f"{s}://" for s in schemes)):
+            raise ConfigError(f"{name}={value!r} must start with one of {', '.join(s + '://' for s in schemes)}")
+        return value.rstrip("/")
+
+    def path(self, name: str, default: str) -> Path:
+        return Path(self._environ.get(name) or default).expanduser()
+
+
+def data_dir(env: Env) -> Path:
+    """Where the one-machine stack keeps its data: STUDIO_DATA_DIR, default `.data`."""
+    return env.path("STUDIO_DATA_DIR", ".data").resolve()

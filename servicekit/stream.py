@@ -1,0 +1,52 @@
+"""The NATS connection and the STUDIO JetStream stream, created idempotently at start."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+
+log = logging.getLogger(__name__)
+
+STREAM_ALREADY_IN_USE = 10058  # JetStream's code for "same name, other configuration"
+
+
+def stream_config(*, duplicate_window_seconds: float = 300.0, replicas: int = 1) -> StreamConfig:
+    """The federation's one stream: every blob, book and processor event, kept on disk."""
+    return StreamConfig(
+        name=STREAM_NAME,
+        subjects=list(STREAM_SUBJECTS),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        duplicate_window=duplicate_window_seconds,
+        num_replicas=replicas,
+        max_age=30 * 24 * 3600.0,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to `config`; safe to run from every service."""
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        if exc.err_code != STREAM_ALREADY_IN_USE:
+            raise
+        await js.update_stream(config)
+        log.info("stream %s updated to the current configuration", config.name)
+
+
+async def connect(url: str, *, name: str) -> NatsClient:
+    """Connect with endless reconnects: a broker restart must not take the service down."""
+    return await nats.connect(
+        servers=[u.strip() for u in url.split(",")],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
