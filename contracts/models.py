@@ -16,7 +16,7 @@ Text = Annotated[str, msgspec.Meta(max_length=5000)]
 USER_PROCESSOR = "user"
 
 
-class UserBlob(msgspec.Struct, kw_only=True, omit_defaults=True):
+class UserBlob(msgspec.Struct, kw_only=True):
     """A blob the user wrote, as the index service stores it."""
 
     id: str
@@ -47,13 +47,13 @@ class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     source_version: int | None = None
 
 
-class BlobView(UserBlob, kw_only=True, omit_defaults=True):
+class BlobView(UserBlob, kw_only=True):
     """A user blob with summaries of its derived blobs."""
 
     derived: list[DerivedSummary] = []
 
 
-class BlobIndexEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+class BlobIndexEntry(msgspec.Struct, kw_only=True):
     """Where one blob lives, whoever holds it; user blobs have one too (processor_id "user")."""
 
     id: str
@@ -77,14 +77,14 @@ class BlobIndexEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     source_version: int | None = None
 
 
-class ChapterState(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ChapterState(msgspec.Struct, kw_only=True):
     chapter: int
     title: str
     draft_blob_id: str
     processed_blob_ids: dict[str, str] = {}
 
 
-class BookState(msgspec.Struct, kw_only=True, omit_defaults=True):
+class BookState(msgspec.Struct, kw_only=True):
     book_id: str
     title: str
     description: str | None = None

@@ -20,10 +20,12 @@ class Env:
     def str(self, name: str, default: str) -> str:
         return self._environ.get(name, default)
 
-    def required(self, name: str) -> str:
+    def required(self, name: str, *, min_length: int = 1) -> str:
         value = self._environ.get(name, "")
         if not value:
             raise ConfigError(f"{name} must be set")
+        if len(value) < min_length:
+            raise ConfigError(f"{name} must be at least {min_length} characters long")
         return value
 
     def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:

@@ -1,0 +1,122 @@
+"""Start the real one-machine stack for tests: the supervisor as a subprocess on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT_NAMES = ("mongo", "nats", "postgres", "index", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); look at its state.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    ports: dict[str, int]
+    process: subprocess.Popen[bytes] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def index(self) -> str:
+        return f"http://127.0.0.1:{self.ports['index']}"
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.ports['nats']}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.ports['mongo']}/?directConnection=true"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+        env["STUDIO_DATA_DIR"] = str(self.data_dir)
+        env["STUDIO_DEMO"] = "false"
+        for name, port in self.ports.items():
+            env[f"STUDIO_{name.upper()}_PORT"] = str(port)
+        return env
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.stack_file.unlink(missing_ok=True)
+        log = open(self.data_dir / "supervisor.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "compose", "up", "--no-demo"], cwd=ROOT, env=self.env(), stdout=log, stderr=log
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not self.stack_file.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the stack exited with {self.process.returncode}:\n{self.supervisor_log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the stack did not start in {timeout}s:\n{self.supervisor_log()}")
+            time.sleep(0.1)
+        self.refresh()
+        self.secrets = json.loads((self.data_dir / "secrets.json").read_text())
+
+    def refresh(self) -> dict[str, Any]:
+        self.info = json.loads(self.stack_file.read_text())
+        return self.info
+
+    def pids(self) -> list[int]:
+        info = self.refresh() if self.stack_file.exists() else self.info
+        found = [s["pid"] for s in info.get("services", {}).values()]
+        found += [info[name]["pid"] for name in ("mongo", "nats", "postgres") if name in info]
+        return [p for p in found if p]
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def supervisor_log(self) -> str:
+        path = self.data_dir / "supervisor.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+
+def new_stack() -> Stack:
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-test-"))
+    data_dir.chmod(0o755)
+    return Stack(data_dir=data_dir, ports={name: free_port() for name in PORT_NAMES})

@@ -1,0 +1,48 @@
+"""Request bodies: malformed, too deep, wrong shape; pointers into the body."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.models import CreateBlob, UpdateBlob
+from servicekit.bodies import BodyReader, depth_of, pointer_from_path
+from servicekit.errors import MalformedJson, TooDeep, Unprocessable
+
+reader = BodyReader(max_depth=8)
+
+
+def test_a_valid_body_decodes() -> None:
+    body = reader.decode(b'{"schema_id": "text-input-v1", "data": {"content": "x"}}', CreateBlob)
+    assert body.schema_id == "text-input-v1" and body.data == {"content": "x"}
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b'{"a": }', b"\xff\xfe"])
+def test_malformed_json_is_400(raw: bytes) -> None:
+    with pytest.raises(MalformedJson):
+        reader.decode(raw, CreateBlob)
+
+
+@pytest.mark.parametrize("depth", [9, 50, 5000])
+def test_deep_json_is_refused_wherever_it_is(depth: int) -> None:
+    nested = b'{"a":' * depth + b"1" + b"}" * depth
+    with pytest.raises(TooDeep):
+        reader.decode(b'{"schema_id": "text-input-v1", "data": {}, "ignored": ' + nested + b"}", CreateBlob)
+
+
+def test_depth_counts_objects_and_arrays() -> None:
+    assert depth_of(1, 10) == 0
+    assert depth_of({"a": [1, {"b": 2}]}, 10) == 3
+
+
+def test_shape_errors_point_at_the_field() -> None:
+    with pytest.raises(Unprocessable) as missing:
+        reader.decode(b'{"data": {}}', CreateBlob)
+    assert missing.value.errors is not None and missing.value.errors[0].pointer == "/schema_id"
+    with pytest.raises(Unprocessable) as wrong:
+        reader.decode(b'{"data": {}, "version": "3"}', UpdateBlob)
+    assert wrong.value.errors is not None and wrong.value.errors[0].pointer == "/version"
+
+
+def test_pointer_from_msgspec_paths() -> None:
+    assert pointer_from_path("$") == ""
+    assert pointer_from_path("$.data.items[2].name") == "/data/items/2/name"
