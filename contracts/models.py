@@ -184,7 +184,7 @@ class BlobList(msgspec.Struct, kw_only=True):
     errors: list[dict[str, Any]] = []
 
 
-class SchemaDocument(msgspec.Struct, kw_only=True, omit_defaults=True):
+class SchemaDocument(msgspec.Struct, kw_only=True):
     """A JSON Schema in the registry; `revision` counts compatible changes under one id."""
 
     id: SchemaId
@@ -205,7 +205,7 @@ class ValidationResult(msgspec.Struct, kw_only=True):
     errors: list[dict[str, str]] = []
 
 
-class ProcessorRegistration(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ProcessorRegistration(msgspec.Struct, kw_only=True):
     """A processor's entry in the registry: how to reach it, never how to reach its database."""
 
     id: Id

@@ -1,0 +1,113 @@
+"""The one-machine supervisor: data survives a restart, a killed service comes back, nothing is left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from servicekit.auth import issue_token
+
+from ..conftest import draft
+from ..stack import Stack, new_stack, pid_alive
+
+
+def leftovers(stack: Stack, pids: list[int]) -> list[int]:
+    """Processes of this stack still alive: known pids, or anything naming its data dir."""
+    alive = [p for p in pids if pid_alive(p)]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if str(stack.data_dir).encode() in cmdline and pid_alive(int(entry.name)):
+                alive.append(int(entry.name))
+    return sorted(set(alive))
+
+
+async def wait_until_gone(stack: Stack, pids: list[int], timeout: float = 20.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := leftovers(stack, pids)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return left
+
+
+@pytest.fixture(scope="module")
+def own_stack() -> Iterator[Stack]:
+    """A stack of its own: these tests stop and kill parts of it."""
+    stack = new_stack()
+    stack.start()
+    yield stack
+    stack.stop()
+    shutil.rmtree(stack.data_dir, ignore_errors=True)
+
+
+def client(stack: Stack, user: str) -> aiohttp.ClientSession:
+    token = issue_token(stack.secrets["jwt_secret"], user)
+    return aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_stack_file_describes_every_component(own_stack: Stack) -> None:
+    info = own_stack.refresh()
+    assert set(info["services"]) >= {"index", "gateway"}
+    assert info["gateway"] == own_stack.gateway
+    assert info["mongo"]["url"].startswith("mongodb://") and info["nats"]["url"].startswith("nats://")
+    assert set(info["databases"]) >= {"index", "book-compiler", "pitch-builder"}
+    assert all(url.startswith("postgresql://") for name, url in info["databases"].items() if name != "index")
+    assert oct(own_stack.stack_file.stat().st_mode & 0o777) == "0o600"
+    assert oct((own_stack.data_dir / "secrets.json").stat().st_mode & 0o777) == "0o600"
+
+
+async def test_a_killed_service_is_restarted(own_stack: Stack, user_id: str) -> None:
+    before = own_stack.refresh()["services"]["index"]
+    os.kill(before["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        now = own_stack.refresh()["services"]["index"]
+        if now["pid"] != before["pid"] and now["restarts"] == before["restarts"] + 1:
+            break
+        assert time.monotonic() < deadline, "the index service was not restarted"
+        await asyncio.sleep(0.2)
+    async with client(own_stack, user_id) as api:
+        async with api.post("/api/v1/blobs", json=draft("after-restart", 1)) as response:
+            assert response.status == 201
+    assert "index exited with code -9; restart #1" in own_stack.supervisor_log()
+
+
+async def test_data_survives_a_restart_and_shutdown_leaves_nothing(own_stack: Stack, user_id: str) -> None:
+    async with client(own_stack, user_id) as api:
+        async with api.post(f"/api/v1/users/{user_id}/books", json={"id": "kept", "title": "Kept Book"}) as response:
+            assert response.status == 201
+        async with api.post("/api/v1/blobs", json=draft("kept", 1)) as response:
+            blob = await response.json()
+    pids = own_stack.pids()
+    assert len(pids) >= 5
+    assert own_stack.stop() == 0
+    assert await wait_until_gone(own_stack, pids) == []
+    assert not own_stack.stack_file.exists()
+
+    own_stack.start()
+    async with client(own_stack, user_id) as api:
+        async with api.get(f"/api/v1/blobs/{blob['id']}") as response:
+            assert response.status == 200
+            assert (await response.json())["data"] == blob["data"]
+        async with api.get(f"/api/v1/users/{user_id}/books") as response:
+            (book,) = (await response.json())["books"]
+    assert book["title"] == "Kept Book" and book["chapters"][0]["draft_blob_id"] == blob["id"]
+
+
+async def test_children_die_with_a_killed_supervisor(own_stack: Stack) -> None:
+    pids = own_stack.pids()
+    assert own_stack.process is not None
+    own_stack.process.kill()
+    own_stack.process.wait()
+    assert await wait_until_gone(own_stack, pids) == []
+    own_stack.start()  # leave a running stack for the fixture to stop

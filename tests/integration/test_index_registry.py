@@ -1,0 +1,141 @@
+"""The index service's internal API: derived blobs, the schema and processor registries, user state."""
+
+from __future__ import annotations
+
+import uuid
+
+import aiohttp
+from nats.aio.client import Client
+
+from ..conftest import draft
+from .events import watch
+
+
+def derived_body(user_id: str, parent: dict, *, version: int = 1, blob_id: str | None = None) -> dict:
+    blob_id = blob_id or f"te-{parent['id'][:12]}-v{version}"
+    return {
+        "id": blob_id, "user_id": user_id, "processor_id": "text-expansion", "storage_location": "mongodb://te",
+        "remote_blob_id": blob_id, "schema_id": "expanded-text-v1", "parent_id": parent["id"], "type": "expanded",
+        "title": "Expanded", "preview": "The mighty vessel...", "size_bytes": 512, "source_version": version,
+    }  # fmt: skip
+
+
+async def test_registering_a_derived_blob_is_idempotent_and_announced(
+    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, nc: Client, user_id: str
+) -> None:
+    seen = await watch(nc, "blob.created.expanded-text-v1")
+    async with api.post("/api/v1/blobs", json=draft("derivations", 1)) as response:
+        parent = await response.json()
+    body = derived_body(user_id, parent)
+    async with internal.post("/api/v1/blob-index", json=body) as response:
+        assert response.status == 201
+        entry = await response.json()
+    async with internal.post("/api/v1/blob-index", json=body) as response:
+        assert response.status == 200
+        assert (await response.json())["id"] == entry["id"]
+    assert entry["book_id"] == "derivations" and entry["chapter"] == 1 and entry["parent_id"] == parent["id"]
+    (event,) = [e for _, _, e in await seen.wait_for(lambda s, e: e["blob_id"] == body["id"])]
+    assert event["parent_id"] == parent["id"] and event["processor_id"] == "text-expansion"
+
+    async with internal.get("/api/v1/blob-index", params={"user_id": user_id, "parent_id": parent["id"]}) as response:
+        assert [e["id"] for e in (await response.json())["entries"]] == [body["id"]]
+    async with api.get(f"/api/v1/blobs/{parent['id']}") as response:
+        view = await response.json()
+    assert view["derived_ids"] == [body["id"]]
+    assert [(d["id"], d["processor"], d["status"]) for d in view["derived"]] == [(body["id"], "text-expansion", "ok")]
+    async with api.get(f"/api/v1/users/{user_id}/books") as response:
+        (book,) = (await response.json())["books"]
+    assert book["chapters"][0]["processed_blob_ids"] == {"text-expansion": body["id"]}
+
+    # An edit of the parent makes the derived blob stale until a new one is registered.
+    async with api.put(f"/api/v1/blobs/{parent['id']}", json={"data": draft("derivations", 1, "Edited chapter text.")["data"]}) as response:
+        assert response.status == 200
+    async with api.get(f"/api/v1/blobs/{parent['id']}") as response:
+        assert [d["status"] for d in (await response.json())["derived"]] == ["stale"]
+
+    # Deleting the parent deletes what was derived from it, each with its own event.
+    deleted = await watch(nc, "blob.deleted.>")
+    async with api.delete(f"/api/v1/blobs/{parent['id']}") as response:
+        assert response.status == 204
+    events = await deleted.wait_for(lambda s, e: e["user_id"] == user_id, count=2)
+    assert {e["blob_id"] for _, _, e in events} == {parent["id"], body["id"]}
+    async with internal.get("/api/v1/blob-index", params={"user_id": user_id}) as response:
+        assert (await response.json())["entries"] == []
+
+
+async def test_derived_registration_is_checked(
+    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str, other_user_id: str
+) -> None:
+    async with api.post("/api/v1/blobs", json=draft(content="A parent for the checks below.")) as response:
+        parent = await response.json()
+    async with internal.post("/api/v1/blob-index", json=derived_body(other_user_id, parent)) as response:
+        assert response.status == 404  # another user's parent does not exist for them
+    async with internal.post("/api/v1/blob-index", json=derived_body(user_id, parent)) as response:
+        assert response.status == 201
+    hijack = {**derived_body(user_id, parent), "processor_id": "book-compiler"}
+    async with internal.post("/api/v1/blob-index", json=hijack) as response:
+        assert response.status == 409
+    async with internal.post("/api/v1/blob-index", json={"user_id": user_id}) as response:
+        assert response.status == 422
+
+
+async def test_schema_registry_accepts_compatible_revisions_only(internal: aiohttp.ClientSession, user_id: str) -> None:
+    schema_id = f"note-{uuid.uuid4().hex[:8]}-v1"
+    schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+    async with internal.post("/api/v1/schemas", json={"id": schema_id, "schema": schema}) as response:
+        assert response.status == 201
+        assert (await response.json())["revision"] == 1
+    async with internal.post("/api/v1/schemas", json={"id": schema_id, "schema": schema}) as response:
+        assert response.status == 200
+    revised = {**schema, "properties": {**schema["properties"], "mood": {"type": "string"}}}
+    async with internal.post("/api/v1/schemas", json={"id": schema_id, "schema": revised}) as response:
+        assert response.status == 200
+        assert (await response.json())["revision"] == 2
+    retyped = {**schema, "properties": {"text": {"type": "integer"}, "mood": {"type": "string"}}}
+    async with internal.post("/api/v1/schemas", json={"id": schema_id, "schema": retyped}) as response:
+        assert response.status == 409
+        problem = await response.json()
+    assert any("/text" in e["pointer"] for e in problem["errors"])
+    async with internal.post("/api/v1/schemas", json={"id": schema_id, "schema": {"type": "banana"}}) as response:
+        assert response.status == 422
+    async with internal.get(f"/api/v1/schemas/{schema_id}") as response:
+        assert (await response.json())["schema"] == revised
+    async with internal.post(f"/api/v1/schemas/{schema_id}/validate", json={"text": 3}) as response:
+        result = await response.json()
+    assert result["valid"] is False and result["errors"][0]["pointer"] == "/text"
+    async with internal.post("/api/v1/blobs", json={"user_id": user_id, "schema_id": schema_id, "data": {"text": "hi", "mood": "calm"}}) as response:
+        assert response.status == 201
+        assert (await response.json())["type"] == schema_id.rsplit("-v", 1)[0]
+    async with internal.get("/api/v1/schemas/no-such-v1") as response:
+        assert response.status == 404
+
+
+async def test_processor_registry(internal: aiohttp.ClientSession) -> None:
+    processor_id = f"proc-{uuid.uuid4().hex[:8]}"
+    registration = {
+        "id": processor_id, "name": "Test processor", "storage_type": "mongodb", "database_name": "proc",
+        "input_schema_ids": ["text-input-v1"], "output_schema_id": "expanded-text-v1",
+        "base_url": "http://127.0.0.1:1", "event_subscriptions": ["blob.created.text-input-v1"],
+    }  # fmt: skip
+    async with internal.post("/api/v1/processors", json=registration) as response:
+        assert response.status == 201
+    async with internal.post("/api/v1/processors", json={**registration, "max_concurrency": 8}) as response:
+        assert response.status == 200
+        assert (await response.json())["max_concurrency"] == 8
+    async with internal.get("/api/v1/processors") as response:
+        assert processor_id in [p["id"] for p in (await response.json())["processors"]]
+    async with internal.post("/api/v1/processors", json={**registration, "base_url": "ftp://x"}) as response:
+        assert response.status == 422
+    async with internal.get(f"/api/v1/processors/{processor_id}") as response:
+        assert "connection" not in str(await response.json())
+
+
+async def test_user_state_counts_and_books(api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str) -> None:
+    for chapter in (1, 2):
+        async with api.post("/api/v1/blobs", json=draft("stateful", chapter)) as response:
+            assert response.status == 201
+    async with internal.get(f"/api/v1/users/{user_id}/state") as response:
+        state = await response.json()
+    assert state["total_blobs"] == 2 and state["blobs_by_processor"] == {"user": 2}
+    assert [b["book_id"] for b in state["books"]] == ["stateful"]
+    assert state["updated_at"] is not None
