@@ -29,7 +29,7 @@ class StackSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
         env = Env(environ)
-        port = lambda name: env.int(f"STUDIO_{name.upper()}_PORT", DEFAULT_PORTS[name], minimum=1, maximum=65535)  # noqa: E731
+        port = lambda name: env.integer(f"STUDIO_{name.upper()}_PORT", DEFAULT_PORTS[name], minimum=1, maximum=65535)  # noqa: E731
         return cls(
             data_dir=data_dir(env),
             mongo_port=port("mongo"),
@@ -37,7 +37,7 @@ class StackSettings:
             postgres_port=port("postgres"),
             index_port=port("index"),
             gateway_port=port("gateway"),
-            jwt_secret=env.str("STUDIO_JWT_SECRET", "") or None,
-            service_token=env.str("STUDIO_SERVICE_TOKEN", "") or None,
-            demo=env.bool("STUDIO_DEMO", True),
+            jwt_secret=env.string("STUDIO_JWT_SECRET", "") or None,
+            service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
+            demo=env.boolean("STUDIO_DEMO", True),
         )

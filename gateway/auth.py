@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from servicekit.auth import PUBLIC_PATHS, bearer, verify_token
 from servicekit.errors import Unauthorized
@@ -15,7 +16,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 USER_KEY = "user_id"
 
 
-def auth_middleware(secret: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(secret: str) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:

@@ -23,12 +23,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
         return cls(
-            host=env.str("STUDIO_GATEWAY_HOST", "127.0.0.1"),
-            port=env.int("STUDIO_GATEWAY_PORT", 8010, minimum=1, maximum=65535),
+            host=env.string("STUDIO_GATEWAY_HOST", "127.0.0.1"),
+            port=env.integer("STUDIO_GATEWAY_PORT", 8010, minimum=1, maximum=65535),
             index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
             jwt_secret=env.required("STUDIO_JWT_SECRET", min_length=32),
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
-            max_body_bytes=env.int("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
-            max_json_depth=env.int("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
-            upstream_timeout_seconds=env.float("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
+            max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+            max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
+            upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
         )

@@ -51,9 +51,9 @@ class BookStore:
                 raise BookExists(f"book {book_id} exists") from None
         else:
             await self.books.update_one({"_id": doc["_id"]}, {"$set": {"named": True}})
-        return (await self.list(request.user_id, book_id=book_id))[0]
+        return (await self.books_of(request.user_id, book_id=book_id))[0]
 
-    async def list(self, user_id: str, *, book_id: str | None = None) -> list[BookState]:
+    async def books_of(self, user_id: str, *, book_id: str | None = None) -> list[BookState]:
         """The user's books with their chapters in order; a draft's book appears even if unnamed."""
         book_filter: dict[str, Any] = {"user_id": user_id}
         draft_filter: dict[str, Any] = {"user_id": user_id, "processor_id": USER_PROCESSOR, "book_id": {"$ne": None}, **LIVE}
@@ -119,7 +119,7 @@ class BookStore:
             user_id=user_id,
             total_blobs=sum(by_processor.values()),
             blobs_by_processor=by_processor,
-            books=await self.list(user_id),
+            books=await self.books_of(user_id),
             conversations=sorted(c for c in conversations if c),
             updated_at=updated_at,
         )

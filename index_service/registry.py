@@ -61,7 +61,7 @@ class SchemaRegistry:
             raise SchemaNotFound(f"schema {schema_id} is not registered")
         return _from_doc(doc)
 
-    async def list(self) -> list[SchemaDocument]:
+    async def all(self) -> list[SchemaDocument]:
         return [_from_doc(d) for d in await self.collection.find({}).sort("_id").to_list(None)]
 
     async def _ensure_cached(self, schema_id: str) -> bool:
@@ -157,7 +157,7 @@ class ProcessorRegistry:
             raise ProcessorNotFound(f"processor {processor_id} is not registered")
         return self._from_doc(doc)
 
-    async def list(self) -> list[ProcessorRegistration]:
+    async def all(self) -> list[ProcessorRegistration]:
         return [self._from_doc(d) for d in await self.collection.find({}).sort("_id").to_list(None)]
 
     @staticmethod

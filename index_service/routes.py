@@ -129,12 +129,12 @@ async def create_book(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/{uid}/books")
 async def list_books(request: web.Request) -> web.Response:
-    return json_response({"books": await request.app[BOOKS].list(user_param(request))})
+    return json_response({"books": await request.app[BOOKS].books_of(user_param(request))})
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}")
 async def get_book(request: web.Request) -> web.Response:
-    books = await request.app[BOOKS].list(user_param(request), book_id=request.match_info["book_id"])
+    books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"])
     return json_response(books[0])
 
 
@@ -148,7 +148,7 @@ async def user_state(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/schemas")
 async def list_schemas(request: web.Request) -> web.Response:
-    return json_response({"schemas": await request.app[SCHEMAS].list()})
+    return json_response({"schemas": await request.app[SCHEMAS].all()})
 
 
 @routes.post("/api/v1/schemas")
@@ -165,14 +165,14 @@ async def get_schema(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/schemas/{schema_id}/validate")
 async def validate(request: web.Request) -> web.Response:
-    instance = await request.app[BODIES].read(request, Any)  # type: ignore[arg-type]
+    instance: Any = await request.app[BODIES].read(request, Any)
     errors = await request.app[SCHEMAS].check(request.match_info["schema_id"], instance)
     return json_response(ValidationResult(valid=not errors, errors=[msgspec.to_builtins(e) for e in errors]))
 
 
 @routes.get("/api/v1/processors")
 async def list_processors(request: web.Request) -> web.Response:
-    return json_response({"processors": await request.app[PROCESSORS].list()})
+    return json_response({"processors": await request.app[PROCESSORS].all()})
 
 
 @routes.post("/api/v1/processors")

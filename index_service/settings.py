@@ -30,15 +30,15 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
         return cls(
-            host=env.str("STUDIO_INDEX_HOST", "127.0.0.1"),
-            port=env.int("STUDIO_INDEX_PORT", 8006, minimum=1, maximum=65535),
+            host=env.string("STUDIO_INDEX_HOST", "127.0.0.1"),
+            port=env.integer("STUDIO_INDEX_PORT", 8006, minimum=1, maximum=65535),
             mongo_url=env.url("STUDIO_INDEX_MONGO_URL", DEFAULT_MONGO_URL, schemes=("mongodb", "mongodb+srv")),
-            database=env.str("STUDIO_INDEX_DATABASE", "studio_index"),
+            database=env.string("STUDIO_INDEX_DATABASE", "studio_index"),
             nats_url=env.url("STUDIO_NATS_URL", DEFAULT_NATS_URL, schemes=("nats", "tls")),
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
-            max_body_bytes=env.int("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
-            max_json_depth=env.int("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
-            outbox_scan_seconds=env.float("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
-            duplicate_window_seconds=env.float("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
-            crash_before_publish=env.bool("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
+            max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+            max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
+            outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
+            duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
+            crash_before_publish=env.boolean("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
         )

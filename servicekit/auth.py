@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import jwt
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .errors import Unauthorized
 
@@ -25,7 +26,7 @@ def bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
-def service_token_middleware(token: str, *, public: Iterable[str] = PUBLIC_PATHS) -> Callable[..., Awaitable[web.StreamResponse]]:
+def service_token_middleware(token: str, *, public: Iterable[str] = PUBLIC_PATHS) -> Middleware:
     """Refuse every request but the public ones unless it carries the service token."""
     expected = token.encode()
     open_paths = frozenset(public)

@@ -91,7 +91,7 @@ class BodyReader:
         if depth_of(value, self.max_depth) > self.max_depth:
             raise TooDeep(f"JSON may nest at most {self.max_depth} levels")
         try:
-            return msgspec.convert(value, model) if model is not Any else value  # type: ignore[comparison-overlap]
+            return msgspec.convert(value, model)
         except msgspec.ValidationError as exc:
             raise Unprocessable("the body does not match the request's shape", errors=[field_error(exc)]) from None
 

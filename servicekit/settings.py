@@ -17,7 +17,7 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
-    def str(self, name: str, default: str) -> str:
+    def string(self, name: str, default: str) -> str:
         return self._environ.get(name, default)
 
     def required(self, name: str, *, min_length: int = 1) -> str:
@@ -28,7 +28,7 @@ class Env:
             raise ConfigError(f"{name} must be at least {min_length} characters long")
         return value
 
-    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
@@ -40,7 +40,7 @@ class Env:
             raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}")
         return value
 
-    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
@@ -52,7 +52,7 @@ class Env:
             raise ConfigError(f"{name}={value} is below {minimum}")
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def boolean(self, name: str, default: bool = False) -> bool:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
