@@ -35,7 +35,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     nc = await connect(settings.nats_url, name="studio-index")
     try:
         js = nc.jetstream()
-        await ensure_stream(js, stream_config(duplicate_window_seconds=settings.duplicate_window_seconds))
+        await ensure_stream(js, stream_config(duplicate_window_seconds=settings.duplicate_window_seconds, replicas=settings.stream_replicas))
         db = mongo[settings.database]
         await BlobStore.create_indexes(db)
         schemas = SchemaRegistry(db, ValidatorCache())

@@ -56,26 +56,35 @@ class OutboxRelay:
         self._crash_before_publish = crash_before_publish
         self._publish_timeout = publish_timeout
         self._dirty: set[str] = set()
+        self._handed: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self.published = 0
 
-    def notify(self, doc_id: str) -> None:
-        self._dirty.add(doc_id)
+    def notify(self, doc_id: str, entries: list[dict[str, Any]] | None = None, *, deleted: bool = False) -> None:
+        """Publish what a write just queued: `entries` as written, else whatever the document holds."""
+        if entries is None or doc_id in self._handed:
+            self._dirty.add(doc_id)  # two writes in one breath: read the document back instead
+        else:
+            self._handed[doc_id] = {"_id": doc_id, "outbox": entries, "deleted": deleted}
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until cancelled: dirty documents at once, a full scan at start and periodically."""
+        """Relay until cancelled: written events at once, a full scan at start and periodically."""
         last_scan = 0.0
         failures = 0
         while True:
-            if not self._dirty and time.monotonic() - last_scan < self._scan_seconds:
+            if not (self._dirty or self._handed) and time.monotonic() - last_scan < self._scan_seconds:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._scan_seconds)
                 except TimeoutError:
                     pass
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
+            handed, self._handed = self._handed, {}
             try:
+                if handed:
+                    # The writer handed over what it wrote: no need to read it back.
+                    await self._publish(list(handed.values()))
                 if dirty:
                     await self.relay({"_id": {"$in": sorted(dirty)}})
                 if time.monotonic() - last_scan >= self._scan_seconds:
@@ -86,19 +95,50 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database down: keep the events, back off, retry
                 failures += 1
-                self._dirty |= dirty
+                self._dirty |= dirty | set(handed)
                 delay = min(0.1 * 2**failures, 5.0)
                 log.warning("outbox relay failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
 
     async def relay(self, query: dict[str, Any]) -> int:
         """Publish the pending events of the documents matching `query`; returns how many."""
-        query = {**query, PENDING_FLAG: True}
-        docs = await self._collection.find(query, {"outbox": 1, "deleted": 1, "derived_ids": 1}).to_list(BATCH)
-        counts = await asyncio.gather(*(self._relay_doc(doc) for doc in docs))
-        return sum(counts)
+        docs = await self._collection.find({**query, PENDING_FLAG: True}, {"outbox": 1, "deleted": 1}).to_list(BATCH)
+        return await self._publish(docs)
 
-    async def _relay_doc(self, doc: dict[str, Any]) -> int:
+    async def _publish(self, docs: list[dict[str, Any]]) -> int:
+        """Publish every document's events, then mark them sent with as few writes as possible.
+
+        Writes to one collection serialise and every commit is fsynced, so the batch is marked
+        in one write: a document whose outbox is exactly one sent event is emptied and unflagged.
+        Only when some document held more does a second write pull the sent events from it.
+        """
+        results = await asyncio.gather(*(self._publish_doc(doc) for doc in docs), return_exceptions=True)
+        sent = [event_id for result in results if isinstance(result, list) for event_id in result]
+        ids = [doc["_id"] for doc in docs]
+        if ids:
+            cleared = await self._collection.update_many(
+                {"_id": {"$in": ids}, "outbox": {"$size": 1}, "outbox.event_id": {"$in": sent}},
+                {"$set": {"outbox": []}, "$unset": {PENDING_FLAG: ""}},
+            )
+            if cleared.modified_count < len(ids):
+                await self._collection.update_many(
+                    {"_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}}
+                )
+                await self._collection.update_many(
+                    {"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}}
+                )
+            tombstones = [doc["_id"] for doc in docs if doc.get("deleted")]
+            if tombstones:
+                # A tombstone whose deletion event is out has nothing left to say.
+                await self._collection.delete_many({"_id": {"$in": tombstones}, "deleted": True, "outbox": {"$size": 0}})
+        self.published += len(sent)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return len(sent)
+
+    async def _publish_doc(self, doc: dict[str, Any]) -> list[str]:
+        """Publish one document's events in order; the broker's ack comes before the next."""
         sent: list[str] = []
         for entry in doc.get("outbox", []):
             if self._crash_before_publish:
@@ -113,14 +153,4 @@ class OutboxRelay:
             if ack.duplicate:
                 log.info("event %s was already in the stream (published before a restart)", entry["event_id"])
             sent.append(entry["event_id"])
-        if sent:
-            await self._collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}})
-        # Clear the flag only if no event was queued meanwhile.
-        cleared = await self._collection.update_one(
-            {"_id": doc["_id"], "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}}
-        )
-        self.published += len(sent)
-        if cleared.matched_count and doc.get("deleted"):
-            # A tombstone whose deletion event is out has nothing left to say.
-            await self._collection.delete_one({"_id": doc["_id"], "deleted": True, "outbox": {"$size": 0}})
-        return len(sent)
+        return sent

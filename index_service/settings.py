@@ -23,6 +23,7 @@ class Settings:
     max_json_depth: int = 32
     outbox_scan_seconds: float = 1.0
     duplicate_window_seconds: float = 300.0
+    stream_replicas: int = 1
     # Test hook: exit the process after the database write and before the publish.
     crash_before_publish: bool = False
 
@@ -40,5 +41,6 @@ class Settings:
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
             duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
+            stream_replicas=env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5),
             crash_before_publish=env.boolean("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
         )

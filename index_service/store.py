@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -51,6 +51,7 @@ from .registry import SchemaRegistry
 
 LIVE = {"deleted": {"$ne": True}}
 MAX_UPDATE_ATTEMPTS = 8
+KNOWN_BOOKS_MAX = 100_000
 
 
 def encode_cursor(created_at: datetime, blob_id: str) -> str:
@@ -99,6 +100,9 @@ class BlobStore:
         self.books: AsyncCollection[dict[str, Any]] = db["books"]
         self.schemas = schemas
         self.relay = relay
+        # Books this process has filed: a book is never un-filed while a draft names it, so a
+        # second upsert would change nothing.
+        self._known_books: set[tuple[str, str]] = set()
 
     @staticmethod
     async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -220,7 +224,7 @@ class BlobStore:
             raise await self._chapter_taken(request.user_id, book_id, chapter) from exc
         except PyMongoError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        self.relay.notify(blob_id)
+        self.relay.notify(blob_id, doc["outbox"])
         if book_id is not None:
             await self.ensure_book(request.user_id, book_id)
         return to_user_blob(doc)
@@ -235,11 +239,16 @@ class BlobStore:
 
     async def ensure_book(self, user_id: str, book_id: str, title: str | None = None) -> None:
         """File a book the first time a draft names it; its title defaults to its id."""
+        if (user_id, book_id) in self._known_books:
+            return
         await self.books.update_one(
             {"user_id": user_id, "book_id": book_id},
             {"$setOnInsert": {"_id": f"{user_id}/{book_id}", "title": title or book_id, "created_at": now()}},
             upsert=True,
         )
+        if len(self._known_books) >= KNOWN_BOOKS_MAX:
+            self._known_books.clear()
+        self._known_books.add((user_id, book_id))
 
     async def update(self, blob_id: str, request: UpdateUserBlob) -> UserBlob:
         """Replace a user blob's data as a new version; `request.version` makes it conditional."""
@@ -266,24 +275,24 @@ class BlobStore:
                 parent_id=doc.get("parent_id"), book_id=book_id, chapter=chapter, title=title, preview=preview,
                 previous_version=current,
             )  # fmt: skip
-            update: dict[str, Any] = {"$set": fields, **push_events(outbox_entry(subjects.blob_updated(doc["schema_id"]), event))}
+            entry = outbox_entry(subjects.blob_updated(doc["schema_id"]), event)
+            update: dict[str, Any] = {"$set": fields, **push_events(entry)}
             key = chapter_key(request.user_id, book_id, chapter)
             if key is None:
                 update["$unset"] = {"chapter_key": ""}
             else:
                 fields["chapter_key"] = key
             try:
-                updated = await self.blobs.find_one_and_update(
-                    {"_id": blob_id, "version": current, **LIVE}, update, return_document=ReturnDocument.AFTER
-                )
+                # update_one, not find_one_and_update: the latter is far slower on some servers.
+                result = await self.blobs.update_one({"_id": blob_id, "version": current, **LIVE}, update)
             except DuplicateKeyError as exc:
                 raise await self._chapter_taken(request.user_id, book_id, chapter) from exc
-            if updated is None:
+            if not result.modified_count:
                 continue  # someone else wrote in between: read again
-            self.relay.notify(blob_id)
+            self.relay.notify(blob_id, [entry])
             if book_id is not None:
                 await self.ensure_book(request.user_id, book_id)
-            return to_user_blob(updated)
+            return to_user_blob({**doc, **fields})
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
     async def delete(self, user_id: str, blob_id: str) -> None:
@@ -298,19 +307,20 @@ class BlobStore:
             occurred_at=moment, processor_id=doc["processor_id"], parent_id=doc.get("parent_id"),
             book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=[c["_id"] for c in children],
         )  # fmt: skip
+        entry = outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)
         result = await self.blobs.update_one(
             {"_id": blob_id, "user_id": user_id, **LIVE},
             {
                 "$set": {"deleted": True, "updated_at": moment, PENDING_FLAG: True},
                 "$unset": {"chapter_key": ""},
-                **push_events(outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)),
+                **push_events(entry),
             },
         )
         if result.modified_count == 0:
             raise BlobNotFound(f"blob {blob_id} does not exist")
         if doc.get("parent_id"):
             await self.blobs.update_one({"_id": doc["parent_id"]}, {"$pull": {"derived_ids": blob_id}})
-        self.relay.notify(blob_id)
+        self.relay.notify(blob_id, [entry], deleted=True)
 
     async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
@@ -352,7 +362,7 @@ class BlobStore:
         created = True
         try:
             await self.blobs.insert_one(doc)
-            self.relay.notify(request.id)
+            self.relay.notify(request.id, doc["outbox"])
         except DuplicateKeyError:
             created = False
             existing = await self.blobs.find_one(

@@ -11,7 +11,7 @@ import pytest
 
 from servicekit.auth import issue_token
 
-from .stack import Stack, new_stack
+from compose.harness import Stack, new_stack
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import jwt
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from ..stack import Stack
+from compose.harness import Stack
 
 PROBLEM = "application/problem+json"
 

@@ -16,7 +16,7 @@ import pytest
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from ..stack import Stack, new_stack, pid_alive
+from compose.harness import Stack, new_stack, pid_alive
 
 
 def leftovers(stack: Stack, pids: list[int]) -> list[int]:

@@ -6,7 +6,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from ..stack import Stack
+from compose.harness import Stack
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 
 from index_service.outbox import CRASH_EXIT_CODE
 from ..conftest import draft
-from ..stack import ROOT, Stack, free_port
+from compose.harness import ROOT, Stack, free_port
 from .events import watch
 
 

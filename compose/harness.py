@@ -1,4 +1,4 @@
-"""Start the real one-machine stack for tests: the supervisor as a subprocess on free ports."""
+"""The real one-machine stack as tests and benchmarks use it: the supervisor in a subprocess on free ports."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
 PORT_NAMES = ("mongo", "nats", "postgres", "index", "gateway")
 
 

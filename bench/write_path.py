@@ -1,0 +1,159 @@
+"""POST /api/v1/blobs through the gateway against a bare aiohttp handler, side by side in one run.
+
+Starts its own stack (embedded servers on free ports) and a bare aiohttp server in its own process
+that answers 201 with a body of the same size. For 1 and 32 concurrent clients it prints p50/p99
+latency and requests/s of both and their ratios, then the time from a 201 to the event's arrival
+at a JetStream consumer (p50/p99).
+
+Run: .venv/bin/python bench/write_path.py [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import aiohttp
+import nats
+from nats.js.api import DeliverPolicy
+
+from compose.harness import ROOT, free_port, new_stack
+from servicekit.auth import issue_token
+
+BARE_SERVER = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    body = b"x" * int(sys.argv[2])
+    async def handler(request):
+        await request.read()
+        return web.Response(status=201, body=body, content_type="application/json")
+    app = web.Application()
+    app.router.add_post("/api/v1/blobs", handler)
+    app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    """
+)
+
+
+def draft(i: int) -> dict[str, Any]:
+    sentence = "The tide came in over the causeway while the lamp turned above them. "
+    return {"schema_id": "text-input-v1", "data": {"content": f"{i}: " + (sentence * 13)[:900], "metadata": {"style": "creative"}}}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load(url: str, headers: dict[str, str], concurrency: int, total: int) -> tuple[list[float], float, list[tuple[str, float]]]:
+    """Send `total` POSTs from `concurrency` workers; latencies (s), requests/s, (blob id, 201 time)."""
+    latencies: list[float] = []
+    acked: list[tuple[str, float]] = []
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def worker() -> None:
+            for i in counter:
+                started = time.perf_counter()
+                async with session.post(url, json=draft(i)) as response:
+                    body = await response.read()
+                    assert response.status == 201, body[:200]
+                done = time.perf_counter()
+                latencies.append(done - started)
+                if body.startswith(b"{"):
+                    acked.append((msgspec_id(body), time.time()))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, total / elapsed, acked
+
+
+def msgspec_id(body: bytes) -> str:
+    import msgspec
+
+    return str(msgspec.json.decode(body)["id"])
+
+
+async def wait_http(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def run(requests: int) -> None:
+    stack = new_stack()
+    stack.start()
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port), "560"], cwd=ROOT)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        await wait_http(f"http://127.0.0.1:{bare_port}")
+        arrivals: dict[str, float] = {}
+
+        async def on_event(msg: Any) -> None:
+            import msgspec
+
+            arrivals[msgspec.json.decode(msg.data)["blob_id"]] = time.time()
+            await msg.ack()
+
+        await nc.jetstream().subscribe(
+            "blob.created.text-input-v1", cb=on_event, deliver_policy=DeliverPolicy.NEW, manual_ack=True
+        )
+        token = issue_token(stack.secrets["jwt_secret"], "bench-writer")
+        gateway = (f"{stack.gateway}/api/v1/blobs", {"Authorization": f"Bearer {token}"})
+        bare_target = (f"http://127.0.0.1:{bare_port}/api/v1/blobs", {})
+        await load(*gateway, 4, 100)  # warm both paths: connections, caches, JIT-free but page-cache warm
+        await load(*bare_target, 4, 100)
+        all_acked: list[tuple[str, float]] = []
+        print(f"{'clients':>7} {'target':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        for concurrency in (1, 32):
+            n = requests if concurrency > 1 else max(200, requests // 5)
+            g_lat, g_rps, acked = await load(*gateway, concurrency, n)
+            b_lat, b_rps, _ = await load(*bare_target, concurrency, n)
+            all_acked += acked
+            for name, lat, rps in (("gateway", g_lat, g_rps), ("bare", b_lat, b_rps)):
+                print(f"{concurrency:>7} {name:>8} {pct(lat, .5) * 1e3:8.2f} {pct(lat, .99) * 1e3:8.2f} {rps:8.0f}")
+            print(
+                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, .5) / pct(b_lat, .5):8.1f}x {pct(g_lat, .99) / pct(b_lat, .99):7.1f}x "
+                f"{g_rps / b_rps:8.2f}x  (gateway / bare)"
+            )
+        await asyncio.sleep(2.0)
+        lags = [arrivals[i] - t for i, t in all_acked if i in arrivals]
+        missing = len(all_acked) - len(lags)
+        print(
+            f"201 -> event at a JetStream consumer: p50 {statistics.median(lags) * 1e3:.2f} ms, "
+            f"p99 {pct(lags, .99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
+        )
+    finally:
+        await nc.drain()
+        bare.terminate()
+        bare.wait()
+        stack.stop()
+        shutil.rmtree(stack.data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="requests at 32 clients (1 client: a fifth)")
+    asyncio.run(run(parser.parse_args().requests))
+
+
+if __name__ == "__main__":
+    main()
