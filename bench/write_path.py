@@ -1,7 +1,8 @@
 """POST /api/v1/blobs through the gateway against a bare aiohttp handler, side by side in one run.
 
 Starts its own stack (embedded servers on free ports) and a bare aiohttp server in its own process
-that answers 201 with a body of the same size. For 1 and 32 concurrent clients it prints p50/p99
+that answers 201 with a body of the same size; the index service is also measured on its own, to
+show what the gateway's hop adds. For 1 and 32 concurrent clients it prints p50/p99
 latency and requests/s of both and their ratios, then the time from a 201 to the event's arrival
 at a JetStream consumer (p50/p99).
 
@@ -43,9 +44,12 @@ BARE_SERVER = textwrap.dedent(
 )
 
 
-def draft(i: int) -> dict[str, Any]:
+def draft(i: int, user_id: str | None = None) -> dict[str, Any]:
     sentence = "The tide came in over the causeway while the lamp turned above them. "
-    return {"schema_id": "text-input-v1", "data": {"content": f"{i}: " + (sentence * 13)[:900], "metadata": {"style": "creative"}}}
+    body: dict[str, Any] = {"schema_id": "text-input-v1", "data": {"content": f"{i}: " + (sentence * 13)[:900], "metadata": {"style": "creative"}}}
+    if user_id is not None:
+        body["user_id"] = user_id  # the index service's internal body names the user
+    return body
 
 
 def pct(values: list[float], q: float) -> float:
@@ -53,7 +57,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def load(url: str, headers: dict[str, str], concurrency: int, total: int) -> tuple[list[float], float, list[tuple[str, float]]]:
+async def load(
+    url: str, headers: dict[str, str], concurrency: int, total: int, user_id: str | None = None
+) -> tuple[list[float], float, list[tuple[str, float]]]:
     """Send `total` POSTs from `concurrency` workers; latencies (s), requests/s, (blob id, 201 time)."""
     latencies: list[float] = []
     acked: list[tuple[str, float]] = []
@@ -64,7 +70,7 @@ async def load(url: str, headers: dict[str, str], concurrency: int, total: int) 
         async def worker() -> None:
             for i in counter:
                 started = time.perf_counter()
-                async with session.post(url, json=draft(i)) as response:
+                async with session.post(url, json=draft(i, user_id)) as response:
                     body = await response.read()
                     assert response.status == 201, body[:200]
                 done = time.perf_counter()
@@ -119,28 +125,32 @@ async def run(requests: int) -> None:
         token = issue_token(stack.secrets["jwt_secret"], "bench-writer")
         gateway = (f"{stack.gateway}/api/v1/blobs", {"Authorization": f"Bearer {token}"})
         bare_target = (f"http://127.0.0.1:{bare_port}/api/v1/blobs", {})
+        index_target = (f"{stack.index}/api/v1/blobs", {"Authorization": f"Bearer {stack.secrets['service_token']}"})
         await load(*gateway, 4, 100)  # warm both paths: connections, caches, JIT-free but page-cache warm
         await load(*bare_target, 4, 100)
-        all_acked: list[tuple[str, float]] = []
+        acked_by_phase: dict[int, list[tuple[str, float]]] = {}
         print(f"{'clients':>7} {'target':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
         for concurrency in (1, 32):
             n = requests if concurrency > 1 else max(200, requests // 5)
             g_lat, g_rps, acked = await load(*gateway, concurrency, n)
             b_lat, b_rps, _ = await load(*bare_target, concurrency, n)
-            all_acked += acked
-            for name, lat, rps in (("gateway", g_lat, g_rps), ("bare", b_lat, b_rps)):
+            i_lat, i_rps, _ = await load(*index_target, concurrency, n, "bench-writer")
+            acked_by_phase[concurrency] = acked
+            for name, lat, rps in (("gateway", g_lat, g_rps), ("index", i_lat, i_rps), ("bare", b_lat, b_rps)):
                 print(f"{concurrency:>7} {name:>8} {pct(lat, .5) * 1e3:8.2f} {pct(lat, .99) * 1e3:8.2f} {rps:8.0f}")
             print(
                 f"{concurrency:>7} {'ratio':>8} {pct(g_lat, .5) / pct(b_lat, .5):8.1f}x {pct(g_lat, .99) / pct(b_lat, .99):7.1f}x "
                 f"{g_rps / b_rps:8.2f}x  (gateway / bare)"
             )
+            print(f"{concurrency:>7} {'ratio':>8} {pct(g_lat, .5) / pct(i_lat, .5):8.1f}x {pct(g_lat, .99) / pct(i_lat, .99):7.1f}x {g_rps / i_rps:8.2f}x  (gateway / index alone)")
         await asyncio.sleep(2.0)
-        lags = [arrivals[i] - t for i, t in all_acked if i in arrivals]
-        missing = len(all_acked) - len(lags)
-        print(
-            f"201 -> event at a JetStream consumer: p50 {statistics.median(lags) * 1e3:.2f} ms, "
-            f"p99 {pct(lags, .99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
-        )
+        for concurrency, acked in acked_by_phase.items():
+            lags = [arrivals[i] - t for i, t in acked if i in arrivals]
+            missing = len(acked) - len(lags)
+            print(
+                f"{concurrency:>2} clients: 201 -> event at a JetStream consumer: p50 {statistics.median(lags) * 1e3:.2f} ms, "
+                f"p99 {pct(lags, .99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
+            )
     finally:
         await nc.drain()
         bare.terminate()
