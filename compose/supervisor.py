@@ -72,6 +72,8 @@ class Supervisor:
             "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url, "STUDIO_JWT_SECRET": self.secrets["jwt_secret"],
         }  # fmt: skip
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
+        # Text expansion keeps its own database on the same embedded MongoDB server.
+        self.databases["text-expansion"] = mongo_url.replace("/?", "/studio_text_expansion?")
         return [
             ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
             ChildSpec("gateway", python_module("gateway"), gateway_env, logs / "gateway.log", http_ready(gateway_url), gateway_url),

@@ -11,7 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import msgspec
+import nats
+import nats.errors
 import pytest
+from nats.js.api import DeliverPolicy
 
 from servicekit.auth import issue_token
 
@@ -60,8 +64,9 @@ async def test_stack_file_describes_every_component(own_stack: Stack) -> None:
     assert set(info["services"]) >= {"index", "gateway"}
     assert info["gateway"] == own_stack.gateway
     assert info["mongo"]["url"].startswith("mongodb://") and info["nats"]["url"].startswith("nats://")
-    assert set(info["databases"]) >= {"index", "book-compiler", "pitch-builder"}
-    assert all(url.startswith("postgresql://") for name, url in info["databases"].items() if name != "index")
+    assert set(info["databases"]) >= {"index", "text-expansion", "book-compiler", "pitch-builder"}
+    assert info["databases"]["text-expansion"].startswith("mongodb://")
+    assert info["databases"]["book-compiler"].startswith("postgresql://")
     assert oct(own_stack.stack_file.stat().st_mode & 0o777) == "0o600"
     assert oct((own_stack.data_dir / "secrets.json").stat().st_mode & 0o777) == "0o600"
 
@@ -80,6 +85,51 @@ async def test_a_killed_service_is_restarted(own_stack: Stack, user_id: str) -> 
         async with api.post("/api/v1/blobs", json=draft("after-restart", 1)) as response:
             assert response.status == 201
     assert "index exited with code -9; restart #1" in own_stack.supervisor_log()
+
+
+async def wait_restarted(stack: Stack, name: str, old_pid: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = stack.refresh()
+        entry = info["services"].get(name) or info[name]
+        if entry["pid"] != old_pid:
+            return
+        assert time.monotonic() < deadline, f"{name} was not restarted"
+        await asyncio.sleep(0.2)
+
+
+async def test_acknowledged_writes_survive_kill_9_of_the_databases(own_stack: Stack, user_id: str) -> None:
+    seen: list[str] = []
+    async with client(own_stack, user_id) as api:
+        async with api.post("/api/v1/blobs", json=draft("durable", 1)) as response:
+            assert response.status == 201
+            blob = await response.json()
+        await asyncio.sleep(0.5)  # let the event reach the stream before the broker is killed
+        info = own_stack.refresh()
+        for name in ("mongo", "nats"):
+            os.kill(info[name]["pid"], signal.SIGKILL)
+        for name in ("mongo", "nats"):
+            await wait_restarted(own_stack, name, info[name]["pid"])
+        deadline = time.monotonic() + 30
+        while True:  # the index service reconnects by itself
+            async with api.get(f"/api/v1/blobs/{blob['id']}") as response:
+                if response.status == 200:
+                    assert (await response.json())["data"] == blob["data"]
+                    break
+            assert time.monotonic() < deadline, "the blob did not come back"
+            await asyncio.sleep(0.2)
+    nc = await nats.connect(own_stack.nats_url)
+    try:
+        sub = await nc.jetstream().subscribe("blob.created.text-input-v1", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=2)
+            except nats.errors.TimeoutError:
+                break
+            seen.append(msgspec.json.decode(msg.data)["blob_id"])
+    finally:
+        await nc.drain()
+    assert blob["id"] in seen
 
 
 async def test_data_survives_a_restart_and_shutdown_leaves_nothing(own_stack: Stack, user_id: str) -> None:
