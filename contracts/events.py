@@ -18,7 +18,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event")
     occurred_at: datetime
 
 
-class BlobCreated(Event, tag="blob.created"):
+class BlobChanged(Event):
+    """What a created or updated blob's event says of it, so consumers rarely need a lookup."""
+
     processor_id: str
     type: str = ""
     parent_id: str | None = None
@@ -26,17 +28,13 @@ class BlobCreated(Event, tag="blob.created"):
     chapter: int | None = None
     title: str = ""
     preview: str = ""
+
+
+class BlobCreated(BlobChanged, tag="blob.created"):
     source_version: int | None = None
 
 
-class BlobUpdated(Event, tag="blob.updated"):
-    processor_id: str
-    type: str = ""
-    parent_id: str | None = None
-    book_id: str | None = None
-    chapter: int | None = None
-    title: str = ""
-    preview: str = ""
+class BlobUpdated(BlobChanged, tag="blob.updated"):
     previous_version: int | None = None
 
 

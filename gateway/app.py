@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from servicekit.bodies import BodyReader
-from servicekit.middleware import STANDARD_MIDDLEWARES
-from servicekit.observability import READINESS_KEY, add_health_routes
+from servicekit.app import service_app
+from servicekit.observability import READINESS_KEY
 
 from .auth import auth_middleware
-from .keys import BODIES, INDEX, SESSION, SETTINGS
+from .keys import INDEX, SESSION, SETTINGS
 from .routes import routes
 from .settings import Settings
 from .upstream import Upstream
@@ -35,13 +34,13 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[*STANDARD_MIDDLEWARES, auth_middleware(settings.jwt_secret)],
+    app = service_app(
+        "gateway",
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+        auth=auth_middleware(settings.jwt_secret),
+        routes=routes,
+        resources=resources,
     )
     app[SETTINGS] = settings
-    app[BODIES] = BodyReader(max_depth=settings.max_json_depth)
-    add_health_routes(app, "gateway")
-    app.router.add_routes(routes)
-    app.cleanup_ctx.append(resources)
     return app

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from contracts.models import CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
 
+from servicekit.app import BODIES
+
 from .auth import current_user
-from .keys import BODIES, INDEX
+from .keys import INDEX
 
 routes = web.RouteTableDef()
 LIST_PARAMS = ("book_id", "type", "limit", "cursor")

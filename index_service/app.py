@@ -12,13 +12,12 @@ from pymongo import AsyncMongoClient
 
 from contracts.validation import ValidatorCache
 from servicekit.auth import service_token_middleware
-from servicekit.bodies import BodyReader
-from servicekit.middleware import STANDARD_MIDDLEWARES
-from servicekit.observability import READINESS_KEY, add_health_routes
+from servicekit.app import service_app
+from servicekit.observability import READINESS_KEY
 from servicekit.stream import connect, ensure_stream, stream_config
 
 from .books import BookStore
-from .keys import BLOBS, BODIES, BOOKS, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
+from .keys import BLOBS, BOOKS, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
 from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .routes import routes
@@ -67,13 +66,13 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[*STANDARD_MIDDLEWARES, service_token_middleware(settings.service_token)],
+    app = service_app(
+        "index",
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+        auth=service_token_middleware(settings.service_token),
+        routes=routes,
+        resources=resources,
     )
     app[SETTINGS] = settings
-    app[BODIES] = BodyReader(max_depth=settings.max_json_depth)
-    add_health_routes(app, "index")
-    app.router.add_routes(routes)
-    app.cleanup_ctx.append(resources)
     return app

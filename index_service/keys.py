@@ -8,7 +8,6 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
-from servicekit.bodies import BodyReader
 
 from .books import BookStore
 from .outbox import OutboxRelay
@@ -17,7 +16,6 @@ from .settings import Settings
 from .store import BlobStore
 
 SETTINGS = web.AppKey("settings", Settings)
-BODIES = web.AppKey("bodies", BodyReader)
 MONGO = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
 NATS = web.AppKey("nats", NatsClient)
 RELAY = web.AppKey("relay", OutboxRelay)

@@ -22,10 +22,11 @@ from contracts.models import (
     ValidationResult,
 )
 from contracts.problems import FieldError
+from servicekit.app import BODIES
 from servicekit.bodies import json_response
 from servicekit.errors import Unprocessable
 
-from .keys import BLOBS, BODIES, BOOKS, PROCESSORS, SCHEMAS
+from .keys import BLOBS, BOOKS, PROCESSORS, SCHEMAS
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 500

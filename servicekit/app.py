@@ -1,0 +1,32 @@
+"""The skeleton every service's `create_app` fills in: limits, middlewares, health, routes, resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from .bodies import BodyReader
+from .middleware import STANDARD_MIDDLEWARES
+from .observability import add_health_routes
+
+BODIES = web.AppKey("bodies", BodyReader)
+
+
+def service_app(
+    service: str,
+    *,
+    max_body_bytes: int,
+    max_json_depth: int,
+    auth: Middleware,
+    routes: web.RouteTableDef,
+    resources: Callable[[web.Application], AsyncIterator[None]],
+) -> web.Application:
+    """An app with the standard middlewares, `auth` innermost, health routes and a body reader."""
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[*STANDARD_MIDDLEWARES, auth])
+    app[BODIES] = BodyReader(max_depth=max_json_depth)
+    add_health_routes(app, service)
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(resources)
+    return app
