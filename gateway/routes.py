@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from contracts.models import CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
-
 from servicekit.app import BODIES
 
 from .auth import current_user
