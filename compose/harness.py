@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
-PORT_NAMES = ("mongo", "nats", "postgres", "index", "gateway")
+PORT_NAMES = ("mongo", "nats", "postgres", "index", "gateway", "text_expansion")
 
 
 def free_port() -> int:
@@ -52,6 +52,10 @@ class Stack:
     @property
     def index(self) -> str:
         return f"http://127.0.0.1:{self.ports['index']}"
+
+    @property
+    def text_expansion(self) -> str:
+        return f"http://127.0.0.1:{self.ports['text_expansion']}"
 
     @property
     def nats_url(self) -> str:

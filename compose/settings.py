@@ -10,7 +10,9 @@ from servicekit.settings import Env, data_dir
 
 # Backing servers listen on ports no stock installation uses, so `make up` never collides with a
 # MongoDB, PostgreSQL or NATS the user runs anyway.
-DEFAULT_PORTS = {"mongo": 27817, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010}
+DEFAULT_PORTS = {
+    "mongo": 27817, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010, "text_expansion": 8012,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +24,7 @@ class StackSettings:
     postgres_port: int = DEFAULT_PORTS["postgres"]
     index_port: int = DEFAULT_PORTS["index"]
     gateway_port: int = DEFAULT_PORTS["gateway"]
+    text_expansion_port: int = DEFAULT_PORTS["text_expansion"]
     jwt_secret: str | None = None
     service_token: str | None = None
     demo: bool = True
@@ -37,6 +40,7 @@ class StackSettings:
             postgres_port=port("postgres"),
             index_port=port("index"),
             gateway_port=port("gateway"),
+            text_expansion_port=port("text_expansion"),
             jwt_secret=env.string("STUDIO_JWT_SECRET", "") or None,
             service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
             demo=env.boolean("STUDIO_DEMO", True),

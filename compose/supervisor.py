@@ -71,11 +71,21 @@ class Supervisor:
             **base, **common, "STUDIO_GATEWAY_HOST": host, "STUDIO_GATEWAY_PORT": str(s.gateway_port),
             "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url, "STUDIO_JWT_SECRET": self.secrets["jwt_secret"],
         }  # fmt: skip
-        self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
+        text_expansion_url = f"http://{host}:{s.text_expansion_port}"
         # Text expansion keeps its own database on the same embedded MongoDB server.
-        self.databases["text-expansion"] = mongo_url.replace("/?", "/studio_text_expansion?")
+        text_expansion_db = mongo_url.replace("/?", "/studio_text_expansion?")
+        text_expansion_env = {
+            **base, **common, "STUDIO_TEXT_EXPANSION_HOST": host, "STUDIO_TEXT_EXPANSION_PORT": str(s.text_expansion_port),
+            "STUDIO_TEXT_EXPANSION_MONGO_URL": text_expansion_db, "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url,
+        }  # fmt: skip
+        self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
+        self.databases["text-expansion"] = text_expansion_db
         return [
             ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
+            ChildSpec(
+                "text-expansion", python_module("processors.text_expansion"), text_expansion_env,
+                logs / "text-expansion.log", http_ready(text_expansion_url), text_expansion_url,
+            ),  # fmt: skip
             ChildSpec("gateway", python_module("gateway"), gateway_env, logs / "gateway.log", http_ready(gateway_url), gateway_url),
         ]
 

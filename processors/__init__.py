@@ -1,1 +1,5 @@
-"""Processors of the federation; the shared runtime arrives with the first processor."""
+"""Processors and the runtime they share.
+
+A processor team writes its transform (`Processor.transform`) and its store (`DerivedStore`);
+consuming events, idempotency, acks, dead letters, registration and the query API come from here.
+"""

@@ -1,0 +1,60 @@
+"""Wire models of the processors' query APIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from .models import Id
+
+
+class DerivedBlob(msgspec.Struct, kw_only=True):
+    """A blob a processor made and holds in its own store, as its query API returns it."""
+
+    id: str
+    user_id: str
+    processor_id: str
+    schema_id: str
+    parent_blob_id: str
+    source_version: int
+    data: dict[str, Any]
+    title: str = ""
+    preview: str = ""
+    processing_time_ms: int = 0
+    model_used: str = ""
+    tokens_used: int = 0
+    created_at: datetime
+
+
+class DerivedBatchRequest(msgspec.Struct, kw_only=True):
+    """`POST /blobs/batch` on a processor."""
+
+    user_id: Id
+    ids: Annotated[list[str], msgspec.Meta(max_length=1000)]
+
+
+class DerivedBatch(msgspec.Struct, kw_only=True):
+    blobs: list[DerivedBlob]
+    missing: list[str]
+
+
+class DerivedPage(msgspec.Struct, kw_only=True):
+    """`GET /users/{uid}/blobs?since=`: oldest first; pass `next_since` back to continue."""
+
+    blobs: list[DerivedBlob]
+    next_since: datetime | None
+
+
+class DeadLetter(msgspec.Struct, kw_only=True):
+    """A message a processor gave up on: where it is in the stream and why."""
+
+    dlq_seq: int
+    stream_seq: int
+    consumer: str
+    processor_id: str
+    reason: str
+    deliveries: int
+    subject: str
+    occurred_at: datetime | None = None

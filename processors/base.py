@@ -1,0 +1,81 @@
+"""What a processor team implements: a transform and a store. Everything else is the runtime's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from contracts.processors import DerivedBlob
+
+
+@dataclass(frozen=True)
+class ProcessorInfo:
+    """How a processor describes itself in the registry."""
+
+    id: str
+    name: str
+    description: str
+    input_schema_ids: tuple[str, ...]
+    output_schema_id: str
+    storage_type: str
+    database_name: str
+    timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """The user blob a derived blob is made from, at one version."""
+
+    id: str
+    user_id: str
+    schema_id: str
+    version: int
+    data: dict[str, Any]
+    title: str = ""
+    book_id: str | None = None
+    chapter: int | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What a transform made: the output data and how it was made."""
+
+    data: dict[str, Any]
+    title: str
+    preview: str
+    model_used: str
+    tokens_used: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DerivedStore(Protocol):
+    """A processor's own database; every read is filtered by user id."""
+
+    storage_location: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ready(self) -> None: ...
+    async def upsert(self, blob: DerivedBlob) -> None: ...
+    async def get(self, user_id: str, blob_id: str) -> DerivedBlob | None: ...
+    async def batch(self, user_id: str, ids: list[str]) -> list[DerivedBlob]: ...
+    async def since(self, user_id: str, since: datetime | None, limit: int) -> list[DerivedBlob]: ...
+    async def for_parent(self, user_id: str, parent_id: str) -> list[DerivedBlob]: ...
+    async def delete(self, user_id: str, ids: list[str]) -> int: ...
+
+
+class Processor(Protocol):
+    """A processor: its description, its store, and its transform of one source."""
+
+    @property
+    def info(self) -> ProcessorInfo: ...
+    @property
+    def store(self) -> DerivedStore: ...
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def transform(self, source: Source) -> Derived: ...
+    def extra_routes(self) -> list[web.RouteDef]: ...

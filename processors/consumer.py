@@ -1,0 +1,154 @@
+"""Durable JetStream pull consumers: explicit acks, heartbeats, back-off, a finite max_deliver.
+
+Every instance of a processor binds to the same durable consumers, so N running copies split
+the work between them; that is how operators scale a processor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from contracts.events import AnyEvent
+from contracts.subjects import STREAM_NAME
+
+from .errors import PermanentError
+from .handler import Outcome
+from .metrics import ProcessorMetrics
+from .settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+Handle = Callable[[AnyEvent], Awaitable[Outcome]]
+_EVENTS = msgspec.json.Decoder(AnyEvent)
+DURABLE_SEPARATOR = "__"
+
+
+def durable_name(processor_id: str, subject: str) -> str:
+    """`text-expansion` + `blob.created.text-input-v1` -> `text-expansion__blob_created_text-input-v1`."""
+    return processor_id + DURABLE_SEPARATOR + re.sub(r"[.*>]", "_", subject)
+
+
+def processor_of(durable: str) -> str:
+    return durable.split(DURABLE_SEPARATOR, 1)[0]
+
+
+class EventConsumer:
+    """One durable pull consumer on one subject, served by `workers` concurrent loops."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        processor_id: str,
+        subject: str,
+        settings: RuntimeSettings,
+        handle: Handle,
+        metrics: ProcessorMetrics,
+        workers: int,
+    ) -> None:
+        self.js = js
+        self.subject = subject
+        self.durable = durable_name(processor_id, subject)
+        self.settings = settings
+        self.handle = handle
+        self.metrics = metrics
+        self.workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def config(self) -> ConsumerConfig:
+        s = self.settings
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.subject,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=s.ack_wait_seconds,
+            max_deliver=s.max_deliver,
+            max_ack_pending=max(64, s.concurrency * 16),
+        )
+
+    async def start(self) -> None:
+        await self.js.add_consumer(STREAM_NAME, self.config())
+        for number in range(self.workers):
+            subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=STREAM_NAME)
+            self._tasks.append(asyncio.create_task(self._loop(subscription), name=f"{self.durable}#{number}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while True:
+            try:
+                messages = await subscription.fetch(1, timeout=self.settings.fetch_timeout_seconds)
+            except nats.errors.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection trouble: the client reconnects; try again shortly
+                log.warning("%s: fetch failed (%s); retrying", self.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                await self.process(message)
+
+    async def process(self, message: Msg) -> None:
+        """Handle one message and settle it: ack, nak with back-off, or term."""
+        delivered = message.metadata.num_delivered
+        if delivered > 1:
+            self.metrics.redelivered.labels(self.metrics.processor_id).inc()
+        started = time.perf_counter()
+        heartbeat = asyncio.create_task(self._heartbeat(message))
+        try:
+            event = _EVENTS.decode(message.data)
+            outcome = await self.handle(event)
+        except msgspec.DecodeError as exc:
+            await self._term(message, f"undecodable event: {exc}")
+        except PermanentError as exc:
+            await self._term(message, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # retryable by default: let JetStream deliver it again later
+            backoff = self.settings.backoff_seconds
+            delay = backoff[min(delivered - 1, len(backoff) - 1)]
+            log.warning(
+                "%s: delivery %d/%d of seq %s failed (%s: %s); again in %.1fs",
+                self.durable, delivered, self.settings.max_deliver, message.metadata.sequence.stream,
+                type(exc).__name__, exc, delay,
+            )  # fmt: skip
+            self.metrics.outcome("failed")
+            with contextlib.suppress(Exception):
+                await message.nak(delay=delay)
+        else:
+            with contextlib.suppress(Exception):
+                # If the ack is lost the message comes again and is handled as a duplicate.
+                await message.ack_sync(timeout=5)
+            self.metrics.outcome(outcome.value)
+        finally:
+            heartbeat.cancel()
+            self.metrics.processing.labels(self.metrics.processor_id).observe(time.perf_counter() - started)
+
+    async def _term(self, message: Msg, reason: str) -> None:
+        log.error("%s: giving up on seq %s: %s", self.durable, message.metadata.sequence.stream, reason)
+        self.metrics.outcome("terminated")
+        with contextlib.suppress(Exception):
+            await message.term()
+
+    async def _heartbeat(self, message: Msg) -> None:
+        """Tell JetStream the work goes on, well within ack_wait, so it is not delivered twice."""
+        interval = self.settings.ack_wait_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await message.in_progress()

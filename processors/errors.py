@@ -1,0 +1,41 @@
+"""The processor runtime's error vocabulary: retryable or not, and the query API's errors."""
+
+from __future__ import annotations
+
+from servicekit.errors import NotFound, ServiceError
+
+
+class ProcessingError(ServiceError):
+    """A message could not be handled; `retryable` says whether another delivery may succeed."""
+
+    code, title = "processing-failed", "Processing failed"
+
+
+class RetryableError(ProcessingError):
+    """Worth another delivery: a provider or a service was down or slow."""
+
+    retryable = True
+    code, title = "retryable", "A dependency failed; the message will be delivered again"
+
+
+class PermanentError(ProcessingError):
+    """Can never succeed (e.g. the source fails its input schema): the message is terminated."""
+
+    retryable = False
+    code, title = "permanent", "The message can never be processed"
+
+
+class ProviderError(RetryableError):
+    code, title = "provider-error", "The model provider failed"
+
+
+class IndexUnavailable(RetryableError):
+    code, title = "index-unavailable", "The index service did not answer"
+
+
+class SourceInvalid(PermanentError):
+    code, title = "source-invalid", "The source blob does not match the processor's input schema"
+
+
+class DerivedNotFound(NotFound):
+    code, title = "derived-not-found", "No such derived blob"

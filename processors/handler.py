@@ -1,0 +1,129 @@
+"""What the runtime does with one event: derive once, store, register, tidy superseded versions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from enum import Enum
+
+from contracts.events import AnyEvent, BlobDeleted
+from contracts.models import RegisterDerivedBlob
+from contracts.processors import DerivedBlob
+from contracts.validation import ValidatorCache
+
+from .base import Processor, Source
+from .errors import PermanentError, SourceInvalid
+from .index_client import IndexClient
+
+log = logging.getLogger(__name__)
+CRASH_EXIT_CODE = 87
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    DELETED = "deleted"
+
+
+def _now_ms() -> datetime:
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def derived_id(processor_id: str, source_id: str, source_version: int) -> str:
+    """The one id a derived blob can have: made from its source, the source's version and the processor."""
+    digest = hashlib.sha256(f"{processor_id}\0{source_id}\0{source_version}".encode()).hexdigest()[:32]
+    return f"{processor_id}-{digest}"
+
+
+class DerivingHandler:
+    """Turns blob events into derived blobs, idempotently in effect."""
+
+    def __init__(
+        self, processor: Processor, index: IndexClient, validators: ValidatorCache, *, crash_after_store: bool = False
+    ) -> None:
+        self.processor = processor
+        self.index = index
+        self.validators = validators
+        self.crash_after_store = crash_after_store
+
+    async def handle(self, event: AnyEvent) -> Outcome:
+        info = self.processor.info
+        if isinstance(event, BlobDeleted):
+            if event.processor_id == info.id:
+                # One of ours was deleted through the index: drop our copy.
+                await self.processor.store.delete(event.user_id, [event.blob_id])
+                return Outcome.DELETED
+            return await self._parent_deleted(event.user_id, event.blob_id)
+        if event.schema_id not in info.input_schema_ids:
+            return Outcome.SKIPPED
+        # Always derive from the current version: an old event then makes the same blob as a new one.
+        source = await self.index.source(event.user_id, event.blob_id)
+        if source is None:
+            return Outcome.SKIPPED  # deleted since; its deletion event tidies up
+        return await self.derive(source)
+
+    async def derive(self, source: Source) -> Outcome:
+        info = self.processor.info
+        store = self.processor.store
+        errors = self.validators.validate(source.schema_id, source.data) if source.schema_id in self.validators else []
+        if errors:
+            raise SourceInvalid(f"blob {source.id} v{source.version}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))
+        blob_id = derived_id(info.id, source.id, source.version)
+        blob = await store.get(source.user_id, blob_id)
+        outcome = Outcome.DUPLICATE
+        if blob is None:
+            started = time.perf_counter()
+            made = await self.processor.transform(source)
+            output_errors = self.validators.validate(info.output_schema_id, made.data)
+            if output_errors:
+                raise PermanentError(f"{info.id} produced invalid {info.output_schema_id}: {output_errors[0]}")
+            blob = DerivedBlob(
+                id=blob_id, user_id=source.user_id, processor_id=info.id, schema_id=info.output_schema_id,
+                parent_blob_id=source.id, source_version=source.version, data=made.data, title=made.title,
+                preview=made.preview, processing_time_ms=round((time.perf_counter() - started) * 1000),
+                model_used=made.model_used, tokens_used=made.tokens_used,
+                created_at=_now_ms(),
+            )  # fmt: skip
+            await store.upsert(blob)
+            if self.crash_after_store:
+                log.error("test hook: exiting after the store write and before registration and ack")
+                os._exit(CRASH_EXIT_CODE)
+            outcome = Outcome.PROCESSED
+        entry = await self.index.register(
+            RegisterDerivedBlob(
+                id=blob.id, user_id=blob.user_id, processor_id=info.id, storage_location=store.storage_location,
+                remote_blob_id=blob.id, schema_id=blob.schema_id, parent_id=blob.parent_blob_id,
+                type=info.output_schema_id.rsplit("-v", 1)[0], title=blob.title, preview=blob.preview,
+                size_bytes=len(str(blob.data)), source_version=blob.source_version, book_id=source.book_id,
+                chapter=source.chapter,
+            )  # fmt: skip
+        )
+        if entry is None:
+            # The parent went away while we worked: what we made has no place to hang.
+            await store.delete(source.user_id, [blob.id])
+            return Outcome.SKIPPED
+        await self._drop_superseded(source.user_id, source.id)
+        return outcome
+
+    async def _drop_superseded(self, user_id: str, parent_id: str) -> None:
+        """Keep only the blob made from the newest source version; older ones go from store and index."""
+        made = await self.processor.store.for_parent(user_id, parent_id)
+        if len(made) < 2:
+            return
+        newest = max(b.source_version for b in made)
+        old = [b.id for b in made if b.source_version < newest]
+        for blob_id in old:
+            await self.index.delete(user_id, blob_id)
+        await self.processor.store.delete(user_id, old)
+
+    async def _parent_deleted(self, user_id: str, parent_id: str) -> Outcome:
+        made = await self.processor.store.for_parent(user_id, parent_id)
+        for blob in made:
+            await self.index.delete(user_id, blob.id)
+        await self.processor.store.delete(user_id, [b.id for b in made])
+        return Outcome.DELETED

@@ -1,0 +1,75 @@
+"""The processor runtime's calls to the index service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from contracts.models import BlobIndexEntry, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
+from servicekit.bodies import encode
+
+from .base import Source
+from .errors import IndexUnavailable, PermanentError
+
+
+class IndexClient:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *, timeout: float = 10.0) -> None:
+        self._session = session
+        self._base = base_url
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _call(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None) -> tuple[int, bytes]:
+        try:
+            async with self._session.request(
+                method, self._base + path, params=params, data=None if body is None else encode(body),
+                headers=self._headers, timeout=self._timeout,
+            ) as response:  # fmt: skip
+                payload = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise IndexUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status >= 500 or response.status in (401, 429):
+            raise IndexUnavailable(f"{method} {path} answered {response.status}: {payload[:200]!r}")
+        return response.status, payload
+
+    async def source(self, user_id: str, blob_id: str) -> Source | None:
+        """The current version of a user blob; None when it no longer exists."""
+        status, payload = await self._call("GET", f"/api/v1/blobs/{blob_id}", params={"user_id": user_id})
+        if status == 404:
+            return None
+        if status != 200:
+            raise PermanentError(f"the index refused to return blob {blob_id}: {status}")
+        blob = msgspec.json.decode(payload)
+        return Source(
+            id=blob["id"], user_id=blob["user_id"], schema_id=blob["schema_id"], version=blob["version"],
+            data=blob["data"], book_id=blob.get("book_id"), chapter=blob.get("chapter"),
+        )  # fmt: skip
+
+    async def register(self, request: RegisterDerivedBlob) -> BlobIndexEntry | None:
+        """Index a derived blob (idempotent); None when its parent is gone."""
+        status, payload = await self._call("POST", "/api/v1/blob-index", body=request)
+        if status == 404:
+            return None
+        if status not in (200, 201):
+            raise PermanentError(f"the index refused derived blob {request.id}: {status} {payload[:300]!r}")
+        return msgspec.json.decode(payload, type=BlobIndexEntry)
+
+    async def delete(self, user_id: str, blob_id: str) -> bool:
+        """Remove an index entry; False when it was already gone."""
+        status, payload = await self._call("DELETE", f"/api/v1/blobs/{blob_id}", params={"user_id": user_id})
+        if status not in (204, 404):
+            raise PermanentError(f"the index refused to delete {blob_id}: {status} {payload[:200]!r}")
+        return status == 204
+
+    async def register_processor(self, registration: ProcessorRegistration) -> None:
+        status, payload = await self._call("POST", "/api/v1/processors", body=registration)
+        if status not in (200, 201):
+            raise PermanentError(f"processor registration refused: {status} {payload[:300]!r}")
+
+    async def register_schema(self, schema_id: str, schema: dict[str, Any]) -> None:
+        status, payload = await self._call("POST", "/api/v1/schemas", body=RegisterSchema(id=schema_id, schema=schema))
+        if status not in (200, 201):
+            raise PermanentError(f"schema {schema_id} refused by the registry: {status} {payload[:300]!r}")

@@ -1,0 +1,62 @@
+"""The query API every processor serves: by id, by user since a time, and in batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from aiohttp import web
+
+from contracts.models import Id
+from contracts.processors import DerivedBatch, DerivedBatchRequest, DerivedPage
+from contracts.problems import FieldError
+from servicekit.app import BODIES
+from servicekit.bodies import json_response
+from servicekit.errors import Unprocessable
+
+from .errors import DerivedNotFound
+from .keys import PROCESSOR
+
+routes = web.RouteTableDef()
+MAX_LIMIT = 500
+
+
+def _user(request: web.Request) -> str:
+    value = request.match_info.get("uid") or request.query.get("user_id", "")
+    try:
+        return msgspec.convert(value, Id)
+    except msgspec.ValidationError:
+        raise Unprocessable("a valid user_id is required", errors=[FieldError(pointer="/user_id", detail="required")]) from None
+
+
+@routes.get("/blobs/{blob_id}")
+async def get_blob(request: web.Request) -> web.Response:
+    blob = await request.app[PROCESSOR].store.get(_user(request), request.match_info["blob_id"])
+    if blob is None:
+        raise DerivedNotFound(f"no blob {request.match_info['blob_id']}")
+    return json_response(blob)
+
+
+@routes.post("/blobs/batch")
+async def batch(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, DerivedBatchRequest)
+    found = {b.id: b for b in await request.app[PROCESSOR].store.batch(body.user_id, body.ids)}
+    return json_response(
+        DerivedBatch(blobs=[found[i] for i in body.ids if i in found], missing=[i for i in body.ids if i not in found])
+    )
+
+
+@routes.get("/users/{uid}/blobs")
+async def since(request: web.Request) -> web.Response:
+    raw_since, raw_limit = request.query.get("since"), request.query.get("limit", "100")
+    try:
+        moment = datetime.fromisoformat(raw_since.replace("Z", "+00:00")) if raw_since else None
+    except ValueError:
+        raise Unprocessable("since must be an ISO 8601 time", errors=[FieldError(pointer="/since", detail="not a time")]) from None
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise Unprocessable(f"limit must be 1..{MAX_LIMIT}", errors=[FieldError(pointer="/limit", detail=f"1..{MAX_LIMIT}")])
+    limit = int(raw_limit)
+    blobs = await request.app[PROCESSOR].store.since(_user(request), moment, limit + 1)
+    more = len(blobs) > limit
+    blobs = blobs[:limit]
+    return json_response(DerivedPage(blobs=blobs, next_since=blobs[-1].created_at if more and blobs else None))
