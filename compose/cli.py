@@ -6,8 +6,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 
+import msgspec
+import nats
+
+from processors.deadletter import dead_letters, replay
 from servicekit.auth import issue_token
 from servicekit.settings import ConfigError, Env, data_dir
 
@@ -46,6 +51,32 @@ async def _greet(supervisor: Supervisor) -> None:
     )
 
 
+def _nats_url() -> str:
+    """STUDIO_NATS_URL, else the running stack's NATS."""
+    if os.environ.get("STUDIO_NATS_URL"):
+        return os.environ["STUDIO_NATS_URL"]
+    path = stack_file(data_dir(Env()))
+    if not path.exists():
+        raise SystemExit("studio: set STUDIO_NATS_URL or start the stack (no stack.json found)")
+    return str(json.loads(path.read_text())["nats"]["url"])
+
+
+async def _dead_letters(action: str, processor: str | None, seqs: list[int] | None) -> int:
+    nc = await nats.connect(_nats_url())
+    try:
+        js = nc.jetstream()
+        letters = [d for d in await dead_letters(js, processor) if not seqs or d.dlq_seq in seqs]
+        if action == "list":
+            for letter in letters:
+                print(json.dumps(msgspec.to_builtins(letter)))
+            print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+        else:
+            print(f"replayed {await replay(js, letters)} of {len(letters)} dead letter(s)")
+        return 0
+    finally:
+        await nc.drain()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="studio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds (default: 7 days)")
     commands.add_parser("stack", help="print the running stack's stack.json")
+    dlq = commands.add_parser("dlq", help="list or replay the messages processors gave up on")
+    dlq.add_argument("action", choices=("list", "replay"))
+    dlq.add_argument("--processor", help="only this processor's dead letters")
+    dlq.add_argument("--seq", type=int, action="append", help="only this dead letter (its dlq_seq); repeatable")
     args = parser.parse_args(argv)
+
+    if args.command == "dlq":
+        return asyncio.run(_dead_letters(args.action, args.processor, args.seq))
 
     if args.command == "token":
         print(_token_for(args.user_id, args.ttl))

@@ -41,6 +41,7 @@ def pid_alive(pid: int) -> bool:
 class Stack:
     data_dir: Path
     ports: dict[str, int]
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
@@ -75,6 +76,7 @@ class Stack:
         env["STUDIO_DEMO"] = "false"
         for name, port in self.ports.items():
             env[f"STUDIO_{name.upper()}_PORT"] = str(port)
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 120.0) -> None:
@@ -120,7 +122,56 @@ class Stack:
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
 
-def new_stack() -> Stack:
+def new_stack(**extra_env: str) -> Stack:
+    """A stack on free ports in a new data dir; `extra_env` adds STUDIO_* settings of its own."""
     data_dir = Path(tempfile.mkdtemp(prefix="studio-test-"))
     data_dir.chmod(0o755)
-    return Stack(data_dir=data_dir, ports={name: free_port() for name in PORT_NAMES})
+    return Stack(data_dir=data_dir, ports={name: free_port() for name in PORT_NAMES}, extra_env=extra_env)
+
+
+class ServiceProcess:
+    """One service started by hand beside a running stack (tests start extra or odd instances)."""
+
+    def __init__(self, module: str, env: dict[str, str], log: Path, port: int) -> None:
+        self.module = module
+        self.env = env
+        self.log = log
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **overrides: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+        env.update(self.env)
+        env.update(overrides)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.module} exited:\n{self.log.read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.module} not ready after {timeout}s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)

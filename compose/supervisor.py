@@ -80,12 +80,15 @@ class Supervisor:
         }  # fmt: skip
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
         self.databases["text-expansion"] = text_expansion_db
-        return [
-            ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
+        processors = [
             ChildSpec(
                 "text-expansion", python_module("processors.text_expansion"), text_expansion_env,
                 logs / "text-expansion.log", http_ready(text_expansion_url), text_expansion_url,
             ),  # fmt: skip
+        ]
+        return [
+            ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
+            *(p for p in processors if p.name in s.processors),
             ChildSpec("gateway", python_module("gateway"), gateway_env, logs / "gateway.log", http_ready(gateway_url), gateway_url),
         ]
 

@@ -64,6 +64,7 @@ class EventConsumer:
         self.metrics = metrics
         self.workers = workers
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[JetStreamContext.PullSubscription] = []
 
     def config(self) -> ConsumerConfig:
         s = self.settings
@@ -81,12 +82,17 @@ class EventConsumer:
         await self.js.add_consumer(STREAM_NAME, self.config())
         for number in range(self.workers):
             subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=STREAM_NAME)
+            self._subscriptions.append(subscription)
             self._tasks.append(asyncio.create_task(self._loop(subscription), name=f"{self.durable}#{number}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A pull subscription left open keeps a connection's drain waiting for its whole timeout.
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def _loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         while True:

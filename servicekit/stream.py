@@ -49,4 +49,5 @@ async def connect(url: str, *, name: str) -> NatsClient:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        drain_timeout=5,
     )

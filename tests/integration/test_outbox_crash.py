@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,55 +15,26 @@ from pymongo import AsyncMongoClient
 
 from index_service.outbox import CRASH_EXIT_CODE
 from ..conftest import draft
-from compose.harness import ROOT, Stack, free_port
+from compose.harness import ServiceProcess, Stack, free_port
 from .events import watch
 
 
-class IndexProcess:
+class IndexProcess(ServiceProcess):
     """A second index service on its own database, sharing the session's MongoDB and NATS."""
 
     def __init__(self, stack: Stack, log_dir: Path) -> None:
         self.stack = stack
-        self.port = free_port()
         self.database = f"crash_{uuid.uuid4().hex[:8]}"
-        self.log = log_dir / "index.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        port = free_port()
+        env = {
+            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_INDEX_PORT": str(port),
+            "STUDIO_INDEX_MONGO_URL": stack.mongo_url, "STUDIO_INDEX_DATABASE": self.database,
+            "STUDIO_NATS_URL": stack.nats_url,
+        }  # fmt: skip
+        super().__init__("index_service", env, log_dir / "index.log", port)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, *, crash_before_publish: bool) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
-        env.update(
-            STUDIO_SERVICE_TOKEN=self.stack.secrets["service_token"],
-            STUDIO_INDEX_PORT=str(self.port),
-            STUDIO_INDEX_MONGO_URL=self.stack.mongo_url,
-            STUDIO_INDEX_DATABASE=self.database,
-            STUDIO_NATS_URL=self.stack.nats_url,
-            STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH=str(crash_before_publish).lower(),
-        )
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "index_service"], cwd=ROOT, env=env, stdout=log, stderr=log)
-
-    async def ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                assert self.process is not None and self.process.poll() is None, self.log.read_text()[-2000:]
-                try:
-                    async with session.get(self.url + "/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("index service did not become ready")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+    async def ready(self) -> None:
+        await asyncio.to_thread(self.wait_ready)
 
 
 @pytest.fixture
@@ -79,7 +46,7 @@ def index_process(stack: Stack, tmp_path: Path) -> Iterator[IndexProcess]:
 
 async def _write_then_crash(index: IndexProcess, user_id: str, token: str) -> dict[str, Any]:
     """Post a blob to an index service that exits before publishing; return the stored document."""
-    index.start(crash_before_publish=True)
+    index.start(STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH="true")
     await index.ready()
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as session:
@@ -121,7 +88,7 @@ async def test_an_event_written_before_a_crash_is_published_after_restart(
     await asyncio.sleep(0.5)
     assert seen.matching(lambda s, e: e["event_id"] == event_id) == []
 
-    index_process.start(crash_before_publish=False)
+    index_process.start()
     await index_process.ready()
     ((subject, headers, event),) = await seen.wait_for(lambda s, e: e["event_id"] == event_id)
     assert headers["Nats-Msg-Id"] == event_id and event["blob_id"] == doc["_id"]
@@ -136,7 +103,7 @@ async def test_an_event_published_but_not_marked_sent_is_not_duplicated(
     entry = doc["outbox"][0]
     # The crash came after the broker's ack and before the event was marked sent.
     await nc.jetstream().publish(entry["subject"], bytes(entry["payload"]), headers={"Nats-Msg-Id": entry["event_id"]})
-    index_process.start(crash_before_publish=False)
+    index_process.start()
     await index_process.ready()
     await _outbox_drained(index_process, doc["_id"])
     await asyncio.sleep(0.3)

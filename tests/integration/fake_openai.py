@@ -1,0 +1,47 @@
+"""A local OpenAI-compatible server for tests: the real `openai` client talks to it over HTTP."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from processors.text_expansion.offline import expand
+
+
+@dataclass
+class FakeProvider:
+    """What the fake answers: `fail_next` errors first, every call an error while `down`."""
+
+    fail_next: int = 0
+    down: bool = False
+    model: str = "fake-model"
+    calls: int = 0
+    prompts: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    async def completions(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body = await request.json()
+        self.prompts.append(body["messages"])
+        if self.down or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            return web.json_response({"error": {"message": "upstream overloaded", "type": "server_error"}}, status=500)
+        draft = body["messages"][-1]["content"]
+        content = expand(draft, "creative")
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{self.calls}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 40, "completion_tokens": 120, "total_tokens": 160},
+            }
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.completions)
+        return app
