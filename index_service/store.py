@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -296,16 +297,14 @@ class BlobStore:
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
     async def delete(self, user_id: str, blob_id: str) -> None:
-        """Tombstone a blob and, first, everything derived from it; each announces its deletion."""
+        """Tombstone a blob and everything derived from it; each announces its deletion."""
         doc = await self._live(user_id, blob_id)
-        children = await self.blobs.find({"parent_id": blob_id, "user_id": user_id, **LIVE}, {"_id": 1}).to_list(None)
-        for child in children:
-            await self.delete(user_id, child["_id"])
+        children = await self._delete_children(user_id, blob_id)
         moment = now()
         event = BlobDeleted(
             event_id=new_id(), user_id=user_id, blob_id=blob_id, schema_id=doc["schema_id"], version=doc["version"],
             occurred_at=moment, processor_id=doc["processor_id"], parent_id=doc.get("parent_id"),
-            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=[c["_id"] for c in children],
+            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=children,
         )  # fmt: skip
         entry = outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)
         result = await self.blobs.update_one(
@@ -318,9 +317,19 @@ class BlobStore:
         )
         if result.modified_count == 0:
             raise BlobNotFound(f"blob {blob_id} does not exist")
+        self.relay.notify(blob_id, [entry], deleted=True)
         if doc.get("parent_id"):
             await self.blobs.update_one({"_id": doc["parent_id"]}, {"$pull": {"derived_ids": blob_id}})
-        self.relay.notify(blob_id, [entry], deleted=True)
+        # A derived blob registered between the first sweep and the tombstone would be left
+        # hanging: sweep again. One registered after the tombstone is refused by its registration.
+        await self._delete_children(user_id, blob_id)
+
+    async def _delete_children(self, user_id: str, parent_id: str) -> list[str]:
+        children = await self.blobs.find({"parent_id": parent_id, "user_id": user_id, **LIVE}, {"_id": 1}).to_list(None)
+        for child in children:
+            with contextlib.suppress(BlobNotFound):  # its processor may be replacing it right now
+                await self.delete(user_id, child["_id"])
+        return [c["_id"] for c in children]
 
     async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
@@ -377,4 +386,9 @@ class BlobStore:
                 raise DerivedConflict(f"blob id {request.id} is taken by another registration") from None
             doc = existing
         await self.blobs.update_one({"_id": request.parent_id}, {"$addToSet": {"derived_ids": request.id}})
+        if created and await self.blobs.find_one({"_id": request.parent_id, **LIVE}, {"_id": 1}) is None:
+            # The parent was deleted while we registered: what was derived from it goes too.
+            with contextlib.suppress(BlobNotFound):
+                await self.delete(request.user_id, request.id)
+            raise BlobNotFound(f"blob {request.parent_id} was deleted")
         return to_entry(doc), created
