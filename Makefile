@@ -23,8 +23,9 @@ test: install typecheck
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python bench/validate.py
-	$(BIN)/python bench/write_path.py
+	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.write_path
+	$(BIN)/python -m bench.processors
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache

@@ -1,6 +1,6 @@
 """Schema validation of a 1 KB chapter draft: the cached validator against compiling per call.
 
-Run: .venv/bin/python bench/validate.py
+Run from the repository root: .venv/bin/python -m bench.validate
 """
 
 from __future__ import annotations

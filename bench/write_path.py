@@ -6,7 +6,7 @@ show what the gateway's hop adds. For 1 and 32 concurrent clients it prints p50/
 latency and requests/s of both and their ratios, then the time from a 201 to the event's arrival
 at a JetStream consumer (p50/p99).
 
-Run: .venv/bin/python bench/write_path.py [--requests N]
+Run from the repository root: .venv/bin/python -m bench.write_path [--requests N]
 """
 
 from __future__ import annotations

@@ -335,9 +335,13 @@ class BlobStore:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
 
         Returns the entry and whether it was new. The parent's `derived_ids` is brought up to date
-        on every call, so a retry after a crash between the two writes repairs it.
+        on every call, so a retry after a crash between the two writes repairs it; that same write
+        checks that the parent is the user's and still live.
         """
-        parent = await self._live(request.user_id, request.parent_id)
+        book_id, chapter = request.book_id, request.chapter
+        if book_id is None and chapter is None:
+            parent = await self._live(request.user_id, request.parent_id)
+            book_id, chapter = parent.get("book_id"), parent.get("chapter")
         moment = now()
         doc: dict[str, Any] = {
             "_id": request.id,
@@ -354,8 +358,8 @@ class BlobStore:
             "version": request.version,
             "parent_id": request.parent_id,
             "derived_ids": [],
-            "book_id": request.book_id if request.book_id is not None else parent.get("book_id"),
-            "chapter": request.chapter if request.chapter is not None else parent.get("chapter"),
+            "book_id": book_id,
+            "chapter": chapter,
             "source_version": request.source_version,
             "created_at": moment,
             "updated_at": moment,
@@ -363,7 +367,7 @@ class BlobStore:
         event = BlobCreated(
             event_id=new_id(), user_id=request.user_id, blob_id=request.id, schema_id=request.schema_id,
             version=request.version, occurred_at=moment, processor_id=request.processor_id, type=request.type,
-            parent_id=request.parent_id, book_id=doc["book_id"], chapter=doc["chapter"], title=request.title,
+            parent_id=request.parent_id, book_id=book_id, chapter=chapter, title=request.title,
             preview=doc["preview"], source_version=request.source_version,
         )  # fmt: skip
         doc["outbox"] = [outbox_entry(subjects.blob_created(request.schema_id), event)]
@@ -371,7 +375,6 @@ class BlobStore:
         created = True
         try:
             await self.blobs.insert_one(doc)
-            self.relay.notify(request.id, doc["outbox"])
         except DuplicateKeyError:
             created = False
             existing = await self.blobs.find_one(
@@ -385,10 +388,18 @@ class BlobStore:
             ):
                 raise DerivedConflict(f"blob id {request.id} is taken by another registration") from None
             doc = existing
-        await self.blobs.update_one({"_id": request.parent_id}, {"$addToSet": {"derived_ids": request.id}})
-        if created and await self.blobs.find_one({"_id": request.parent_id, **LIVE}, {"_id": 1}) is None:
-            # The parent was deleted while we registered: what was derived from it goes too.
-            with contextlib.suppress(BlobNotFound):
-                await self.delete(request.user_id, request.id)
-            raise BlobNotFound(f"blob {request.parent_id} was deleted")
+        linked = await self.blobs.update_one(
+            {"_id": request.parent_id, "user_id": request.user_id, **LIVE}, {"$addToSet": {"derived_ids": request.id}}
+        )
+        if not linked.matched_count:
+            # No such parent for this user, or it was deleted while we registered: undo.
+            if created:
+                # Unpublished, it can simply go; if a relay scan published it meanwhile, tombstone it.
+                removed = await self.blobs.delete_one({"_id": request.id, "outbox.event_id": event.event_id})
+                if not removed.deleted_count:
+                    with contextlib.suppress(BlobNotFound):
+                        await self.delete(request.user_id, request.id)
+            raise BlobNotFound(f"blob {request.parent_id} does not exist")
+        if created:
+            self.relay.notify(request.id, doc["outbox"])
         return to_entry(doc), created

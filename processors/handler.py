@@ -107,7 +107,8 @@ class DerivingHandler:
             # The parent went away while we worked: what we made has no place to hang.
             await store.delete(source.user_id, [blob.id])
             return Outcome.SKIPPED
-        await self._drop_superseded(source.user_id, source.id)
+        if source.version > 1:  # a first version supersedes nothing
+            await self._drop_superseded(source.user_id, source.id)
         return outcome
 
     async def _drop_superseded(self, user_id: str, parent_id: str) -> None:

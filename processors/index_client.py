@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from contracts.models import BlobIndexEntry, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
+from contracts.models import BlobBatchRequest, BlobIndexEntry, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
 from servicekit.bodies import encode
 
 from .base import Source
@@ -37,12 +37,14 @@ class IndexClient:
 
     async def source(self, user_id: str, blob_id: str) -> Source | None:
         """The current version of a user blob; None when it no longer exists."""
-        status, payload = await self._call("GET", f"/api/v1/blobs/{blob_id}", params={"user_id": user_id})
-        if status == 404:
-            return None
+        # The batch route reads one document; the single-blob route also gathers derived summaries.
+        status, payload = await self._call("POST", "/api/v1/blobs/batch", body=BlobBatchRequest(user_id=user_id, ids=[blob_id]))
         if status != 200:
             raise PermanentError(f"the index refused to return blob {blob_id}: {status}")
-        blob = msgspec.json.decode(payload)
+        found = msgspec.json.decode(payload)["blobs"]
+        if not found:
+            return None
+        blob = found[0]
         return Source(
             id=blob["id"], user_id=blob["user_id"], schema_id=blob["schema_id"], version=blob["version"],
             data=blob["data"], book_id=blob.get("book_id"), chapter=blob.get("chapter"),

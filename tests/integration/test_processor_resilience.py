@@ -28,7 +28,7 @@ from processors.deadletter import dead_letters
 from processors.handler import CRASH_EXIT_CODE
 
 from ..conftest import draft
-from .fake_openai import FakeProvider
+from compose.fake_openai import FakeProvider
 from .waiting import eventually, index_entries
 
 DATABASE = "studio_text_expansion_resilience"

@@ -1,7 +1,11 @@
-"""A local OpenAI-compatible server for tests: the real `openai` client talks to it over HTTP."""
+"""A local OpenAI-compatible server for tests and benchmarks: the real `openai` client talks to it over HTTP.
+
+The paid model API is the one part of the federation that is stood in for; everything else is real.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +22,7 @@ class FakeProvider:
     fail_next: int = 0
     down: bool = False
     model: str = "fake-model"
+    delay: float = 0.0  # seconds a completion takes, like a real model's latency
     calls: int = 0
     prompts: list[list[dict[str, Any]]] = field(default_factory=list)
 
@@ -28,6 +33,8 @@ class FakeProvider:
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             return web.json_response({"error": {"message": "upstream overloaded", "type": "server_error"}}, status=500)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         draft = body["messages"][-1]["content"]
         content = expand(draft, "creative")
         return web.json_response(
