@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,3 +178,15 @@ class ServiceProcess:
     def wait(self, timeout: float = 30.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def running_stack(**extra_env: str) -> Iterator[Stack]:
+    """A started stack, stopped and its data dir removed afterwards."""
+    stack = new_stack(**extra_env)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.data_dir, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,16 +10,13 @@ import pytest
 
 from servicekit.auth import issue_token
 
-from compose.harness import Stack, new_stack
+from compose.harness import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    running = new_stack()
-    running.start()
-    yield running
-    running.stop()
-    shutil.rmtree(running.data_dir, ignore_errors=True)
+    with running_stack() as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from nats.js.api import DeliverPolicy
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from compose.harness import Stack, new_stack, pid_alive
+from compose.harness import Stack, pid_alive, running_stack
 
 
 def leftovers(stack: Stack, pids: list[int]) -> list[int]:
@@ -47,11 +46,8 @@ async def wait_until_gone(stack: Stack, pids: list[int], timeout: float = 20.0) 
 @pytest.fixture(scope="module")
 def own_stack() -> Iterator[Stack]:
     """A stack of its own: these tests stop and kill parts of it."""
-    stack = new_stack()
-    stack.start()
-    yield stack
-    stack.stop()
-    shutil.rmtree(stack.data_dir, ignore_errors=True)
+    with running_stack() as stack:
+        yield stack
 
 
 def client(stack: Stack, user: str) -> aiohttp.ClientSession:

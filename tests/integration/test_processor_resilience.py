@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
-from compose.harness import ROOT, ServiceProcess, Stack, free_port, new_stack
+from compose.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
 from processors.deadletter import dead_letters
 from processors.handler import CRASH_EXIT_CODE
 
@@ -36,11 +35,8 @@ DATABASE = "studio_text_expansion_resilience"
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[Stack]:
-    stack = new_stack(STUDIO_PROCESSORS="")
-    stack.start()
-    yield stack
-    stack.stop()
-    shutil.rmtree(stack.data_dir, ignore_errors=True)
+    with running_stack(STUDIO_PROCESSORS="") as stack:
+        yield stack
 
 
 @pytest.fixture
