@@ -37,10 +37,72 @@ class ExpandedText(msgspec.Struct, kw_only=True, omit_defaults=True):
     metrics: TextMetrics | None = None
 
 
+class CompiledChapter(msgspec.Struct, kw_only=True, omit_defaults=True):
+    chapter: int
+    title: str
+    source: str  # expanded | draft
+    word_count: int
+    source_blob_id: str
+    draft_version: int | None = None
+    fallback_reason: str | None = None
+
+
+class CompiledBook(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`compiled-book-v1`: one version of a book compiled from its chapters (texts are in the exports)."""
+
+    book_id: str
+    title: str
+    version: int
+    chapter_count: int
+    word_count: int
+    chapters: list[CompiledChapter]
+    prefer: str | None = None  # expanded | draft
+    fallbacks: int | None = None
+
+
+class PitchCharacter(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str
+    role: str | None = None
+    description: str | None = None
+
+
+class PitchInput(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`pitch-input-v1`: a writer's pitch notes, section by section."""
+
+    title: str
+    logline: str
+    genre: str | None = None
+    tone: str | None = None  # literary | commercial | playful | dark
+    synopsis: str | None = None
+    characters: list[PitchCharacter] | None = None
+    audience: str | None = None
+    comparables: list[str] | None = None
+    book_id: str | None = None
+
+
+class PitchSection(msgspec.Struct, kw_only=True):
+    key: str
+    heading: str
+    body: str
+
+
+class Pitch(msgspec.Struct, kw_only=True):
+    """`pitch-v1`: a structured pitch and its one-page Markdown rendering."""
+
+    title: str
+    logline: str
+    sections: list[PitchSection]
+    one_pager: str
+    word_count: int
+
+
 # schema id -> the Struct that reads it; the drift test walks this table.
 PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "text-input-v1": TextInput,
     "expanded-text-v1": ExpandedText,
+    "compiled-book-v1": CompiledBook,
+    "pitch-input-v1": PitchInput,
+    "pitch-v1": Pitch,
 }
 
 # Properties a Struct carries beyond its schema (allowed there as additional properties).

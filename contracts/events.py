@@ -46,4 +46,24 @@ class BlobDeleted(Event, tag="blob.deleted"):
     derived_ids: list[str] = []
 
 
-AnyEvent = BlobCreated | BlobUpdated | BlobDeleted
+class CompileBook(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="book.compile.requested"):
+    """A command: compile a user's book. `event_id` is the request id the client was given."""
+
+    event_id: str
+    user_id: str
+    book_id: str
+    occurred_at: datetime
+    prefer: str = "expanded"  # expanded | draft: which text a chapter uses when both are current
+
+
+class BookCompiled(Event, tag="book.compiled"):
+    """A compiled version of a book is stored and registered (`blob_id` is its index entry)."""
+
+    book_id: str
+    request_id: str
+    chapter_count: int
+    word_count: int
+    fallbacks: int = 0
+
+
+AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled

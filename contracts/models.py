@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -90,6 +90,20 @@ class BookState(msgspec.Struct, kw_only=True):
     description: str | None = None
     chapters: list[ChapterState] = []
     created_at: datetime | None = None
+    compiled_blob_id: str | None = None  # the newest compiled version's index entry
+    compiled_version: int | None = None
+
+
+class CompileRequest(msgspec.Struct, kw_only=True):
+    """`POST .../books/{book_id}/compile` (client body, optional)."""
+
+    prefer: Literal["expanded", "draft"] = "expanded"
+
+
+class CompileAccepted(msgspec.Struct, kw_only=True):
+    request_id: str
+    book_id: str
+    status: str = "requested"
 
 
 class UserState(msgspec.Struct, kw_only=True):
@@ -154,7 +168,7 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     storage_location: str
     remote_blob_id: str
     schema_id: SchemaId
-    parent_id: str
+    parent_id: str | None = None  # None for what is made from a whole book, which then names book_id
     type: str = "derived"
     title: str = ""
     preview: str = ""

@@ -17,9 +17,11 @@ class DerivedBlob(msgspec.Struct, kw_only=True):
     user_id: str
     processor_id: str
     schema_id: str
-    parent_blob_id: str
-    source_version: int
     data: dict[str, Any]
+    parent_blob_id: str | None = None  # the user blob it was made from, if one
+    source_version: int | None = None
+    book_id: str | None = None
+    version: int = 1
     title: str = ""
     preview: str = ""
     processing_time_ms: int = 0

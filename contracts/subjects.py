@@ -28,3 +28,8 @@ def processor_completed(processor_id: str) -> str:
 
 def processor_failed(processor_id: str) -> str:
     return f"processor.failed.{processor_id}"
+
+
+def processor_replay(processor_id: str) -> str:
+    """Where an operator's replay of a dead letter goes: to that processor alone."""
+    return f"processor.replay.{processor_id}"

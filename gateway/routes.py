@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from contracts.models import CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
+from contracts.models import CompileRequest, CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
 from servicekit.app import BODIES
 
 from .auth import current_user
@@ -60,3 +60,11 @@ async def delete_blob(request: web.Request) -> web.Response:
 async def list_blobs(request: web.Request) -> web.Response:
     params = {name: request.query[name] for name in LIST_PARAMS if request.query.get(name)}
     return await request.app[INDEX].call(request, "GET", f"/api/v1/users/{current_user(request)}/blobs", params=params)
+
+
+@routes.post("/api/v1/users/{uid}/books/{book_id}/compile")
+async def compile_book(request: web.Request) -> web.Response:
+    """202 with a request id; the compiled book is announced by a `book.compiled` event."""
+    body = await request.app[BODIES].read(request, CompileRequest) if request.can_read_body else CompileRequest()
+    path = f"/api/v1/users/{current_user(request)}/books/{request.match_info['book_id']}/compile"
+    return await request.app[INDEX].call(request, "POST", path, body=body)

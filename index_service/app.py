@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,14 +36,16 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await ensure_stream(js, stream_config(duplicate_window_seconds=settings.duplicate_window_seconds, replicas=settings.stream_replicas))
         db = mongo[settings.database]
         await BlobStore.create_indexes(db)
+        await BookStore.create_indexes(db)
         schemas = SchemaRegistry(db, ValidatorCache())
         await schemas.load_builtins()
-        relay = OutboxRelay(
-            db["blobs"], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish
+        relay, compile_relay = (
+            OutboxRelay(db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish)
+            for name in ("blobs", "compile_requests")
         )
         app[MONGO], app[NATS], app[RELAY], app[SCHEMAS] = mongo, nc, relay, schemas
         app[BLOBS] = BlobStore(db, schemas, relay)
-        app[BOOKS] = BookStore(db)
+        app[BOOKS] = BookStore(db, compile_relay)
         app[PROCESSORS] = ProcessorRegistry(db)
 
         async def mongo_ready() -> None:
@@ -55,11 +56,11 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
                 raise ConnectionError("not connected to NATS")
 
         app[READINESS_KEY].extend([mongo_ready, nats_ready])
-        task = asyncio.create_task(relay.run(), name="outbox-relay")
+        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate((relay, compile_relay))]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await nc.drain()
         await mongo.close()

@@ -10,11 +10,18 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.models import USER_PROCESSOR, BookState, ChapterState, CreateUserBook, UserState
+from contracts import subjects
+from contracts.events import CompileBook
+from contracts.models import USER_PROCESSOR, BookState, ChapterState, CompileAccepted, CompileRequest, CreateUserBook, UserState
+from contracts.problems import FieldError
 
-from .errors import BookExists, BookNotFound
+from .errors import BookEmpty, BookExists, BookNotFound
 from .ids import new_id, now
+from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .store import LIVE
+
+
+COMPILED_SCHEMA = "compiled-book-v1"
 
 
 def slug(title: str) -> str:
@@ -24,9 +31,34 @@ def slug(title: str) -> str:
 
 
 class BookStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay) -> None:
         self.books = db["books"]
         self.blobs = db["blobs"]
+        self.compile_requests = db["compile_requests"]
+        self.compile_relay = compile_relay
+
+    @staticmethod
+    async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+        await db["books"].create_index([("user_id", ASCENDING), ("book_id", ASCENDING)], unique=True)
+        await db["compile_requests"].create_index([("user_id", ASCENDING), ("book_id", ASCENDING)])
+        await db["compile_requests"].create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
+
+    async def request_compile(self, user_id: str, book_id: str, request: CompileRequest) -> CompileAccepted:
+        """Record a compile request and its command in one write; the relay publishes it."""
+        (book,) = await self.books_of(user_id, book_id=book_id)  # unknown (or another user's) book: 404
+        if not book.chapters:
+            raise BookEmpty(f"book {book_id} has no chapters to compile", errors=[FieldError(pointer="/book_id", detail="no chapters")])
+        moment = now()
+        command = CompileBook(event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=moment, prefer=request.prefer)
+        entry = outbox_entry(subjects.BOOK_COMPILE_REQUESTED, command)
+        await self.compile_requests.insert_one(
+            {
+                "_id": command.event_id, "user_id": user_id, "book_id": book_id, "prefer": request.prefer,
+                "chapters": len(book.chapters), "created_at": moment, "outbox": [entry], PENDING_FLAG: True,
+            }
+        )  # fmt: skip
+        self.compile_relay.notify(command.event_id, [entry])
+        return CompileAccepted(request_id=command.event_id, book_id=book_id)
 
     async def create(self, request: CreateUserBook) -> BookState:
         book_id = request.id or slug(request.title)
@@ -85,6 +117,13 @@ class BookStore:
                     processed_blob_ids={p: v[1] for p, v in processed.get(draft["_id"], {}).items()},
                 )
             )
+        compiled: dict[str, tuple[int, str]] = {}
+        compiled_filter: dict[str, Any] = {"user_id": user_id, "schema_id": COMPILED_SCHEMA, **LIVE}
+        if book_id is not None:
+            compiled_filter["book_id"] = book_id
+        for entry in await self.blobs.find(compiled_filter, {"_id": 1, "book_id": 1, "version": 1}).to_list(None):
+            if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
+                compiled[entry["book_id"]] = (entry["version"], entry["_id"])
         known = {b["book_id"] for b in books}
         result = [
             BookState(
@@ -93,6 +132,8 @@ class BookStore:
                 description=b.get("description"),
                 created_at=b.get("created_at"),
                 chapters=sorted(chapters.get(b["book_id"], []), key=lambda c: c.chapter),
+                compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
+                compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
             )
             for b in books
         ]

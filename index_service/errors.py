@@ -37,6 +37,10 @@ class IncompatibleSchema(Conflict):
     code, title = "incompatible-schema", "The change would break readers of this schema"
 
 
+class BookEmpty(Unprocessable):
+    code, title = "book-empty", "The book has no chapters"
+
+
 class BookExists(Conflict):
     code, title = "book-exists", "A book with this id exists"
 

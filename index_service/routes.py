@@ -11,6 +11,7 @@ from contracts.models import (
     BlobBatch,
     BlobBatchRequest,
     BlobList,
+    CompileRequest,
     CreateBook,
     CreateUserBlob,
     CreateUserBook,
@@ -137,6 +138,13 @@ async def list_books(request: web.Request) -> web.Response:
 async def get_book(request: web.Request) -> web.Response:
     books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"])
     return json_response(books[0])
+
+
+@routes.post("/api/v1/users/{uid}/books/{book_id}/compile")
+async def compile_book(request: web.Request) -> web.Response:
+    body = await request.app[BODIES].read(request, CompileRequest) if request.can_read_body else CompileRequest()
+    accepted = await request.app[BOOKS].request_compile(user_param(request), request.match_info["book_id"], body)
+    return json_response(accepted, status=202)
 
 
 @routes.get("/api/v1/users/{uid}/state")

@@ -114,7 +114,6 @@ class BlobStore:
         await blobs.create_index([("processor_id", ASCENDING), ("remote_blob_id", ASCENDING)], unique=True)
         await blobs.create_index([("chapter_key", ASCENDING)], unique=True, sparse=True)
         await blobs.create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
-        await db["books"].create_index([("user_id", ASCENDING), ("book_id", ASCENDING)], unique=True)
 
     # Reads -----------------------------------------------------------------------------------
 
@@ -339,7 +338,12 @@ class BlobStore:
         checks that the parent is the user's and still live.
         """
         book_id, chapter = request.book_id, request.chapter
-        if book_id is None and chapter is None:
+        if request.parent_id is None and book_id is None:
+            raise InvalidBlob(
+                "a derived blob hangs from a parent blob or a book",
+                errors=[FieldError(pointer="/parent_id", detail="parent_id or book_id is required")],
+            )
+        if request.parent_id is not None and book_id is None and chapter is None:
             parent = await self._live(request.user_id, request.parent_id)
             book_id, chapter = parent.get("book_id"), parent.get("chapter")
         moment = now()
@@ -388,6 +392,10 @@ class BlobStore:
             ):
                 raise DerivedConflict(f"blob id {request.id} is taken by another registration") from None
             doc = existing
+        if request.parent_id is None:
+            if created:
+                self.relay.notify(request.id, doc["outbox"])
+            return to_entry(doc), created
         linked = await self.blobs.update_one(
             {"_id": request.parent_id, "user_id": request.user_id, **LIVE}, {"$addToSet": {"derived_ids": request.id}}
         )

@@ -1,4 +1,4 @@
-"""`processor_app(processor, settings)`: a processor's service around its transform and store.
+"""`processor_app(processor, settings, handler)`: a processor's service around its handler and store.
 
 At start it opens the store, connects to NATS and the index service, registers itself and its
 output schema, makes sure the streams exist, and starts its durable consumers; at shutdown it
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from nats.js import JetStreamContext
 
-from contracts import subjects
 from contracts.models import ProcessorRegistration
 from contracts.validation import ValidatorCache, builtin_schemas
 from servicekit.app import service_app
@@ -22,9 +23,9 @@ from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, ensure_stream, stream_config
 
-from .base import Processor
+from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
-from .deadletter import ensure_dead_letter_stream, replay_subject
+from .deadletter import ensure_dead_letter_stream
 from .handler import DerivingHandler
 from .index_client import IndexClient
 from .keys import INDEX, NATS, PROCESSOR, RUNTIME
@@ -35,36 +36,26 @@ from .settings import RuntimeSettings
 REGISTRATION_ATTEMPTS = 60
 
 
-def subscriptions(processor: Processor) -> list[str]:
-    """The subjects a blob-deriving processor consumes: its inputs' changes, deletions, replays."""
-    info = processor.info
-    found = []
-    for schema_id in info.input_schema_ids:
-        found += [subjects.blob_created(schema_id), subjects.blob_updated(schema_id), subjects.blob_deleted(schema_id)]
-    found.append(subjects.blob_deleted(info.output_schema_id))
-    found.append(replay_subject(info.id))
-    return found
-
-
-def registration(processor: Processor, settings: RuntimeSettings) -> ProcessorRegistration:
+def registration(processor: Processor, settings: RuntimeSettings, subscriptions: list[str]) -> ProcessorRegistration:
     info = processor.info
     return ProcessorRegistration(
         id=info.id, name=info.name, description=info.description, storage_type=info.storage_type,
         database_name=info.database_name, input_schema_ids=list(info.input_schema_ids),
         output_schema_id=info.output_schema_id, base_url=settings.base_url, health_endpoint="/healthz",
-        query_endpoint="/blobs/batch", event_subscriptions=subscriptions(processor),
+        query_endpoint="/blobs/batch", event_subscriptions=subscriptions,
         max_concurrency=settings.concurrency, timeout_seconds=info.timeout_seconds,
     )  # fmt: skip
 
 
-async def _register(index: IndexClient, processor: Processor, settings: RuntimeSettings) -> None:
-    """Register the output schema and the processor, waiting for the index service if it is not up yet."""
-    schema = builtin_schemas().get(processor.info.output_schema_id)
+async def _register(index: IndexClient, registration: ProcessorRegistration) -> None:
+    """Register the schemas and the processor, waiting for the index service if it is not up yet."""
+    shipped = builtin_schemas()
+    schemas = [s for s in (*registration.input_schema_ids, registration.output_schema_id) if s in shipped]
     for attempt in range(REGISTRATION_ATTEMPTS):
         try:
-            if schema is not None:
-                await index.register_schema(processor.info.output_schema_id, schema)
-            await index.register_processor(registration(processor, settings))
+            for schema_id in schemas:
+                await index.register_schema(schema_id, shipped[schema_id])
+            await index.register_processor(registration)
             return
         except Exception:
             if attempt == REGISTRATION_ATTEMPTS - 1:
@@ -72,7 +63,32 @@ async def _register(index: IndexClient, processor: Processor, settings: RuntimeS
             await asyncio.sleep(0.5)
 
 
-def processor_app(processor: Processor, settings: RuntimeSettings) -> web.Application:
+@dataclass(frozen=True)
+class RuntimeContext:
+    """What a handler may use: the index service, validators, the stream, an HTTP session."""
+
+    index: IndexClient
+    validators: ValidatorCache
+    js: JetStreamContext
+    session: aiohttp.ClientSession
+    settings: RuntimeSettings
+
+
+HandlerFactory = Callable[[RuntimeContext], Handler]
+
+
+def deriving(processor: DerivingProcessor) -> HandlerFactory:
+    """The handler of a processor that derives one blob from one user blob."""
+
+    def make(context: RuntimeContext) -> Handler:
+        return DerivingHandler(
+            processor, context.index, context.validators, crash_after_store=context.settings.crash_after_store
+        )
+
+    return make
+
+
+def processor_app(processor: Processor, settings: RuntimeSettings, make_handler: HandlerFactory) -> web.Application:
     """The processor's aiohttp app: query API, health, metrics, and its consumers as resources."""
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -80,20 +96,22 @@ def processor_app(processor: Processor, settings: RuntimeSettings) -> web.Applic
         session = aiohttp.ClientSession()
         nc = await connect(settings.nats_url, name=f"studio-{processor.info.id}")
         consumers: list[EventConsumer] = []
+        handler: Handler | None = None
         try:
             js = nc.jetstream()
             await ensure_stream(js, stream_config())
             await ensure_dead_letter_stream(js)
             index = IndexClient(session, settings.index_url, settings.service_token)
             app[NATS], app[INDEX] = nc, index
-            await _register(index, processor, settings)
             validators = ValidatorCache()
             for schema_id, schema in builtin_schemas().items():
                 validators.put(schema_id, schema)
-            handler = DerivingHandler(processor, index, validators, crash_after_store=settings.crash_after_store)
+            handler = make_handler(RuntimeContext(index, validators, js, session, settings))
+            await _register(index, registration(processor, settings, handler.subjects()))
+            await handler.start()
             metrics = ProcessorMetrics(app[METRICS_KEY].registry, processor.info.id)
-            for subject in subscriptions(processor):
-                busy = subject.startswith(("blob.created", "blob.updated"))
+            for subject in handler.subjects():
+                busy = not subject.startswith(("blob.deleted", "processor.replay"))
                 consumer = EventConsumer(
                     js, processor_id=processor.info.id, subject=subject, settings=settings, handle=handler.handle,
                     metrics=metrics, workers=settings.concurrency if busy else 1,
@@ -113,6 +131,8 @@ def processor_app(processor: Processor, settings: RuntimeSettings) -> web.Applic
         finally:
             for consumer in consumers:
                 await consumer.stop()
+            if handler is not None:
+                await handler.stop()
             with contextlib.suppress(Exception):
                 await nc.drain()
             await session.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from contracts.events import AnyEvent
 from contracts.processors import DerivedBlob
 
 
@@ -23,6 +25,9 @@ class ProcessorInfo:
     storage_type: str
     database_name: str
     timeout_seconds: float = 120.0
+    # True: older versions stay readable in the processor's store after a newer one is made
+    # (only the index moves on to the newest); False: they are deleted.
+    keeps_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class DerivedStore(Protocol):
 
 
 class Processor(Protocol):
-    """A processor: its description, its store, and its transform of one source."""
+    """A processor: its description, its store, its own routes beyond the query API."""
 
     @property
     def info(self) -> ProcessorInfo: ...
@@ -77,5 +82,26 @@ class Processor(Protocol):
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
-    async def transform(self, source: Source) -> Derived: ...
     def extra_routes(self) -> list[web.RouteDef]: ...
+
+
+class DerivingProcessor(Processor, Protocol):
+    """A processor that makes one derived blob from one user blob: all it adds is the transform."""
+
+    async def transform(self, source: Source) -> Derived: ...
+
+
+class Handler(Protocol):
+    """What the runtime's consumers hand each event to."""
+
+    def subjects(self) -> list[str]: ...
+    async def handle(self, event: AnyEvent) -> Outcome: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    DELETED = "deleted"

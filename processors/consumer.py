@@ -23,7 +23,7 @@ from contracts.events import AnyEvent
 from contracts.subjects import STREAM_NAME
 
 from .errors import PermanentError
-from .handler import Outcome
+from .base import Outcome
 from .metrics import ProcessorMetrics
 from .settings import RuntimeSettings
 

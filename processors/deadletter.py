@@ -17,7 +17,7 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from contracts.processors import DeadLetter
-from contracts.subjects import STREAM_NAME
+from contracts.subjects import STREAM_NAME, processor_replay
 from servicekit.stream import ensure_stream
 
 from .consumer import processor_of
@@ -28,10 +28,6 @@ ADVISORIES = (
     f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{STREAM_NAME}.*",
 )
 REPLAY_OF_HEADER = "Studio-Replay-Of"
-
-
-def replay_subject(processor_id: str) -> str:
-    return f"processor.replay.{processor_id}"
 
 
 class _Advisory(msgspec.Struct):
@@ -93,7 +89,7 @@ async def replay(js: JetStreamContext, letters: list[DeadLetter]) -> int:
         except NotFoundError:
             continue
         await js.publish(
-            replay_subject(letter.processor_id),
+            processor_replay(letter.processor_id),
             original.data or b"",
             headers={"Nats-Msg-Id": f"replay-{letter.stream_seq}-{uuid.uuid4().hex}", REPLAY_OF_HEADER: str(letter.stream_seq)},
         )

@@ -7,26 +7,19 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
-from enum import Enum
 
-from contracts.events import AnyEvent, BlobDeleted
+from contracts import subjects
+from contracts.events import AnyEvent, BlobChanged, BlobDeleted
 from contracts.models import RegisterDerivedBlob
 from contracts.processors import DerivedBlob
 from contracts.validation import ValidatorCache
 
-from .base import Processor, Source
+from .base import DerivingProcessor, Outcome, Source
 from .errors import PermanentError, SourceInvalid
 from .index_client import IndexClient
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 87
-
-
-class Outcome(Enum):
-    PROCESSED = "processed"
-    DUPLICATE = "duplicate"
-    SKIPPED = "skipped"
-    DELETED = "deleted"
 
 
 def _now_ms() -> datetime:
@@ -44,12 +37,26 @@ class DerivingHandler:
     """Turns blob events into derived blobs, idempotently in effect."""
 
     def __init__(
-        self, processor: Processor, index: IndexClient, validators: ValidatorCache, *, crash_after_store: bool = False
+        self, processor: DerivingProcessor, index: IndexClient, validators: ValidatorCache, *, crash_after_store: bool = False
     ) -> None:
         self.processor = processor
         self.index = index
         self.validators = validators
         self.crash_after_store = crash_after_store
+
+    def subjects(self) -> list[str]:
+        """Its inputs' changes and deletions, deletions of its own output, and its replays."""
+        info = self.processor.info
+        found = []
+        for schema_id in info.input_schema_ids:
+            found += [subjects.blob_created(schema_id), subjects.blob_updated(schema_id), subjects.blob_deleted(schema_id)]
+        return [*found, subjects.blob_deleted(info.output_schema_id), subjects.processor_replay(info.id)]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     async def handle(self, event: AnyEvent) -> Outcome:
         info = self.processor.info
@@ -59,7 +66,7 @@ class DerivingHandler:
                 await self.processor.store.delete(event.user_id, [event.blob_id])
                 return Outcome.DELETED
             return await self._parent_deleted(event.user_id, event.blob_id)
-        if event.schema_id not in info.input_schema_ids:
+        if not isinstance(event, BlobChanged) or event.schema_id not in info.input_schema_ids:
             return Outcome.SKIPPED
         # Always derive from the current version: an old event then makes the same blob as a new one.
         source = await self.index.source(event.user_id, event.blob_id)
@@ -112,15 +119,17 @@ class DerivingHandler:
         return outcome
 
     async def _drop_superseded(self, user_id: str, parent_id: str) -> None:
-        """Keep only the blob made from the newest source version; older ones go from store and index."""
+        """The index keeps only the blob made from the newest source version; the store too, unless
+        the processor keeps its history."""
         made = await self.processor.store.for_parent(user_id, parent_id)
         if len(made) < 2:
             return
-        newest = max(b.source_version for b in made)
-        old = [b.id for b in made if b.source_version < newest]
+        newest = max(b.source_version or 0 for b in made)
+        old = [b.id for b in made if (b.source_version or 0) < newest]
         for blob_id in old:
             await self.index.delete(user_id, blob_id)
-        await self.processor.store.delete(user_id, old)
+        if not self.processor.info.keeps_history:
+            await self.processor.store.delete(user_id, old)
 
     async def _parent_deleted(self, user_id: str, parent_id: str) -> Outcome:
         made = await self.processor.store.for_parent(user_id, parent_id)

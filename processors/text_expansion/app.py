@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 from aiohttp import web
 
-from processors.app import processor_app
+from processors.app import deriving, processor_app
 
 from .expander import Expander, OfflineExpander, OpenAIExpander
 from .processor import TextExpansion
@@ -28,4 +28,5 @@ def make_expander(settings: Settings) -> Expander:
 
 def create_app(settings: Settings) -> web.Application:
     store = ExpandedTextStore(settings.mongo_url, settings.database)
-    return processor_app(TextExpansion(store, make_expander(settings)), settings.runtime)
+    processor = TextExpansion(store, make_expander(settings))
+    return processor_app(processor, settings.runtime, deriving(processor))

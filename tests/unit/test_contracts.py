@@ -42,6 +42,10 @@ def _compare(json_schema: dict[str, Any], struct: type[msgspec.Struct], path: st
         nested = [t for t in types if isinstance(t, msgspec.inspect.StructType)]
         if nested and "properties" in prop:
             _compare(prop, nested[0].cls, f"{path}/{name}")
+        items = [t.item_type for t in types if isinstance(t, msgspec.inspect.ListType)]
+        if items and "properties" in prop.get("items", {}):
+            assert isinstance(items[0], msgspec.inspect.StructType), f"{path}/{name}: items are not a Struct"
+            _compare(prop["items"], items[0].cls, f"{path}/{name}[]")
 
 
 @pytest.mark.parametrize("schema_id", sorted(PAYLOADS))
