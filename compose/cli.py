@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"studio: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.no_demo:
-        settings = StackSettings(**{**settings.__dict__, "demo": False})
+        settings = dataclasses.replace(settings, demo=False)
     return asyncio.run(run(settings, on_ready=_greet))
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import aiohttp
 
+from contracts.validation import builtin_schemas
+
 DEMO_USER = "demo-writer"
 DEMO_BOOK = "the-lighthouse-keeper"
 DEMO_TITLE = "The Lighthouse Keeper"
@@ -41,4 +43,8 @@ async def load_demo(gateway_url: str, token: str) -> dict[str, Any]:
             async with session.post("/api/v1/blobs", json=draft) as response:
                 response.raise_for_status()
                 ids.append((await response.json())["id"])
+        # And pitch notes for the book: the pitch builder turns them into a one-pager.
+        pitch = builtin_schemas()["pitch-input-v1"]["examples"][0]
+        async with session.post("/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": pitch}) as response:
+            response.raise_for_status()
         return {"created": True, "book_id": DEMO_BOOK, "draft_ids": ids}

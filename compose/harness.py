@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .settings import DEFAULT_PORTS
+
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
-PORT_NAMES = ("mongo", "nats", "postgres", "index", "gateway", "text_expansion")
+PORT_NAMES = tuple(DEFAULT_PORTS)
 
 
 def free_port() -> int:
@@ -60,6 +62,14 @@ class Stack:
     @property
     def text_expansion(self) -> str:
         return f"http://127.0.0.1:{self.ports['text_expansion']}"
+
+    @property
+    def book_compiler(self) -> str:
+        return f"http://127.0.0.1:{self.ports['book_compiler']}"
+
+    @property
+    def pitch_builder(self) -> str:
+        return f"http://127.0.0.1:{self.ports['pitch_builder']}"
 
     @property
     def nats_url(self) -> str:

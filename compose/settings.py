@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from servicekit.settings import ConfigError, Env, data_dir
 
 # Backing servers listen on ports no stock installation uses, so `make up` never collides with a
-# MongoDB, PostgreSQL or NATS the user runs anyway.
+# MongoDB, PostgreSQL or NATS the user runs anyway. Each is overridden by STUDIO_<NAME>_PORT.
 DEFAULT_PORTS = {
-    "mongo": 27817, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010, "text_expansion": 8012,
+    "mongo": 27817, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
+    "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014,
 }  # fmt: skip
+# processor id -> the module that runs it
+PROCESSOR_MODULES = {
+    "text-expansion": "processors.text_expansion",
+    "book-compiler": "processors.book_compiler",
+    "pitch-builder": "processors.pitch_builder",
+}
 
 
-KNOWN_PROCESSORS = ("text-expansion",)
+def port_key(processor_id: str) -> str:
+    """`book-compiler` -> `book_compiler` (its STUDIO_BOOK_COMPILER_* variables)."""
+    return processor_id.replace("-", "_")
 
 
 def _processors(raw: str) -> tuple[str, ...]:
     chosen = tuple(p.strip() for p in raw.split(",") if p.strip())
-    unknown = set(chosen) - set(KNOWN_PROCESSORS)
+    unknown = set(chosen) - set(PROCESSOR_MODULES)
     if unknown:
-        raise ConfigError(f"STUDIO_PROCESSORS names unknown processors {sorted(unknown)}; known: {', '.join(KNOWN_PROCESSORS)}")
+        raise ConfigError(f"STUDIO_PROCESSORS names unknown processors {sorted(unknown)}; known: {', '.join(PROCESSOR_MODULES)}")
     return chosen
 
 
@@ -30,32 +39,21 @@ def _processors(raw: str) -> tuple[str, ...]:
 class StackSettings:
     data_dir: Path
     host: str = "127.0.0.1"
-    mongo_port: int = DEFAULT_PORTS["mongo"]
-    nats_port: int = DEFAULT_PORTS["nats"]
-    postgres_port: int = DEFAULT_PORTS["postgres"]
-    index_port: int = DEFAULT_PORTS["index"]
-    gateway_port: int = DEFAULT_PORTS["gateway"]
-    text_expansion_port: int = DEFAULT_PORTS["text_expansion"]
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     jwt_secret: str | None = None
     service_token: str | None = None
     demo: bool = True
     # Which processors this machine runs; an operator may run others elsewhere (or none, in tests).
-    processors: tuple[str, ...] = ("text-expansion",)
+    processors: tuple[str, ...] = tuple(PROCESSOR_MODULES)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
         env = Env(environ)
-        port = lambda name: env.integer(f"STUDIO_{name.upper()}_PORT", DEFAULT_PORTS[name], minimum=1, maximum=65535)  # noqa: E731
         return cls(
             data_dir=data_dir(env),
-            mongo_port=port("mongo"),
-            nats_port=port("nats"),
-            postgres_port=port("postgres"),
-            index_port=port("index"),
-            gateway_port=port("gateway"),
-            text_expansion_port=port("text_expansion"),
+            ports={name: env.integer(f"STUDIO_{name.upper()}_PORT", port, minimum=1, maximum=65535) for name, port in DEFAULT_PORTS.items()},
             jwt_secret=env.string("STUDIO_JWT_SECRET", "") or None,
             service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
             demo=env.boolean("STUDIO_DEMO", True),
-            processors=_processors(env.string("STUDIO_PROCESSORS", ",".join(KNOWN_PROCESSORS))),
+            processors=_processors(env.string("STUDIO_PROCESSORS", ",".join(PROCESSOR_MODULES))),
         )

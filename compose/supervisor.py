@@ -22,7 +22,7 @@ import aiohttp
 from . import secrets
 from .backing import mongo_spec, nats_spec, postgres_spec, provision_databases
 from .children import Child, ChildSpec, python_module
-from .settings import StackSettings
+from .settings import PROCESSOR_MODULES, StackSettings, port_key
 
 log = logging.getLogger("studio.supervisor")
 
@@ -55,42 +55,34 @@ class Supervisor:
     # Plan -----------------------------------------------------------------------------------------
 
     def service_specs(self) -> list[ChildSpec]:
+        """The index service, the processors this machine runs, then the gateway, each with its env."""
         s, host = self.settings, self.settings.host
-        base = dict(os.environ)
-        common = {"STUDIO_SERVICE_TOKEN": self.secrets["service_token"], "STUDIO_DATA_DIR": str(self.data_dir)}
-        mongo_url = f"mongodb://{host}:{s.mongo_port}/?directConnection=true"
-        nats_url = f"nats://{host}:{s.nats_port}"
-        index_url = f"http://{host}:{s.index_port}"
-        gateway_url = f"http://{host}:{s.gateway_port}"
-        logs = self.data_dir / "logs"
-        index_env = {
-            **base, **common, "STUDIO_INDEX_HOST": host, "STUDIO_INDEX_PORT": str(s.index_port),
-            "STUDIO_INDEX_MONGO_URL": mongo_url, "STUDIO_NATS_URL": nats_url,
+        common = {
+            **os.environ, "STUDIO_SERVICE_TOKEN": self.secrets["service_token"], "STUDIO_DATA_DIR": str(self.data_dir),
+            "STUDIO_NATS_URL": f"nats://{host}:{s.ports['nats']}", "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
         }  # fmt: skip
-        gateway_env = {
-            **base, **common, "STUDIO_GATEWAY_HOST": host, "STUDIO_GATEWAY_PORT": str(s.gateway_port),
-            "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url, "STUDIO_JWT_SECRET": self.secrets["jwt_secret"],
-        }  # fmt: skip
-        text_expansion_url = f"http://{host}:{s.text_expansion_port}"
-        # Text expansion keeps its own database on the same embedded MongoDB server.
-        text_expansion_db = mongo_url.replace("/?", "/studio_text_expansion?")
-        text_expansion_env = {
-            **base, **common, "STUDIO_TEXT_EXPANSION_HOST": host, "STUDIO_TEXT_EXPANSION_PORT": str(s.text_expansion_port),
-            "STUDIO_TEXT_EXPANSION_MONGO_URL": text_expansion_db, "STUDIO_INDEX_URL": index_url, "STUDIO_NATS_URL": nats_url,
-        }  # fmt: skip
+        mongo_url = f"mongodb://{host}:{s.ports['mongo']}/?directConnection=true"
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
-        self.databases["text-expansion"] = text_expansion_db
+        # Text expansion keeps its own database on the same embedded MongoDB server.
+        self.databases["text-expansion"] = mongo_url.replace("/?", "/studio_text_expansion?")
+        own_database = {
+            "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"]},
+            "book-compiler": {"STUDIO_BOOK_COMPILER_PG_URL": self.databases["book-compiler"]},
+            "pitch-builder": {"STUDIO_PITCH_BUILDER_PG_URL": self.databases["pitch-builder"]},
+        }
+
+        def spec(name: str, module: str, port_name: str, env: dict[str, str]) -> ChildSpec:
+            url = f"http://{host}:{s.ports[port_name]}"
+            prefix = f"STUDIO_{port_name.upper()}"
+            env = {**common, **env, f"{prefix}_HOST": host, f"{prefix}_PORT": str(s.ports[port_name])}
+            return ChildSpec(name, python_module(module), env, self.data_dir / "logs" / f"{name}.log", http_ready(url), url)
+
+        index = spec("index", "index_service", "index", {"STUDIO_INDEX_MONGO_URL": mongo_url})
         processors = [
-            ChildSpec(
-                "text-expansion", python_module("processors.text_expansion"), text_expansion_env,
-                logs / "text-expansion.log", http_ready(text_expansion_url), text_expansion_url,
-            ),  # fmt: skip
+            spec(name, PROCESSOR_MODULES[name], port_key(name), own_database[name]) for name in s.processors
         ]
-        return [
-            ChildSpec("index", python_module("index_service"), index_env, logs / "index.log", http_ready(index_url), index_url),
-            *(p for p in processors if p.name in s.processors),
-            ChildSpec("gateway", python_module("gateway"), gateway_env, logs / "gateway.log", http_ready(gateway_url), gateway_url),
-        ]
+        gateway = spec("gateway", "gateway", "gateway", {"STUDIO_JWT_SECRET": self.secrets["jwt_secret"]})
+        return [index, *processors, gateway]
 
     # Lifecycle ------------------------------------------------------------------------------------
 
@@ -101,8 +93,8 @@ class Supervisor:
             self.data_dir, jwt_secret=self.settings.jwt_secret, service_token=self.settings.service_token
         )
         s = self.settings
-        postgres, layout = postgres_spec(self.data_dir, s.host, s.postgres_port, self.secrets["postgres_password"])
-        for spec in (mongo_spec(self.data_dir, s.host, s.mongo_port), nats_spec(self.data_dir, s.host, s.nats_port), postgres):
+        postgres, layout = postgres_spec(self.data_dir, s.host, s.ports["postgres"], self.secrets["postgres_password"])
+        for spec in (mongo_spec(self.data_dir, s.host, s.ports["mongo"]), nats_spec(self.data_dir, s.host, s.ports["nats"]), postgres):
             await self._launch(spec)
         self.databases.update(
             await provision_databases(

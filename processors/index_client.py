@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from contracts.models import BlobBatchRequest, BlobIndexEntry, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
+from contracts.models import BlobBatchRequest, BlobIndexEntry, BookState, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
 from servicekit.bodies import encode
 
 from .base import Source
@@ -49,6 +49,30 @@ class IndexClient:
             id=blob["id"], user_id=blob["user_id"], schema_id=blob["schema_id"], version=blob["version"],
             data=blob["data"], book_id=blob.get("book_id"), chapter=blob.get("chapter"),
         )  # fmt: skip
+
+    async def blobs(self, user_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Many user blobs in one call, by id; missing ones are absent."""
+        if not ids:
+            return {}
+        status, payload = await self._call("POST", "/api/v1/blobs/batch", body=BlobBatchRequest(user_id=user_id, ids=ids))
+        if status != 200:
+            raise PermanentError(f"the index refused a batch of {len(ids)} blobs: {status}")
+        return {b["id"]: b for b in msgspec.json.decode(payload)["blobs"]}
+
+    async def book(self, user_id: str, book_id: str) -> BookState | None:
+        """A user's book with its chapters; None when there is no such book."""
+        status, payload = await self._call("GET", f"/api/v1/users/{user_id}/books/{book_id}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise PermanentError(f"the index refused book {book_id}: {status}")
+        return msgspec.json.decode(payload, type=BookState)
+
+    async def processor(self, processor_id: str) -> ProcessorRegistration | None:
+        status, payload = await self._call("GET", f"/api/v1/processors/{processor_id}")
+        if status == 404:
+            return None
+        return msgspec.json.decode(payload, type=ProcessorRegistration)
 
     async def register(self, request: RegisterDerivedBlob) -> BlobIndexEntry | None:
         """Index a derived blob (idempotent); None when its parent is gone."""

@@ -21,7 +21,8 @@ routes = web.RouteTableDef()
 MAX_LIMIT = 500
 
 
-def _user(request: web.Request) -> str:
+def user_param(request: web.Request) -> str:
+    """The user every query is filtered by: `{uid}` in the path, else `?user_id=`."""
     value = request.match_info.get("uid") or request.query.get("user_id", "")
     try:
         return msgspec.convert(value, Id)
@@ -31,7 +32,7 @@ def _user(request: web.Request) -> str:
 
 @routes.get("/blobs/{blob_id}")
 async def get_blob(request: web.Request) -> web.Response:
-    blob = await request.app[PROCESSOR].store.get(_user(request), request.match_info["blob_id"])
+    blob = await request.app[PROCESSOR].store.get(user_param(request), request.match_info["blob_id"])
     if blob is None:
         raise DerivedNotFound(f"no blob {request.match_info['blob_id']}")
     return json_response(blob)
@@ -56,7 +57,7 @@ async def since(request: web.Request) -> web.Response:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise Unprocessable(f"limit must be 1..{MAX_LIMIT}", errors=[FieldError(pointer="/limit", detail=f"1..{MAX_LIMIT}")])
     limit = int(raw_limit)
-    blobs = await request.app[PROCESSOR].store.since(_user(request), moment, limit + 1)
+    blobs = await request.app[PROCESSOR].store.since(user_param(request), moment, limit + 1)
     more = len(blobs) > limit
     blobs = blobs[:limit]
     return json_response(DerivedPage(blobs=blobs, next_since=blobs[-1].created_at if more and blobs else None))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.settings import ConfigError, Env
+from servicekit.settings import ConfigError, Env, data_dir
 
 
 def _durations(env: Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -63,3 +64,16 @@ class RuntimeSettings:
             fetch_timeout_seconds=env.number("STUDIO_PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, minimum=0.05),
             crash_after_store=env.boolean("STUDIO_PROCESSOR_TEST_CRASH_AFTER_STORE", False),
         )
+
+
+def embedded_database_url(env: Env, variable: str, processor_id: str) -> str:
+    """`variable`, else the URL the one-machine stack wrote for `processor_id` in its stack.json."""
+    explicit = env.string(variable, "")
+    if explicit:
+        return env.url(variable, explicit, schemes=("postgresql", "postgres"))
+    stack = data_dir(env) / "stack.json"
+    if stack.exists():
+        url = json.loads(stack.read_text()).get("databases", {}).get(processor_id)
+        if url:
+            return str(url)
+    raise ConfigError(f"{variable} must be set (no running one-machine stack to take it from)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import openai
 from aiohttp import web
 
 from processors.app import deriving, processor_app
@@ -15,15 +14,8 @@ from .store import ExpandedTextStore
 
 def make_expander(settings: Settings) -> Expander:
     """The `openai` client when a key is configured, else the offline expander."""
-    if not settings.openai_api_key:
-        return OfflineExpander()
-    client = openai.AsyncOpenAI(
-        api_key=settings.openai_api_key,
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
-    )
-    return OpenAIExpander(client, settings.openai_model)
+    client = settings.llm.client()
+    return OfflineExpander() if client is None else OpenAIExpander(client, settings.llm.model)
 
 
 def create_app(settings: Settings) -> web.Application:

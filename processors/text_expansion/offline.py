@@ -72,6 +72,13 @@ BANKS: dict[str, tuple[str, ...]] = {
 FALLBACK_PHRASES = {"creative": ("moment", "silence"), "formal": ("matter", "situation"), "casual": ("thing", "moment")}
 
 
+# Common verbs that a naive phrase reader would take for a second noun: "the ferry left".
+_VERBS = frozenset(
+    "left went came took made sat ran saw stood held kept told said found felt gave got led lay rose fell spoke "
+    "wrote knew thought brought began turned looked moved waited watched opened closed".split()
+)
+
+
 def noun_phrases(text: str) -> list[str]:
     """Phrases the text puts after a determiner (`the old ledger` -> `old ledger`), first use first."""
     found: list[str] = []
@@ -79,7 +86,7 @@ def noun_phrases(text: str) -> list[str]:
         phrase = first
         if phrase.lower() in _STOP:
             continue
-        if second and second not in _STOP and not second.endswith(("ed", "ing", "ly")):
+        if second and second not in _STOP and second not in _VERBS and not second.endswith(("ed", "ing", "ly", "s")):
             phrase = f"{phrase} {second}"
         if phrase not in found:
             found.append(phrase)

@@ -1,0 +1,30 @@
+"""`create_app(settings)`: the book compiler as a processor of the federation."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from processors.app import RuntimeContext, processor_app
+from processors.base import Handler
+from processors.pg import PgOutboxRelay
+
+from .handler import CompileHandler
+from .processor import BookCompiler
+from .settings import Settings
+from .sources import ExpansionSource
+from .store import CompiledBookStore
+
+
+def create_app(settings: Settings) -> web.Application:
+    store = CompiledBookStore(settings.pg_url)
+    processor = BookCompiler(store)
+
+    def handler(context: RuntimeContext) -> Handler:
+        expansions = ExpansionSource(
+            context.index, context.session, context.settings.service_token,
+            processor_id=settings.expansion_processor, timeout=settings.source_timeout_seconds,
+        )  # fmt: skip
+        relay = PgOutboxRelay(store.pool, context.js)
+        return CompileHandler(store, context.index, expansions, relay, expansion_processor=settings.expansion_processor)
+
+    return processor_app(processor, settings.runtime, handler)

@@ -1,0 +1,22 @@
+"""`create_app(settings)`: the pitch builder as a processor of the federation."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from processors.app import deriving, processor_app
+
+from .builder import OfflinePitchBuilder, OpenAIPitchBuilder, PitchBuilder
+from .processor import PitchBuilderProcessor
+from .settings import Settings
+from .store import PitchStore
+
+
+def make_builder(settings: Settings) -> PitchBuilder:
+    client = settings.llm.client()
+    return OfflinePitchBuilder() if client is None else OpenAIPitchBuilder(client, settings.llm.model)
+
+
+def create_app(settings: Settings) -> web.Application:
+    processor = PitchBuilderProcessor(PitchStore(settings.pg_url), make_builder(settings))
+    return processor_app(processor, settings.runtime, deriving(processor))

@@ -1,0 +1,127 @@
+"""Turning pitch notes into a structured pitch: offline, or through the `openai` client."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import openai
+
+from processors.errors import PermanentError, ProviderError
+
+SECTION_ORDER = (
+    ("hook", "The hook"),
+    ("synopsis", "Synopsis"),
+    ("characters", "Characters"),
+    ("audience", "Audience"),
+    ("comparables", "Comparables"),
+    ("positioning", "Why it works"),
+)
+SYSTEM_PROMPT = (
+    "You turn a writer's pitch notes into a one-page pitch for agents and editors. Answer with one "
+    "JSON object with the string fields hook, synopsis, characters, audience, comparables and "
+    "positioning, each a short paragraph in plain prose, faithful to the notes and inventing no plot."
+)
+
+
+@dataclass(frozen=True)
+class BuiltPitch:
+    sections: list[dict[str, str]]
+    model_used: str
+    tokens_used: int
+
+
+class PitchBuilder(Protocol):
+    async def build(self, notes: dict[str, Any]) -> BuiltPitch: ...
+    async def close(self) -> None: ...
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
+    """Sections written from the notes alone, in the order a one-pager reads."""
+    title, logline = str(notes["title"]), str(notes["logline"]).strip()
+    genre, tone = notes.get("genre"), notes.get("tone")
+    kind = " ".join(p for p in (tone, genre) if p) or "novel"
+    article = "An" if kind[:1].lower() in "aeiou" else "A"
+    body: dict[str, str] = {"hook": f"{article} {kind}: {logline}"}
+    body["synopsis"] = str(notes.get("synopsis") or logline).strip()
+    characters = notes.get("characters") or []
+    if characters:
+        lines = []
+        for person in characters:
+            role = f" ({person['role']})" if person.get("role") else ""
+            about = f": {person['description']}" if person.get("description") else ""
+            lines.append(f"- **{person['name']}**{role}{about}")
+        body["characters"] = "\n".join(lines)
+    if notes.get("audience"):
+        body["audience"] = str(notes["audience"]).strip()
+    comparables = [str(c) for c in notes.get("comparables") or []]
+    if comparables:
+        body["comparables"] = f"{title} will sit beside {_join(comparables)} on a reader's shelf."
+    lead = characters[0]["name"] if characters else "its protagonist"
+    body["positioning"] = (
+        f"{title} pairs a clear premise with {lead}'s personal stake in it, "
+        f"which gives {'the ' + genre if genre else 'the story'} a hook that can be told in one breath."
+    )
+    return [{"key": key, "heading": heading, "body": body[key]} for key, heading in SECTION_ORDER if key in body]
+
+
+def one_pager(notes: dict[str, Any], sections: list[dict[str, str]]) -> str:
+    """The pitch as one Markdown page: title, logline, then each section under its heading."""
+    facts = [f"**{label}:** {notes[key]}" for key, label in (("genre", "Genre"), ("tone", "Tone")) if notes.get(key)]
+    parts = [f"# {notes['title']}", "", f"*{str(notes['logline']).strip()}*", ""]
+    if facts:
+        parts += [" · ".join(facts), ""]
+    for section in sections:
+        parts += [f"## {section['heading']}", "", section["body"], ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+class OfflinePitchBuilder:
+    async def build(self, notes: dict[str, Any]) -> BuiltPitch:
+        return BuiltPitch(sections=offline_sections(notes), model_used="offline", tokens_used=0)
+
+    async def close(self) -> None:
+        return None
+
+
+class OpenAIPitchBuilder:
+    def __init__(self, client: openai.AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._model = model
+
+    async def build(self, notes: dict[str, Any]) -> BuiltPitch:
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._model,
+                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": json.dumps(notes)}],
+                response_format={"type": "json_object"},
+                temperature=0.7,
+            )
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            raise PermanentError(f"the provider refused the notes: {exc}") from exc
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
+        content = response.choices[0].message.content if response.choices else None
+        try:
+            fields = json.loads(content or "")
+        except json.JSONDecodeError as exc:
+            raise ProviderError(f"the model did not answer with JSON: {exc}") from exc
+        if not isinstance(fields, dict):
+            raise ProviderError("the model's answer is not a JSON object")
+        sections = [
+            {"key": key, "heading": heading, "body": str(fields[key]).strip()}
+            for key, heading in SECTION_ORDER
+            if isinstance(fields.get(key), str) and fields[key].strip()
+        ]
+        if not sections:
+            raise ProviderError("the model's answer has none of the pitch's sections")
+        tokens = response.usage.total_tokens if response.usage else 0
+        return BuiltPitch(sections=sections, model_used=response.model or self._model, tokens_used=tokens)
+
+    async def close(self) -> None:
+        await self._client.close()
