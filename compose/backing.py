@@ -174,6 +174,9 @@ async def provision_databases(layout: PostgresLayout, passwords: dict[str, str])
             await connection.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
             await connection.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO "{name}"')
             urls[processor] = layout.url(name, password, name)
+        # Nobody but the superuser needs the maintenance databases either.
+        for shared in ("postgres", "template1"):
+            await connection.execute(f'REVOKE CONNECT ON DATABASE "{shared}" FROM PUBLIC')
     finally:
         await connection.close()
     return urls

@@ -44,6 +44,8 @@ class BlobDeleted(Event, tag="blob.deleted"):
     book_id: str | None = None
     chapter: int | None = None
     derived_ids: list[str] = []
+    # "superseded": its processor replaced it with a newer version (and may keep the old one).
+    reason: str | None = None
 
 
 class CompileBook(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="book.compile.requested"):

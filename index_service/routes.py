@@ -83,7 +83,10 @@ async def update_blob(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/blobs/{blob_id}")
 async def delete_blob(request: web.Request) -> web.Response:
-    await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"])
+    reason = request.query.get("reason") or None
+    if reason not in (None, "superseded"):
+        raise Unprocessable("reason may only be 'superseded'", errors=[FieldError(pointer="/reason", detail="unknown")])
+    await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
     return web.Response(status=204)
 
 

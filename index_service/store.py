@@ -295,7 +295,7 @@ class BlobStore:
             return to_user_blob({**doc, **fields})
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
-    async def delete(self, user_id: str, blob_id: str) -> None:
+    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None) -> None:
         """Tombstone a blob and everything derived from it; each announces its deletion."""
         doc = await self._live(user_id, blob_id)
         children = await self._delete_children(user_id, blob_id)
@@ -303,7 +303,7 @@ class BlobStore:
         event = BlobDeleted(
             event_id=new_id(), user_id=user_id, blob_id=blob_id, schema_id=doc["schema_id"], version=doc["version"],
             occurred_at=moment, processor_id=doc["processor_id"], parent_id=doc.get("parent_id"),
-            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=children,
+            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=children, reason=reason,
         )  # fmt: skip
         entry = outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)
         result = await self.blobs.update_one(

@@ -62,6 +62,8 @@ class DerivingHandler:
         info = self.processor.info
         if isinstance(event, BlobDeleted):
             if event.processor_id == info.id:
+                if event.reason == "superseded" and info.keeps_history:
+                    return Outcome.SKIPPED  # we replaced it ourselves; its old version stays readable
                 # One of ours was deleted through the index: drop our copy.
                 await self.processor.store.delete(event.user_id, [event.blob_id])
                 return Outcome.DELETED
@@ -127,7 +129,7 @@ class DerivingHandler:
         newest = max(b.source_version or 0 for b in made)
         old = [b.id for b in made if (b.source_version or 0) < newest]
         for blob_id in old:
-            await self.index.delete(user_id, blob_id)
+            await self.index.delete(user_id, blob_id, superseded=True)
         if not self.processor.info.keeps_history:
             await self.processor.store.delete(user_id, old)
 

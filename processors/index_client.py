@@ -83,9 +83,10 @@ class IndexClient:
             raise PermanentError(f"the index refused derived blob {request.id}: {status} {payload[:300]!r}")
         return msgspec.json.decode(payload, type=BlobIndexEntry)
 
-    async def delete(self, user_id: str, blob_id: str) -> bool:
+    async def delete(self, user_id: str, blob_id: str, *, superseded: bool = False) -> bool:
         """Remove an index entry; False when it was already gone."""
-        status, payload = await self._call("DELETE", f"/api/v1/blobs/{blob_id}", params={"user_id": user_id})
+        params = {"user_id": user_id, **({"reason": "superseded"} if superseded else {})}
+        status, payload = await self._call("DELETE", f"/api/v1/blobs/{blob_id}", params=params)
         if status not in (204, 404):
             raise PermanentError(f"the index refused to delete {blob_id}: {status} {payload[:200]!r}")
         return status == 204

@@ -141,6 +141,7 @@ async def test_user_state_counts_and_books(api: aiohttp.ClientSession, internal:
             assert response.status == 201
     async with internal.get(f"/api/v1/users/{user_id}/state") as response:
         state = await response.json()
-    assert state["total_blobs"] == 2 and state["blobs_by_processor"] == {"user": 2}
+    assert state["blobs_by_processor"]["user"] == 2  # and whatever the processors made of them meanwhile
+    assert state["total_blobs"] == sum(state["blobs_by_processor"].values())
     assert [b["book_id"] for b in state["books"]] == ["stateful"]
     assert state["updated_at"] is not None

@@ -48,14 +48,17 @@ def test_real_backing_servers_and_a_three_node_nats_cluster() -> None:
 def test_every_service_is_built_from_the_one_dockerfile_with_its_own_settings() -> None:
     services = _compose()["services"]
     built = {name: s for name, s in services.items() if "build" in s}
-    assert set(built) >= {"index", "gateway"}
+    assert set(built) >= {"index", "gateway", "text-expansion", "book-compiler", "pitch-builder"}
     for name, service in built.items():
         assert service["build"]["dockerfile"] == "Dockerfile"
         module = service["command"][-1]
-        assert (ROOT / module / "__main__.py").exists(), f"{name} runs {module}, which has no __main__"
+        assert (ROOT / module.replace(".", "/") / "__main__.py").exists(), f"{name} runs {module}, which has no __main__"
         env = service["environment"]
         assert env["STUDIO_SERVICE_TOKEN"].startswith("${")
         assert "STUDIO_NATS_URL" in env
     assert built["index"]["environment"]["STUDIO_INDEX_MONGO_URL"].startswith("mongodb://mongo:")
+    # Each PostgreSQL processor logs in as its own role to its own database.
+    assert "book_compiler:" in built["book-compiler"]["environment"]["STUDIO_BOOK_COMPILER_PG_URL"]
+    assert built["pitch-builder"]["environment"]["STUDIO_PITCH_BUILDER_PG_URL"].endswith("/pitch_builder")
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"pip install .*-c constraints.txt \.", dockerfile), "the image installs no extras"

@@ -1,0 +1,83 @@
+"""The book compiler's and pitch builder's pure parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contracts.models import ChapterState
+from contracts.validation import builtin_schemas
+from processors.book_compiler.compiler import (
+    EXPANSION_UNAVAILABLE,
+    NO_EXPANSION,
+    STALE_EXPANSION,
+    choose_texts,
+    count_words,
+    markdown,
+    plain_text,
+)
+from processors.pitch_builder.builder import offline_sections, one_pager
+
+CHAPTERS = [
+    ChapterState(chapter=2, title="Two", draft_blob_id="d2", processed_blob_ids={"te": "e2"}),
+    ChapterState(chapter=1, title="One", draft_blob_id="d1", processed_blob_ids={"te": "e1"}),
+    ChapterState(chapter=3, title="Three", draft_blob_id="d3"),
+]
+DRAFTS: dict[str, dict[str, Any]] = {
+    "d1": {"version": 1, "data": {"content": "one draft"}},
+    "d2": {"version": 2, "data": {"content": "two draft text"}},
+    "d3": {"version": 1, "data": {"content": "three"}},
+}
+EXPANSIONS: dict[str, dict[str, Any]] = {
+    "e1": {"source_version": 1, "data": {"expanded": "one expanded at length"}},
+    "e2": {"source_version": 1, "data": {"expanded": "two expanded from an old draft"}},
+}
+
+
+def test_chapters_come_in_order_with_the_current_expansion_or_the_draft() -> None:
+    compiled = choose_texts(CHAPTERS, DRAFTS, EXPANSIONS, expansion_processor="te", prefer="expanded")
+    assert [(c.chapter, c.source, c.fallback_reason) for c in compiled] == [
+        (1, "expanded", None),
+        (2, "draft", STALE_EXPANSION),
+        (3, "draft", NO_EXPANSION),
+    ]
+    assert [c.text for c in compiled] == ["one expanded at length", "two draft text", "three"]
+    assert [c.word_count for c in compiled] == [4, 3, 1]
+
+
+def test_an_unreachable_expansion_store_and_a_preference_for_drafts() -> None:
+    down = choose_texts(CHAPTERS, DRAFTS, None, expansion_processor="te", prefer="expanded")
+    assert {c.fallback_reason for c in down} == {EXPANSION_UNAVAILABLE}
+    drafts = choose_texts(CHAPTERS, DRAFTS, EXPANSIONS, expansion_processor="te", prefer="draft")
+    assert {(c.source, c.fallback_reason) for c in drafts} == {("draft", None)}
+
+
+def test_a_chapter_whose_draft_is_gone_is_left_out() -> None:
+    compiled = choose_texts(CHAPTERS, {k: v for k, v in DRAFTS.items() if k != "d2"}, EXPANSIONS, expansion_processor="te", prefer="expanded")
+    assert [c.chapter for c in compiled] == [1, 3]
+
+
+def test_exports_carry_every_word_counted() -> None:
+    compiled = choose_texts(CHAPTERS, DRAFTS, EXPANSIONS, expansion_processor="te", prefer="expanded")
+    text, md = plain_text("Book", compiled), markdown("Book", compiled)
+    assert md.startswith("# Book\n\n## Chapter 1: One\n\none expanded at length\n")
+    assert text.startswith("Book\n\nChapter 1: One\n\n")
+    headings = 1 + sum(count_words(f"Chapter {c.chapter}: {c.title}") for c in compiled)
+    assert count_words(text) == headings + sum(c.word_count for c in compiled)
+
+
+@pytest.mark.parametrize("example", builtin_schemas()["pitch-input-v1"]["examples"])
+def test_the_offline_pitch_follows_the_notes(example: dict[str, Any]) -> None:
+    sections = offline_sections(example)
+    assert [s["key"] for s in sections] == ["hook", "synopsis", "characters", "audience", "comparables", "positioning"]
+    assert example["logline"] in sections[0]["body"] and sections[1]["body"] == example["synopsis"]
+    page = one_pager(example, sections)
+    assert page.startswith(f"# {example['title']}\n\n*{example['logline']}*")
+
+
+def test_a_minimal_pitch_has_only_what_the_notes_support() -> None:
+    notes = {"title": "Salt", "logline": "A harbour town keeps a secret under its tide tables."}
+    sections = offline_sections(notes)
+    assert [s["key"] for s in sections] == ["hook", "synopsis", "positioning"]
+    assert sections[0]["body"].startswith("A novel: A harbour town")
