@@ -88,25 +88,30 @@ class BookStore:
     async def books_of(self, user_id: str, *, book_id: str | None = None) -> list[BookState]:
         """The user's books with their chapters in order; a draft's book appears even if unnamed."""
         book_filter: dict[str, Any] = {"user_id": user_id}
-        draft_filter: dict[str, Any] = {"user_id": user_id, "processor_id": USER_PROCESSOR, "book_id": {"$ne": None}, **LIVE}
+        # One read of every live entry that belongs to a book (drafts, what was derived from them,
+        # compiled versions: all carry their book id), sorted out here.
+        entry_filter: dict[str, Any] = {"user_id": user_id, "book_id": {"$ne": None} if book_id is None else book_id, **LIVE}
         if book_id is not None:
             book_filter["book_id"] = book_id
-            draft_filter["book_id"] = book_id
         books = await self.books.find(book_filter).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
-        drafts = await self.blobs.find(
-            {**draft_filter, "chapter": {"$ne": None}},
-            {"_id": 1, "book_id": 1, "chapter": 1, "title": 1},
-        ).to_list(None)
-        derived = await self.blobs.find(
-            {"user_id": user_id, "parent_id": {"$in": [d["_id"] for d in drafts]}, **LIVE},
-            {"_id": 1, "parent_id": 1, "processor_id": 1, "source_version": 1, "created_at": 1},
-        ).to_list(None)
+        entries = await self.blobs.find(
+            entry_filter,
+            {"_id": 1, "book_id": 1, "chapter": 1, "title": 1, "processor_id": 1, "parent_id": 1, "schema_id": 1,
+             "source_version": 1, "version": 1, "created_at": 1},
+        ).to_list(None)  # fmt: skip
+        drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
+        draft_ids = {d["_id"] for d in drafts}
         processed: dict[str, dict[str, tuple[Any, str]]] = {}
-        for child in derived:
-            slot = processed.setdefault(child["parent_id"], {})
-            rank = (child.get("source_version") or 0, child["created_at"])
-            if child["processor_id"] not in slot or slot[child["processor_id"]][0] < rank:
-                slot[child["processor_id"]] = (rank, child["_id"])
+        compiled: dict[str, tuple[int, str]] = {}
+        for entry in entries:
+            if entry.get("schema_id") == COMPILED_SCHEMA:
+                if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
+                    compiled[entry["book_id"]] = (entry["version"], entry["_id"])
+            elif entry.get("parent_id") in draft_ids:
+                slot = processed.setdefault(entry["parent_id"], {})
+                rank = (entry.get("source_version") or 0, entry["created_at"])
+                if entry["processor_id"] not in slot or slot[entry["processor_id"]][0] < rank:
+                    slot[entry["processor_id"]] = (rank, entry["_id"])
         chapters: dict[str, list[ChapterState]] = {}
         for draft in drafts:
             chapters.setdefault(draft["book_id"], []).append(
@@ -117,13 +122,6 @@ class BookStore:
                     processed_blob_ids={p: v[1] for p, v in processed.get(draft["_id"], {}).items()},
                 )
             )
-        compiled: dict[str, tuple[int, str]] = {}
-        compiled_filter: dict[str, Any] = {"user_id": user_id, "schema_id": COMPILED_SCHEMA, **LIVE}
-        if book_id is not None:
-            compiled_filter["book_id"] = book_id
-        for entry in await self.blobs.find(compiled_filter, {"_id": 1, "book_id": 1, "version": 1}).to_list(None):
-            if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
-                compiled[entry["book_id"]] = (entry["version"], entry["_id"])
         known = {b["book_id"] for b in books}
         result = [
             BookState(

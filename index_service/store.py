@@ -136,10 +136,14 @@ class BlobStore:
         return to_user_blob(doc, BlobView, derived=derived)  # type: ignore[return-value]
 
     async def batch(self, user_id: str, ids: list[str]) -> tuple[list[UserBlob], list[str]]:
-        docs = await self.blobs.find(
-            {"_id": {"$in": ids}, "user_id": user_id, "processor_id": USER_PROCESSOR, **LIVE}
-        ).to_list(None)
-        found = {d["_id"]: to_user_blob(d) for d in docs}
+        # Look up by _id alone and check the owner here: some servers plan `_id $in` plus other
+        # fields as a scan of the user's documents, which grows with everything the user owns.
+        docs = await self.blobs.find({"_id": {"$in": ids}}).to_list(None)
+        found = {
+            d["_id"]: to_user_blob(d)
+            for d in docs
+            if d["user_id"] == user_id and d["processor_id"] == USER_PROCESSOR and not d.get("deleted")
+        }
         return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
 
     async def list_user_blobs(

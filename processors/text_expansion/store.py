@@ -70,7 +70,9 @@ class ExpandedTextStore:
         return _blob(doc) if doc else None
 
     async def batch(self, user_id: str, ids: list[str]) -> list[DerivedBlob]:
-        return [_blob(d) for d in await self._collection.find({"_id": {"$in": ids}, "user_id": user_id}).to_list(None)]
+        # By _id alone, the owner checked here: see the index service's batch for why.
+        docs = await self._collection.find({"_id": {"$in": ids}}).to_list(None)
+        return [_blob(d) for d in docs if d["user_id"] == user_id]
 
     async def since(self, user_id: str, since: datetime | None, limit: int) -> list[DerivedBlob]:
         query: dict[str, Any] = {"user_id": user_id}
