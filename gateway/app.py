@@ -2,35 +2,73 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
 from servicekit.app import service_app
-from servicekit.observability import READINESS_KEY
+from servicekit.observability import METRICS_KEY, READINESS_KEY
+from servicekit.stream import connect
 
+from .aggregate import USER_BLOBS, Aggregator
 from .auth import auth_middleware
-from .keys import INDEX, SESSION, SETTINGS
+from .breaker import CircuitBreaker
+from .cache import ViewCache
+from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, HUB, INDEX, LIVE, SESSION, SETTINGS
+from .live import LiveEvents
+from .metrics import GatewayMetrics
+from .registry import Directory
 from .routes import routes
 from .settings import Settings
+from .socket import routes as socket_routes
+from .sources import Source
 from .upstream import Upstream
+from .views import routes as view_routes
+from .ws import Hub
 
 
 async def resources(app: web.Application) -> AsyncIterator[None]:
-    """One HTTP client session for every upstream call, closed at shutdown."""
+    """One HTTP session for every upstream call, the NATS subscription, the hub; closed in reverse."""
     settings = app[SETTINGS]
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=100))
-    app[SESSION] = session
-    app[INDEX] = Upstream("index", session, settings.index_url, settings.service_token, settings.upstream_timeout_seconds)
+    metrics = GatewayMetrics(app[METRICS_KEY].registry)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500, limit_per_host=200))
+    nc = await connect(settings.nats_url, name="studio-gateway")
+    token = settings.service_token
+    breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
+    index = Source("index", settings.index_url, session, token, metrics, breaker=breaker())
+    user_blobs = Source(USER_BLOBS, settings.index_url, session, token, metrics, batch_path="/api/v1/blobs/batch", breaker=breaker())
+    directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker)
+    cache = ViewCache(settings.cache_size)
+    hub = Hub(metrics, queue_size=settings.ws_queue_size)
+    live = LiveEvents(nc.jetstream(), hub, cache, directory, metrics)
+    app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
+    app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
+    app[AGGREGATOR] = Aggregator(
+        index, user_blobs, directory, per_source=settings.source_timeout_seconds,
+        total=settings.request_budget_seconds, repair=live.request_repair,
+    )  # fmt: skip
+    try:
+        await live.start()
 
-    async def index_ready() -> None:
-        async with session.get(settings.index_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
-            response.raise_for_status()
+        async def index_ready() -> None:
+            async with session.get(settings.index_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
+                response.raise_for_status()
 
-    app[READINESS_KEY].append(index_ready)
-    yield
-    await session.close()
+        async def nats_ready() -> None:
+            if not nc.is_connected:
+                raise ConnectionError("not connected to NATS")
+
+        app[READINESS_KEY].extend([index_ready, nats_ready])
+        yield
+    finally:
+        await live.stop()
+        await hub.close_all()
+        with contextlib.suppress(Exception):
+            await nc.drain()
+        await session.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -42,5 +80,7 @@ def create_app(settings: Settings) -> web.Application:
         routes=routes,
         resources=resources,
     )
+    app.router.add_routes(view_routes)
+    app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     return app

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from servicekit.errors import NotFound, Unavailable
+import msgspec
+
+from contracts.problems import Problem
+from servicekit.errors import PROBLEM_TYPE_PREFIX, NotFound, ServiceError, Unavailable
 
 
 class UpstreamUnavailable(Unavailable):
@@ -13,3 +16,24 @@ class UserNotFound(NotFound):
     """A path names a user other than the token's: answered as if nothing were there."""
 
     code, title = "not-found", "Not found"
+
+
+class IndexUnavailable(Unavailable):
+    code, title = "index-unavailable", "The index service did not answer; nothing can be gathered without it"
+
+
+class ViewNotFound(NotFound):
+    code, title = "not-found", "Not found"
+
+
+class UpstreamProblem(ServiceError):
+    """A service behind the gateway refused the request: its problem, passed on as it was."""
+
+    def __init__(self, status: int, payload: bytes) -> None:
+        try:
+            problem = msgspec.json.decode(payload, type=Problem)
+        except msgspec.DecodeError:
+            problem = Problem(type=PROBLEM_TYPE_PREFIX + "bad-request", title="Bad request", status=status)
+        super().__init__(problem.detail, errors=problem.errors)
+        self.status, self.title = status, problem.title
+        self.code = problem.type.removeprefix(PROBLEM_TYPE_PREFIX)

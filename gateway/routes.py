@@ -11,7 +11,6 @@ from .auth import current_user
 from .keys import INDEX
 
 routes = web.RouteTableDef()
-LIST_PARAMS = ("book_id", "type", "limit", "cursor")
 
 
 @routes.post("/api/v1/users/{uid}/books")
@@ -54,12 +53,6 @@ async def delete_blob(request: web.Request) -> web.Response:
     return await request.app[INDEX].call(
         request, "DELETE", f"/api/v1/blobs/{request.match_info['blob_id']}", params={"user_id": current_user(request)}
     )
-
-
-@routes.get("/api/v1/users/{uid}/blobs")
-async def list_blobs(request: web.Request) -> web.Response:
-    params = {name: request.query[name] for name in LIST_PARAMS if request.query.get(name)}
-    return await request.app[INDEX].call(request, "GET", f"/api/v1/users/{current_user(request)}/blobs", params=params)
 
 
 @routes.post("/api/v1/users/{uid}/books/{book_id}/compile")

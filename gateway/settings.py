@@ -18,6 +18,15 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     upstream_timeout_seconds: float = 5.0
+    nats_url: str = "nats://127.0.0.1:4322"
+    source_timeout_seconds: float = 0.25
+    request_budget_seconds: float = 1.0
+    cache_size: int = 10_000
+    circuit_failures: int = 3
+    circuit_cooldown_seconds: float = 5.0
+    registry_ttl_seconds: float = 30.0
+    ws_queue_size: int = 256
+    ws_heartbeat_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -31,4 +40,13 @@ class Settings:
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
+            nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
+            source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,
+            request_budget_seconds=env.number("STUDIO_GATEWAY_BUDGET_MS", 1000.0, minimum=1.0) / 1000,
+            cache_size=env.integer("STUDIO_GATEWAY_CACHE_SIZE", 10_000, minimum=0),
+            circuit_failures=env.integer("STUDIO_GATEWAY_CIRCUIT_FAILURES", 3, minimum=1),
+            circuit_cooldown_seconds=env.number("STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS", 5.0, minimum=0.01),
+            registry_ttl_seconds=env.number("STUDIO_GATEWAY_REGISTRY_TTL_SECONDS", 30.0, minimum=0.0),
+            ws_queue_size=env.integer("STUDIO_WS_QUEUE_SIZE", 256, minimum=1),
+            ws_heartbeat_seconds=env.number("STUDIO_WS_HEARTBEAT_SECONDS", 20.0, minimum=0.5),
         )

@@ -25,6 +25,37 @@ class Upstream:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
+    async def fetch(
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One call; the status, body and the headers worth relaying. UpstreamUnavailable if none."""
+        headers = {**self._headers, REQUEST_ID_HEADER: request_id}
+        data = None
+        if body is not None:
+            data = encode(body)
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                method, self._base + path, params=params, data=data, headers=headers, timeout=self._timeout
+            ) as response:
+                payload = await response.read()
+                relayed = {k: response.headers[k] for k in ("Content-Type", "Location") if k in response.headers}
+                status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
+        if status >= 500:
+            raise UpstreamUnavailable(f"{self.name} answered {status}")
+        if status == 401:
+            # The service refused our service token: a deployment fault, not the client's.
+            raise UpstreamUnavailable(f"{self.name} refused the gateway's credentials")
+        return status, payload, relayed
+
     async def call(
         self,
         request: web.Request,
@@ -35,29 +66,11 @@ class Upstream:
         body: Any = None,
     ) -> web.Response:
         """Forward one call and relay the service's status and body to the client."""
-        headers = {**self._headers, REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
-        data = None
-        if body is not None:
-            data = encode(body)
-            headers["Content-Type"] = "application/json"
-        try:
-            async with self._session.request(
-                method, self._base + path, params=params, data=data, headers=headers, timeout=self._timeout
-            ) as response:
-                payload = await response.read()
-                content_type = response.headers.get("Content-Type", "application/json")
-                status = response.status
-                location = response.headers.get("Location")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
-        if status >= 500:
-            raise UpstreamUnavailable(f"{self.name} answered {status}")
-        if status == 401:
-            # The service refused our service token: a deployment fault, not the client's.
-            raise UpstreamUnavailable(f"{self.name} refused the gateway's credentials")
+        status, payload, relayed = await self.fetch(request.get(REQUEST_ID_KEY, ""), method, path, params=params, body=body)
         out = web.Response(status=status, body=payload if status != 204 else None)
-        if location:
-            out.headers["Location"] = location
+        if "Location" in relayed:
+            out.headers["Location"] = relayed["Location"]
         if status != 204:
-            out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if "problem" in content_type else "application/json"
+            problem = "problem" in relayed.get("Content-Type", "")
+            out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if problem else "application/json"
         return out

@@ -1,0 +1,82 @@
+"""What the gateway answers with when it gathers pieces from several stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+# Status of a piece of an aggregated view.
+OK = "ok"
+PENDING = "pending"  # the index knows the parent, no derived blob yet
+STALE = "stale"  # made from an older version of its parent
+MISSING = "missing"  # the index points at it, its store says 404
+UNAVAILABLE = "unavailable"  # its store timed out, failed, or its circuit is open
+
+
+class SourceStatus(msgspec.Struct, kw_only=True):
+    status: str
+    ms: float
+    count: int
+
+
+class ViewError(msgspec.Struct, kw_only=True, omit_defaults=True):
+    source: str
+    status: str
+    detail: str
+    ids: list[str] = []
+
+
+class BookRef(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    description: str | None = None
+
+
+class ChapterView(msgspec.Struct, kw_only=True):
+    chapter: int
+    title: str
+    draft: dict[str, Any] | None
+    draft_status: str
+    expanded: dict[str, Any] | None
+    status: str  # the expansion's status
+
+
+class BookView(msgspec.Struct, kw_only=True):
+    """`GET /api/v1/users/{uid}/books/{book_id}`."""
+
+    book: BookRef
+    chapters: list[ChapterView]
+    compiled: dict[str, Any] | None
+    compiled_status: str | None
+    sources: dict[str, SourceStatus]
+    errors: list[ViewError]
+
+
+class DerivedView(msgspec.Struct, kw_only=True):
+    id: str | None
+    processor: str
+    schema_id: str | None = None
+    preview: str = ""
+    data: dict[str, Any] | None = None
+    status: str
+
+
+class BlobListItem(msgspec.Struct, kw_only=True):
+    id: str
+    type: str
+    schema_id: str
+    version: int
+    data: dict[str, Any]
+    book_id: str | None = None
+    chapter: int | None = None
+    derived: list[DerivedView]
+
+
+class BlobListView(msgspec.Struct, kw_only=True):
+    """`GET /api/v1/users/{uid}/blobs`."""
+
+    blobs: list[BlobListItem]
+    next_cursor: str | None
+    sources: dict[str, SourceStatus]
+    errors: list[ViewError]

@@ -1,0 +1,212 @@
+"""Gathering a book or a list of blobs from the stores that hold its pieces.
+
+Read the index once, group the ids by the store that holds them, make one batch call per store,
+all at once, each with its own deadline inside the request's budget, and merge. A store that is
+slow, down or behind an open circuit costs at most its deadline: its pieces are `unavailable` and
+the answer is still a 200. Only when the index cannot answer is the request an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from contracts.models import BlobList, BookState
+from contracts.views import (
+    MISSING,
+    OK,
+    PENDING,
+    STALE,
+    UNAVAILABLE,
+    BlobListItem,
+    BlobListView,
+    BookRef,
+    BookView,
+    ChapterView,
+    DerivedView,
+    SourceStatus,
+    ViewError,
+)
+
+from .errors import IndexUnavailable, UpstreamProblem, ViewNotFound
+from .registry import Directory
+from .sources import Source, SourceFailed, SourceResult
+
+USER_BLOBS = "user-blobs"  # the index service's batch route, as a store of user blobs
+Repair = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (processor, parent blob, derived id)
+
+
+@dataclass(frozen=True)
+class Budget:
+    per_source: float
+    total: float
+    started: float
+
+    def for_source(self) -> float:
+        remaining = self.total - (time.perf_counter() - self.started)
+        return max(0.001, min(self.per_source, remaining))
+
+
+def _unregistered(name: str) -> SourceResult:
+    return SourceResult(name, UNAVAILABLE, 0.0, error=f"{name} is not in the processor registry")
+
+
+class Aggregator:
+    def __init__(
+        self,
+        index: Source,
+        user_blobs: Source,
+        directory: Directory,
+        *,
+        per_source: float,
+        total: float,
+        repair: Repair,
+        expansion_schema: str = "expanded-text-v1",
+        compiled_schema: str = "compiled-book-v1",
+    ) -> None:
+        self.index = index
+        self.user_blobs = user_blobs
+        self.directory = directory
+        self.per_source = per_source
+        self.total = total
+        self.repair = repair
+        self.expansion_schema = expansion_schema
+        self.compiled_schema = compiled_schema
+
+    def budget(self) -> Budget:
+        return Budget(self.per_source, self.total, time.perf_counter())
+
+    async def _index_json(self, path: str, budget: Budget, request_id: str, params: dict[str, str] | None = None) -> bytes:
+        try:
+            status, payload = await self.index.request("GET", path, request_id=request_id, timeout=budget.for_source(), params=params)
+        except SourceFailed as exc:
+            raise IndexUnavailable(str(exc)) from exc
+        if status == 404:
+            raise ViewNotFound("no such book")
+        if 400 <= status < 500:
+            raise UpstreamProblem(status, payload)
+        if status != 200:
+            raise IndexUnavailable(f"the index answered {status}")
+        return payload
+
+    async def _fan_out(self, wanted: dict[str, list[str]], user_id: str, budget: Budget, request_id: str) -> dict[str, SourceResult]:
+        """One batch call per store, all at once."""
+
+        async def one(name: str, ids: list[str]) -> SourceResult:
+            source = self.user_blobs if name == USER_BLOBS else await self.directory.source(name, request_id=request_id)
+            if source is None:
+                return _unregistered(name)
+            return await source.batch(user_id, ids, request_id=request_id, timeout=budget.for_source())
+
+        names = [n for n, ids in wanted.items() if ids]
+        results = await asyncio.gather(*(one(n, wanted[n]) for n in names))
+        return dict(zip(names, results))
+
+    @staticmethod
+    def _reports(results: dict[str, SourceResult]) -> tuple[dict[str, SourceStatus], list[ViewError]]:
+        sources = {n: SourceStatus(status=r.status, ms=round(r.ms, 1), count=len(r.blobs)) for n, r in results.items()}
+        errors = [ViewError(source=n, status=UNAVAILABLE, detail=r.error or "unavailable") for n, r in results.items() if r.status != OK]
+        return sources, errors
+
+    async def book_view(self, user_id: str, book_id: str, request_id: str) -> BookView:
+        budget = self.budget()
+        started = time.perf_counter()
+        payload = await self._index_json(f"/api/v1/users/{user_id}/books/{book_id}", budget, request_id)
+        book = msgspec.json.decode(payload, type=BookState)
+        index_ms = (time.perf_counter() - started) * 1000
+        await self.directory.refresh(request_id=request_id)
+        expander = next(iter(self.directory.producing(self.expansion_schema)), None)
+        compiler = next(iter(self.directory.producing(self.compiled_schema)), None)
+        wanted: dict[str, list[str]] = {USER_BLOBS: [c.draft_blob_id for c in book.chapters]}
+        if expander:
+            wanted[expander] = [c.processed_blob_ids[expander] for c in book.chapters if expander in c.processed_blob_ids]
+        if compiler and book.compiled_blob_id:
+            wanted.setdefault(compiler, []).append(book.compiled_blob_id)
+        results = await self._fan_out(wanted, user_id, budget, request_id)
+        sources, errors = self._reports(results)
+        sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(book.chapters)), **sources}
+        drafts = results.get(USER_BLOBS)
+        expansions = results.get(expander) if expander else None
+        consumers = set(self.directory.consuming("text-input-v1"))
+        chapters = []
+        missing_expansions: list[str] = []
+        for state in book.chapters:
+            draft, draft_status = self._piece(drafts, state.draft_blob_id)
+            expanded: dict[str, Any] | None = None
+            derived_id = state.processed_blob_ids.get(expander) if expander else None
+            if derived_id is None:
+                status = PENDING if expander in consumers else OK
+            else:
+                expanded, status = self._piece(expansions, derived_id)
+                if status == MISSING:
+                    missing_expansions.append(derived_id)
+                    if draft is not None and expander is not None:
+                        await self.repair(expander, draft, derived_id)
+                elif expanded is not None and draft is not None and (expanded.get("source_version") or 0) < draft["version"]:
+                    status = STALE
+            chapters.append(
+                ChapterView(
+                    chapter=state.chapter, title=state.title, draft=draft, draft_status=draft_status,
+                    expanded=expanded, status=status,
+                )  # fmt: skip
+            )
+        if missing_expansions and expander:
+            errors.append(ViewError(source=expander, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=missing_expansions))
+        compiled, compiled_status = (None, None)
+        if compiler and book.compiled_blob_id:
+            compiled, compiled_status = self._piece(results.get(compiler), book.compiled_blob_id)
+            if compiled_status == MISSING:
+                errors.append(ViewError(source=compiler, status=MISSING, detail="the compiled book is gone from its store", ids=[book.compiled_blob_id]))
+        return BookView(
+            book=BookRef(id=book.book_id, title=book.title, description=book.description),
+            chapters=chapters, compiled=compiled, compiled_status=compiled_status, sources=sources, errors=errors,
+        )  # fmt: skip
+
+    @staticmethod
+    def _piece(result: SourceResult | None, blob_id: str) -> tuple[dict[str, Any] | None, str]:
+        if result is None or result.status != OK:
+            return None, UNAVAILABLE
+        found = result.blobs.get(blob_id)
+        return (found, OK) if found is not None else (None, MISSING)
+
+    async def blob_list(self, user_id: str, params: dict[str, str], request_id: str) -> BlobListView:
+        budget = self.budget()
+        started = time.perf_counter()
+        payload = await self._index_json(f"/api/v1/users/{user_id}/blobs", budget, request_id, params=params)
+        listing = msgspec.json.decode(payload, type=BlobList)
+        index_ms = (time.perf_counter() - started) * 1000
+        await self.directory.refresh(request_id=request_id)
+        wanted: dict[str, list[str]] = {}
+        for blob in listing.blobs:
+            for summary in blob.derived:
+                wanted.setdefault(summary.processor, []).append(summary.id)
+        results = await self._fan_out(wanted, user_id, budget, request_id)
+        sources, errors = self._reports(results)
+        sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(listing.blobs)), **sources}
+        items = []
+        for blob in listing.blobs:
+            derived = []
+            for summary in blob.derived:
+                data, status = self._piece(results.get(summary.processor), summary.id)
+                if status == OK and summary.status == STALE:
+                    status = STALE
+                derived.append(
+                    DerivedView(
+                        id=summary.id, processor=summary.processor, schema_id=summary.schema_id,
+                        preview=summary.preview, data=data.get("data") if data else None, status=status,
+                    )  # fmt: skip
+                )
+            made_by = {d.processor for d in derived}
+            derived += [DerivedView(id=None, processor=p, status=PENDING) for p in self.directory.consuming(blob.schema_id) if p not in made_by]
+            items.append(
+                BlobListItem(
+                    id=blob.id, type=blob.type, schema_id=blob.schema_id, version=blob.version, data=blob.data,
+                    book_id=blob.book_id, chapter=blob.chapter, derived=derived,
+                )  # fmt: skip
+            )
+        return BlobListView(blobs=items, next_cursor=listing.next_cursor, sources=sources, errors=errors)

@@ -1,0 +1,80 @@
+"""Assembled book views, kept until an event says they changed, and built once for many callers.
+
+Views are dropped by the events the gateway receives for their user (created, updated, deleted,
+derived, compiled), never by age alone. A view being assembled when such an event arrives is not
+kept: every invalidation stamps the user with a counter, and a build that started before the
+stamp is thrown away after it has answered its callers, so no view older than an event the
+gateway has seen is ever served again. Identical concurrent requests share one build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+Key = tuple[str, str]  # (user id, book id)
+
+
+@dataclass(frozen=True)
+class Cached:
+    body: bytes
+    stored_at: float
+
+
+@dataclass(frozen=True)
+class Served:
+    body: bytes
+    source: str  # hit | miss | shared | bypass
+    age: float  # seconds since the view was assembled
+
+
+class ViewCache:
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._views: LRUCache[Key, Cached] = LRUCache(maxsize=maxsize)
+        self._stamps: LRUCache[str, int] = LRUCache(maxsize=max(maxsize * 10, 1000))
+        self._counter = itertools.count(1)
+        self._clock = 0
+        self._flights: dict[Key, asyncio.Future[bytes]] = {}
+
+    def invalidate(self, user_id: str) -> None:
+        """Forget every view of `user_id`; builds under way for them will not be kept."""
+        self._clock = next(self._counter)
+        self._stamps[user_id] = self._clock
+        for key in [k for k in self._views.keys() if k[0] == user_id]:
+            self._views.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    async def get(self, key: Key, build: Callable[[], Awaitable[bytes]], *, bypass: bool = False) -> Served:
+        """The cached view, or one build shared by every caller asking meanwhile."""
+        if not bypass:
+            cached = self._views.get(key)
+            if cached is not None:
+                return Served(cached.body, "hit", time.monotonic() - cached.stored_at)
+        flight = self._flights.get(key)
+        if flight is not None:
+            return Served(await asyncio.shield(flight), "shared", 0.0)
+        started_at = self._clock
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            body = await build()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except Exception as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved here: the callers that shared it get it, nobody else needs it
+            raise
+        finally:
+            self._flights.pop(key, None)
+        flight.set_result(body)
+        if self._stamps.get(key[0], 0) <= started_at:
+            self._views[key] = Cached(body, time.monotonic())
+        return Served(body, "bypass" if bypass else "miss", 0.0)

@@ -1,0 +1,120 @@
+"""The gateway's own view of the stream: every instance subscribes itself, so several gateways
+behind a load balancer each serve their own sockets, and each keeps its own cache correct."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from contracts import subjects
+from contracts.events import BlobCreated
+from contracts.subjects import STREAM_NAME
+
+from .cache import ViewCache
+from .metrics import GatewayMetrics
+from .registry import Directory
+from .ws import Connection, Hub, client_message
+
+log = logging.getLogger(__name__)
+MAX_RESUME = 2000  # a client further behind than this reloads instead
+CLIENT_SUBJECTS = ("blob.", "book.compiled")
+
+
+class LiveEvents:
+    def __init__(self, js: JetStreamContext, hub: Hub, cache: ViewCache, directory: Directory, metrics: GatewayMetrics) -> None:
+        self.js = js
+        self.hub = hub
+        self.cache = cache
+        self.directory = directory
+        self.metrics = metrics
+        self._subscription: Any = None
+
+    async def start(self) -> None:
+        # One ordered consumer over the whole stream keeps one order of sequence numbers.
+        self._subscription = await self.js.subscribe(
+            ">", stream=STREAM_NAME, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            try:
+                await self._subscription.unsubscribe()
+            except Exception as exc:  # already gone with the connection
+                log.debug("unsubscribe: %s", exc)
+
+    async def _on_message(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        self.handle(msg.subject, msg.data, seq)
+
+    def handle(self, subject: str, data: bytes, seq: int) -> None:
+        """Invalidate what the event changes, and tell the user's sockets."""
+        self.hub.last_seq = max(self.hub.last_seq, seq)
+        if not subject.startswith(CLIENT_SUBJECTS):
+            return
+        try:
+            event = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return
+        if not isinstance(event, dict):
+            return
+        self.metrics.events.labels(str(event.get("event", "unknown"))).inc()
+        user_id = event.get("user_id")
+        if isinstance(user_id, str):
+            self.cache.invalidate(user_id)
+        if subject.startswith("blob.created.") and event.get("processor_id") not in (None, "user"):
+            # A derived blob of a processor we may not know yet: look at the registry again soon.
+            if event.get("processor_id") not in self.directory.registrations:
+                self.directory.stale()
+        message = client_message(subject, event, seq)
+        if message is not None:
+            self.hub.deliver(message[0], message[1], seq)
+
+    async def replay(self, connection: Connection, after: int) -> bool:
+        """Send `connection` its user's events after sequence `after`, up to what live delivery
+        has reached; False when it is too far behind to replay (the client should reload)."""
+        until = self.hub.last_seq
+        if until - after > MAX_RESUME:
+            return False
+        for seq in range(after + 1, until + 1):
+            try:
+                raw = await self.js.get_msg(STREAM_NAME, seq)
+            except NotFoundError:
+                continue
+            if not (raw.subject or "").startswith(CLIENT_SUBJECTS):
+                continue
+            try:
+                event = msgspec.json.decode(raw.data or b"{}")
+            except msgspec.DecodeError:
+                continue
+            message = client_message(raw.subject or "", event, seq) if isinstance(event, dict) else None
+            if message is not None and message[0] == connection.user_id:
+                await connection.socket.send_str(message[1])
+        return True
+
+    async def request_repair(self, processor_id: str, parent: dict[str, Any], derived_id: str) -> None:
+        """Ask a processor to make a missing derived blob again, from its parent's current version.
+
+        The request goes to that processor alone (its replay subject); the message id makes
+        repeated requests for the same blob within the de-duplication window count once.
+        """
+        event = BlobCreated(
+            event_id=uuid.uuid4().hex, user_id=parent["user_id"], blob_id=parent["id"], schema_id=parent["schema_id"],
+            version=parent["version"], occurred_at=datetime.now(UTC), processor_id="user",
+            book_id=parent.get("book_id"), chapter=parent.get("chapter"),
+        )  # fmt: skip
+        try:
+            await self.js.publish(
+                subjects.processor_replay(processor_id), msgspec.json.encode(event),
+                headers={"Nats-Msg-Id": f"repair-{derived_id}-v{parent['version']}"},
+            )  # fmt: skip
+            log.warning("%s is missing %s; asked it to make it again", processor_id, derived_id)
+        except Exception as exc:  # the view still answers; the next view asks again
+            log.warning("could not request a repair of %s: %s", derived_id, exc)

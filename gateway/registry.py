@@ -1,0 +1,81 @@
+"""The processor registry as the gateway routes by it: cached, refreshed when it may have changed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+import msgspec
+
+from contracts.models import ProcessorRegistration
+
+from .breaker import CircuitBreaker
+from .metrics import GatewayMetrics
+from .sources import Source, SourceFailed
+
+_LIST = msgspec.json.Decoder(dict[str, list[ProcessorRegistration]])
+
+
+class Directory:
+    """Processor id -> a `Source` at its registered URL; re-read after `ttl` or on an unknown id."""
+
+    def __init__(
+        self,
+        index: Source,
+        session: aiohttp.ClientSession,
+        token: str,
+        metrics: GatewayMetrics,
+        *,
+        ttl: float,
+        breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+    ) -> None:
+        self._index = index
+        self._session = session
+        self._token = token
+        self._metrics = metrics
+        self._ttl = ttl
+        self._breaker = breaker
+        self._loaded = 0.0
+        self._lock = asyncio.Lock()
+        self.registrations: dict[str, ProcessorRegistration] = {}
+        self.sources: dict[str, Source] = {}
+
+    def stale(self) -> None:
+        """Make the next lookup re-read the registry (a processor registered, or moved)."""
+        self._loaded = 0.0
+
+    async def refresh(self, *, request_id: str = "", force: bool = False) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._loaded < self._ttl:
+                return
+            try:
+                status, payload = await self._index.request("GET", "/api/v1/processors", request_id=request_id, timeout=2.0)
+            except SourceFailed:
+                return  # keep routing by what we knew
+            if status != 200:
+                return
+            registrations = {r.id: r for r in _LIST.decode(payload)["processors"] if r.active}
+            for processor_id, registration in registrations.items():
+                known = self.sources.get(processor_id)
+                if known is None or known.base_url != registration.base_url.rstrip("/"):
+                    self.sources[processor_id] = Source(
+                        processor_id, registration.base_url, self._session, self._token, self._metrics, breaker=self._breaker()
+                    )
+            self.registrations = registrations
+            self._loaded = time.monotonic()
+
+    async def source(self, processor_id: str, *, request_id: str = "") -> Source | None:
+        await self.refresh(request_id=request_id)
+        if processor_id not in self.sources:
+            await self.refresh(request_id=request_id, force=True)
+        return self.sources.get(processor_id)
+
+    def consuming(self, schema_id: str) -> list[str]:
+        """Processors that derive a blob from each blob of `schema_id` (they subscribe to its creation)."""
+        subject = f"blob.created.{schema_id}"
+        return sorted(p for p, r in self.registrations.items() if subject in r.event_subscriptions)
+
+    def producing(self, schema_id: str) -> list[str]:
+        return sorted(p for p, r in self.registrations.items() if r.output_schema_id == schema_id)

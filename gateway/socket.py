@@ -1,0 +1,98 @@
+"""`GET /ws`: a user's live events, resume after a reconnect, and creating blobs over the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from contracts.models import CreateBlob, CreateUserBlob
+from servicekit.app import BODIES
+from servicekit.errors import ServiceError, Unprocessable
+
+from .auth import current_user
+from .keys import HUB, INDEX, LIVE, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+class _Action(msgspec.Struct, kw_only=True):
+    action: str
+    data: dict[str, Any]
+    request_id: str | None = None
+
+
+def _seed_form(data: dict[str, Any]) -> dict[str, Any]:
+    """The seeds' flat draft (`{content, book_id, chapter}`) as a `text-input-v1` blob body."""
+    metadata = {k: data[k] for k in ("book_id", "chapter", "style", "title") if k in data}
+    body: dict[str, Any] = {"content": data.get("content")}
+    if metadata:
+        body["metadata"] = metadata
+    return {"schema_id": "text-input-v1", "data": body}
+
+
+async def _create_blob(request: web.Request, action: _Action) -> dict[str, Any]:
+    """The same checks and answers as `POST /api/v1/blobs`, as one socket message."""
+    reader = request.app[BODIES]
+    raw = action.data if "schema_id" in action.data else _seed_form(action.data)
+    try:
+        body = reader.decode(msgspec.json.encode(raw), CreateBlob)
+        internal = CreateUserBlob(
+            user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
+            parent_id=body.parent_id, conversation_id=body.conversation_id,
+        )  # fmt: skip
+        status, payload, _ = await request.app[INDEX].fetch(action.request_id or uuid.uuid4().hex, "POST", "/api/v1/blobs", body=internal)
+    except ServiceError as exc:
+        return {"type": "blob.create.result", "request_id": action.request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
+    answer = msgspec.json.decode(payload)
+    key = "blob" if status == 201 else "problem"
+    return {"type": "blob.create.result", "request_id": action.request_id, "status": status, key: answer}
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Authenticated like REST; `?last_event_id=N` resumes after the message whose `id` was N."""
+    resume = request.query.get("last_event_id")
+    if resume is not None and not resume.isdigit():
+        raise Unprocessable("last_event_id is the `id` of the last message received, a whole number")
+    settings = request.app[SETTINGS]
+    socket = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_body_bytes)
+    await socket.prepare(request)
+    hub, live = request.app[HUB], request.app[LIVE]
+    connection = hub.open(current_user(request), socket)
+    try:
+        if resume is not None and not await live.replay(connection, int(resume)):
+            await socket.send_json({"type": "resync", "detail": "too far behind to replay: reload the views"})
+        hub.start(connection)
+        await socket.send_json({"type": "ready", "id": hub.last_seq})
+
+        async def on_action(text: str) -> None:
+            try:
+                action = msgspec.json.decode(text, type=_Action)
+            except msgspec.DecodeError as exc:
+                await socket.send_json({"type": "error", "detail": f"not an action: {exc}"})
+                return
+            if action.action != "create_blob":
+                await socket.send_json({"type": "error", "request_id": action.request_id, "detail": f"unknown action {action.action!r}"})
+                return
+            await socket.send_json(await _create_blob(request, action))
+
+        await _read(socket, on_action)
+    finally:
+        hub.close(connection)
+        with contextlib.suppress(Exception):
+            await socket.close()
+    return socket
+
+
+async def _read(socket: web.WebSocketResponse, on_action: Any) -> None:
+    async for message in socket:
+        if message.type == web.WSMsgType.TEXT:
+            await on_action(message.data)
+        elif message.type == web.WSMsgType.ERROR:
+            break
+    await asyncio.sleep(0)

@@ -1,0 +1,124 @@
+"""The stores behind the gateway: one batch call each, with a deadline, a circuit breaker, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from contracts.models import BlobBatchRequest
+from servicekit.middleware import REQUEST_ID_HEADER
+
+from .breaker import CircuitBreaker
+from .metrics import GatewayMetrics
+
+BUDGET_HEADER = "X-Studio-Budget-Ms"  # what is left of the client's request budget, for the source
+
+
+@dataclass
+class SourceResult:
+    """What one source answered: its blobs by id, the ids it did not have, or why it did not answer."""
+
+    source: str
+    status: str  # ok | unavailable
+    ms: float
+    blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"status": self.status, "ms": round(self.ms, 1), "count": len(self.blobs)}
+
+
+class SourceFailed(Exception):
+    """A source did not answer in time, answered with an error, or its circuit is open."""
+
+
+class Source:
+    """One service the gateway reads from."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        session: aiohttp.ClientSession,
+        token: str,
+        metrics: GatewayMetrics,
+        *,
+        batch_path: str = "/blobs/batch",
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.batch_path = batch_path
+        self._session = session
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._metrics = metrics
+        self.breaker = breaker or CircuitBreaker()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        request_id: str,
+        timeout: float,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> tuple[int, bytes]:
+        """One call with a deadline; SourceFailed when it cannot be made or does not answer well."""
+        self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
+        if not self.breaker.allow():
+            self._metrics.upstream_requests.labels(self.name, "circuit-open").inc()
+            raise SourceFailed(f"{self.name}: circuit open after repeated failures")
+        headers = {**self._headers, REQUEST_ID_HEADER: request_id, BUDGET_HEADER: str(max(1, int(timeout * 1000)))}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._session.request(
+                    method, self.base_url + path, params=params, headers=headers,
+                    data=None if body is None else msgspec.json.encode(body),
+                ) as response:  # fmt: skip
+                    payload = await response.read()
+                    status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
+            raise SourceFailed(f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}") from exc
+        if status >= 500 or status in (401, 429):
+            self._fail(f"http-{status}", started)
+            raise SourceFailed(f"{self.name} answered {status}")
+        self.breaker.success()
+        self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
+        self._metrics.upstream_requests.labels(self.name, "ok").inc()
+        self._metrics.upstream_latency.labels(self.name).observe(time.perf_counter() - started)
+        return status, payload
+
+    def _fail(self, outcome: str, started: float) -> None:
+        self.breaker.failure()
+        self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
+        self._metrics.upstream_requests.labels(self.name, outcome).inc()
+        self._metrics.upstream_latency.labels(self.name).observe(time.perf_counter() - started)
+
+    async def batch(self, user_id: str, ids: list[str], *, request_id: str, timeout: float) -> SourceResult:
+        """`POST <batch_path> {user_id, ids}`; never raises: a failure is a result too."""
+        started = time.perf_counter()
+        try:
+            status, payload = await self.request(
+                "POST", self.batch_path, request_id=request_id, timeout=timeout,
+                body=BlobBatchRequest(user_id=user_id, ids=ids),
+            )  # fmt: skip
+            if status != 200:
+                raise SourceFailed(f"{self.name} refused the batch: {status}")
+            answer = msgspec.json.decode(payload)
+        except (SourceFailed, msgspec.DecodeError) as exc:
+            return SourceResult(self.name, "unavailable", (time.perf_counter() - started) * 1000, error=str(exc))
+        return SourceResult(
+            self.name, "ok", (time.perf_counter() - started) * 1000,
+            blobs={b["id"]: b for b in answer["blobs"]}, missing=list(answer.get("missing", [])),
+        )  # fmt: skip

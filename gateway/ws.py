@@ -1,0 +1,124 @@
+"""Live updates over WebSocket: each user's own events, a bounded queue per socket, resume.
+
+The hub never waits for a socket: it puts each message in the socket's queue and moves on. A
+socket whose queue is full cannot keep up and is closed (it may reconnect and resume), so one
+slow client never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode, web
+
+from .metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+SLOW_CONSUMER = 4008  # application close code: the client did not keep up
+
+
+@dataclass(eq=False)
+class Connection:
+    user_id: str
+    socket: web.WebSocketResponse
+    queue: asyncio.Queue[str]
+    writer: asyncio.Task[None] | None = None
+    closed: bool = False
+    sent: int = field(default=0)
+
+
+class Hub:
+    """Who is connected, by user; delivery to each through its own queue and writer."""
+
+    def __init__(self, metrics: GatewayMetrics, *, queue_size: int = 256) -> None:
+        self.metrics = metrics
+        self.queue_size = queue_size
+        self.by_user: dict[str, set[Connection]] = {}
+        self.last_seq = 0  # the newest stream sequence the gateway has delivered
+
+    def open(self, user_id: str, socket: web.WebSocketResponse) -> Connection:
+        connection = Connection(user_id, socket, asyncio.Queue(self.queue_size))
+        self.by_user.setdefault(user_id, set()).add(connection)
+        self.metrics.sockets.inc()
+        return connection
+
+    def start(self, connection: Connection) -> None:
+        connection.writer = asyncio.create_task(self._write(connection))
+
+    def close(self, connection: Connection) -> None:
+        if connection.closed:
+            return
+        connection.closed = True
+        self.metrics.sockets.dec()
+        peers = self.by_user.get(connection.user_id)
+        if peers is not None:
+            peers.discard(connection)
+            if not peers:
+                del self.by_user[connection.user_id]
+        if connection.writer is not None:
+            connection.writer.cancel()
+
+    def deliver(self, user_id: str, message: str, seq: int) -> None:
+        """Queue `message` for every socket of `user_id`; never waits."""
+        self.last_seq = max(self.last_seq, seq)
+        for connection in list(self.by_user.get(user_id, ())):
+            try:
+                connection.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                log.warning("closing a socket of %s that fell %d messages behind", user_id, self.queue_size)
+                self.metrics.dropped_sockets.inc()
+                self.close(connection)
+                asyncio.create_task(self._close_slow(connection))
+
+    async def _close_slow(self, connection: Connection) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.socket.close(code=SLOW_CONSUMER, message=b"too slow: reconnect and resume"), 1.0)
+
+    async def _write(self, connection: Connection) -> None:
+        try:
+            while True:
+                message = await connection.queue.get()
+                await connection.socket.send_str(message)
+                connection.sent += 1
+        except (ConnectionResetError, RuntimeError):
+            self.close(connection)
+
+    async def close_all(self) -> None:
+        for connections in list(self.by_user.values()):
+            for connection in list(connections):
+                self.close(connection)
+                with contextlib.suppress(Exception):
+                    await connection.socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+def client_message(subject: str, event: dict[str, Any], seq: int) -> tuple[str, str] | None:
+    """The message a client sees for a stream event, and whose it is; None for what clients do not see."""
+    kind = event.get("event")
+    user_id = event.get("user_id")
+    if not kind or not user_id:
+        return None
+    common = {"id": seq, "event_id": event.get("event_id"), "occurred_at": event.get("occurred_at")}
+    if kind == "blob.created" and event.get("parent_id") and event.get("processor_id") != "user":
+        body = {
+            "type": "blob.derived", "parent_id": event["parent_id"], "derived_id": event["blob_id"],
+            "processor": event["processor_id"], "schema_id": event.get("schema_id"), "preview": event.get("preview", ""),
+            "book_id": event.get("book_id"), "chapter": event.get("chapter"),
+        }  # fmt: skip
+    elif kind in ("blob.created", "blob.updated", "blob.deleted"):
+        body = {
+            "type": kind, "blob_id": event["blob_id"], "schema_id": event.get("schema_id"), "version": event.get("version"),
+            "processor": event.get("processor_id"), "book_id": event.get("book_id"), "chapter": event.get("chapter"),
+        }  # fmt: skip
+    elif kind == "book.compiled":
+        body = {
+            "type": "book.compiled", "book_id": event["book_id"], "blob_id": event["blob_id"], "version": event["version"],
+            "request_id": event.get("request_id"), "chapter_count": event.get("chapter_count"), "word_count": event.get("word_count"),
+        }  # fmt: skip
+    else:
+        return None
+    return str(user_id), msgspec.json.encode({**body, **common}).decode()
