@@ -6,6 +6,7 @@ The paid model API is the one part of the federation that is stood in for; every
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from processors.text_expansion.offline import expand
+
+from .harness import free_port
 
 
 @dataclass
@@ -52,3 +55,38 @@ class FakeProvider:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.completions)
         return app
+
+
+class ThreadedProvider:
+    """The fake provider on its own event loop in a thread, for fixtures that outlive a test's loop."""
+
+    def __init__(self, provider: FakeProvider) -> None:
+        self.provider = provider
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-openai", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        runner = web.AppRunner(self.provider.app())
+        self._loop.run_until_complete(runner.setup())
+        self.port = free_port()
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+        self._loop.close()
+
+    def start(self) -> ThreadedProvider:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

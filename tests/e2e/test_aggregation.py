@@ -1,0 +1,267 @@
+"""The aggregated views through the gateway, against a stack whose text expansion the tests control.
+
+Text expansion runs here against a local OpenAI-compatible server the tests can take down, so an
+expansion can be kept stale; the tests can also freeze its process (SIGSTOP) or lose its data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from pymongo import AsyncMongoClient
+
+from compose.fake_openai import FakeProvider, ThreadedProvider
+from compose.harness import ServiceProcess, Stack, free_port, running_stack
+from servicekit.auth import issue_token
+
+from ..conftest import draft
+from ..integration.waiting import eventually
+
+EXPANSIONS_DB = "studio_text_expansion_aggregation"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[ThreadedProvider]:
+    threaded = ThreadedProvider(FakeProvider()).start()
+    yield threaded
+    threaded.stop()
+
+
+@pytest.fixture(scope="module")
+def agg(provider: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ServiceProcess]]:
+    settings = {
+        "STUDIO_PROCESSORS": "book-compiler", "STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS": "1",
+        "STUDIO_PROCESSOR_MAX_DELIVER": "100", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
+    }  # fmt: skip
+    with running_stack(**settings) as stack:
+        port = free_port()
+        expansion = ServiceProcess(
+            "processors.text_expansion",
+            {
+                "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
+                "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": EXPANSIONS_DB,
+                "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, "STUDIO_OPENAI_API_KEY": "test",
+                "STUDIO_OPENAI_BASE_URL": provider.url, "STUDIO_OPENAI_MAX_RETRIES": "0",
+                "STUDIO_PROCESSOR_MAX_DELIVER": "100", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
+            },  # fmt: skip
+            Path(tmp_path_factory.mktemp("agg")) / "text-expansion.log",
+            port,
+        )
+        expansion.start()
+        expansion.wait_ready()
+        yield stack, expansion
+        expansion.kill()
+
+
+@pytest.fixture
+async def client(agg: tuple[Stack, ServiceProcess], user_id: str) -> AsyncIterator[aiohttp.ClientSession]:
+    stack, _ = agg
+    headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
+    async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as session:
+        yield session
+
+
+async def write_book(client: aiohttp.ClientSession, user_id: str, book_id: str, chapters: int) -> list[str]:
+    async with client.post(f"/api/v1/users/{user_id}/books", json={"id": book_id, "title": f"Book {book_id}"}) as r:
+        assert r.status == 201
+    ids = []
+    for n in range(chapters, 0, -1):
+        async with client.post("/api/v1/blobs", json=draft(book_id, n, f"Chapter {n} opens on the harbour at dusk.")) as r:
+            ids.append((await r.json())["id"])
+    return ids[::-1]
+
+
+async def view(client: aiohttp.ClientSession, user_id: str, book_id: str, **headers: str) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
+    async with client.get(f"/api/v1/users/{user_id}/books/{book_id}", headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return await response.json(), response
+
+
+async def settled(client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
+    """The view once every chapter's expansion is there and current."""
+    body, _ = await eventually(
+        lambda: view(client, user_id, book_id, **{"Cache-Control": "no-cache"}),
+        lambda v: all(c["status"] == "ok" for c in v[0]["chapters"]),
+        timeout=30, what="every chapter expanded",
+    )  # fmt: skip
+    return body
+
+
+async def upstream_calls(stack: Stack) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(stack.gateway + "/metrics") as response:
+            text = await response.text()
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("studio_gateway_upstream_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            source = labels.split('source="')[1].split('"')[0]
+            calls[source] = calls.get(source, 0) + float(value)
+    return calls
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Calls made between two readings, by source (sources with none left out)."""
+    return {s: after[s] - before.get(s, 0) for s in after if after[s] != before.get(s, 0)}
+
+
+async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_source(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    stack, _ = agg
+    drafts = await write_book(client, user_id, "twenty", 20)
+    body = await settled(client, user_id, "twenty")
+    assert body["book"] == {"id": "twenty", "title": "Book twenty", "description": None}
+    assert [c["chapter"] for c in body["chapters"]] == list(range(1, 21))
+    assert [c["draft"]["id"] for c in body["chapters"]] == drafts
+    assert all(c["expanded"]["parent_blob_id"] == c["draft"]["id"] for c in body["chapters"])
+    assert body["errors"] == [] and body["compiled"] is None
+    before = await upstream_calls(stack)
+    fresh, response = await view(client, user_id, "twenty", **{"Cache-Control": "no-cache"})
+    after = await upstream_calls(stack)
+    assert delta(before, after) == {"index": 1, "user-blobs": 1, "text-expansion": 1}
+    assert set(fresh["sources"]) == {"index", "user-blobs", "text-expansion"}
+    assert response.headers["X-Cache"] == "bypass" and response.headers["X-Request-Id"]
+    cached, response = await view(client, user_id, "twenty")
+    assert response.headers["X-Cache"] in ("hit", "miss") and cached["chapters"] == fresh["chapters"]
+    _, response = await view(client, user_id, "twenty")
+    assert response.headers["X-Cache"] == "hit" and int(response.headers["Age"]) >= 0
+    assert delta(after, await upstream_calls(stack)) == {}, "a cached view calls nobody"
+
+
+async def test_a_frozen_store_costs_its_deadline_and_is_used_again_when_thawed(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    stack, expansion = agg
+    await write_book(client, user_id, "frozen", 3)
+    await settled(client, user_id, "frozen")
+    assert expansion.process is not None
+    os.kill(expansion.process.pid, signal.SIGSTOP)
+    try:
+        started = time.perf_counter()
+        body, response = await view(client, user_id, "frozen", **{"Cache-Control": "no-cache"})
+        elapsed = time.perf_counter() - started
+        assert elapsed < 1.0, "within the request's budget"
+        assert [c["status"] for c in body["chapters"]] == ["unavailable"] * 3
+        assert [c["draft_status"] for c in body["chapters"]] == ["ok"] * 3
+        assert body["sources"]["text-expansion"]["status"] == "unavailable"
+        assert [e["source"] for e in body["errors"]] == ["text-expansion"]
+    finally:
+        os.kill(expansion.process.pid, signal.SIGCONT)
+    await settled(client, user_id, "frozen")  # the circuit probes again after its cool-down
+
+
+async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
+    agg: tuple[Stack, ServiceProcess], provider: ThreadedProvider, client: aiohttp.ClientSession, user_id: str
+) -> None:
+    drafts = await write_book(client, user_id, "stale", 2)
+    await settled(client, user_id, "stale")
+    provider.provider.down = True
+    try:
+        async with client.put(f"/api/v1/blobs/{drafts[1]}", json={"data": draft("stale", 2, "A new second chapter, longer.")["data"]}) as r:
+            assert r.status == 200
+        body, _ = await eventually(
+            lambda: view(client, user_id, "stale"), lambda v: v[0]["chapters"][1]["draft"]["version"] == 2, what="the edit seen"
+        )
+        assert [c["status"] for c in body["chapters"]] == ["ok", "stale"]
+        assert body["chapters"][1]["expanded"]["source_version"] == 1
+    finally:
+        provider.provider.down = False
+    await settled(client, user_id, "stale")
+
+
+async def test_a_dangling_index_entry_is_missing_and_repaired(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    stack, _ = agg
+    await write_book(client, user_id, "lost", 2)
+    body = await settled(client, user_id, "lost")
+    lost = body["chapters"][0]["expanded"]["id"]
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        await mongo[EXPANSIONS_DB]["expanded_texts"].delete_one({"_id": lost})
+    finally:
+        await mongo.close()
+    body, _ = await view(client, user_id, "lost", **{"Cache-Control": "no-cache"})
+    assert [c["status"] for c in body["chapters"]] == ["missing", "ok"]
+    assert body["errors"] == [{"source": "text-expansion", "status": "missing", "detail": body["errors"][0]["detail"], "ids": [lost]}]
+    repaired = await settled(client, user_id, "lost")
+    assert repaired["chapters"][0]["expanded"]["id"] == lost  # made again, under the same id
+
+
+async def test_the_cache_follows_every_kind_of_event(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    drafts = await write_book(client, user_id, "cached", 1)
+    await settled(client, user_id, "cached")
+
+    async def cached_then(change: Any, seen: Any, what: str) -> None:
+        await view(client, user_id, "cached")
+        _, response = await view(client, user_id, "cached")
+        assert response.headers["X-Cache"] == "hit", what
+        await change()
+        await eventually(lambda: view(client, user_id, "cached"), lambda v: seen(v[0]), what=what)
+
+    async def add() -> None:
+        async with client.post("/api/v1/blobs", json=draft("cached", 2, "A second chapter arrives.")) as r:
+            assert r.status == 201
+
+    await cached_then(add, lambda v: len(v["chapters"]) == 2, "created")
+    await cached_then(lambda: asyncio.sleep(0), lambda v: v["chapters"][1]["status"] == "ok", "derived")
+
+    async def edit() -> None:
+        async with client.put(f"/api/v1/blobs/{drafts[0]}", json={"data": draft("cached", 1, "An edited opening.")["data"]}) as r:
+            assert r.status == 200
+
+    await cached_then(edit, lambda v: v["chapters"][0]["draft"]["version"] == 2, "updated")
+
+    async def compile_book() -> None:
+        async with client.post(f"/api/v1/users/{user_id}/books/cached/compile") as r:
+            assert r.status == 202
+
+    await cached_then(compile_book, lambda v: v["compiled"] is not None and v["compiled"]["version"] == 1, "compiled")
+
+    async def delete() -> None:
+        body, _ = await view(client, user_id, "cached")
+        async with client.delete(f"/api/v1/blobs/{body['chapters'][1]['draft']['id']}") as r:
+            assert r.status == 204
+
+    await cached_then(delete, lambda v: len(v["chapters"]) == 1, "deleted")
+
+
+async def test_fifty_identical_requests_share_one_fan_out(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    stack, _ = agg
+    await write_book(client, user_id, "crowd", 5)
+    await settled(client, user_id, "crowd")
+    async with client.post("/api/v1/blobs", json=draft(content="An unrelated note, to drop the cached view.")) as r:
+        assert r.status == 201
+    await eventually(lambda: view(client, user_id, "crowd"), lambda v: v[1].headers["X-Cache"] == "miss", what="cache dropped")
+    async with client.post("/api/v1/blobs", json=draft(content="Another note, to drop it again.")) as r:
+        assert r.status == 201
+    await asyncio.sleep(0.3)  # let the gateway see the event
+    before = await upstream_calls(stack)
+    answers = await asyncio.gather(*(view(client, user_id, "crowd") for _ in range(50)))
+    after = await upstream_calls(stack)
+    assert delta(before, after) == {"index": 1, "user-blobs": 1, "text-expansion": 1}
+    assert {r.headers["X-Cache"] for _, r in answers} <= {"miss", "shared", "hit"}
+    assert len({str(b) for b, _ in answers}) == 1
+
+
+async def test_another_users_book_is_not_found(agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str) -> None:
+    stack, _ = agg
+    await write_book(client, user_id, "private", 1)
+    headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], 'someone-else')}"}
+    async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as other:
+        for path in (f"/api/v1/users/{user_id}/books/private", "/api/v1/users/someone-else/books/private"):
+            async with other.get(path) as response:
+                assert response.status == 404 and response.content_type == "application/problem+json"
