@@ -1,0 +1,124 @@
+"""Live updates over the WebSocket: own events only, blobs created over the socket, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from compose.harness import Stack
+from servicekit.auth import issue_token
+
+from ..conftest import draft
+
+
+class Socket:
+    """A client socket that collects every message it is sent."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.messages: list[dict[str, Any]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.messages.append(message.json())
+
+    async def wait_for(self, match: Any, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(found := [m for m in self.messages if match(m)]) < count:
+            assert time.monotonic() < deadline, f"wanted {count}, got {found}; all: {self.messages[-10:]}"
+            await asyncio.sleep(0.02)
+        return found
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+async def connect(session: aiohttp.ClientSession, stack: Stack, user_id: str, **params: str) -> Socket:
+    token = issue_token(stack.secrets["jwt_secret"], user_id)
+    ws = await session.ws_connect(stack.gateway + "/ws", params={"token": token, **params})
+    socket = Socket(ws)
+    await socket.wait_for(lambda m: m["type"] == "ready")
+    return socket
+
+
+async def test_a_writer_hears_of_their_blob_and_its_expansion_and_nobody_else_does(
+    stack: Stack, session: aiohttp.ClientSession, api: aiohttp.ClientSession, user_id: str, other_user_id: str
+) -> None:
+    mine, theirs = await connect(session, stack, user_id), await connect(session, stack, other_user_id)
+    try:
+        async with api.post("/api/v1/blobs", json=draft("live", 1, "The harbour lamps came on one by one.")) as response:
+            blob = await response.json()
+        (created,) = await mine.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == blob["id"])
+        (derived,) = await mine.wait_for(lambda m: m["type"] == "blob.derived" and m["parent_id"] == blob["id"])
+        assert (created["book_id"], created["chapter"], created["version"]) == ("live", 1, 1)
+        assert derived["processor"] == "text-expansion" and derived["preview"].startswith("The harbour lamps")
+        assert derived["id"] > created["id"]
+        await asyncio.sleep(0.3)
+        assert [m for m in theirs.messages if m["type"] != "ready"] == []
+    finally:
+        await mine.close()
+        await theirs.close()
+
+
+async def test_blobs_created_over_the_socket_are_checked_like_rest(
+    stack: Stack, session: aiohttp.ClientSession, user_id: str
+) -> None:
+    socket = await connect(session, stack, user_id)
+    try:
+        await socket.ws.send_json({"action": "create_blob", "request_id": "r1", "data": {"content": "The ship sailed at dawn.", "book_id": "my-novel", "chapter": 1}})
+        (result,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result" and m["request_id"] == "r1")
+        assert result["status"] == 201 and result["blob"]["data"]["metadata"] == {"book_id": "my-novel", "chapter": 1}
+        await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == result["blob"]["id"])
+        await socket.ws.send_json({"action": "create_blob", "request_id": "r2", "data": {"schema_id": "text-input-v1", "data": {"content": "tiny", "metadata": {"chapter": "x"}}}})
+        (refused,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result" and m["request_id"] == "r2")
+        assert refused["status"] == 422
+        assert sorted(e["pointer"] for e in refused["problem"]["errors"]) == ["/data/content", "/data/metadata/chapter"]
+        await socket.ws.send_str("not json")
+        await socket.wait_for(lambda m: m["type"] == "error")
+    finally:
+        await socket.close()
+
+
+async def test_a_client_that_reconnects_gets_what_it_missed(
+    stack: Stack, session: aiohttp.ClientSession, api: aiohttp.ClientSession, user_id: str
+) -> None:
+    socket = await connect(session, stack, user_id)
+    async with api.post("/api/v1/blobs", json=draft(content="Before the connection dropped.")) as response:
+        first = await response.json()
+    (seen,) = await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == first["id"])
+    await socket.close()
+    missed = []
+    for n in range(3):
+        async with api.post("/api/v1/blobs", json=draft(content=f"Written while away, number {n}.")) as response:
+            missed.append((await response.json())["id"])
+    await asyncio.sleep(0.5)
+    resumed = await connect(session, stack, user_id, last_event_id=str(seen["id"]))
+    try:
+        created = await resumed.wait_for(lambda m: m["type"] == "blob.created", count=3)
+        assert [m["blob_id"] for m in created] == missed
+        ids = [m["id"] for m in resumed.messages if "id" in m and m["type"] != "ready"]
+        assert ids == sorted(ids) and min(ids) > seen["id"]
+    finally:
+        await resumed.close()
+
+
+async def test_the_socket_needs_a_valid_token(stack: Stack, session: aiohttp.ClientSession) -> None:
+    for params in ({}, {"token": "forged"}, {"token": issue_token("x" * 32, "someone")}):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(stack.gateway + "/ws", params=params)
+        assert refused.value.status == 401
