@@ -1,0 +1,236 @@
+"""The aggregated book view, the cache, and live delivery, each against its yardstick in one run.
+
+Starts its own stack (every processor, offline expander) and prints:
+- the uncached view of a 20- and a 100-chapter book (p50/p99) against the *limit*: the index lookup
+  plus the slowest single store's batch call for the same ids, each measured directly; and against
+  a naive client that fetches every blob one by one;
+- the cached view against the uncached one, and requests/s at 32 and 128 concurrent clients against
+  a bare aiohttp handler (its own process) returning the same bytes;
+- create-to-`blob.derived` on the socket (p50/p99), and one event fanned out to 1,000 sockets.
+
+Run from the repository root: .venv/bin/python -m bench.aggregate [--samples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from compose.harness import ROOT, Stack, free_port, running_stack
+from servicekit.auth import issue_token
+
+USER = "bench-reader"
+BARE = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    body = open(sys.argv[2], "rb").read()
+    async def handler(request):
+        return web.Response(body=body, content_type="application/json")
+    app = web.Application()
+    app.router.add_get("/view", handler)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    """
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(values: list[float]) -> str:
+    return f"p50 {statistics.median(values) * 1e3:7.2f} ms  p99 {pct(values, .99) * 1e3:7.2f} ms"
+
+
+class Bench:
+    def __init__(self, stack: Stack, user: aiohttp.ClientSession, service: aiohttp.ClientSession) -> None:
+        self.stack = stack
+        self.user = user
+        self.service = service
+
+    async def timed(self, method: str, url: str, session: aiohttp.ClientSession, **kwargs: Any) -> tuple[float, Any]:
+        started = time.perf_counter()
+        async with session.request(method, url, **kwargs) as response:
+            assert response.status == 200, await response.text()
+            body = await response.json()
+        return time.perf_counter() - started, body
+
+    async def write_book(self, book_id: str, chapters: int) -> None:
+        index = self.stack.index
+        async with self.service.post(f"{index}/api/v1/users/{USER}/books", json={"id": book_id, "title": book_id}) as r:
+            assert r.status == 201
+        semaphore = asyncio.Semaphore(8)
+
+        async def chapter(n: int) -> None:
+            data = {"content": f"Chapter {n}. The tide came in over the causeway while the lamp turned.", "metadata": {"book_id": book_id, "chapter": n}}
+            async with semaphore, self.service.post(f"{index}/api/v1/blobs", json={"user_id": USER, "schema_id": "text-input-v1", "data": data}) as r:
+                assert r.status == 201
+
+        await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
+        while True:
+            _, view = await self.timed("GET", f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}", self.user, headers={"Cache-Control": "no-cache"})
+            if all(c["status"] == "ok" for c in view["chapters"]):
+                return
+            await asyncio.sleep(0.2)
+
+    async def book(self, book_id: str, samples: int) -> dict[str, list[float]]:
+        gateway = f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}"
+        index = self.stack.index
+        found: dict[str, list[float]] = {"gateway": [], "limit": [], "parallel": [], "naive": [], "cached": []}
+        _, state = await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
+        drafts = [c["draft_blob_id"] for c in state["chapters"]]
+        expansions = [c["processed_blob_ids"]["text-expansion"] for c in state["chapters"]]
+        for _ in range(samples):
+            elapsed, _ = await self.timed("GET", gateway, self.user, headers={"Cache-Control": "no-cache"})
+            found["gateway"].append(elapsed)
+            lookup, _ = await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
+            user_blobs, _ = await self.timed("POST", f"{index}/api/v1/blobs/batch", self.service, json={"user_id": USER, "ids": drafts})
+            expanded, _ = await self.timed("POST", f"{self.stack.text_expansion}/blobs/batch", self.service, json={"user_id": USER, "ids": expansions})
+            found["limit"].append(lookup + max(user_blobs, expanded))
+            # The same calls made directly, the two batches at once: what the stores cost when
+            # they are asked together, as the gateway asks them (here they share one database server).
+            started = time.perf_counter()
+            await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
+            await asyncio.gather(
+                self.timed("POST", f"{index}/api/v1/blobs/batch", self.service, json={"user_id": USER, "ids": drafts}),
+                self.timed("POST", f"{self.stack.text_expansion}/blobs/batch", self.service, json={"user_id": USER, "ids": expansions}),
+            )
+            found["parallel"].append(time.perf_counter() - started)
+        await self.timed("GET", gateway, self.user)  # fill the cache
+        for _ in range(samples):
+            elapsed, _ = await self.timed("GET", gateway, self.user)
+            found["cached"].append(elapsed)
+        for _ in range(max(3, samples // 10)):
+            started = time.perf_counter()
+            await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
+            for draft_id, expansion_id in zip(drafts, expansions):
+                await self.timed("GET", f"{index}/api/v1/blobs/{draft_id}", self.service, params={"user_id": USER})
+                await self.timed("GET", f"{self.stack.text_expansion}/blobs/{expansion_id}", self.service, params={"user_id": USER})
+            found["naive"].append(time.perf_counter() - started)
+        return found
+
+
+async def throughput(url: str, headers: dict[str, str], concurrency: int, seconds: float = 3.0) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                async with session.get(url) as response:
+                    await response.read()
+                    assert response.status == 200
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - started)
+
+
+async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets: int) -> tuple[list[float], list[float]]:
+    token = issue_token(stack.secrets["jwt_secret"], USER)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
+        ws = await client.ws_connect(f"{stack.gateway}/ws", params={"token": token})
+        await ws.receive_json()  # ready
+        lags = []
+        for n in range(samples):
+            async with user.post(f"{stack.gateway}/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": f"Live sample {n}: the lamp turned again."}}) as r:
+                parent = (await r.json())["id"]
+            created = time.perf_counter()
+            while True:
+                message = await ws.receive_json(timeout=10)
+                if message["type"] == "blob.derived" and message["parent_id"] == parent:
+                    lags.append(time.perf_counter() - created)
+                    break
+        await ws.close()
+
+        fan_user = f"{USER}-fanout"
+        fan_token = issue_token(stack.secrets["jwt_secret"], fan_user)
+        connections: list[aiohttp.ClientWebSocketResponse] = []
+        for _ in range(0, sockets, 100):
+            batch = await asyncio.gather(*(client.ws_connect(f"{stack.gateway}/ws", params={"token": fan_token}) for _ in range(100)))
+            for connection in batch:
+                await connection.receive_json()
+            connections += batch
+        deliveries: list[float] = []
+
+        async def drain(connection: aiohttp.ClientWebSocketResponse, expected: int) -> None:
+            for _ in range(expected):
+                message = await connection.receive_json(timeout=30)
+                sent = datetime.fromisoformat(message["occurred_at"]).timestamp()
+                deliveries.append(time.time() - sent)
+
+        events = 5
+        readers = [asyncio.create_task(drain(c, events)) for c in connections]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {fan_token}"}) as writer:
+            for n in range(events):
+                async with writer.post(f"{stack.gateway}/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": f"Fan-out {n}: the tide."}, "type": "note"}) as r:
+                    assert r.status == 201
+                await asyncio.sleep(0.5)
+        await asyncio.gather(*readers)
+        await asyncio.gather(*(c.close() for c in connections))
+        return lags, deliveries
+
+
+async def run(samples: int) -> None:
+    # Only text expansion consumes here, so the fan-out user's notes make one event each.
+    with running_stack(STUDIO_PROCESSORS="text-expansion,book-compiler") as stack:
+        user_headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], USER)}"}
+        service_headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+        async with aiohttp.ClientSession(headers=user_headers) as user, aiohttp.ClientSession(headers=service_headers) as service:
+            bench = Bench(stack, user, service)
+            results = {}
+            for chapters in (20, 100):
+                await bench.write_book(f"book-{chapters}", chapters)
+                results[chapters] = await bench.book(f"book-{chapters}", samples)
+            for chapters, found in results.items():
+                g, limit, parallel, naive, cached = (statistics.median(found[k]) for k in ("gateway", "limit", "parallel", "naive", "cached"))
+                print(f"{chapters:3d} chapters  uncached view  {ms(found['gateway'])}")
+                print(f"{chapters:3d} chapters  limit          {ms(found['limit'])}   gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)")
+                print(f"{chapters:3d} chapters  direct, at once {ms(found['parallel'])}   gateway/direct p50 {g / parallel:.2f}x (the gateway's own cost)")
+                print(f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   naive/gateway p50 {naive / g:.1f}x (aim >= 10x)")
+                print(f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)")
+            url = f"{stack.gateway}/api/v1/users/{USER}/books/book-20"
+            async with user.get(url) as response:
+                body = await response.read()
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+                handle.write(body)
+            port = free_port()
+            bare = subprocess.Popen([sys.executable, "-c", BARE, str(port), handle.name], cwd=ROOT)
+            try:
+                await asyncio.sleep(1.0)
+                for concurrency in (32, 128):
+                    cached_rps = await throughput(url, user_headers, concurrency)
+                    bare_rps = await throughput(f"http://127.0.0.1:{port}/view", {}, concurrency)
+                    print(f"{concurrency:3d} clients  cached view {cached_rps:7.0f} req/s  bare handler {bare_rps:7.0f} req/s  ratio {cached_rps / bare_rps:.2f}x")
+            finally:
+                bare.terminate()
+                bare.wait()
+                Path(handle.name).unlink(missing_ok=True)
+            lags, deliveries = await live(stack, user, samples, 1000)
+            print(f"create -> blob.derived on the socket: {ms(lags)} (seeds: < 500 ms; aim < 100 ms)")
+            print(f"fan-out to 1000 sockets, {len(deliveries)} deliveries: {ms(deliveries)} (aim: p99 < 100 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=50)
+    asyncio.run(run(parser.parse_args().samples))
+
+
+if __name__ == "__main__":
+    main()
