@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from cachetools import LRUCache
 
-from servicekit.auth import PUBLIC_PATHS, bearer, verify_token
+from servicekit.auth import PUBLIC_PATHS, bearer, verify_claims
 from servicekit.errors import Unauthorized
 
 from .errors import UserNotFound
@@ -16,7 +18,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 USER_KEY = "user_id"
 
 
-def auth_middleware(secret: str) -> Middleware:
+def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
+    # Verifying a signature on every request costs more than serving a cached view; a token
+    # already verified is remembered (bounded), and its expiry is still checked each time.
+    verified: LRUCache[str, tuple[str, float]] = LRUCache(maxsize=remembered)
+
+    def user_of(token: str) -> str:
+        known = verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        user_id, expires = verify_claims(secret, token)
+        verified[token] = (user_id, expires)
+        return user_id
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:
@@ -25,7 +39,7 @@ def auth_middleware(secret: str) -> Middleware:
         token = bearer(request) or (request.query.get("token") if request.path == "/ws" else None)
         if token is None:
             raise Unauthorized("send Authorization: Bearer <token>")
-        user_id = verify_token(secret, token)
+        user_id = user_of(token)
         uid = request.match_info.get("uid")
         if uid is not None and uid != user_id:
             raise UserNotFound(f"no user {uid} here")

@@ -50,6 +50,11 @@ def issue_token(secret: str, user_id: str, *, ttl_seconds: int = 7 * 24 * 3600, 
 
 def verify_token(secret: str, token: str) -> str:
     """The user id of a valid token; Unauthorized for a missing, forged or expired one."""
+    return verify_claims(secret, token)[0]
+
+
+def verify_claims(secret: str, token: str) -> tuple[str, float]:
+    """The user id and expiry (epoch seconds) of a valid token; Unauthorized otherwise."""
     try:
         claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError:
@@ -59,4 +64,4 @@ def verify_token(secret: str, token: str) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("the token names no user")
-    return subject
+    return subject, float(claims["exp"])
