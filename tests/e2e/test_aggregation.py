@@ -173,6 +173,18 @@ async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
         )
         assert [c["status"] for c in body["chapters"]] == ["ok", "stale"]
         assert body["chapters"][1]["expanded"]["source_version"] == 1
+        # A chapter written while the provider is down waits for its expansion: pending.
+        async with client.post("/api/v1/blobs", json=draft("stale", 3, "A third chapter, still to be expanded.")) as r:
+            assert r.status == 201
+        body, _ = await eventually(lambda: view(client, user_id, "stale"), lambda v: len(v[0]["chapters"]) == 3, what="chapter 3")
+        assert body["chapters"][2]["status"] == "pending" and body["chapters"][2]["expanded"] is None
+        async with client.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "stale"}) as r:
+            listing = await r.json()
+        statuses = {b["chapter"]: [(d["processor"], d["status"]) for d in b["derived"]] for b in listing["blobs"]}
+        assert statuses == {1: [("text-expansion", "ok")], 2: [("text-expansion", "stale")], 3: [("text-expansion", "pending")]}
+        first = next(b for b in listing["blobs"] if b["chapter"] == 1)
+        assert first["derived"][0]["data"]["original"] == first["data"]["content"]
+        assert set(listing["sources"]) == {"index", "text-expansion"} and listing["errors"] == []
     finally:
         provider.provider.down = False
     await settled(client, user_id, "stale")
