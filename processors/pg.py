@@ -126,3 +126,30 @@ class PgOutboxRelay:
                 )
         self.published += len(rows)
         return len(rows)
+
+
+class PgStore:
+    """A processor's PostgreSQL store: a pool opened at start, its migrations applied, closed at stop."""
+
+    def __init__(self, url: str, *, name: str, migrations: Sequence[str], storage_location: str) -> None:
+        self._url = url
+        self._name = name
+        self._migrations = migrations
+        self._pool: asyncpg.Pool | None = None
+        self.storage_location = storage_location
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "the store is not open"
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await open_pool(self._url)
+        await migrate(self._pool, self._name, self._migrations)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def ready(self) -> None:
+        await self.pool.fetchval("SELECT 1")

@@ -77,3 +77,18 @@ def embedded_database_url(env: Env, variable: str, processor_id: str) -> str:
         if url:
             return str(url)
     raise ConfigError(f"{variable} must be set (no running one-machine stack to take it from)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessorSettings:
+    """A processor's settings: the runtime's, and whatever the processor adds in a subclass."""
+
+    runtime: RuntimeSettings
+
+    @property
+    def host(self) -> str:
+        return self.runtime.host
+
+    @property
+    def port(self) -> int:
+        return self.runtime.port

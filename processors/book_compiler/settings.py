@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from processors.settings import RuntimeSettings, embedded_database_url
+from processors.settings import ProcessorSettings, RuntimeSettings, embedded_database_url
 from servicekit.settings import Env
 
 PREFIX = "BOOK_COMPILER"
@@ -13,19 +13,10 @@ DEFAULT_PORT = 8013
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    runtime: RuntimeSettings
+class Settings(ProcessorSettings):
     pg_url: str
     expansion_processor: str = "text-expansion"
     source_timeout_seconds: float = 10.0
-
-    @property
-    def host(self) -> str:
-        return self.runtime.host
-
-    @property
-    def port(self) -> int:
-        return self.runtime.port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -14,7 +14,7 @@ from contracts import subjects
 from contracts.events import BookCompiled
 from contracts.processors import DerivedBlob
 from processors.errors import RetryableError
-from processors.pg import enqueue, migrate, open_pool
+from processors.pg import PgStore, enqueue
 
 from .compiler import CompiledChapterText, plain_text
 from .migrations import MIGRATIONS
@@ -64,27 +64,9 @@ def _derived(book: asyncpg.Record, chapters: list[asyncpg.Record]) -> DerivedBlo
     )  # fmt: skip
 
 
-class CompiledBookStore:
+class CompiledBookStore(PgStore):
     def __init__(self, url: str) -> None:
-        self._url = url
-        self._pool: asyncpg.Pool | None = None
-        self.storage_location = "postgresql/book_compiler/compiled_books"
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        assert self._pool is not None, "the store is not open"
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await open_pool(self._url)
-        await migrate(self._pool, "book_compiler", MIGRATIONS)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def ready(self) -> None:
-        await self.pool.fetchval("SELECT 1")
+        super().__init__(url, name="book_compiler", migrations=MIGRATIONS, storage_location="postgresql/book_compiler/compiled_books")
 
     async def by_request(self, request_id: str) -> SavedBook | None:
         row = await self.pool.fetchrow("SELECT blob_id, version FROM compiled_books WHERE request_id = $1", request_id)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.settings import RuntimeSettings, embedded_database_url
+from processors.settings import ProcessorSettings, RuntimeSettings, embedded_database_url
 from servicekit.settings import Env
 
 PREFIX = "PITCH_BUILDER"
@@ -14,18 +14,9 @@ DEFAULT_PORT = 8014
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    runtime: RuntimeSettings
+class Settings(ProcessorSettings):
     llm: LLMSettings
     pg_url: str
-
-    @property
-    def host(self) -> str:
-        return self.runtime.host
-
-    @property
-    def port(self) -> int:
-        return self.runtime.port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

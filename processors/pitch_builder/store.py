@@ -10,7 +10,7 @@ import asyncpg
 
 from contracts.processors import DerivedBlob
 from processors.errors import RetryableError
-from processors.pg import migrate, open_pool
+from processors.pg import PgStore
 
 from .migrations import MIGRATIONS
 
@@ -39,29 +39,11 @@ def _derived(pitch: asyncpg.Record, sections: list[asyncpg.Record]) -> DerivedBl
     )  # fmt: skip
 
 
-class PitchStore:
+class PitchStore(PgStore):
     """Versioned like books: every version of the input makes the next pitch version, and old ones stay."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
-        self._pool: asyncpg.Pool | None = None
-        self.storage_location = "postgresql/pitch_builder/pitches"
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        assert self._pool is not None, "the store is not open"
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await open_pool(self._url)
-        await migrate(self._pool, "pitch_builder", MIGRATIONS)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def ready(self) -> None:
-        await self.pool.fetchval("SELECT 1")
+        super().__init__(url, name="pitch_builder", migrations=MIGRATIONS, storage_location="postgresql/pitch_builder/pitches")
 
     async def upsert(self, blob: DerivedBlob) -> None:
         """Store a pitch (idempotent on its id) as the next version for its input."""

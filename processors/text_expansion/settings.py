@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.settings import RuntimeSettings
+from processors.settings import ProcessorSettings, RuntimeSettings
 from servicekit.settings import Env
 
 PREFIX = "TEXT_EXPANSION"
@@ -15,19 +15,10 @@ DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    runtime: RuntimeSettings
+class Settings(ProcessorSettings):
     llm: LLMSettings
     mongo_url: str = DEFAULT_MONGO_URL
     database: str = "studio_text_expansion"
-
-    @property
-    def host(self) -> str:
-        return self.runtime.host
-
-    @property
-    def port(self) -> int:
-        return self.runtime.port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
