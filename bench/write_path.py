@@ -103,8 +103,10 @@ async def wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def run(requests: int) -> None:
-    stack = new_stack()
+async def run(requests: int, with_processors: bool) -> None:
+    # By default no processor runs: they would consume every draft and share the one embedded
+    # database server with the write path being measured.
+    stack = new_stack() if with_processors else new_stack(STUDIO_PROCESSORS="")
     stack.start()
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port), "560"], cwd=ROOT)
@@ -162,7 +164,9 @@ async def run(requests: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="requests at 32 clients (1 client: a fifth)")
-    asyncio.run(run(parser.parse_args().requests))
+    parser.add_argument("--with-processors", action="store_true", help="run every processor too, consuming each draft")
+    args = parser.parse_args()
+    asyncio.run(run(args.requests, args.with_processors))
 
 
 if __name__ == "__main__":
