@@ -46,7 +46,8 @@ async def _greet(supervisor: Supervisor) -> None:
         f"  logs:      {supervisor.data_dir / 'logs'}\n"
         f"  user:      {DEMO_USER}\n"
         f"  token:     {token}\n\n"
-        f"Try:\n  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books\n\n"
+        f"Try:\n  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books\n"
+        f"  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books/{DEMO_BOOK}\n\n"
         f"Ctrl-C stops everything.",
         flush=True,
     )

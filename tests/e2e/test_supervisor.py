@@ -94,17 +94,27 @@ async def wait_restarted(stack: Stack, name: str, old_pid: int, timeout: float =
         await asyncio.sleep(0.2)
 
 
-async def test_acknowledged_writes_survive_kill_9_of_the_databases(own_stack: Stack, user_id: str) -> None:
+async def test_acknowledged_writes_survive_kill_9_of_every_backing_server(own_stack: Stack, user_id: str) -> None:
     seen: list[str] = []
     async with client(own_stack, user_id) as api:
         async with api.post("/api/v1/blobs", json=draft("durable", 1)) as response:
             assert response.status == 201
             blob = await response.json()
-        await asyncio.sleep(0.5)  # let the event reach the stream before the broker is killed
+        async with api.post(f"/api/v1/users/{user_id}/books/durable/compile") as response:
+            assert response.status == 202
+        deadline = time.monotonic() + 30
+        while True:  # a compiled version acknowledged by PostgreSQL
+            async with api.get(f"/api/v1/users/{user_id}/books/durable") as response:
+                compiled = (await response.json())["compiled"]
+            if compiled is not None:
+                break
+            assert time.monotonic() < deadline, "the book was not compiled"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)  # let the events reach the stream before the broker is killed
         info = own_stack.refresh()
-        for name in ("mongo", "nats"):
+        for name in ("mongo", "nats", "postgres"):
             os.kill(info[name]["pid"], signal.SIGKILL)
-        for name in ("mongo", "nats"):
+        for name in ("mongo", "nats", "postgres"):
             await wait_restarted(own_stack, name, info[name]["pid"])
         deadline = time.monotonic() + 30
         while True:  # the index service reconnects by itself
@@ -114,6 +124,15 @@ async def test_acknowledged_writes_survive_kill_9_of_the_databases(own_stack: St
                     break
             assert time.monotonic() < deadline, "the blob did not come back"
             await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while True:  # the compiler's pool reconnects by itself
+            async with api.get(f"/api/v1/users/{user_id}/books/durable", headers={"Cache-Control": "no-cache"}) as response:
+                view = await response.json()
+            if view["compiled_status"] == "ok":
+                assert view["compiled"]["id"] == compiled["id"]
+                break
+            assert time.monotonic() < deadline, f"the compiled book did not come back: {view['errors']}"
+            await asyncio.sleep(0.3)
     nc = await nats.connect(own_stack.nats_url)
     try:
         sub = await nc.jetstream().subscribe("blob.created.text-input-v1", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
