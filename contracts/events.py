@@ -68,4 +68,13 @@ class BookCompiled(Event, tag="book.compiled"):
     fallbacks: int = 0
 
 
-AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled
+class ProcessorRegistered(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.registered"):
+    """A processor registered or re-registered (for instance at a new URL): routers refresh."""
+
+    event_id: str
+    processor_id: str
+    base_url: str
+    occurred_at: datetime
+
+
+AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled | ProcessorRegistered

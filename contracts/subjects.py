@@ -22,6 +22,10 @@ BOOK_COMPILE_REQUESTED = "book.compile.requested"
 BOOK_COMPILED = "book.compiled"
 
 
+def processor_registered(processor_id: str) -> str:
+    return f"processor.registered.{processor_id}"
+
+
 def processor_completed(processor_id: str) -> str:
     return f"processor.completed.{processor_id}"
 

@@ -57,6 +57,9 @@ class LiveEvents:
     def handle(self, subject: str, data: bytes, seq: int) -> None:
         """Invalidate what the event changes, and tell the user's sockets."""
         self.hub.last_seq = max(self.hub.last_seq, seq)
+        if subject.startswith("processor.registered."):
+            self.directory.stale()  # a processor came up, perhaps at a new address
+            return
         if not subject.startswith(CLIENT_SUBJECTS):
             return
         try:

@@ -39,14 +39,14 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await BookStore.create_indexes(db)
         schemas = SchemaRegistry(db, ValidatorCache())
         await schemas.load_builtins()
-        relay, compile_relay = (
+        relay, compile_relay, processor_relay = (
             OutboxRelay(db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish)
-            for name in ("blobs", "compile_requests")
+            for name in ("blobs", "compile_requests", "processors")
         )
         app[MONGO], app[NATS], app[RELAY], app[SCHEMAS] = mongo, nc, relay, schemas
         app[BLOBS] = BlobStore(db, schemas, relay)
         app[BOOKS] = BookStore(db, compile_relay)
-        app[PROCESSORS] = ProcessorRegistry(db)
+        app[PROCESSORS] = ProcessorRegistry(db, processor_relay)
 
         async def mongo_ready() -> None:
             await mongo.admin.command("ping")
@@ -56,7 +56,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
                 raise ConnectionError("not connected to NATS")
 
         app[READINESS_KEY].extend([mongo_ready, nats_ready])
-        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate((relay, compile_relay))]
+        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate((relay, compile_relay, processor_relay))]
         yield
         for task in tasks:
             task.cancel()

@@ -8,13 +8,16 @@ import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts import subjects
 from contracts.compat import incompatibilities
+from contracts.events import ProcessorRegistered
 from contracts.models import ProcessorRegistration, RegisterSchema, SchemaDocument
 from contracts.problems import FieldError
 from contracts.validation import InvalidSchema as SchemaDocumentInvalid
 from contracts.validation import ValidatorCache, builtin_schemas, check_schema
 
-from .ids import now
+from .ids import new_id, now
+from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry, push_events
 from .errors import IncompatibleSchema, InvalidBlob, InvalidSchema, ProcessorNotFound, SchemaNotFound, UnknownSchema
 
 
@@ -136,19 +139,26 @@ class SchemaRegistry:
 
 
 class ProcessorRegistry:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], relay: OutboxRelay) -> None:
         self.collection = db["processors"]
+        self.relay = relay
 
     async def register(self, registration: ProcessorRegistration) -> tuple[ProcessorRegistration, bool]:
-        """Insert or replace a processor's entry (re-registration at every start is normal)."""
+        """Insert or replace a processor's entry (re-registration at every start is normal) and
+        announce it, so that whoever routes by the registry reads it again."""
         fields = msgspec.to_builtins(registration)
         fields.pop("id")
         fields.pop("created_at", None)
+        event = ProcessorRegistered(
+            event_id=new_id(), processor_id=registration.id, base_url=registration.base_url, occurred_at=now()
+        )
+        entry = outbox_entry(subjects.processor_registered(registration.id), event)
         result = await self.collection.update_one(
             {"_id": registration.id},
-            {"$set": fields, "$setOnInsert": {"created_at": now()}},
+            {"$set": {**fields, PENDING_FLAG: True}, "$setOnInsert": {"created_at": now()}, **push_events(entry)},
             upsert=True,
         )
+        self.relay.notify(registration.id, [entry])
         return await self.get(registration.id), result.upserted_id is not None
 
     async def get(self, processor_id: str) -> ProcessorRegistration:
@@ -162,5 +172,5 @@ class ProcessorRegistry:
 
     @staticmethod
     def _from_doc(doc: dict[str, Any]) -> ProcessorRegistration:
-        fields = {k: v for k, v in doc.items() if k != "_id"}
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "outbox", PENDING_FLAG)}
         return msgspec.convert({"id": doc["_id"], **fields}, ProcessorRegistration)

@@ -115,7 +115,8 @@ async def test_schema_registry_accepts_compatible_revisions_only(internal: aioht
         assert response.status == 404
 
 
-async def test_processor_registry(internal: aiohttp.ClientSession) -> None:
+async def test_processor_registry(internal: aiohttp.ClientSession, nc: Client) -> None:
+    seen = await watch(nc, "processor.registered.>")
     processor_id = f"proc-{uuid.uuid4().hex[:8]}"
     registration = {
         "id": processor_id, "name": "Test processor", "storage_type": "mongodb", "database_name": "proc",
@@ -132,7 +133,11 @@ async def test_processor_registry(internal: aiohttp.ClientSession) -> None:
     async with internal.post("/api/v1/processors", json={**registration, "base_url": "ftp://x"}) as response:
         assert response.status == 422
     async with internal.get(f"/api/v1/processors/{processor_id}") as response:
-        assert "connection" not in str(await response.json())
+        registration = await response.json()
+    assert "connection" not in str(registration) and "outbox" not in registration
+    # Each registration is announced, so routers read the registry again.
+    announced = await seen.wait_for(lambda s, e: e["processor_id"] == processor_id, count=2)
+    assert {headers["Nats-Msg-Id"] for _, headers, _ in announced} == {e["event_id"] for _, _, e in announced}
 
 
 async def test_user_state_counts_and_books(api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str) -> None:
