@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.models import USER_PROCESSOR, BlobIndexEntry, DerivedSummary, UserBlob
+from contracts.models import BlobIndexEntry, DerivedSummary, UserBlob
 
 PREVIEW_CHARS = 200
 TITLE_WORDS = 8
@@ -24,10 +24,6 @@ _BLOB_FIELDS = UserBlob.__struct_fields__
 def schema_name(schema_id: str) -> str:
     """`text-input-v1` -> `text-input`."""
     return schema_id.rsplit("-v", 1)[0]
-
-
-def schema_major(schema_id: str) -> int:
-    return int(schema_id.rsplit("-v", 1)[1])
 
 
 def text_of(data: dict[str, Any]) -> str:
@@ -75,10 +71,6 @@ def derived_summary(child: dict[str, Any], parent_version: int) -> DerivedSummar
         version=child.get("version"),
         source_version=source,
     )
-
-
-def is_user_blob(doc: dict[str, Any]) -> bool:
-    return doc.get("processor_id") == USER_PROCESSOR
 
 
 def chapter_key(user_id: str, book_id: str | None, chapter: int | None) -> str | None:
