@@ -26,6 +26,8 @@ bench: install
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.write_path
 	$(BIN)/python -m bench.processors
+	$(BIN)/python -m bench.compile
+	$(BIN)/python -m bench.aggregate
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache
