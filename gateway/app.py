@@ -11,7 +11,7 @@ from aiohttp import web
 
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.stream import connect
+from servicekit.stream import connect, nats_ready
 
 from .aggregate import USER_BLOBS, Aggregator
 from .auth import auth_middleware
@@ -57,11 +57,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
             async with session.get(settings.index_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
                 response.raise_for_status()
 
-        async def nats_ready() -> None:
-            if not nc.is_connected:
-                raise ConnectionError("not connected to NATS")
-
-        app[READINESS_KEY].extend([index_ready, nats_ready])
+        app[READINESS_KEY].extend([index_ready, nats_ready(nc)])
         yield
     finally:
         await live.stop()

@@ -13,7 +13,7 @@ from contracts.validation import ValidatorCache
 from servicekit.auth import service_token_middleware
 from servicekit.app import service_app
 from servicekit.observability import READINESS_KEY
-from servicekit.stream import connect, ensure_stream, stream_config
+from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
 from .books import BookStore
 from .keys import BLOBS, BOOKS, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
@@ -51,11 +51,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         async def mongo_ready() -> None:
             await mongo.admin.command("ping")
 
-        async def nats_ready() -> None:
-            if not nc.is_connected:
-                raise ConnectionError("not connected to NATS")
-
-        app[READINESS_KEY].extend([mongo_ready, nats_ready])
+        app[READINESS_KEY].extend([mongo_ready, nats_ready(nc)])
         tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate((relay, compile_relay, processor_relay))]
         yield
         for task in tasks:

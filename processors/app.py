@@ -21,7 +21,7 @@ from contracts.validation import ValidatorCache, builtin_schemas
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.stream import connect, ensure_stream, stream_config
+from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
 from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
@@ -122,11 +122,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             async def store_ready() -> None:
                 await processor.store.ready()
 
-            async def nats_ready() -> None:
-                if not nc.is_connected:
-                    raise ConnectionError("not connected to NATS")
-
-            app[READINESS_KEY].extend([store_ready, nats_ready])
+            app[READINESS_KEY].extend([store_ready, nats_ready(nc)])
             yield
         finally:
             for consumer in consumers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -51,3 +52,13 @@ async def connect(url: str, *, name: str) -> NatsClient:
         connect_timeout=5,
         drain_timeout=5,
     )
+
+
+def nats_ready(nc: NatsClient) -> Callable[[], Awaitable[None]]:
+    """A readiness check: the connection to NATS is up."""
+
+    async def check() -> None:
+        if not nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    return check
