@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-# Ids that appear in paths and subjects: no dots (they would split a NATS subject), no slashes.
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
-SchemaId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,100}-v[0-9]{1,4}$")]
+from .ids import Id, SchemaId
+
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
 
@@ -138,7 +137,7 @@ class CreateBlob(msgspec.Struct, kw_only=True):
     schema_id: SchemaId
     data: dict[str, Any]
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    parent_id: str | None = None
+    parent_id: Id | None = None
     conversation_id: Id | None = None
 
 
@@ -166,9 +165,9 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     user_id: Id
     processor_id: Id
     storage_location: str
-    remote_blob_id: str
+    remote_blob_id: Id
     schema_id: SchemaId
-    parent_id: str | None = None  # None for what is made from a whole book, which then names book_id
+    parent_id: Id | None = None  # None for what is made from a whole book, which then names book_id
     type: str = "derived"
     title: str = ""
     preview: str = ""
@@ -176,7 +175,7 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     schema_version: int = 1
     version: int = 1
     source_version: int | None = None
-    book_id: str | None = None
+    book_id: Id | None = None
     chapter: int | None = None
 
 
@@ -184,7 +183,7 @@ class BlobBatchRequest(msgspec.Struct, kw_only=True):
     """Fetch many blobs of one user in one call."""
 
     user_id: Id
-    ids: Annotated[list[str], msgspec.Meta(max_length=1000)]
+    ids: Annotated[list[Id], msgspec.Meta(max_length=1000)]
 
 
 class BlobBatch(msgspec.Struct, kw_only=True):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .models import Id
+from .ids import Id
 
 
 class DerivedBlob(msgspec.Struct, kw_only=True):
@@ -34,7 +34,7 @@ class DerivedBatchRequest(msgspec.Struct, kw_only=True):
     """`POST /blobs/batch` on a processor."""
 
     user_id: Id
-    ids: Annotated[list[str], msgspec.Meta(max_length=1000)]
+    ids: Annotated[list[Id], msgspec.Meta(max_length=1000)]
 
 
 class DerivedBatch(msgspec.Struct, kw_only=True):

@@ -33,6 +33,8 @@ from contracts.views import (
     ViewError,
 )
 
+from servicekit.urls import UrlPath, url_path
+
 from .errors import IndexUnavailable, UpstreamProblem, ViewNotFound
 from .registry import Directory
 from .sources import Source, SourceFailed, SourceResult
@@ -81,7 +83,7 @@ class Aggregator:
     def budget(self) -> Budget:
         return Budget(self.per_source, self.total, time.perf_counter())
 
-    async def _index_json(self, path: str, budget: Budget, request_id: str, params: dict[str, str] | None = None) -> bytes:
+    async def _index_json(self, path: UrlPath, budget: Budget, request_id: str, params: dict[str, str] | None = None) -> bytes:
         try:
             status, payload = await self.index.request("GET", path, request_id=request_id, timeout=budget.for_source(), params=params)
         except SourceFailed as exc:
@@ -116,7 +118,7 @@ class Aggregator:
     async def book_view(self, user_id: str, book_id: str, request_id: str) -> BookView:
         budget = self.budget()
         started = time.perf_counter()
-        payload = await self._index_json(f"/api/v1/users/{user_id}/books/{book_id}", budget, request_id)
+        payload = await self._index_json(url_path("api", "v1", "users", user_id, "books", book_id), budget, request_id)
         book = msgspec.json.decode(payload, type=BookState)
         index_ms = (time.perf_counter() - started) * 1000
         await self.directory.refresh(request_id=request_id)
@@ -177,7 +179,7 @@ class Aggregator:
     async def blob_list(self, user_id: str, params: dict[str, str], request_id: str) -> BlobListView:
         budget = self.budget()
         started = time.perf_counter()
-        payload = await self._index_json(f"/api/v1/users/{user_id}/blobs", budget, request_id, params=params)
+        payload = await self._index_json(url_path("api", "v1", "users", user_id, "blobs"), budget, request_id, params=params)
         listing = msgspec.json.decode(payload, type=BlobList)
         index_ms = (time.perf_counter() - started) * 1000
         await self.directory.refresh(request_id=request_id)

@@ -12,6 +12,7 @@ from aiohttp import web
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, nats_ready
+from servicekit.urls import url_path
 
 from .aggregate import USER_BLOBS, Aggregator
 from .auth import auth_middleware
@@ -39,7 +40,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     token = settings.service_token
     breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
     index = Source("index", settings.index_url, session, token, metrics, breaker=breaker())
-    user_blobs = Source(USER_BLOBS, settings.index_url, session, token, metrics, batch_path="/api/v1/blobs/batch", breaker=breaker())
+    user_blobs = Source(USER_BLOBS, settings.index_url, session, token, metrics, batch_path=url_path("api", "v1", "blobs", "batch"), breaker=breaker())
     directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker)
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
         "gateway",
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
+        body_timeout_seconds=settings.body_timeout_seconds,
         auth=auth_middleware(settings.jwt_secret),
         routes=routes,
         resources=resources,

@@ -10,6 +10,7 @@ import aiohttp
 import msgspec
 
 from contracts.models import ProcessorRegistration
+from servicekit.urls import url_path
 
 from .breaker import CircuitBreaker
 from .metrics import GatewayMetrics
@@ -51,7 +52,7 @@ class Directory:
             if not force and time.monotonic() - self._loaded < self._ttl:
                 return
             try:
-                status, payload = await self._index.request("GET", "/api/v1/processors", request_id=request_id, timeout=2.0)
+                status, payload = await self._index.request("GET", url_path("api", "v1", "processors"), request_id=request_id, timeout=2.0)
             except SourceFailed:
                 return  # keep routing by what we knew
             if status != 200:

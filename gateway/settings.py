@@ -17,6 +17,7 @@ class Settings:
     service_token: str
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
+    body_timeout_seconds: float = 10.0
     upstream_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4322"
     source_timeout_seconds: float = 0.25
@@ -39,6 +40,7 @@ class Settings:
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
+            body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
             source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,

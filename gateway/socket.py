@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
 from contracts.models import CreateBlob, CreateUserBlob
 from servicekit.app import BODIES
-from servicekit.errors import ServiceError, Unprocessable
+from servicekit.errors import ServiceError
+from servicekit.middleware import request_id_from
+from servicekit.params import int_param
+from servicekit.urls import url_path
 
 from .auth import current_user
 from .keys import HUB, INDEX, LIVE, SETTINGS
+from .masking import StrictWebSocketResponse
 
 routes = web.RouteTableDef()
 
 
 class _Action(msgspec.Struct, kw_only=True):
-    action: str
+    action: Annotated[str, msgspec.Meta(max_length=64)]
     data: dict[str, Any]
-    request_id: str | None = None
+    request_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
 
 
 def _seed_form(data: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +48,7 @@ async def _create_blob(request: web.Request, action: _Action) -> dict[str, Any]:
             user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
             parent_id=body.parent_id, conversation_id=body.conversation_id,
         )  # fmt: skip
-        status, payload, _ = await request.app[INDEX].fetch(action.request_id or uuid.uuid4().hex, "POST", "/api/v1/blobs", body=internal)
+        status, payload, _ = await request.app[INDEX].fetch(request_id_from(action.request_id), "POST", url_path("api", "v1", "blobs"), body=internal)
     except ServiceError as exc:
         return {"type": "blob.create.result", "request_id": action.request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
     answer = msgspec.json.decode(payload)
@@ -53,31 +56,35 @@ async def _create_blob(request: web.Request, action: _Action) -> dict[str, Any]:
     return {"type": "blob.create.result", "request_id": action.request_id, "status": status, key: answer}
 
 
+def _error(request_id: str | None, exc: ServiceError) -> dict[str, Any]:
+    return {"type": "error", "request_id": request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
+
+
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Authenticated like REST; `?last_event_id=N` resumes after the message whose `id` was N."""
-    resume = request.query.get("last_event_id")
-    if resume is not None and not resume.isdigit():
-        raise Unprocessable("last_event_id is the `id` of the last message received, a whole number")
+    resume = int_param(request, "last_event_id")
     settings = request.app[SETTINGS]
-    socket = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_body_bytes)
+    socket = StrictWebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_body_bytes)
     await socket.prepare(request)
     hub, live = request.app[HUB], request.app[LIVE]
+    reader = request.app[BODIES]
     connection = hub.open(current_user(request), socket)
     try:
-        if resume is not None and not await live.replay(connection, int(resume)):
+        if resume is not None and not await live.replay(connection, resume):
             await socket.send_json({"type": "resync", "detail": "too far behind to replay: reload the views"})
         hub.start(connection)
         await socket.send_json({"type": "ready", "id": hub.last_seq})
 
         async def on_action(text: str) -> None:
+            # The same limits as a REST body: size (max_msg_size), depth, storable values, shape.
             try:
-                action = msgspec.json.decode(text, type=_Action)
-            except msgspec.DecodeError as exc:
-                await socket.send_json({"type": "error", "detail": f"not an action: {exc}"})
+                action = reader.decode(text, _Action)
+            except ServiceError as exc:
+                await socket.send_json(_error(None, exc))
                 return
             if action.action != "create_blob":
-                await socket.send_json({"type": "error", "request_id": action.request_id, "detail": f"unknown action {action.action!r}"})
+                await socket.send_json({"type": "error", "request_id": action.request_id, "status": 422, "detail": f"unknown action {action.action!r}"})
                 return
             await socket.send_json(await _create_blob(request, action))
 
@@ -93,6 +100,8 @@ async def _read(socket: web.WebSocketResponse, on_action: Any) -> None:
     async for message in socket:
         if message.type == web.WSMsgType.TEXT:
             await on_action(message.data)
+        elif message.type == web.WSMsgType.BINARY:
+            await socket.send_json({"type": "error", "status": 415, "detail": "send actions as text frames of JSON"})
         elif message.type == web.WSMsgType.ERROR:
             break
     await asyncio.sleep(0)

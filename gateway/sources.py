@@ -12,10 +12,13 @@ import msgspec
 
 from contracts.models import BlobBatchRequest
 from servicekit.middleware import REQUEST_ID_HEADER
+from servicekit.urls import UrlPath, upstream_url, url_path
 
 from .breaker import CircuitBreaker
 from .metrics import GatewayMetrics
 
+# Answers that say the source cannot serve anyone right now; they count towards its circuit.
+UNAVAILABLE_STATUSES = frozenset({401, 429, 502, 503, 504})
 BUDGET_HEADER = "X-Studio-Budget-Ms"  # what is left of the client's request budget, for the source
 
 
@@ -49,7 +52,7 @@ class Source:
         token: str,
         metrics: GatewayMetrics,
         *,
-        batch_path: str = "/blobs/batch",
+        batch_path: UrlPath = url_path("blobs", "batch"),
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.name = name
@@ -63,7 +66,7 @@ class Source:
     async def request(
         self,
         method: str,
-        path: str,
+        path: UrlPath,
         *,
         request_id: str,
         timeout: float,
@@ -82,7 +85,7 @@ class Source:
         try:
             async with asyncio.timeout(timeout):
                 async with self._session.request(
-                    method, self.base_url + path, params=params, headers=headers,
+                    method, upstream_url(self.base_url, path), params=params, headers=headers,
                     data=None if body is None else msgspec.json.encode(body),
                 ) as response:  # fmt: skip
                     payload = await response.read()
@@ -90,8 +93,13 @@ class Source:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
             raise SourceFailed(f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}") from exc
-        if status >= 500 or status in (401, 429):
+        if status in UNAVAILABLE_STATUSES:
             self._fail(f"http-{status}", started)
+            raise SourceFailed(f"{self.name} answered {status}")
+        if status >= 500:
+            # The source is up and answered: an error of its own on this one request (perhaps one
+            # user's data) must not open a circuit that every other user's requests go through.
+            self._metrics.upstream_requests.labels(self.name, f"http-{status}").inc()
             raise SourceFailed(f"{self.name} answered {status}")
         self.breaker.success()
         self._metrics.circuit.labels(self.name).set(int(self.breaker.state))

@@ -11,6 +11,7 @@ from aiohttp import web
 from contracts.problems import PROBLEM_CONTENT_TYPE
 from servicekit.bodies import encode
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.urls import UrlPath, upstream_url
 
 from .errors import UpstreamUnavailable
 
@@ -29,7 +30,7 @@ class Upstream:
         self,
         request_id: str,
         method: str,
-        path: str,
+        path: UrlPath,
         *,
         params: dict[str, str] | None = None,
         body: Any = None,
@@ -42,7 +43,7 @@ class Upstream:
             headers["Content-Type"] = "application/json"
         try:
             async with self._session.request(
-                method, self._base + path, params=params, data=data, headers=headers, timeout=self._timeout
+                method, upstream_url(self._base, path), params=params, data=data, headers=headers, timeout=self._timeout
             ) as response:
                 payload = await response.read()
                 relayed = {k: response.headers[k] for k in ("Content-Type", "Location") if k in response.headers}
@@ -60,7 +61,7 @@ class Upstream:
         self,
         request: web.Request,
         method: str,
-        path: str,
+        path: UrlPath,
         *,
         params: dict[str, str] | None = None,
         body: Any = None,

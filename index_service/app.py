@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
-from pymongo import AsyncMongoClient
 
 from contracts.validation import ValidatorCache
 from servicekit.auth import service_token_middleware
+from servicekit.mongo import mongo_client
 from servicekit.app import service_app
 from servicekit.observability import READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
@@ -23,13 +23,13 @@ from .routes import routes
 from .settings import Settings
 from .store import BlobStore
 
+log = logging.getLogger(__name__)
+
 
 async def resources(app: web.Application) -> AsyncIterator[None]:
     """Open MongoDB and NATS, prepare indexes, schemas and the stream, run the outbox relay."""
     settings = app[SETTINGS]
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=10_000, appname="studio-index"
-    )
+    mongo = mongo_client(settings.mongo_url, appname="studio-index")
     nc = await connect(settings.nats_url, name="studio-index")
     try:
         js = nc.jetstream()
@@ -45,6 +45,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         )
         app[MONGO], app[NATS], app[RELAY], app[SCHEMAS] = mongo, nc, relay, schemas
         app[BLOBS] = BlobStore(db, schemas, relay)
+        repaired = await app[BLOBS].repair()
+        if repaired:
+            log.warning("repaired %d stored blob(s) whose chapter number no store can use", repaired)
         app[BOOKS] = BookStore(db, compile_relay)
         app[PROCESSORS] = ProcessorRegistry(db, processor_relay)
 
@@ -67,6 +70,7 @@ def create_app(settings: Settings) -> web.Application:
         "index",
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
+        body_timeout_seconds=settings.body_timeout_seconds,
         auth=service_token_middleware(settings.service_token),
         routes=routes,
         resources=resources,

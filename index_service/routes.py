@@ -15,17 +15,19 @@ from contracts.models import (
     CreateBook,
     CreateUserBlob,
     CreateUserBook,
-    Id,
     ProcessorRegistration,
     RegisterDerivedBlob,
     RegisterSchema,
     UpdateUserBlob,
     ValidationResult,
 )
+from contracts.ids import Id
 from contracts.problems import FieldError
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
-from servicekit.errors import Unprocessable
+from servicekit.errors import BadRequest, Unprocessable
+from servicekit.params import int_param
+from servicekit.urls import url_path
 
 from .keys import BLOBS, BOOKS, PROCESSORS, SCHEMAS
 
@@ -35,7 +37,10 @@ MAX_LIMIT = 500
 
 def user_param(request: web.Request, name: str = "user_id") -> str:
     """The user id every query is filtered by: from the path, else the query string."""
-    value = request.match_info.get("uid") or request.query.get(name)
+    in_path, in_query = request.match_info.get("uid"), request.query.get(name)
+    if in_path and in_query and in_path != in_query:
+        raise BadRequest(f"the path names user {in_path}; a query may not name another", errors=[FieldError(pointer=f"/{name}", detail="conflicts with the path")])
+    value = in_path or in_query
     if not value:
         raise Unprocessable("user_id is required", errors=[FieldError(pointer=f"/{name}", detail="required")])
     try:
@@ -45,12 +50,7 @@ def user_param(request: web.Request, name: str = "user_id") -> str:
 
 
 def limit_param(request: web.Request, default: int = 50) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise Unprocessable(f"limit must be 1..{MAX_LIMIT}", errors=[FieldError(pointer="/limit", detail=f"1..{MAX_LIMIT}")])
-    return int(raw)
+    return int_param(request, "limit", default=default, minimum=1, maximum=MAX_LIMIT) or default
 
 
 # Blobs -------------------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def limit_param(request: web.Request, default: int = 50) -> int:
 async def create_blob(request: web.Request) -> web.Response:
     body = await request.app[BODIES].read(request, CreateUserBlob)
     blob = await request.app[BLOBS].create(body)
-    return json_response(blob, status=201, headers={"Location": f"/api/v1/blobs/{blob.id}"})
+    return json_response(blob, status=201, headers={"Location": url_path("api", "v1", "blobs", blob.id)})
 
 
 @routes.post("/api/v1/blobs/batch")

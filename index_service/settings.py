@@ -21,6 +21,7 @@ class Settings:
     service_token: str
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
+    body_timeout_seconds: float = 10.0
     outbox_scan_seconds: float = 1.0
     duplicate_window_seconds: float = 300.0
     stream_replicas: int = 1
@@ -39,6 +40,7 @@ class Settings:
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
+            body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
             duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
             stream_replicas=env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5),

@@ -20,11 +20,11 @@ from contracts.models import (
     BlobIndexEntry,
     BlobView,
     CreateUserBlob,
-    Id,
     RegisterDerivedBlob,
     UpdateUserBlob,
     UserBlob,
 )
+from contracts.ids import is_id
 from contracts.problems import FieldError
 
 from .documents import (
@@ -53,6 +53,7 @@ from .registry import SchemaRegistry
 LIVE = {"deleted": {"$ne": True}}
 MAX_UPDATE_ATTEMPTS = 8
 KNOWN_BOOKS_MAX = 100_000
+MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
 
 
 def encode_cursor(created_at: datetime, blob_id: str) -> str:
@@ -74,23 +75,15 @@ def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int 
         return None, None
     book_id, chapter = metadata.get("book_id"), metadata.get("chapter")
     problems = []
-    if book_id is not None and not (isinstance(book_id, str) and msgspec_id_ok(book_id)):
+    if book_id is not None and not is_id(book_id):
         problems.append(FieldError(pointer="/data/metadata/book_id", detail="a book id is 1-128 letters, digits, '_' or '-'"))
-    if chapter is not None and (not isinstance(chapter, int) or chapter < 1):
-        problems.append(FieldError(pointer="/data/metadata/chapter", detail="chapters are numbered from 1"))
+    if chapter is not None and (not isinstance(chapter, int) or not 1 <= chapter <= MAX_CHAPTER):
+        problems.append(FieldError(pointer="/data/metadata/chapter", detail=f"chapters are numbered from 1 to {MAX_CHAPTER}"))
     if chapter is not None and book_id is None:
         problems.append(FieldError(pointer="/data/metadata/book_id", detail="a chapter needs the book it belongs to"))
     if problems:
         raise InvalidBlob("the draft's book placement is invalid", errors=problems)
     return book_id, chapter
-
-
-def msgspec_id_ok(value: str) -> bool:
-    try:
-        msgspec.convert(value, Id)
-    except msgspec.ValidationError:
-        return False
-    return True
 
 
 class BlobStore:
@@ -114,6 +107,15 @@ class BlobStore:
         await blobs.create_index([("processor_id", ASCENDING), ("remote_blob_id", ASCENDING)], unique=True)
         await blobs.create_index([("chapter_key", ASCENDING)], unique=True, sparse=True)
         await blobs.create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
+
+    async def repair(self) -> int:
+        """Make readable what was stored before the edge refused it: a chapter number past
+        MAX_CHAPTER takes the draft out of the book's chapters (it stays the user's blob, in the
+        book, and can be edited or deleted). Returns how many documents were repaired."""
+        result = await self.blobs.update_many(
+            {"chapter": {"$gt": MAX_CHAPTER}}, {"$set": {"chapter": None}, "$unset": {"chapter_key": ""}}
+        )
+        return int(result.modified_count)
 
     # Reads -----------------------------------------------------------------------------------
 

@@ -138,6 +138,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
         processor.info.id,
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
+        body_timeout_seconds=settings.body_timeout_seconds,
         auth=service_token_middleware(settings.service_token),
         routes=routes,
         resources=resources,

@@ -10,9 +10,25 @@ import msgspec
 
 from contracts.models import BlobBatchRequest, BlobIndexEntry, BookState, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
 from servicekit.bodies import encode
+from servicekit.urls import UrlPath, upstream_url, url_path
 
 from .base import Source
 from .errors import IndexUnavailable, PermanentError
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with NUL characters removed from every string and key.
+
+    The edge refuses NUL now, but blobs stored before it did may hold some, and PostgreSQL can
+    keep neither NUL in text nor `\\u0000` in JSONB: a processor reads such a blob without them.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 class IndexClient:
@@ -22,10 +38,10 @@ class IndexClient:
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def _call(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None) -> tuple[int, bytes]:
+    async def _call(self, method: str, path: UrlPath, *, params: dict[str, str] | None = None, body: Any = None) -> tuple[int, bytes]:
         try:
             async with self._session.request(
-                method, self._base + path, params=params, data=None if body is None else encode(body),
+                method, upstream_url(self._base, path), params=params, data=None if body is None else encode(body),
                 headers=self._headers, timeout=self._timeout,
             ) as response:  # fmt: skip
                 payload = await response.read()
@@ -38,7 +54,7 @@ class IndexClient:
     async def source(self, user_id: str, blob_id: str) -> Source | None:
         """The current version of a user blob; None when it no longer exists."""
         # The batch route reads one document; the single-blob route also gathers derived summaries.
-        status, payload = await self._call("POST", "/api/v1/blobs/batch", body=BlobBatchRequest(user_id=user_id, ids=[blob_id]))
+        status, payload = await self._call("POST", url_path("api", "v1", "blobs", "batch"), body=BlobBatchRequest(user_id=user_id, ids=[blob_id]))
         if status != 200:
             raise PermanentError(f"the index refused to return blob {blob_id}: {status}")
         found = msgspec.json.decode(payload)["blobs"]
@@ -47,21 +63,21 @@ class IndexClient:
         blob = found[0]
         return Source(
             id=blob["id"], user_id=blob["user_id"], schema_id=blob["schema_id"], version=blob["version"],
-            data=blob["data"], book_id=blob.get("book_id"), chapter=blob.get("chapter"),
+            data=without_nul(blob["data"]), book_id=blob.get("book_id"), chapter=blob.get("chapter"),
         )  # fmt: skip
 
     async def blobs(self, user_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Many user blobs in one call, by id; missing ones are absent."""
         if not ids:
             return {}
-        status, payload = await self._call("POST", "/api/v1/blobs/batch", body=BlobBatchRequest(user_id=user_id, ids=ids))
+        status, payload = await self._call("POST", url_path("api", "v1", "blobs", "batch"), body=BlobBatchRequest(user_id=user_id, ids=ids))
         if status != 200:
             raise PermanentError(f"the index refused a batch of {len(ids)} blobs: {status}")
-        return {b["id"]: b for b in msgspec.json.decode(payload)["blobs"]}
+        return {b["id"]: without_nul(b) for b in msgspec.json.decode(payload)["blobs"]}
 
     async def book(self, user_id: str, book_id: str) -> BookState | None:
         """A user's book with its chapters; None when there is no such book."""
-        status, payload = await self._call("GET", f"/api/v1/users/{user_id}/books/{book_id}")
+        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "books", book_id))
         if status == 404:
             return None
         if status != 200:
@@ -69,14 +85,14 @@ class IndexClient:
         return msgspec.json.decode(payload, type=BookState)
 
     async def processor(self, processor_id: str) -> ProcessorRegistration | None:
-        status, payload = await self._call("GET", f"/api/v1/processors/{processor_id}")
+        status, payload = await self._call("GET", url_path("api", "v1", "processors", processor_id))
         if status == 404:
             return None
         return msgspec.json.decode(payload, type=ProcessorRegistration)
 
     async def register(self, request: RegisterDerivedBlob) -> BlobIndexEntry | None:
         """Index a derived blob (idempotent); None when its parent is gone."""
-        status, payload = await self._call("POST", "/api/v1/blob-index", body=request)
+        status, payload = await self._call("POST", url_path("api", "v1", "blob-index"), body=request)
         if status == 404:
             return None
         if status not in (200, 201):
@@ -86,17 +102,17 @@ class IndexClient:
     async def delete(self, user_id: str, blob_id: str, *, superseded: bool = False) -> bool:
         """Remove an index entry; False when it was already gone."""
         params = {"user_id": user_id, **({"reason": "superseded"} if superseded else {})}
-        status, payload = await self._call("DELETE", f"/api/v1/blobs/{blob_id}", params=params)
+        status, payload = await self._call("DELETE", url_path("api", "v1", "blobs", blob_id), params=params)
         if status not in (204, 404):
             raise PermanentError(f"the index refused to delete {blob_id}: {status} {payload[:200]!r}")
         return status == 204
 
     async def register_processor(self, registration: ProcessorRegistration) -> None:
-        status, payload = await self._call("POST", "/api/v1/processors", body=registration)
+        status, payload = await self._call("POST", url_path("api", "v1", "processors"), body=registration)
         if status not in (200, 201):
             raise PermanentError(f"processor registration refused: {status} {payload[:300]!r}")
 
     async def register_schema(self, schema_id: str, schema: dict[str, Any]) -> None:
-        status, payload = await self._call("POST", "/api/v1/schemas", body=RegisterSchema(id=schema_id, schema=schema))
+        status, payload = await self._call("POST", url_path("api", "v1", "schemas"), body=RegisterSchema(id=schema_id, schema=schema))
         if status not in (200, 201):
             raise PermanentError(f"schema {schema_id} refused by the registry: {status} {payload[:300]!r}")

@@ -7,12 +7,13 @@ from datetime import datetime
 import msgspec
 from aiohttp import web
 
-from contracts.models import Id
+from contracts.ids import Id
 from contracts.processors import DerivedBatch, DerivedBatchRequest, DerivedPage
 from contracts.problems import FieldError
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
-from servicekit.errors import Unprocessable
+from servicekit.errors import BadRequest, Unprocessable
+from servicekit.params import int_param
 
 from .errors import DerivedNotFound
 from .keys import PROCESSOR
@@ -23,7 +24,10 @@ MAX_LIMIT = 500
 
 def user_param(request: web.Request) -> str:
     """The user every query is filtered by: `{uid}` in the path, else `?user_id=`."""
-    value = request.match_info.get("uid") or request.query.get("user_id", "")
+    in_path, in_query = request.match_info.get("uid"), request.query.get("user_id")
+    if in_path and in_query and in_path != in_query:
+        raise BadRequest("the path names one user and the query another", errors=[FieldError(pointer="/user_id", detail="conflicts with the path")])
+    value = in_path or in_query or ""
     try:
         return msgspec.convert(value, Id)
     except msgspec.ValidationError:
@@ -49,14 +53,12 @@ async def batch(request: web.Request) -> web.Response:
 
 @routes.get("/users/{uid}/blobs")
 async def since(request: web.Request) -> web.Response:
-    raw_since, raw_limit = request.query.get("since"), request.query.get("limit", "100")
+    raw_since = request.query.get("since")
     try:
         moment = datetime.fromisoformat(raw_since.replace("Z", "+00:00")) if raw_since else None
     except ValueError:
         raise Unprocessable("since must be an ISO 8601 time", errors=[FieldError(pointer="/since", detail="not a time")]) from None
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise Unprocessable(f"limit must be 1..{MAX_LIMIT}", errors=[FieldError(pointer="/limit", detail=f"1..{MAX_LIMIT}")])
-    limit = int(raw_limit)
+    limit = int_param(request, "limit", default=100, minimum=1, maximum=MAX_LIMIT) or 100
     blobs = await request.app[PROCESSOR].store.since(user_param(request), moment, limit + 1)
     more = len(blobs) > limit
     blobs = blobs[:limit]

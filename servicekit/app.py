@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .bodies import BodyReader
+from .identifiers import identifier_middleware
 from .middleware import STANDARD_MIDDLEWARES
 from .observability import add_health_routes
 
@@ -19,13 +20,14 @@ def service_app(
     *,
     max_body_bytes: int,
     max_json_depth: int,
+    body_timeout_seconds: float = 10.0,
     auth: Middleware,
     routes: web.RouteTableDef,
     resources: Callable[[web.Application], AsyncIterator[None]],
 ) -> web.Application:
-    """An app with the standard middlewares, `auth` innermost, health routes and a body reader."""
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[*STANDARD_MIDDLEWARES, auth])
-    app[BODIES] = BodyReader(max_depth=max_json_depth)
+    """An app with the standard middlewares, then `auth`, then identifier checks; health routes; a body reader."""
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[*STANDARD_MIDDLEWARES, auth, identifier_middleware])
+    app[BODIES] = BodyReader(max_depth=max_json_depth, read_timeout=body_timeout_seconds)
     add_health_routes(app, service)
     app.router.add_routes(routes)
     app.cleanup_ctx.append(resources)

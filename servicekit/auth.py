@@ -10,6 +10,8 @@ import jwt
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from contracts.ids import ID_RULE, is_id
+
 from .errors import Unauthorized
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,4 +66,7 @@ def verify_claims(secret: str, token: str) -> tuple[str, float]:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("the token names no user")
+    if not is_id(subject):
+        # A subject like `bob/../alice` would otherwise match a crafted `{uid}` in a path.
+        raise Unauthorized(f"the token's subject is not a valid user id ({ID_RULE})")
     return subject, float(claims["exp"])

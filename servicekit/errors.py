@@ -14,6 +14,7 @@ class ServiceError(Exception):
     code = "internal-error"
     title = "Internal error"
     retryable = False
+    close_connection = False  # the body is broken or gone: answer, then close the connection
 
     def __init__(self, detail: str = "", *, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail or self.title)
@@ -43,6 +44,18 @@ class TooDeep(BadRequest):
     code, title = "json-too-deep", "The JSON body is nested too deeply"
 
 
+class UnreadableBody(BadRequest):
+    code, title = "unreadable-body", "The body cannot be read"
+    close_connection = True
+
+
+class ClientGone(BadRequest):
+    """The client disconnected before its body arrived: nobody reads the answer."""
+
+    code, title = "client-gone", "The client went away"
+    close_connection = True
+
+
 class Unauthorized(ServiceError):
     status, code, title = 401, "unauthorized", "Missing or invalid credentials"
 
@@ -59,6 +72,11 @@ class Conflict(ServiceError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class BodyTimeout(ServiceError):
+    status, code, title = 408, "body-timeout", "The body did not arrive in time"
+    close_connection = True
+
+
 class PreconditionFailed(ServiceError):
     status, code, title = 412, "version-mismatch", "The resource has changed"
 
@@ -67,8 +85,16 @@ class PayloadTooLarge(ServiceError):
     status, code, title = 413, "payload-too-large", "The body is larger than allowed"
 
 
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported-media-type", "The body must be JSON"
+
+
 class Unprocessable(ServiceError):
     status, code, title = 422, "validation-failed", "The body does not match its schema"
+
+
+class Unstorable(Unprocessable):
+    code, title = "unstorable-value", "The body holds values no store can keep"
 
 
 class Unavailable(ServiceError):

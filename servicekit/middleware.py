@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,10 +30,20 @@ def problem_response(problem: Problem) -> web.Response:
     return web.Response(status=problem.status, body=encode(problem), headers=headers)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
+
+
+def request_id_from(value: str | None) -> str:
+    """The caller's request id if it is a plain token (it goes into logs and headers), else a new one."""
+    if value and _REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Take the caller's request id or make one; echo it on the response."""
-    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+    request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     request[REQUEST_ID_KEY] = request_id
     response = await handler(request)
     if not response.prepared:
@@ -49,7 +60,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except ServiceError as exc:
         if exc.status >= 500:
             log.warning("%s %s -> %s: %s [%s]", request.method, request.path, exc.status, exc, request_id)
-        return problem_response(exc.problem(request_id))
+        elif exc.close_connection:
+            log.info("%s %s -> %s: %s [%s]", request.method, request.path, exc.status, exc, request_id)
+        response = problem_response(exc.problem(request_id))
+        if exc.close_connection:
+            response.force_close()
+        return response
     except web.HTTPRequestEntityTooLarge as exc:
         return problem_response(PayloadTooLarge(exc.text or "").problem(request_id))
     except web.HTTPException as exc:

@@ -8,6 +8,7 @@ from processors.base import ProcessorInfo
 from processors.errors import DerivedNotFound
 from processors.routes import user_param
 from servicekit.errors import Unprocessable
+from servicekit.params import int_param
 
 from .compiler import markdown, plain_text
 from .store import PROCESSOR_ID, SCHEMA_ID, CompiledBookStore
@@ -54,12 +55,8 @@ class BookCompiler:
         fmt = request.query.get("format", "markdown")
         if fmt not in FORMATS:
             raise Unprocessable("format must be markdown or text")
-        raw_version = request.query.get("version")
-        if raw_version is not None and not raw_version.isdigit():
-            raise Unprocessable("version must be a whole number")
-        found = await self.store.chapters_of(
-            user_param(request), request.match_info["book_id"], int(raw_version) if raw_version else None
-        )
+        version = int_param(request, "version", minimum=1, maximum=2**31 - 1)
+        found = await self.store.chapters_of(user_param(request), request.match_info["book_id"], version)
         if found is None:
             raise DerivedNotFound(f"book {request.match_info['book_id']} has no such compiled version")
         title, version, chapters = found

@@ -12,6 +12,7 @@ import msgspec
 
 from contracts.processors import DerivedBatchRequest
 from processors.index_client import IndexClient
+from servicekit.urls import upstream_url, url_path
 
 log = logging.getLogger(__name__)
 REGISTRY_TTL_SECONDS = 30.0
@@ -46,7 +47,7 @@ class ExpansionSource:
                 return None
             body = msgspec.json.encode(DerivedBatchRequest(user_id=user_id, ids=ids))
             async with self._session.post(
-                base + "/blobs/batch", data=body, headers={**self._headers, "Content-Type": "application/json"},
+                upstream_url(base, url_path("blobs", "batch")), data=body, headers={**self._headers, "Content-Type": "application/json"},
                 timeout=self._timeout,
             ) as response:  # fmt: skip
                 if response.status != 200:

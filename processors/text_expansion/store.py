@@ -11,6 +11,7 @@ from pymongo.errors import PyMongoError
 
 from contracts.processors import DerivedBlob
 from processors.errors import RetryableError
+from servicekit.mongo import mongo_client
 
 _FIELDS = DerivedBlob.__struct_fields__
 
@@ -46,7 +47,7 @@ class ExpandedTextStore:
         return self._client[self._database]["expanded_texts"]
 
     async def open(self) -> None:
-        self._client = AsyncMongoClient(self._url, tz_aware=True, serverSelectionTimeoutMS=10_000, appname="studio-text-expansion")
+        self._client = mongo_client(self._url, appname="studio-text-expansion")
         await self._collection.create_index([("user_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
         await self._collection.create_index([("user_id", ASCENDING), ("parent_blob_id", ASCENDING)])
 
