@@ -42,7 +42,7 @@ def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
         user_id = user_of(token)
         uid = request.match_info.get("uid")
         if uid is not None and uid != user_id:
-            raise UserNotFound(f"no user {uid} here")
+            raise UserNotFound("nothing here for this token")
         request[USER_KEY] = user_id
         return await handler(request)
 

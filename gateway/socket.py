@@ -11,7 +11,7 @@ from aiohttp import web
 
 from contracts.models import CreateBlob, CreateUserBlob
 from servicekit.app import BODIES
-from servicekit.errors import ServiceError
+from servicekit.errors import ServiceError, Unprocessable
 from servicekit.middleware import request_id_from
 from servicekit.params import int_param
 from servicekit.urls import url_path
@@ -56,6 +56,19 @@ async def _create_blob(request: web.Request, action: _Action) -> dict[str, Any]:
     return {"type": "blob.create.result", "request_id": action.request_id, "status": status, key: answer}
 
 
+class _Envelope(msgspec.Struct):
+    request_id: str | None = None
+
+
+def _request_id_of(text: str) -> str | None:
+    """The request id of a message refused for its content (its JSON parsed and was shallow)."""
+    try:
+        found = msgspec.json.decode(text, type=_Envelope).request_id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return found if found is not None and len(found) <= 128 else None
+
+
 def _error(request_id: str | None, exc: ServiceError) -> dict[str, Any]:
     return {"type": "error", "request_id": request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
 
@@ -81,7 +94,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             try:
                 action = reader.decode(text, _Action)
             except ServiceError as exc:
-                await socket.send_json(_error(None, exc))
+                await socket.send_json(_error(_request_id_of(text) if isinstance(exc, Unprocessable) else None, exc))
                 return
             if action.action != "create_blob":
                 await socket.send_json({"type": "error", "request_id": action.request_id, "status": 422, "detail": f"unknown action {action.action!r}"})

@@ -15,7 +15,8 @@ from compose.harness import Stack, running_stack
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    with running_stack() as running:
+    # Bodies that trickle are cut off after 2 s here (10 s by default), so a test can see it happen.
+    with running_stack(STUDIO_BODY_TIMEOUT_SECONDS="2") as running:
         yield running
 
 

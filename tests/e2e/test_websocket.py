@@ -122,3 +122,48 @@ async def test_the_socket_needs_a_valid_token(stack: Stack, session: aiohttp.Cli
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(stack.gateway + "/ws", params=params)
         assert refused.value.status == 401
+
+
+async def test_a_message_nested_too_deep_gets_an_error_and_the_socket_stays_open(
+    stack: Stack, session: aiohttp.ClientSession, user_id: str
+) -> None:
+    socket = await connect(session, stack, user_id)
+    await socket.ws.send_str("[" * 100_000 + "]" * 100_000)
+    (error,) = await socket.wait_for(lambda m: m["type"] == "error")
+    assert error["status"] == 400 and error["problem"]["type"].endswith("json-too-deep")
+    await socket.ws.send_json({"action": "create_blob", "request_id": "r1", "data": {"content": "Still here.", "book_id": "deep", "chapter": 1}})
+    (result,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result")
+    assert result["status"] == 201
+    await socket.ws.send_json({"action": "create_blob", "request_id": "r2\r\nX: y", "data": {"content": "NUL\u0000", "book_id": "deep", "chapter": 2}})
+    (refused,) = await socket.wait_for(lambda m: m.get("request_id") == "r2\r\nX: y")
+    assert refused["status"] == 422
+    await socket.close()
+
+
+async def test_an_unmasked_client_frame_is_closed_with_1002(stack: Stack, user_id: str) -> None:
+    import base64
+    import os
+
+    token = issue_token(stack.secrets["jwt_secret"], user_id)
+    reader, writer = await asyncio.open_connection("127.0.0.1", stack.ports["gateway"])
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET /ws?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = b'{"action": "noop", "data": {}}'
+    writer.write(bytes([0x81, len(payload)]) + payload)  # FIN + text, mask bit clear
+    await writer.drain()
+    close_code = None
+    while close_code is None:
+        first, second = await asyncio.wait_for(reader.readexactly(2), 5)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await reader.readexactly(2), "big")
+        body = await reader.readexactly(length)
+        if first & 0x0F == 0x8:
+            close_code = int.from_bytes(body[:2], "big")
+    writer.close()
+    assert close_code == 1002

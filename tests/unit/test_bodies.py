@@ -46,3 +46,19 @@ def test_shape_errors_point_at_the_field() -> None:
 def test_pointer_from_msgspec_paths() -> None:
     assert pointer_from_path("$") == ""
     assert pointer_from_path("$.data.items[2].name") == "/data/items/2/name"
+
+
+def test_values_no_store_can_hold_are_found_with_pointers() -> None:
+    from servicekit.bodies import unstorable
+
+    found = unstorable({"a": [1, 2**63], "b\x00": "ok", "c": {"d": "x\x00"}, "e": -(2**63), "f": 1.5, "g": True}, "/data")
+    assert [e.pointer for e in found] == ["/data/a/1", "/data/b\x00", "/data/c/d"]
+    with pytest.raises(Unprocessable) as refused:
+        reader.decode(b'{"schema_id": "text-input-v1", "data": {"content": "a\\u0000b"}}', CreateBlob)
+    assert refused.value.errors is not None and refused.value.errors[0].pointer == "/data/content"
+
+
+@pytest.mark.parametrize("raw", [b'{"a": "\xff"}', b'{"a": 1e400}'])
+def test_undecodable_text_and_numbers_are_400(raw: bytes) -> None:
+    with pytest.raises(MalformedJson):
+        reader.decode(raw, CreateBlob)
