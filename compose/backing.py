@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 from pymongo import AsyncMongoClient
 
-from .children import ChildSpec, venv_tool
+from .children import ChildSpec, run_as, venv_tool
 
 PG_SYSTEM_USER = "studio-pg"  # PostgreSQL refuses to run as root
 PG_SUPERUSER = "postgres"
@@ -132,7 +132,7 @@ def postgres_spec(data_dir: Path, host: str, port: int, password: str) -> tuple[
                     _pg_bin("initdb"), "-D", str(layout.pgdata), "-U", PG_SUPERUSER, f"--pwfile={pwfile}",
                     "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C",
                 ],
-                check=True, capture_output=True, user=user,
+                check=True, capture_output=True, **run_as(user),
             )  # fmt: skip
         finally:
             pwfile.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import pwd
 import shutil
 import signal
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("studio.supervisor")
 
@@ -28,6 +30,18 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
         libc.prctl(PR_SET_PDEATHSIG, sig)
 
     return hook
+
+
+def run_as(user: str | None) -> dict[str, Any]:
+    """subprocess keywords that run a program as `user` with that account's own groups only.
+
+    Changing the user alone keeps root's group (gid 0) and its supplementary groups: a data dir of
+    mode 0700 or 0750 owned by root:root would then be judged by its group bits, which deny.
+    """
+    if user is None:
+        return {}
+    account = pwd.getpwnam(user)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(user, account.pw_gid)}
 
 
 @dataclass
@@ -65,7 +79,7 @@ class Child:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
-                user=self.spec.user,
+                **run_as(self.spec.user),
                 preexec_fn=_die_with_parent(self.spec.stop_signal),
             )
         self.started_at = time.monotonic()

@@ -137,8 +137,7 @@ class Stack:
 
 def new_stack(**extra_env: str) -> Stack:
     """A stack on free ports in a new data dir; `extra_env` adds STUDIO_* settings of its own."""
-    data_dir = Path(tempfile.mkdtemp(prefix="studio-test-"))
-    data_dir.chmod(0o755)
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-test-"))  # mode 0700, as careful users make it
     return Stack(data_dir=data_dir, ports={name: free_port() for name in PORT_NAMES}, extra_env=extra_env)
 
 

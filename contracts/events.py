@@ -77,4 +77,22 @@ class ProcessorRegistered(msgspec.Struct, kw_only=True, omit_defaults=True, tag_
     occurred_at: datetime
 
 
-AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled | ProcessorRegistered
+class ProcessorFailed(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.failed"):
+    """A processor gave up on a message (it is a dead letter now): what it was about, and why.
+
+    `blob_id` is the user blob it could not derive from (at `source_version`), or `book_id` the
+    book it could not compile (`request_id` the compile request).
+    """
+
+    event_id: str
+    user_id: str
+    processor_id: str
+    reason: str
+    occurred_at: datetime
+    blob_id: str | None = None
+    source_version: int | None = None
+    book_id: str | None = None
+    request_id: str | None = None
+
+
+AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled | ProcessorRegistered | ProcessorFailed

@@ -34,6 +34,16 @@ class UserBlob(msgspec.Struct, kw_only=True):
     derived_ids: list[str] = []
 
 
+class FailureSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A processor gave up on a blob (at `source_version`) or on a book's compile request."""
+
+    processor: str
+    reason: str
+    failed_at: datetime
+    source_version: int | None = None
+    request_id: str | None = None
+
+
 class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What a blob view says of one blob derived from it."""
 
@@ -50,6 +60,7 @@ class BlobView(UserBlob, kw_only=True):
     """A user blob with summaries of its derived blobs."""
 
     derived: list[DerivedSummary] = []
+    failures: list[FailureSummary] = []
 
 
 class BlobIndexEntry(msgspec.Struct, kw_only=True):
@@ -81,6 +92,7 @@ class ChapterState(msgspec.Struct, kw_only=True):
     title: str
     draft_blob_id: str
     processed_blob_ids: dict[str, str] = {}
+    failures: list[FailureSummary] = []
 
 
 class BookState(msgspec.Struct, kw_only=True):
@@ -91,6 +103,7 @@ class BookState(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     compiled_blob_id: str | None = None  # the newest compiled version's index entry
     compiled_version: int | None = None
+    compile_failure: FailureSummary | None = None  # the newest compile request its processor gave up on
 
 
 class CompileRequest(msgspec.Struct, kw_only=True):
@@ -177,6 +190,19 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     source_version: int | None = None
     book_id: Id | None = None
     chapter: int | None = None
+
+
+class RecordFailure(msgspec.Struct, kw_only=True):
+    """A processor reports a message it gave up on (internal body); `key` makes reports idempotent."""
+
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    user_id: Id
+    processor_id: Id
+    reason: Annotated[str, msgspec.Meta(max_length=2000)]
+    blob_id: Id | None = None
+    source_version: Annotated[int, msgspec.Meta(ge=1, le=2**62)] | None = None
+    book_id: Id | None = None
+    request_id: Id | None = None
 
 
 class BlobBatchRequest(msgspec.Struct, kw_only=True):

@@ -12,6 +12,7 @@ PENDING = "pending"  # the index knows the parent, no derived blob yet
 STALE = "stale"  # made from an older version of its parent
 MISSING = "missing"  # the index points at it, its store says 404
 UNAVAILABLE = "unavailable"  # its store timed out, failed, or its circuit is open
+FAILED = "failed"  # its processor gave up on it (a dead letter); `reason` says why
 
 
 class SourceStatus(msgspec.Struct, kw_only=True):
@@ -40,6 +41,7 @@ class ChapterView(msgspec.Struct, kw_only=True):
     draft_status: str
     expanded: dict[str, Any] | None
     status: str  # the expansion's status
+    reason: str | None = None  # why, when the status is `failed`
 
 
 class BookView(msgspec.Struct, kw_only=True):
@@ -50,6 +52,7 @@ class BookView(msgspec.Struct, kw_only=True):
     compiled: dict[str, Any] | None
     compiled_status: str | None
     sources: dict[str, SourceStatus]
+    compile_failure: dict[str, Any] | None = None  # the newest compile request the compiler gave up on
     errors: list[ViewError]
 
 
@@ -60,6 +63,7 @@ class DerivedView(msgspec.Struct, kw_only=True):
     preview: str = ""
     data: dict[str, Any] | None = None
     status: str
+    reason: str | None = None
 
 
 class BlobListItem(msgspec.Struct, kw_only=True):

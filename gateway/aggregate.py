@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from contracts.models import BlobList, BookState
+from contracts.models import BlobList, BookState, FailureSummary
 from contracts.views import (
+    FAILED,
     MISSING,
     OK,
     PENDING,
@@ -54,6 +56,15 @@ class Budget:
         return max(0.001, min(self.per_source, remaining))
 
 
+def _failure_of(failures: list[FailureSummary], processor: str | None, draft: dict[str, Any] | None) -> FailureSummary | None:
+    """The processor's failure on this draft's current version (an older version's no longer counts)."""
+    if processor is None:
+        return None
+    version = draft["version"] if draft is not None else 0
+    found = [f for f in failures if f.processor == processor and (f.source_version or 0) >= version]
+    return found[-1] if found else None
+
+
 def _unregistered(name: str) -> SourceResult:
     return SourceResult(name, UNAVAILABLE, 0.0, error=f"{name} is not in the processor registry")
 
@@ -68,6 +79,7 @@ class Aggregator:
         per_source: float,
         total: float,
         repair: Repair,
+        pending_grace: float = 30.0,
         expansion_schema: str = "expanded-text-v1",
         compiled_schema: str = "compiled-book-v1",
     ) -> None:
@@ -77,6 +89,7 @@ class Aggregator:
         self.per_source = per_source
         self.total = total
         self.repair = repair
+        self.pending_grace = pending_grace
         self.expansion_schema = expansion_schema
         self.compiled_schema = compiled_schema
 
@@ -137,12 +150,21 @@ class Aggregator:
         consumers = set(self.directory.consuming("text-input-v1"))
         chapters = []
         missing_expansions: list[str] = []
+        overdue: list[str] = []
+        failed: list[ViewError] = []
         for state in book.chapters:
             draft, draft_status = self._piece(drafts, state.draft_blob_id)
             expanded: dict[str, Any] | None = None
+            reason: str | None = None
             derived_id = state.processed_blob_ids.get(expander) if expander else None
+            failure = _failure_of(state.failures, expander, draft)
             if derived_id is None:
                 status = PENDING if expander in consumers else OK
+                if status == PENDING and failure is None and draft is not None and expander is not None and self._overdue(draft):
+                    # Nothing came of this draft for a while: the request may have been lost (say,
+                    # with a half-done delete of an older version). Ask the processor again.
+                    overdue.append(state.draft_blob_id)
+                    await self.repair(expander, draft, f"pending-{state.draft_blob_id}")
             else:
                 expanded, status = self._piece(expansions, derived_id)
                 if status == MISSING:
@@ -151,12 +173,19 @@ class Aggregator:
                         await self.repair(expander, draft, derived_id)
                 elif expanded is not None and draft is not None and (expanded.get("source_version") or 0) < draft["version"]:
                     status = STALE
+            if failure is not None and status in (PENDING, STALE):
+                # The processor gave up on the current version (resolved once it makes it after all).
+                status, reason = FAILED, failure.reason
+                failed.append(ViewError(source=failure.processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id]))
             chapters.append(
                 ChapterView(
                     chapter=state.chapter, title=state.title, draft=draft, draft_status=draft_status,
-                    expanded=expanded, status=status,
+                    expanded=expanded, status=status, reason=reason,
                 )  # fmt: skip
             )
+        errors += failed
+        if overdue and expander:
+            errors.append(ViewError(source=expander, status=PENDING, detail=f"nothing made after {self.pending_grace:g} s; requested again", ids=overdue))
         if missing_expansions and expander:
             errors.append(ViewError(source=expander, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=missing_expansions))
         compiled, compiled_status = (None, None)
@@ -164,10 +193,23 @@ class Aggregator:
             compiled, compiled_status = self._piece(results.get(compiler), book.compiled_blob_id)
             if compiled_status == MISSING:
                 errors.append(ViewError(source=compiler, status=MISSING, detail="the compiled book is gone from its store", ids=[book.compiled_blob_id]))
+        compile_failure = msgspec.to_builtins(book.compile_failure) if book.compile_failure else None
+        if book.compile_failure is not None:
+            errors.append(ViewError(source=book.compile_failure.processor, status=FAILED, detail=book.compile_failure.reason))
+            if compiled is None:
+                compiled_status = FAILED
         return BookView(
             book=BookRef(id=book.book_id, title=book.title, description=book.description),
             chapters=chapters, compiled=compiled, compiled_status=compiled_status, sources=sources, errors=errors,
+            compile_failure=compile_failure,
         )  # fmt: skip
+
+    def _overdue(self, draft: dict[str, Any]) -> bool:
+        try:
+            written = datetime.fromisoformat(str(draft["updated_at"]))
+        except (KeyError, ValueError):
+            return False
+        return (datetime.now(UTC) - written).total_seconds() > self.pending_grace
 
     @staticmethod
     def _piece(result: SourceResult | None, blob_id: str) -> tuple[dict[str, Any] | None, str]:
@@ -204,7 +246,15 @@ class Aggregator:
                     )  # fmt: skip
                 )
             made_by = {d.processor for d in derived}
-            derived += [DerivedView(id=None, processor=p, status=PENDING) for p in self.directory.consuming(blob.schema_id) if p not in made_by]
+            failures = {f.processor: f for f in blob.failures if (f.source_version or 0) >= blob.version}
+            for view in derived:
+                if view.processor in failures and view.status == STALE:
+                    view.status, view.reason = FAILED, failures[view.processor].reason
+            derived += [
+                DerivedView(id=None, processor=p, status=FAILED, reason=failures[p].reason) if p in failures
+                else DerivedView(id=None, processor=p, status=PENDING)
+                for p in self.directory.consuming(blob.schema_id) if p not in made_by
+            ]  # fmt: skip
             items.append(
                 BlobListItem(
                     id=blob.id, type=blob.type, schema_id=blob.schema_id, version=blob.version, data=blob.data,

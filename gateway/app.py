@@ -49,7 +49,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
     app[AGGREGATOR] = Aggregator(
         index, user_blobs, directory, per_source=settings.source_timeout_seconds,
-        total=settings.request_budget_seconds, repair=live.request_repair,
+        total=settings.request_budget_seconds, repair=live.request_repair, pending_grace=settings.pending_grace_seconds,
     )  # fmt: skip
     try:
         await live.start()

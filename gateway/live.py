@@ -25,7 +25,7 @@ from .ws import Connection, Hub, client_message
 
 log = logging.getLogger(__name__)
 MAX_RESUME = 2000  # a client further behind than this reloads instead
-CLIENT_SUBJECTS = ("blob.", "book.compiled")
+CLIENT_SUBJECTS = ("blob.", "book.compiled", "processor.failed.")
 
 
 class LiveEvents:

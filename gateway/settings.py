@@ -26,6 +26,7 @@ class Settings:
     circuit_failures: int = 3
     circuit_cooldown_seconds: float = 5.0
     registry_ttl_seconds: float = 30.0
+    pending_grace_seconds: float = 30.0
     ws_queue_size: int = 256
     ws_heartbeat_seconds: float = 20.0
 
@@ -49,6 +50,7 @@ class Settings:
             circuit_failures=env.integer("STUDIO_GATEWAY_CIRCUIT_FAILURES", 3, minimum=1),
             circuit_cooldown_seconds=env.number("STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS", 5.0, minimum=0.01),
             registry_ttl_seconds=env.number("STUDIO_GATEWAY_REGISTRY_TTL_SECONDS", 30.0, minimum=0.0),
+            pending_grace_seconds=env.number("STUDIO_GATEWAY_PENDING_GRACE_SECONDS", 30.0, minimum=1.0),
             ws_queue_size=env.integer("STUDIO_WS_QUEUE_SIZE", 256, minimum=1),
             ws_heartbeat_seconds=env.number("STUDIO_WS_HEARTBEAT_SECONDS", 20.0, minimum=0.5),
         )

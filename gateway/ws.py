@@ -114,6 +114,12 @@ def client_message(subject: str, event: dict[str, Any], seq: int) -> tuple[str, 
             "type": kind, "blob_id": event["blob_id"], "schema_id": event.get("schema_id"), "version": event.get("version"),
             "processor": event.get("processor_id"), "book_id": event.get("book_id"), "chapter": event.get("chapter"),
         }  # fmt: skip
+    elif kind == "processor.failed":
+        body = {
+            "type": "processor.failed", "processor": event.get("processor_id"), "blob_id": event.get("blob_id"),
+            "source_version": event.get("source_version"), "book_id": event.get("book_id"),
+            "request_id": event.get("request_id"), "reason": event.get("reason"),
+        }  # fmt: skip
     elif kind == "book.compiled":
         body = {
             "type": "book.compiled", "book_id": event["book_id"], "blob_id": event["blob_id"], "version": event["version"],

@@ -16,7 +16,8 @@ from servicekit.observability import READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
 from .books import BookStore
-from .keys import BLOBS, BOOKS, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
+from .failures import FailureStore
+from .keys import BLOBS, BOOKS, FAILURES, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
 from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .routes import routes
@@ -24,6 +25,19 @@ from .settings import Settings
 from .store import BlobStore
 
 log = logging.getLogger(__name__)
+
+
+CASCADE_SWEEP_SECONDS = 5.0
+
+
+async def _sweep_cascades(store: BlobStore, every: float) -> None:
+    """Finish deletions whose cascade a database error cut short while this process ran on."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await store.finish_cascades()
+        except Exception as exc:  # the database is away: the next sweep tries again
+            log.warning("cascade sweep failed: %s", exc)
 
 
 async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -39,23 +53,30 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await BookStore.create_indexes(db)
         schemas = SchemaRegistry(db, ValidatorCache())
         await schemas.load_builtins()
-        relay, compile_relay, processor_relay = (
+        relay, compile_relay, processor_relay, failure_relay = relays = [
             OutboxRelay(db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish)
-            for name in ("blobs", "compile_requests", "processors")
-        )
+            for name in ("blobs", "compile_requests", "processors", "failures")
+        ]
+        await FailureStore.create_indexes(db)
+        failures = FailureStore(db, failure_relay)
         app[MONGO], app[NATS], app[RELAY], app[SCHEMAS] = mongo, nc, relay, schemas
-        app[BLOBS] = BlobStore(db, schemas, relay)
+        app[FAILURES] = failures
+        app[BLOBS] = BlobStore(db, schemas, relay, failures)
         repaired = await app[BLOBS].repair()
         if repaired:
             log.warning("repaired %d stored blob(s) whose chapter number no store can use", repaired)
-        app[BOOKS] = BookStore(db, compile_relay)
+        finished = await app[BLOBS].finish_cascades()
+        if finished:
+            log.warning("finished %d deletion(s) that a stop had interrupted", finished)
+        app[BOOKS] = BookStore(db, compile_relay, failures)
         app[PROCESSORS] = ProcessorRegistry(db, processor_relay)
 
         async def mongo_ready() -> None:
             await mongo.admin.command("ping")
 
         app[READINESS_KEY].extend([mongo_ready, nats_ready(nc)])
-        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate((relay, compile_relay, processor_relay))]
+        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate(relays)]
+        tasks.append(asyncio.create_task(_sweep_cascades(app[BLOBS], CASCADE_SWEEP_SECONDS), name="cascade-sweeper"))
         yield
         for task in tasks:
             task.cancel()

@@ -12,10 +12,20 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import subjects
 from contracts.events import CompileBook
-from contracts.models import USER_PROCESSOR, BookState, ChapterState, CompileAccepted, CompileRequest, CreateUserBook, UserState
+from contracts.models import (
+    USER_PROCESSOR,
+    BookState,
+    ChapterState,
+    CompileAccepted,
+    CompileRequest,
+    CreateUserBook,
+    FailureSummary,
+    UserState,
+)
 from contracts.problems import FieldError
 
 from .errors import BookEmpty, BookExists, BookNotFound
+from .failures import FailureStore, summary
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .store import LIVE
@@ -31,7 +41,8 @@ def slug(title: str) -> str:
 
 
 class BookStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay, failures: FailureStore) -> None:
+        self.failures = failures
         self.books = db["books"]
         self.blobs = db["blobs"]
         self.compile_requests = db["compile_requests"]
@@ -112,6 +123,13 @@ class BookStore:
                 rank = (entry.get("source_version") or 0, entry["created_at"])
                 if entry["processor_id"] not in slot or slot[entry["processor_id"]][0] < rank:
                     slot[entry["processor_id"]] = (rank, entry["_id"])
+        chapter_failures: dict[str, list[FailureSummary]] = {}
+        compile_failures: dict[str, FailureSummary] = {}
+        for failure in await self.failures.open_of(user_id):
+            if failure.get("blob_id") in draft_ids:
+                chapter_failures.setdefault(failure["blob_id"], []).append(summary(failure))
+            elif failure.get("blob_id") is None and failure.get("book_id"):
+                compile_failures[failure["book_id"]] = summary(failure)  # oldest first: the newest stays
         chapters: dict[str, list[ChapterState]] = {}
         for draft in drafts:
             chapters.setdefault(draft["book_id"], []).append(
@@ -120,6 +138,7 @@ class BookStore:
                     title=draft.get("title") or f"Chapter {draft['chapter']}",
                     draft_blob_id=draft["_id"],
                     processed_blob_ids={p: v[1] for p, v in processed.get(draft["_id"], {}).items()},
+                    failures=chapter_failures.get(draft["_id"], []),
                 )
             )
         known = {b["book_id"] for b in books}
@@ -132,6 +151,7 @@ class BookStore:
                 chapters=sorted(chapters.get(b["book_id"], []), key=lambda c: c.chapter),
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
+                compile_failure=compile_failures.get(b["book_id"]),
             )
             for b in books
         ]

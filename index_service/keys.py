@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 
 
 from .books import BookStore
+from .failures import FailureStore
 from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .settings import Settings
@@ -23,3 +24,4 @@ BLOBS = web.AppKey("blobs", BlobStore)
 BOOKS = web.AppKey("books", BookStore)
 SCHEMAS = web.AppKey("schemas", SchemaRegistry)
 PROCESSORS = web.AppKey("processors", ProcessorRegistry)
+FAILURES = web.AppKey("failures", FailureStore)

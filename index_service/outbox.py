@@ -19,16 +19,17 @@ import msgspec
 from nats.js import JetStreamContext
 from pymongo.asynchronous.collection import AsyncCollection
 
-from contracts.events import CompileBook, Event, ProcessorRegistered
+from contracts.events import CompileBook, Event, ProcessorFailed, ProcessorRegistered
 
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "outbox_pending"
+CASCADE_FLAG = "cascade_pending"  # a tombstone whose derived blobs are still to be deleted
 CRASH_EXIT_CODE = 86
 BATCH = 200
 
 
-def outbox_entry(subject: str, event: Event | CompileBook | ProcessorRegistered) -> dict[str, Any]:
+def outbox_entry(subject: str, event: Event | CompileBook | ProcessorRegistered | ProcessorFailed) -> dict[str, Any]:
     """What a write stores for one event: the subject and the encoded payload, ready to publish."""
     return {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}
 
@@ -130,7 +131,9 @@ class OutboxRelay:
             tombstones = [doc["_id"] for doc in docs if doc.get("deleted")]
             if tombstones:
                 # A tombstone whose deletion event is out has nothing left to say.
-                await self._collection.delete_many({"_id": {"$in": tombstones}, "deleted": True, "outbox": {"$size": 0}})
+                await self._collection.delete_many(
+                    {"_id": {"$in": tombstones}, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}}
+                )
         self.published += len(sent)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:

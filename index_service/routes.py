@@ -16,6 +16,7 @@ from contracts.models import (
     CreateUserBlob,
     CreateUserBook,
     ProcessorRegistration,
+    RecordFailure,
     RegisterDerivedBlob,
     RegisterSchema,
     UpdateUserBlob,
@@ -29,7 +30,7 @@ from servicekit.errors import BadRequest, Unprocessable
 from servicekit.params import int_param
 from servicekit.urls import url_path
 
-from .keys import BLOBS, BOOKS, PROCESSORS, SCHEMAS
+from .keys import BLOBS, BOOKS, FAILURES, PROCESSORS, SCHEMAS
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 500
@@ -120,6 +121,14 @@ async def query_index(request: web.Request) -> web.Response:
             filters[name] = request.query[name]
     entries = await request.app[BLOBS].query_index(user_param(request), filters, limit=limit_param(request, MAX_LIMIT))
     return json_response({"entries": entries})
+
+
+@routes.post("/api/v1/failures")
+async def record_failure(request: web.Request) -> web.Response:
+    """A processor gave up on a message: keep it for the owner's views and announce it."""
+    body = await request.app[BODIES].read(request, RecordFailure)
+    failure, created = await request.app[FAILURES].record(body)
+    return json_response(failure, status=201 if created else 200)
 
 
 # Books and state ---------------------------------------------------------------------------------

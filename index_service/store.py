@@ -47,7 +47,8 @@ from .errors import (
     VersionMismatch,
 )
 from .ids import new_id, now
-from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry, push_events
+from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
+from .failures import FailureStore, summary
 from .registry import SchemaRegistry
 
 LIVE = {"deleted": {"$ne": True}}
@@ -89,8 +90,9 @@ def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int 
 class BlobStore:
     """Reads and writes of the `blobs` collection; every method is filtered by user id."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay, failures: FailureStore) -> None:
         self.blobs: AsyncCollection[dict[str, Any]] = db["blobs"]
+        self.failures = failures
         self.books: AsyncCollection[dict[str, Any]] = db["books"]
         self.schemas = schemas
         self.relay = relay
@@ -107,6 +109,7 @@ class BlobStore:
         await blobs.create_index([("processor_id", ASCENDING), ("remote_blob_id", ASCENDING)], unique=True)
         await blobs.create_index([("chapter_key", ASCENDING)], unique=True, sparse=True)
         await blobs.create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
+        await blobs.create_index([(CASCADE_FLAG, ASCENDING)], sparse=True)
 
     async def repair(self) -> int:
         """Make readable what was stored before the edge refused it: a chapter number past
@@ -135,7 +138,8 @@ class BlobStore:
     async def _view(self, doc: dict[str, Any]) -> BlobView:
         children = await self.blobs.find({"parent_id": doc["_id"], "user_id": doc["user_id"], **LIVE}).to_list(None)
         derived = [derived_summary(c, doc["version"]) for c in children]
-        return to_user_blob(doc, BlobView, derived=derived)  # type: ignore[return-value]
+        failures = [summary(f) for f in await self.failures.open_of(doc["user_id"], blob_id=doc["_id"])]
+        return to_user_blob(doc, BlobView, derived=derived, failures=failures)  # type: ignore[return-value]
 
     async def batch(self, user_id: str, ids: list[str]) -> tuple[list[UserBlob], list[str]]:
         # Look up by _id alone and check the owner here: some servers plan `_id $in` plus other
@@ -165,8 +169,15 @@ class BlobStore:
         by_parent: dict[str, list[dict[str, Any]]] = {}
         for child in children:
             by_parent.setdefault(child["parent_id"], []).append(child)
+        failed: dict[str, list[Any]] = {}
+        for failure in await self.failures.open_of(user_id):
+            if failure.get("blob_id"):
+                failed.setdefault(failure["blob_id"], []).append(summary(failure))
         views = [
-            to_user_blob(d, BlobView, derived=[derived_summary(c, d["version"]) for c in by_parent.get(d["_id"], [])])
+            to_user_blob(
+                d, BlobView, derived=[derived_summary(c, d["version"]) for c in by_parent.get(d["_id"], [])],
+                failures=failed.get(d["_id"], []),
+            )  # fmt: skip
             for d in docs
         ]
         next_cursor = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
@@ -302,9 +313,15 @@ class BlobStore:
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
     async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None) -> None:
-        """Tombstone a blob and everything derived from it; each announces its deletion."""
+        """Tombstone a blob in one write that also holds its `blob.deleted` event and a cascade
+        mark; then tombstone what was derived from it, each with its own event, and clear the mark.
+
+        A crash before the write leaves the blob untouched; a crash after it leaves a marked
+        tombstone whose cascade `finish_cascades` completes at the next start. Either way no live
+        blob is left with its derived blobs half gone.
+        """
         doc = await self._live(user_id, blob_id)
-        children = await self._delete_children(user_id, blob_id)
+        children = await self._live_children(user_id, blob_id)
         moment = now()
         event = BlobDeleted(
             event_id=new_id(), user_id=user_id, blob_id=blob_id, schema_id=doc["schema_id"], version=doc["version"],
@@ -315,7 +332,7 @@ class BlobStore:
         result = await self.blobs.update_one(
             {"_id": blob_id, "user_id": user_id, **LIVE},
             {
-                "$set": {"deleted": True, "updated_at": moment, PENDING_FLAG: True},
+                "$set": {"deleted": True, "updated_at": moment, PENDING_FLAG: True, CASCADE_FLAG: True},
                 "$unset": {"chapter_key": ""},
                 **push_events(entry),
             },
@@ -323,18 +340,31 @@ class BlobStore:
         if result.modified_count == 0:
             raise BlobNotFound(f"blob {blob_id} does not exist")
         self.relay.notify(blob_id, [entry], deleted=True)
-        if doc.get("parent_id"):
-            await self.blobs.update_one({"_id": doc["parent_id"]}, {"$pull": {"derived_ids": blob_id}})
-        # A derived blob registered between the first sweep and the tombstone would be left
-        # hanging: sweep again. One registered after the tombstone is refused by its registration.
-        await self._delete_children(user_id, blob_id)
+        await self._cascade(user_id, blob_id, doc.get("parent_id"))
 
-    async def _delete_children(self, user_id: str, parent_id: str) -> list[str]:
+    async def _live_children(self, user_id: str, parent_id: str) -> list[str]:
         children = await self.blobs.find({"parent_id": parent_id, "user_id": user_id, **LIVE}, {"_id": 1}).to_list(None)
-        for child in children:
-            with contextlib.suppress(BlobNotFound):  # its processor may be replacing it right now
-                await self.delete(user_id, child["_id"])
         return [c["_id"] for c in children]
+
+    async def _cascade(self, user_id: str, blob_id: str, parent_id: str | None) -> None:
+        """What follows a tombstone: unlink it from its parent, tombstone its derived blobs."""
+        if parent_id:
+            await self.blobs.update_one({"_id": parent_id}, {"$pull": {"derived_ids": blob_id}})
+        # A derived blob registered after the tombstone is refused by its registration (the parent
+        # is no longer live), so one sweep after the tombstone finds every child there will be.
+        for child in await self._live_children(user_id, blob_id):
+            with contextlib.suppress(BlobNotFound):  # its processor may be replacing it right now
+                await self.delete(user_id, child)
+        await self.blobs.update_one({"_id": blob_id}, {"$unset": {CASCADE_FLAG: ""}})
+        # The relay leaves a marked tombstone alone; once its event is out it has nothing to say.
+        await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}})
+
+    async def finish_cascades(self) -> int:
+        """Complete the cascades a crash interrupted; returns how many tombstones it finished."""
+        marked = await self.blobs.find({CASCADE_FLAG: True}, {"_id": 1, "user_id": 1, "parent_id": 1}).to_list(None)
+        for doc in marked:
+            await self._cascade(doc["user_id"], doc["_id"], doc.get("parent_id"))
+        return len(marked)
 
     async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
@@ -401,6 +431,7 @@ class BlobStore:
         if request.parent_id is None:
             if created:
                 self.relay.notify(request.id, doc["outbox"])
+            await self.failures.resolve(request.user_id, request.processor_id, book_id=book_id)
             return to_entry(doc), created
         linked = await self.blobs.update_one(
             {"_id": request.parent_id, "user_id": request.user_id, **LIVE}, {"$addToSet": {"derived_ids": request.id}}
@@ -416,4 +447,5 @@ class BlobStore:
             raise BlobNotFound(f"blob {request.parent_id} does not exist")
         if created:
             self.relay.notify(request.id, doc["outbox"])
+        await self.failures.resolve(request.user_id, request.processor_id, blob_id=request.parent_id)
         return to_entry(doc), created

@@ -114,7 +114,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
                 busy = not subject.startswith(("blob.deleted", "processor.replay"))
                 consumer = EventConsumer(
                     js, processor_id=processor.info.id, subject=subject, settings=settings, handle=handler.handle,
-                    metrics=metrics, workers=settings.concurrency if busy else 1,
+                    metrics=metrics, workers=settings.concurrency if busy else 1, report=index.report_failure,
                 )  # fmt: skip
                 await consumer.start()
                 consumers.append(consumer)

@@ -19,7 +19,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.events import AnyEvent
+from contracts.events import AnyEvent, BlobChanged, CompileBook
+from contracts.models import RecordFailure
 from contracts.subjects import STREAM_NAME
 
 from .errors import PermanentError
@@ -29,6 +30,8 @@ from .settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 Handle = Callable[[AnyEvent], Awaitable[Outcome]]
+Report = Callable[[RecordFailure], Awaitable[None]]
+MAX_REASON = 2000
 _EVENTS = msgspec.json.Decoder(AnyEvent)
 DURABLE_SEPARATOR = "__"
 
@@ -40,6 +43,20 @@ def durable_name(processor_id: str, subject: str) -> str:
 
 def processor_of(durable: str) -> str:
     return durable.split(DURABLE_SEPARATOR, 1)[0]
+
+
+def failure_report(processor_id: str, event: AnyEvent, reason: str, stream_seq: int) -> RecordFailure | None:
+    """What the owner is told when `processor_id` gives up on `event`; None for what has no owner's item."""
+    if isinstance(event, BlobChanged):
+        blob_id, version, book_id, request_id = event.blob_id, event.version, None, None
+    elif isinstance(event, CompileBook):
+        blob_id, version, book_id, request_id = None, None, event.book_id, event.event_id
+    else:
+        return None  # a deletion, a registration: nothing of the user's waits on it
+    return RecordFailure(
+        key=f"seq-{stream_seq}", user_id=event.user_id, processor_id=processor_id, reason=reason[:MAX_REASON],
+        blob_id=blob_id, source_version=version, book_id=book_id, request_id=request_id,
+    )  # fmt: skip
 
 
 class EventConsumer:
@@ -55,12 +72,15 @@ class EventConsumer:
         handle: Handle,
         metrics: ProcessorMetrics,
         workers: int,
+        report: Report | None = None,
     ) -> None:
         self.js = js
         self.subject = subject
         self.durable = durable_name(processor_id, subject)
         self.settings = settings
         self.handle = handle
+        self.report = report
+        self.processor_id = processor_id
         self.metrics = metrics
         self.workers = workers
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,18 +136,25 @@ class EventConsumer:
             self.metrics.redelivered.labels(self.metrics.processor_id).inc()
         started = time.perf_counter()
         heartbeat = asyncio.create_task(self._heartbeat(message))
+        backoff = self.settings.backoff_seconds
+        delay = backoff[min(delivered - 1, len(backoff) - 1)]
+        event: AnyEvent | None = None
         try:
             event = _EVENTS.decode(message.data)
             outcome = await self.handle(event)
         except msgspec.DecodeError as exc:
             await self._term(message, f"undecodable event: {exc}")
         except PermanentError as exc:
-            await self._term(message, str(exc))
+            if await self._give_up(message, event, str(exc)):
+                await self._term(message, str(exc))
+            else:  # the owner could not be told: keep the message and tell them on a later delivery
+                with contextlib.suppress(Exception):
+                    await message.nak(delay=delay)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # retryable by default: let JetStream deliver it again later
-            backoff = self.settings.backoff_seconds
-            delay = backoff[min(delivered - 1, len(backoff) - 1)]
+            if delivered >= self.settings.max_deliver:
+                await self._give_up(message, event, f"{type(exc).__name__}: {exc}")
             log.warning(
                 "%s: delivery %d/%d of seq %s failed (%s: %s); again in %.1fs",
                 self.durable, delivered, self.settings.max_deliver, message.metadata.sequence.stream,
@@ -144,6 +171,18 @@ class EventConsumer:
         finally:
             heartbeat.cancel()
             self.metrics.processing.labels(self.metrics.processor_id).observe(time.perf_counter() - started)
+
+    async def _give_up(self, message: Msg, event: AnyEvent | None, reason: str) -> bool:
+        """Report a message this processor will not handle to the index; False if that failed."""
+        report = failure_report(self.processor_id, event, reason, message.metadata.sequence.stream) if event else None
+        if report is None or self.report is None:
+            return True
+        try:
+            await self.report(report)
+        except Exception as exc:  # the index is away
+            log.warning("%s: could not report giving up on seq %s: %s", self.durable, message.metadata.sequence.stream, exc)
+            return False
+        return True
 
     async def _term(self, message: Msg, reason: str) -> None:
         log.error("%s: giving up on seq %s: %s", self.durable, message.metadata.sequence.stream, reason)

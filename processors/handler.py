@@ -81,7 +81,7 @@ class DerivingHandler:
         store = self.processor.store
         errors = self.validators.validate(source.schema_id, source.data) if source.schema_id in self.validators else []
         if errors:
-            raise SourceInvalid(f"blob {source.id} v{source.version}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))
+            raise SourceInvalid(f"blob {source.id} v{source.version} does not match {source.schema_id}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))
         blob_id = derived_id(info.id, source.id, source.version)
         blob = await store.get(source.user_id, blob_id)
         outcome = Outcome.DUPLICATE

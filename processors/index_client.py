@@ -8,7 +8,15 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from contracts.models import BlobBatchRequest, BlobIndexEntry, BookState, ProcessorRegistration, RegisterDerivedBlob, RegisterSchema
+from contracts.models import (
+    BlobBatchRequest,
+    BlobIndexEntry,
+    BookState,
+    ProcessorRegistration,
+    RecordFailure,
+    RegisterDerivedBlob,
+    RegisterSchema,
+)
 from servicekit.bodies import encode
 from servicekit.urls import UrlPath, upstream_url, url_path
 
@@ -106,6 +114,12 @@ class IndexClient:
         if status not in (204, 404):
             raise PermanentError(f"the index refused to delete {blob_id}: {status} {payload[:200]!r}")
         return status == 204
+
+    async def report_failure(self, report: RecordFailure) -> None:
+        """Tell the index (and through it the owner) that this processor gave up on a message."""
+        status, payload = await self._call("POST", url_path("api", "v1", "failures"), body=report)
+        if status not in (200, 201):
+            raise PermanentError(f"the index refused a failure report: {status} {payload[:300]!r}")
 
     async def register_processor(self, registration: ProcessorRegistration) -> None:
         status, payload = await self._call("POST", url_path("api", "v1", "processors"), body=registration)

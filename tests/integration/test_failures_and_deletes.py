@@ -1,0 +1,124 @@
+"""What a processor gives up on is shown to its owner; a delete is all or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+from nats.aio.client import Client
+from pymongo import AsyncMongoClient
+
+from compose.harness import Stack
+from contracts.events import BlobUpdated
+
+from ..conftest import draft, token_for
+from .events import watch
+from .waiting import eventually, index_entries
+
+
+@pytest.fixture
+async def index_db(stack: Stack) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    yield client["studio_index"]
+    await client.close()
+
+
+async def book_view(api: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
+    async with api.get(f"/api/v1/users/{user_id}/books/{book_id}", headers={"Cache-Control": "no-cache"}) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+async def test_a_message_a_processor_gives_up_on_is_failed_in_views_events_and_the_socket(
+    stack: Stack, api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession, index_db: Any, nc: Client
+) -> None:
+    """A draft whose current version no longer fits its schema (as an older release could leave
+    one) is terminated by text expansion: the owner sees `failed` and why, everywhere."""
+    async with api.post("/api/v1/blobs", json=draft("failing-book", 1, content="A draft long enough to expand.")) as response:
+        blob_id = (await response.json())["id"]
+    await eventually(lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: len(e) == 1, what="the first expansion")
+    seen = await watch(nc, "processor.failed.>")
+    token = token_for(stack, user_id)
+    async with aiohttp.ClientSession() as session, session.ws_connect(stack.gateway + "/ws", params={"token": token}) as ws:
+        # Version 2 is too short for text-input-v1 (10 characters at least): planted, then announced.
+        await index_db["blobs"].update_one({"_id": blob_id}, {"$set": {"data.content": "short", "version": 2}})
+        event = BlobUpdated(
+            event_id=uuid.uuid4().hex, user_id=user_id, blob_id=blob_id, schema_id="text-input-v1", version=2,
+            occurred_at=datetime.now(UTC), processor_id="user", book_id="failing-book", chapter=1, previous_version=1,
+        )  # fmt: skip
+        await nc.jetstream().publish(
+            "blob.updated.text-input-v1", msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
+        )
+        (_, _, failed), *_ = await seen.wait_for(lambda s, e: e.get("blob_id") == blob_id, timeout=20)
+        assert failed["processor_id"] == "text-expansion" and failed["user_id"] == user_id and failed["source_version"] == 2
+        message = None
+        while message is None:
+            received = await asyncio.wait_for(ws.receive_json(), 10)
+            if received["type"] == "processor.failed":
+                message = received
+        assert message["blob_id"] == blob_id and "text-input-v1" in message["reason"]
+
+    view = await book_view(api, user_id, "failing-book")
+    (chapter,) = view["chapters"]
+    assert chapter["status"] == "failed" and "/content" in chapter["reason"], chapter
+    assert any(e["status"] == "failed" and blob_id in e["ids"] for e in view["errors"])
+    async with api.get(f"/api/v1/users/{user_id}/blobs") as response:
+        (item,) = (await response.json())["blobs"]
+    (derived,) = item["derived"]
+    assert derived["status"] == "failed" and derived["reason"], item
+    async with api.get(f"/api/v1/blobs/{blob_id}") as response:
+        (failure,) = (await response.json())["failures"]
+        assert failure["processor"] == "text-expansion" and failure["source_version"] == 2
+
+    # A good version 3 is made after all, and the failure is over.
+    async with api.put(f"/api/v1/blobs/{blob_id}", json={"data": {"content": "A longer draft once more.", "metadata": {"book_id": "failing-book", "chapter": 1}}}) as response:
+        assert response.status == 200
+    chapter = (await eventually(lambda: book_view(api, user_id, "failing-book"), lambda v: v["chapters"][0]["status"] == "ok", what="the new expansion"))["chapters"][0]
+    assert chapter["reason"] is None
+
+
+async def test_another_user_never_sees_a_failure(
+    stack: Stack, api: aiohttp.ClientSession, other_api: aiohttp.ClientSession, user_id: str, other_user_id: str,
+    internal: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    async with api.post("/api/v1/blobs", json=draft("quiet-book", 1)) as response:
+        blob_id = (await response.json())["id"]
+    report = {"key": f"test-{uuid.uuid4().hex}", "user_id": user_id, "processor_id": "text-expansion", "reason": "nope", "blob_id": blob_id, "source_version": 1}
+    async with internal.post("/api/v1/failures", json=report) as response:
+        assert response.status == 201, await response.text()
+    async with internal.post("/api/v1/failures", json=report) as response:
+        assert response.status == 200  # the same report again changes nothing
+    async with other_api.get(f"/api/v1/blobs/{blob_id}") as response:
+        assert response.status == 404
+    async with other_api.get(f"/api/v1/users/{other_user_id}/blobs") as response:
+        assert (await response.json())["blobs"] == []
+
+
+async def test_a_delete_interrupted_after_its_tombstone_completes_its_cascade(
+    stack: Stack, api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession, index_db: Any
+) -> None:
+    """The state a kill -9 right after the tombstone's write leaves: the index finishes the job."""
+    async with api.post("/api/v1/blobs", json=draft("cut-book", 1)) as response:
+        blob_id = (await response.json())["id"]
+    (child,) = await eventually(lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: len(e) == 1, what="an expansion")
+    await index_db["blobs"].update_one(
+        {"_id": blob_id}, {"$set": {"deleted": True, "cascade_pending": True}, "$unset": {"chapter_key": ""}}
+    )
+    async with api.get(f"/api/v1/blobs/{blob_id}") as response:
+        assert response.status == 404  # deleted in effect at once
+    await eventually(lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: e == [], timeout=20, what="the cascade")
+    headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def held() -> int:
+            async with session.get(f"{stack.text_expansion}/blobs/{child['id']}", params={"user_id": user_id}) as response:
+                return response.status
+
+        await eventually(held, lambda status: status == 404, what="text expansion dropping its copy")
+    assert await index_db["blobs"].find_one({"_id": blob_id, "cascade_pending": True}) is None
