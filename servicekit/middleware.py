@@ -51,9 +51,25 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+def _unread_encoded_body(request: web.Request) -> bool:
+    """Answered before its compressed body was read: give up on the body rather than let the
+    server drain it afterwards, where a body that does not decode would fail unhandled."""
+    if "Content-Encoding" not in request.headers or request.content.is_eof():
+        return False
+    request.content.feed_eof()
+    return True
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every error, ours or aiohttp's, to an RFC 9457 body; nothing leaks a traceback."""
+    response = await _problem_or_response(request, handler)
+    if _unread_encoded_body(request) and not response.prepared:
+        response.force_close()
+    return response
+
+
+async def _problem_or_response(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.get(REQUEST_ID_KEY)
     try:
         return await handler(request)
