@@ -55,6 +55,15 @@ class BookView(msgspec.Struct, kw_only=True):
     compile_failure: dict[str, Any] | None = None  # the newest compile request the compiler gave up on
     errors: list[ViewError]
 
+    def complete(self) -> bool:
+        """Nothing in it waits on a store or a processor: only an event can change it."""
+        settled = (OK, FAILED)
+        return (
+            all(s.status == OK for s in self.sources.values())
+            and all(c.status in settled and c.draft_status == OK for c in self.chapters)
+            and self.compiled_status in (None, *settled)
+        )
+
 
 class DerivedView(msgspec.Struct, kw_only=True):
     id: str | None

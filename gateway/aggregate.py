@@ -160,11 +160,6 @@ class Aggregator:
             failure = _failure_of(state.failures, expander, draft)
             if derived_id is None:
                 status = PENDING if expander in consumers else OK
-                if status == PENDING and failure is None and draft is not None and expander is not None and self._overdue(draft):
-                    # Nothing came of this draft for a while: the request may have been lost (say,
-                    # with a half-done delete of an older version). Ask the processor again.
-                    overdue.append(state.draft_blob_id)
-                    await self.repair(expander, draft, f"pending-{state.draft_blob_id}")
             else:
                 expanded, status = self._piece(expansions, derived_id)
                 if status == MISSING:
@@ -177,6 +172,11 @@ class Aggregator:
                 # The processor gave up on the current version (resolved once it makes it after all).
                 status, reason = FAILED, failure.reason
                 failed.append(ViewError(source=failure.processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id]))
+            elif status in (PENDING, STALE) and draft is not None and expander is not None and self._overdue(draft):
+                # Nothing came of this version for a while: the request may have been lost (say,
+                # with a half-done delete before this release). Ask the processor again.
+                overdue.append(state.draft_blob_id)
+                await self.repair(expander, draft, f"pending-{state.draft_blob_id}")
             chapters.append(
                 ChapterView(
                     chapter=state.chapter, title=state.title, draft=draft, draft_status=draft_status,
@@ -185,7 +185,7 @@ class Aggregator:
             )
         errors += failed
         if overdue and expander:
-            errors.append(ViewError(source=expander, status=PENDING, detail=f"nothing made after {self.pending_grace:g} s; requested again", ids=overdue))
+            errors.append(ViewError(source=expander, status=PENDING, detail=f"no current output after {self.pending_grace:g} s; requested again", ids=overdue))
         if missing_expansions and expander:
             errors.append(ViewError(source=expander, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=missing_expansions))
         compiled, compiled_status = (None, None)

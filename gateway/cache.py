@@ -4,7 +4,9 @@ Views are dropped by the events the gateway receives for their user (created, up
 derived, compiled), never by age alone. A view being assembled when such an event arrives is not
 kept: every invalidation stamps the user with a counter, and a build that started before the
 stamp is thrown away after it has answered its callers, so no view older than an event the
-gateway has seen is ever served again. Identical concurrent requests share one build.
+gateway has seen is ever served again. A build that says its view is incomplete (a piece pending,
+stale, missing or unavailable) is not kept either: no event may come to replace it. Identical
+concurrent requests share one build.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class ViewCache:
     def __len__(self) -> int:
         return len(self._views)
 
-    async def get(self, key: Key, build: Callable[[], Awaitable[bytes]], *, bypass: bool = False) -> Served:
+    async def get(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]], *, bypass: bool = False) -> Served:
         """The cached view, or one build shared by every caller asking meanwhile."""
         if not bypass:
             cached = self._views.get(key)
@@ -64,7 +66,7 @@ class ViewCache:
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         try:
-            body = await build()
+            body, complete = await build()
         except asyncio.CancelledError:
             flight.cancel()
             raise
@@ -75,6 +77,6 @@ class ViewCache:
         finally:
             self._flights.pop(key, None)
         flight.set_result(body)
-        if self._stamps.get(key[0], 0) <= started_at:
+        if complete and self._stamps.get(key[0], 0) <= started_at:
             self._views[key] = Cached(body, time.monotonic())
         return Served(body, "bypass" if bypass else "miss", 0.0)

@@ -23,9 +23,9 @@ async def book_view(request: web.Request) -> web.Response:
     """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status."""
     user_id, book_id = current_user(request), request.match_info["book_id"]
 
-    async def build() -> bytes:
+    async def build() -> tuple[bytes, bool]:
         view = await request.app[AGGREGATOR].book_view(user_id, book_id, request[REQUEST_ID_KEY])
-        return msgspec.json.encode(view)
+        return msgspec.json.encode(view), view.complete()
 
     served = await request.app[CACHE].get((user_id, book_id), build, bypass=_no_cache(request))
     request.app[GATEWAY_METRICS].cache.labels(served.source).inc()

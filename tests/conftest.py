@@ -15,8 +15,9 @@ from compose.harness import Stack, running_stack
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    # Bodies that trickle are cut off after 2 s here (10 s by default), so a test can see it happen.
-    with running_stack(STUDIO_BODY_TIMEOUT_SECONDS="2") as running:
+    # Bodies that trickle are cut off after 2 s here (10 s by default), and chapters pending for
+    # 5 s are requested again (30 s by default), so that tests can see both happen.
+    with running_stack(STUDIO_BODY_TIMEOUT_SECONDS="2", STUDIO_GATEWAY_PENDING_GRACE_SECONDS="5") as running:
         yield running
 
 

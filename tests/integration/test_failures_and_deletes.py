@@ -121,4 +121,28 @@ async def test_a_delete_interrupted_after_its_tombstone_completes_its_cascade(
                 return response.status
 
         await eventually(held, lambda status: status == 404, what="text expansion dropping its copy")
-    assert await index_db["blobs"].find_one({"_id": blob_id, "cascade_pending": True}) is None
+    await eventually(lambda: index_db["blobs"].find_one({"_id": blob_id, "cascade_pending": True}), lambda doc: doc is None, what="the mark cleared")
+
+
+async def test_a_chapter_whose_expansion_was_lost_is_not_left_pending(
+    stack: Stack, api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession
+) -> None:
+    """The session's stack asks again after 5 s (STUDIO_GATEWAY_PENDING_GRACE_SECONDS)."""
+    async with api.post("/api/v1/blobs", json=draft("lost-book", 1)) as response:
+        blob_id = (await response.json())["id"]
+    (child,) = await eventually(lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: len(e) == 1, what="an expansion")
+    async with internal.delete(f"/api/v1/blobs/{child['id']}", params={"user_id": user_id}) as response:
+        assert response.status == 204  # lost, as a half-done delete of an older release could lose it
+    async with api.get(f"/api/v1/users/{user_id}/books/lost-book") as response:
+        view = await response.json()
+    assert view["chapters"][0]["status"] == "pending"
+    async with api.get(f"/api/v1/users/{user_id}/books/lost-book") as response:
+        assert response.headers["X-Cache"] != "hit", "a view waiting on a processor is not kept"
+
+    async def view() -> dict[str, Any]:
+        async with api.get(f"/api/v1/users/{user_id}/books/lost-book") as response:
+            return dict(await response.json())
+
+    asked = await eventually(view, lambda v: any(e["status"] == "pending" for e in v["errors"]), timeout=20, what="the view asking again")
+    assert blob_id in asked["errors"][0]["ids"]
+    await eventually(view, lambda v: v["chapters"][0]["status"] == "ok", timeout=20, what="the expansion made again")
