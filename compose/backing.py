@@ -117,6 +117,9 @@ def postgres_spec(data_dir: Path, host: str, port: int, password: str) -> tuple[
     layout = PostgresLayout(data_dir / "postgres" / "pgdata", host, port, password)
     user = _system_user()
     layout.pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        # The binaries live in the virtualenv, which may sit in a private (0700) checkout.
+        _make_traversable(Path(_pg_bin("initdb")).parent.parent)
     if not (layout.pgdata / "PG_VERSION").exists():
         layout.pgdata.mkdir(mode=0o700, exist_ok=True)
         pwfile = layout.pgdata.parent / "initdb.pw"
