@@ -214,6 +214,7 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
                 failures.append(f"socket -> {answer}")
         await ws.close()
 
+    print(f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, {answered} socket messages answered")
     assert not failures, "\n".join(failures[:20])
     assert sum(statuses.values()) == HTTP_REQUESTS and answered == SOCKET_MESSAGES
     assert sum(n for s, n in statuses.items() if 400 <= s < 500) > HTTP_REQUESTS // 2, statuses
