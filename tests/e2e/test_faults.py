@@ -237,7 +237,8 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
                 return 0
 
         deleting = [asyncio.create_task(delete(b)) for b in drafts]
-        await asyncio.sleep(0.04)
+        while sum(t.done() for t in deleting) < 8:  # kill it while the rest are under way
+            await asyncio.sleep(0.002)
         os.kill(pid, signal.SIGKILL)
         statuses = await asyncio.gather(*deleting)
         deadline = time.monotonic() + 60
