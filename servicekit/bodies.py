@@ -40,30 +40,46 @@ def field_error(exc: msgspec.ValidationError) -> FieldError:
     return FieldError(pointer=where, detail=message)
 
 
-def depth_of(value: Any, limit: int) -> int:
-    """Nesting depth of decoded JSON, counting no further than `limit` + 1."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, msgspec.Struct):
-            children: Any = [getattr(item, f) for f in item.__struct_fields__]
-            level -= 1  # a Struct's fields sit at the level of the object it was decoded from
-        elif isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_UNSTORABLE_REPORTED = 20
+_CLEAN, _TOO_DEEP, _UNSTORABLE = 0, 1, 2
+
+
+def _scan(children: Any, room: int) -> int:
+    """One pass over decoded JSON: too deep, unstorable (NUL, an integer past 64 bits), or clean.
+
+    Recursive and type-exact on purpose: it runs on every body, and this is several times faster
+    than an explicit stack of paths. Pointers are found by `unstorable` only when needed.
+    """
+    if room <= 0:
+        return _TOO_DEEP
+    found = _CLEAN
+    for key, child in children.items() if type(children) is dict else enumerate(children):
+        if type(key) is str and "\x00" in key:
+            found = _UNSTORABLE
+        kind = type(child)
+        if kind is str:
+            if "\x00" in child:
+                found = _UNSTORABLE
+        elif kind is int:
+            if not INT64_MIN <= child <= INT64_MAX:
+                found = _UNSTORABLE
+        elif kind is dict or kind is list:
+            verdict = _scan(child, room - 1)
+            if verdict == _TOO_DEEP:
+                return verdict
+            found = found or verdict
+    return found
+
+
+def check_value(value: Any, *, max_depth: int) -> None:
+    """Raise TooDeep past `max_depth` nested objects and arrays, Unstorable for what no store holds."""
+    verdict = _scan([value], max_depth + 1)
+    if verdict == _TOO_DEEP:
+        raise TooDeep(f"JSON may nest at most {max_depth} levels")
+    if verdict == _UNSTORABLE:
+        problems = unstorable(value)
+        raise Unstorable(f"{len(problems)} value(s) cannot be stored", errors=problems)
 
 
 def unstorable(value: Any, prefix: str = "") -> list[FieldError]:
@@ -133,11 +149,7 @@ class BodyReader:
             raise MalformedJson(str(exc)) from None
         except msgspec.DecodeError as exc:
             raise MalformedJson(str(exc)) from None
-        if depth_of(value, self.max_depth) > self.max_depth:
-            raise TooDeep(f"JSON may nest at most {self.max_depth} levels")
-        problems = unstorable(value)
-        if problems:
-            raise Unstorable(f"{len(problems)} value(s) cannot be stored", errors=problems)
+        check_value(value, max_depth=self.max_depth)
         try:
             return msgspec.convert(value, model)
         except msgspec.ValidationError as exc:

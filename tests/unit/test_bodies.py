@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contracts.models import CreateBlob, UpdateBlob
-from servicekit.bodies import BodyReader, depth_of, pointer_from_path
-from servicekit.errors import MalformedJson, TooDeep, Unprocessable
+from servicekit.bodies import BodyReader, check_value, pointer_from_path
+from servicekit.errors import MalformedJson, TooDeep, Unprocessable, Unstorable
 
 reader = BodyReader(max_depth=8)
 
@@ -30,8 +30,14 @@ def test_deep_json_is_refused_wherever_it_is(depth: int) -> None:
 
 
 def test_depth_counts_objects_and_arrays() -> None:
-    assert depth_of(1, 10) == 0
-    assert depth_of({"a": [1, {"b": 2}]}, 10) == 3
+    check_value(1, max_depth=0)
+    check_value({"a": [1, {"b": 2}]}, max_depth=3)
+    with pytest.raises(TooDeep):
+        check_value({"a": [1, {"b": 2}]}, max_depth=2)
+    with pytest.raises(TooDeep):  # too deep wins over unstorable: nothing more is read
+        check_value({"a": "\x00", "b": [[[[1]]]]}, max_depth=3)
+    with pytest.raises(Unstorable):
+        check_value([[2**63]], max_depth=3)
 
 
 def test_shape_errors_point_at_the_field() -> None:
