@@ -22,32 +22,17 @@ from contracts.models import (
     UpdateUserBlob,
     ValidationResult,
 )
-from contracts.ids import Id
 from contracts.problems import FieldError
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
-from servicekit.errors import BadRequest, Unprocessable
-from servicekit.params import int_param
+from servicekit.errors import Unprocessable
+from servicekit.params import int_param, user_param
 from servicekit.urls import url_path
 
 from .keys import BLOBS, BOOKS, FAILURES, PROCESSORS, SCHEMAS
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 500
-
-
-def user_param(request: web.Request, name: str = "user_id") -> str:
-    """The user id every query is filtered by: from the path, else the query string."""
-    in_path, in_query = request.match_info.get("uid"), request.query.get(name)
-    if in_path and in_query and in_path != in_query:
-        raise BadRequest(f"the path names user {in_path}; a query may not name another", errors=[FieldError(pointer=f"/{name}", detail="conflicts with the path")])
-    value = in_path or in_query
-    if not value:
-        raise Unprocessable("user_id is required", errors=[FieldError(pointer=f"/{name}", detail="required")])
-    try:
-        return msgspec.convert(value, Id)
-    except msgspec.ValidationError:
-        raise Unprocessable("invalid user id", errors=[FieldError(pointer=f"/{name}", detail="not a valid id")]) from None
 
 
 def limit_param(request: web.Request, default: int = 50) -> int:

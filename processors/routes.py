@@ -4,34 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import msgspec
 from aiohttp import web
 
-from contracts.ids import Id
 from contracts.processors import DerivedBatch, DerivedBatchRequest, DerivedPage
 from contracts.problems import FieldError
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
-from servicekit.errors import BadRequest, Unprocessable
-from servicekit.params import int_param
+from servicekit.errors import Unprocessable
+from servicekit.params import int_param, user_param
 
 from .errors import DerivedNotFound
 from .keys import PROCESSOR
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 500
-
-
-def user_param(request: web.Request) -> str:
-    """The user every query is filtered by: `{uid}` in the path, else `?user_id=`."""
-    in_path, in_query = request.match_info.get("uid"), request.query.get("user_id")
-    if in_path and in_query and in_path != in_query:
-        raise BadRequest("the path names one user and the query another", errors=[FieldError(pointer="/user_id", detail="conflicts with the path")])
-    value = in_path or in_query or ""
-    try:
-        return msgspec.convert(value, Id)
-    except msgspec.ValidationError:
-        raise Unprocessable("a valid user_id is required", errors=[FieldError(pointer="/user_id", detail="required")]) from None
 
 
 @routes.get("/blobs/{blob_id}")

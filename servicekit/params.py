@@ -1,4 +1,4 @@
-"""Whole-number query parameters, bounded, so no huge or odd number reaches a store."""
+"""Query parameters of internal routes: the user every query is filtered by, bounded whole numbers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 from aiohttp import web
 
 from contracts.problems import FieldError
+from contracts.ids import ID_RULE, is_id
 
-from .errors import Unprocessable
+from .errors import BadRequest, Unprocessable
 
 _DIGITS = re.compile(r"[0-9]{1,19}\Z")  # ASCII digits only: str.isdigit() also takes '١٢٣'
 INT64_MAX = 2**63 - 1
@@ -25,3 +26,17 @@ def int_param(request: web.Request, name: str, *, default: int | None = None, mi
             errors=[FieldError(pointer=f"/{name}", detail=f"{minimum}..{maximum}")],
         )
     return int(raw)
+
+
+def user_param(request: web.Request) -> str:
+    """The user every query is filtered by: `{uid}` in the path, else `?user_id=`; never both differing."""
+    in_path, in_query = request.match_info.get("uid"), request.query.get("user_id")
+    if in_path and in_query and in_path != in_query:
+        raise BadRequest(
+            "the path names one user and the query another",
+            errors=[FieldError(pointer="/user_id", detail="conflicts with the path")],
+        )
+    value = in_path or in_query
+    if not value or not is_id(value):
+        raise Unprocessable("a valid user_id is required", errors=[FieldError(pointer="/user_id", detail=ID_RULE)])
+    return value

@@ -6,9 +6,8 @@ from aiohttp import web
 
 from processors.base import ProcessorInfo
 from processors.errors import DerivedNotFound
-from processors.routes import user_param
 from servicekit.errors import Unprocessable
-from servicekit.params import int_param
+from servicekit.params import int_param, user_param
 
 from .compiler import markdown, plain_text
 from .store import PROCESSOR_ID, SCHEMA_ID, CompiledBookStore

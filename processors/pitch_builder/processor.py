@@ -6,7 +6,7 @@ from aiohttp import web
 
 from processors.base import Derived, ProcessorInfo, Source
 from processors.errors import DerivedNotFound
-from processors.routes import user_param
+from servicekit.params import user_param
 
 from .builder import PitchBuilder, one_pager
 from .store import PitchStore
