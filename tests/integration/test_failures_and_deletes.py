@@ -146,3 +146,27 @@ async def test_a_chapter_whose_expansion_was_lost_is_not_left_pending(
     asked = await eventually(view, lambda v: any(e["status"] == "pending" for e in v["errors"]), timeout=20, what="the view asking again")
     assert blob_id in asked["errors"][0]["ids"]
     await eventually(view, lambda v: v["chapters"][0]["status"] == "ok", timeout=20, what="the expansion made again")
+
+
+async def test_a_compile_the_compiler_gave_up_on_shows_in_the_book_view(
+    stack: Stack, api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession
+) -> None:
+    async with api.post("/api/v1/blobs", json=draft("given-up", 1)) as response:
+        assert response.status == 201
+    async with api.post(f"/api/v1/users/{user_id}/books/given-up/compile") as response:
+        request_id = (await response.json())["request_id"]
+    # What the runtime reports when the compiler terminates that request or runs out of deliveries.
+    report = {"key": "seq-test", "user_id": user_id, "processor_id": "book-compiler", "reason": "the book cannot be read", "book_id": "given-up", "request_id": request_id}
+    async def view() -> dict[str, Any]:
+        return await book_view(api, user_id, "given-up")
+
+    await eventually(view, lambda v: v["compiled_status"] == "ok", what="the compiled book")
+    async with internal.post("/api/v1/failures", json=report) as response:
+        assert response.status == 201
+    failed = await view()
+    assert failed["compile_failure"]["reason"] == "the book cannot be read" and failed["compile_failure"]["request_id"] == request_id
+    assert failed["compiled_status"] == "ok", "an older compiled version is still shown"
+    assert any(e["source"] == "book-compiler" and e["status"] == "failed" for e in failed["errors"])
+    async with api.post(f"/api/v1/users/{user_id}/books/given-up/compile") as response:
+        assert response.status == 202
+    await eventually(view, lambda v: v["compile_failure"] is None, what="the failure resolved by the next compiled version")

@@ -81,3 +81,21 @@ def test_a_minimal_pitch_has_only_what_the_notes_support() -> None:
     sections = offline_sections(notes)
     assert [s["key"] for s in sections] == ["hook", "synopsis", "positioning"]
     assert sections[0]["body"].startswith("A novel: A harbour town")
+
+
+def test_what_the_runtime_reports_when_it_gives_up() -> None:
+    from datetime import UTC, datetime
+
+    from contracts.events import BlobDeleted, BlobUpdated, CompileBook
+    from processors.consumer import failure_report
+
+    moment = datetime.now(UTC)
+    compile_request = CompileBook(event_id="r1", user_id="u1", book_id="b1", occurred_at=moment)
+    report = failure_report("book-compiler", compile_request, "x" * 5000, 42)
+    assert report is not None and report.book_id == "b1" and report.request_id == "r1" and report.blob_id is None
+    assert report.key == "seq-42" and len(report.reason) == 2000
+    update = BlobUpdated(event_id="e", user_id="u1", blob_id="p1", schema_id="pitch-input-v1", version=3, occurred_at=moment, processor_id="user")
+    report = failure_report("pitch-builder", update, "bad", 7)
+    assert report is not None and report.blob_id == "p1" and report.source_version == 3 and report.book_id is None
+    deletion = BlobDeleted(event_id="e", user_id="u1", blob_id="p1", schema_id="pitch-input-v1", version=3, occurred_at=moment, processor_id="user")
+    assert failure_report("pitch-builder", deletion, "bad", 8) is None
