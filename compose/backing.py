@@ -27,7 +27,8 @@ PG_SUPERUSER = "postgres"
 PG_PROCESSORS = {"book-compiler": "book_compiler", "pitch-builder": "pitch_builder"}
 
 
-def mongo_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
+def mongo_spec(data_dir: Path, host: str, port: int, *, name: str = "mongo") -> ChildSpec:
+    """A MongoDB-wire server of its own, with its data in `data_dir/<name>`."""
     url = f"mongodb://{host}:{port}/?directConnection=true"
 
     async def ready() -> None:
@@ -37,14 +38,14 @@ def mongo_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
         finally:
             await client.close()
 
-    store = data_dir / "mongo"
+    store = data_dir / name
     store.mkdir(parents=True, exist_ok=True)
     argv = [
         venv_tool("secantusd-py"), "--host", host, "--port", str(port), "--storage-path", str(store),
         "--sync-on-commit", "--log-level", "WARNING",
     ]  # fmt: skip
     # secantusd-py reads ./secantusd.toml when present: run it where none is.
-    return ChildSpec("mongo", argv, dict(os.environ), data_dir / "logs" / "mongo.log", ready, url, cwd=store)
+    return ChildSpec(name, argv, dict(os.environ), data_dir / "logs" / f"{name}.log", ready, url, cwd=store)
 
 
 def nats_spec(data_dir: Path, host: str, port: int) -> ChildSpec:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .settings import DEFAULT_PORTS
+from .supervisor import BACKING
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
 PORT_NAMES = tuple(DEFAULT_PORTS)
@@ -117,7 +118,7 @@ class Stack:
     def pids(self) -> list[int]:
         info = self.refresh() if self.stack_file.exists() else self.info
         found = [s["pid"] for s in info.get("services", {}).values()]
-        found += [info[name]["pid"] for name in ("mongo", "nats", "postgres") if name in info]
+        found += [info[name]["pid"] for name in BACKING if name in info]
         return [p for p in found if p]
 
     def stop(self, timeout: float = 60.0) -> int:

@@ -11,7 +11,7 @@ from servicekit.settings import ConfigError, Env, data_dir
 # Backing servers listen on ports no stock installation uses, so `make up` never collides with a
 # MongoDB, PostgreSQL or NATS the user runs anyway. Each is overridden by STUDIO_<NAME>_PORT.
 DEFAULT_PORTS = {
-    "mongo": 27817, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
+    "mongo": 27817, "text_expansion_mongo": 27818, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
     "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014,
 }  # fmt: skip
 # processor id -> the module that runs it

@@ -27,6 +27,8 @@ from .settings import PROCESSOR_MODULES, StackSettings, port_key
 log = logging.getLogger("studio.supervisor")
 
 STACK_FILE = "stack.json"
+TEXT_EXPANSION_MONGO = "mongo-text-expansion"
+BACKING = ("mongo", TEXT_EXPANSION_MONGO, "nats", "postgres")
 READY_TIMEOUT = 90.0
 MAX_BACKOFF = 10.0
 STABLE_AFTER = 30.0  # a child up this long has its back-off reset
@@ -63,8 +65,9 @@ class Supervisor:
         }  # fmt: skip
         mongo_url = f"mongodb://{host}:{s.ports['mongo']}/?directConnection=true"
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
-        # Text expansion keeps its own database on the same embedded MongoDB server.
-        self.databases["text-expansion"] = mongo_url.replace("/?", "/studio_text_expansion?")
+        # Text expansion keeps its database on a server of its own: owners do not take turns.
+        expansion_url = f"mongodb://{host}:{s.ports['text_expansion_mongo']}/?directConnection=true"
+        self.databases["text-expansion"] = expansion_url.replace("/?", "/studio_text_expansion?")
         own_database = {
             "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"]},
             "book-compiler": {"STUDIO_BOOK_COMPILER_PG_URL": self.databases["book-compiler"]},
@@ -94,7 +97,10 @@ class Supervisor:
         )
         s = self.settings
         postgres, layout = postgres_spec(self.data_dir, s.host, s.ports["postgres"], self.secrets["postgres_password"])
-        for spec in (mongo_spec(self.data_dir, s.host, s.ports["mongo"]), nats_spec(self.data_dir, s.host, s.ports["nats"]), postgres):
+        backing = [mongo_spec(self.data_dir, s.host, s.ports["mongo"]), nats_spec(self.data_dir, s.host, s.ports["nats"]), postgres]
+        if "text-expansion" in s.processors:
+            backing.append(mongo_spec(self.data_dir, s.host, s.ports["text_expansion_mongo"], name=TEXT_EXPANSION_MONGO))
+        for spec in backing:
             await self._launch(spec)
         self.databases.update(
             await provision_databases(
@@ -163,7 +169,7 @@ class Supervisor:
     def describe(self) -> dict[str, Any]:
         by_name = {c.spec.name: c for c in self.children}
         entry = lambda c: {"url": c.spec.url, "pid": c.pid, "restarts": c.restarts, "log": str(c.spec.log_path)}  # noqa: E731
-        backing = ("mongo", "nats", "postgres")
+        backing = BACKING
         return {
             "supervisor_pid": os.getpid(),
             "data_dir": str(self.data_dir),
