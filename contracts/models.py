@@ -104,6 +104,7 @@ class BookState(msgspec.Struct, kw_only=True):
     compiled_blob_id: str | None = None  # the newest compiled version's index entry
     compiled_version: int | None = None
     compile_failure: FailureSummary | None = None  # the newest compile request its processor gave up on
+    drafts: list[UserBlob] | None = None  # the chapters' drafts, whole, when asked for (`?include=drafts`)
 
 
 class CompileRequest(msgspec.Struct, kw_only=True):

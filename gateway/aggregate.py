@@ -41,7 +41,6 @@ from .errors import IndexUnavailable, UpstreamProblem, ViewNotFound
 from .registry import Directory
 from .sources import Source, SourceFailed, SourceResult
 
-USER_BLOBS = "user-blobs"  # the index service's batch route, as a store of user blobs
 Repair = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (processor, parent blob, derived id)
 
 
@@ -73,7 +72,6 @@ class Aggregator:
     def __init__(
         self,
         index: Source,
-        user_blobs: Source,
         directory: Directory,
         *,
         per_source: float,
@@ -84,7 +82,6 @@ class Aggregator:
         compiled_schema: str = "compiled-book-v1",
     ) -> None:
         self.index = index
-        self.user_blobs = user_blobs
         self.directory = directory
         self.per_source = per_source
         self.total = total
@@ -113,7 +110,7 @@ class Aggregator:
         """One batch call per store, all at once."""
 
         async def one(name: str, ids: list[str]) -> SourceResult:
-            source = self.user_blobs if name == USER_BLOBS else await self.directory.source(name, request_id=request_id)
+            source = await self.directory.source(name, request_id=request_id)
             if source is None:
                 return _unregistered(name)
             return await source.batch(user_id, ids, request_id=request_id, timeout=budget.for_source())
@@ -131,13 +128,17 @@ class Aggregator:
     async def book_view(self, user_id: str, book_id: str, request_id: str) -> BookView:
         budget = self.budget()
         started = time.perf_counter()
-        payload = await self._index_json(url_path("api", "v1", "users", user_id, "books", book_id), budget, request_id)
+        # One call reads the book and its drafts, each document once; then one batch per processor store.
+        payload = await self._index_json(
+            url_path("api", "v1", "users", user_id, "books", book_id), budget, request_id, params={"include": "drafts"}
+        )
         book = msgspec.json.decode(payload, type=BookState)
         index_ms = (time.perf_counter() - started) * 1000
+        drafts = SourceResult("index", OK, index_ms, blobs={d.id: msgspec.to_builtins(d) for d in book.drafts or []})
         await self.directory.refresh(request_id=request_id)
         expander = next(iter(self.directory.producing(self.expansion_schema)), None)
         compiler = next(iter(self.directory.producing(self.compiled_schema)), None)
-        wanted: dict[str, list[str]] = {USER_BLOBS: [c.draft_blob_id for c in book.chapters]}
+        wanted: dict[str, list[str]] = {}
         if expander:
             wanted[expander] = [c.processed_blob_ids[expander] for c in book.chapters if expander in c.processed_blob_ids]
         if compiler and book.compiled_blob_id:
@@ -145,7 +146,6 @@ class Aggregator:
         results = await self._fan_out(wanted, user_id, budget, request_id)
         sources, errors = self._reports(results)
         sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(book.chapters)), **sources}
-        drafts = results.get(USER_BLOBS)
         expansions = results.get(expander) if expander else None
         consumers = set(self.directory.consuming("text-input-v1"))
         chapters = []

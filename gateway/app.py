@@ -12,9 +12,8 @@ from aiohttp import web
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, nats_ready
-from servicekit.urls import url_path
 
-from .aggregate import USER_BLOBS, Aggregator
+from .aggregate import Aggregator
 from .auth import auth_middleware
 from .breaker import CircuitBreaker
 from .cache import ViewCache
@@ -40,7 +39,6 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     token = settings.service_token
     breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
     index = Source("index", settings.index_url, session, token, metrics, breaker=breaker())
-    user_blobs = Source(USER_BLOBS, settings.index_url, session, token, metrics, batch_path=url_path("api", "v1", "blobs", "batch"), breaker=breaker())
     directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker)
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
@@ -48,7 +46,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
     app[AGGREGATOR] = Aggregator(
-        index, user_blobs, directory, per_source=settings.source_timeout_seconds,
+        index, directory, per_source=settings.source_timeout_seconds,
         total=settings.request_budget_seconds, repair=live.request_repair, pending_grace=settings.pending_grace_seconds,
     )  # fmt: skip
     try:

@@ -25,6 +25,7 @@ from contracts.models import (
 from contracts.problems import FieldError
 
 from .errors import BookEmpty, BookExists, BookNotFound
+from .documents import to_user_blob
 from .failures import FailureStore, summary
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
@@ -96,8 +97,11 @@ class BookStore:
             await self.books.update_one({"_id": doc["_id"]}, {"$set": {"named": True}})
         return (await self.books_of(request.user_id, book_id=book_id))[0]
 
-    async def books_of(self, user_id: str, *, book_id: str | None = None) -> list[BookState]:
-        """The user's books with their chapters in order; a draft's book appears even if unnamed."""
+    async def books_of(self, user_id: str, *, book_id: str | None = None, with_drafts: bool = False) -> list[BookState]:
+        """The user's books with their chapters in order; a draft's book appears even if unnamed.
+
+        `with_drafts` adds each chapter's draft, whole, read in the same query as the rest.
+        """
         book_filter: dict[str, Any] = {"user_id": user_id}
         # One read of every live entry that belongs to a book (drafts, what was derived from them,
         # compiled versions: all carry their book id), sorted out here.
@@ -105,11 +109,12 @@ class BookStore:
         if book_id is not None:
             book_filter["book_id"] = book_id
         books = await self.books.find(book_filter).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
-        entries = await self.blobs.find(
-            entry_filter,
+        projection: dict[str, int] = (
+            {"outbox": 0} if with_drafts else
             {"_id": 1, "book_id": 1, "chapter": 1, "title": 1, "processor_id": 1, "parent_id": 1, "schema_id": 1,
-             "source_version": 1, "version": 1, "created_at": 1},
-        ).to_list(None)  # fmt: skip
+             "source_version": 1, "version": 1, "created_at": 1}
+        )  # fmt: skip
+        entries = await self.blobs.find(entry_filter, projection).to_list(None)
         drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
         draft_ids = {d["_id"] for d in drafts}
         processed: dict[str, dict[str, tuple[Any, str]]] = {}
@@ -152,12 +157,18 @@ class BookStore:
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
+                drafts=[to_user_blob(d) for d in drafts if d["book_id"] == b["book_id"]] if with_drafts else None,
             )
             for b in books
         ]
         # A crash between a draft's write and its book's upsert must not hide the draft's book.
         for orphan in sorted(set(chapters) - known):
-            result.append(BookState(book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter)))
+            result.append(
+                BookState(
+                    book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter),
+                    drafts=[to_user_blob(d) for d in drafts if d["book_id"] == orphan] if with_drafts else None,
+                )  # fmt: skip
+            )
         if book_id is not None and not result:
             raise BookNotFound(f"book {book_id} does not exist")
         return result

@@ -133,7 +133,10 @@ async def list_books(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}")
 async def get_book(request: web.Request) -> web.Response:
-    books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"])
+    include = request.query.get("include")
+    if include not in (None, "drafts"):
+        raise Unprocessable("include may only be 'drafts'", errors=[FieldError(pointer="/include", detail="unknown")])
+    books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"], with_drafts=include == "drafts")
     return json_response(books[0])
 
 

@@ -74,18 +74,10 @@ class IndexClient:
             data=without_nul(blob["data"]), book_id=blob.get("book_id"), chapter=blob.get("chapter"),
         )  # fmt: skip
 
-    async def blobs(self, user_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Many user blobs in one call, by id; missing ones are absent."""
-        if not ids:
-            return {}
-        status, payload = await self._call("POST", url_path("api", "v1", "blobs", "batch"), body=BlobBatchRequest(user_id=user_id, ids=ids))
-        if status != 200:
-            raise PermanentError(f"the index refused a batch of {len(ids)} blobs: {status}")
-        return {b["id"]: without_nul(b) for b in msgspec.json.decode(payload)["blobs"]}
-
-    async def book(self, user_id: str, book_id: str) -> BookState | None:
-        """A user's book with its chapters; None when there is no such book."""
-        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "books", book_id))
+    async def book(self, user_id: str, book_id: str, *, with_drafts: bool = False) -> BookState | None:
+        """A user's book with its chapters (and their drafts, whole, if asked); None when there is no such book."""
+        params = {"include": "drafts"} if with_drafts else None
+        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "books", book_id), params=params)
         if status == 404:
             return None
         if status != 200:

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import time
 
+import msgspec
+
 from contracts import subjects
 from contracts.events import AnyEvent, BlobDeleted, CompileBook
 from contracts.models import RegisterDerivedBlob
 from processors.base import Outcome
 from processors.handler import derived_id
-from processors.index_client import IndexClient
+from processors.index_client import IndexClient, without_nul
 from processors.pg import PgOutboxRelay
 
 from .compiler import choose_texts
@@ -65,17 +67,14 @@ class CompileHandler:
             await self._register(event, existing)
             return Outcome.DUPLICATE
         started = time.perf_counter()
-        book = await self.index.book(event.user_id, event.book_id)
+        # The book comes with its drafts in one call; the expansions in one batch from their store.
+        book = await self.index.book(event.user_id, event.book_id, with_drafts=True)
         if book is None:
             log.info("book %s of %s is gone; nothing to compile", event.book_id, event.user_id)
             return Outcome.SKIPPED
-        draft_ids = [c.draft_blob_id for c in book.chapters]
+        drafts = {d.id: without_nul(msgspec.to_builtins(d)) for d in book.drafts or []}
         expansion_ids = [c.processed_blob_ids[self.expansion_processor] for c in book.chapters if self.expansion_processor in c.processed_blob_ids]
-        wanted = event.prefer != "draft"
-        drafts, expansions = await asyncio.gather(
-            self.index.blobs(event.user_id, draft_ids),
-            self.expansions.batch(event.user_id, expansion_ids) if wanted else asyncio.sleep(0, result={}),
-        )
+        expansions = await self.expansions.batch(event.user_id, expansion_ids) if event.prefer != "draft" else {}
         fetched = time.perf_counter()
         chapters = choose_texts(
             book.chapters, drafts, expansions, expansion_processor=self.expansion_processor, prefer=event.prefer
