@@ -37,22 +37,19 @@ from contracts.views import (
 
 from servicekit.urls import UrlPath, url_path
 
-from .errors import IndexUnavailable, UpstreamProblem, ViewNotFound
+from .errors import IndexUnavailable, Overloaded, UpstreamProblem, ViewNotFound
+from .limiter import Shed
 from .registry import Directory
-from .sources import Source, SourceFailed, SourceResult
+from .sources import SHED, Source, SourceFailed, SourceResult
 
 Repair = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (processor, parent blob, derived id)
 
 
 @dataclass(frozen=True)
 class Budget:
-    per_source: float
-    total: float
-    started: float
+    """Until when (time.monotonic) a request's calls may wait for a slot at their source."""
 
-    def for_source(self) -> float:
-        remaining = self.total - (time.perf_counter() - self.started)
-        return max(0.001, min(self.per_source, remaining))
+    deadline: float
 
 
 def _failure_of(failures: list[FailureSummary], processor: str | None, draft: dict[str, Any] | None) -> FailureSummary | None:
@@ -74,7 +71,6 @@ class Aggregator:
         index: Source,
         directory: Directory,
         *,
-        per_source: float,
         total: float,
         repair: Repair,
         pending_grace: float = 30.0,
@@ -83,7 +79,6 @@ class Aggregator:
     ) -> None:
         self.index = index
         self.directory = directory
-        self.per_source = per_source
         self.total = total
         self.repair = repair
         self.pending_grace = pending_grace
@@ -91,11 +86,13 @@ class Aggregator:
         self.compiled_schema = compiled_schema
 
     def budget(self) -> Budget:
-        return Budget(self.per_source, self.total, time.perf_counter())
+        return Budget(time.monotonic() + self.total)
 
     async def _index_json(self, path: UrlPath, budget: Budget, request_id: str, params: dict[str, str] | None = None) -> bytes:
         try:
-            status, payload = await self.index.request("GET", path, request_id=request_id, timeout=budget.for_source(), params=params)
+            status, payload = await self.index.request("GET", path, request_id=request_id, deadline=budget.deadline, params=params)
+        except Shed as exc:
+            raise Overloaded(str(exc), retry_after=exc.retry_after) from exc
         except SourceFailed as exc:
             raise IndexUnavailable(str(exc)) from exc
         if status == 404:
@@ -113,10 +110,14 @@ class Aggregator:
             source = await self.directory.source(name, request_id=request_id)
             if source is None:
                 return _unregistered(name)
-            return await source.batch(user_id, ids, request_id=request_id, timeout=budget.for_source())
+            return await source.batch(user_id, ids, request_id=request_id, deadline=budget.deadline)
 
         names = [n for n, ids in wanted.items() if ids]
         results = await asyncio.gather(*(one(n, wanted[n]) for n in names))
+        shed = [r for r in results if r.status == SHED]
+        if shed:
+            # Busy, not broken: the whole request is refused (and retried) rather than half-served.
+            raise Overloaded(shed[0].error or "a store is at its limit", retry_after=max(r.retry_after or 1.0 for r in shed))
         return dict(zip(names, results))
 
     @staticmethod

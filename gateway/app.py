@@ -17,6 +17,7 @@ from .aggregate import Aggregator
 from .auth import auth_middleware
 from .breaker import CircuitBreaker
 from .cache import ViewCache
+from .limiter import AdaptiveLimit
 from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, HUB, INDEX, LIVE, SESSION, SETTINGS
 from .live import LiveEvents
 from .metrics import GatewayMetrics
@@ -38,15 +39,16 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     nc = await connect(settings.nats_url, name="studio-gateway")
     token = settings.service_token
     breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
-    index = Source("index", settings.index_url, session, token, metrics, breaker=breaker())
-    directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker)
+    limit = functools.partial(AdaptiveLimit, floor=settings.source_timeout_seconds, ceiling=settings.source_timeout_ceiling_seconds)
+    index = Source("index", settings.index_url, session, token, metrics, breaker=breaker(), limit=limit("index"))
+    directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit)
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
     live = LiveEvents(nc.jetstream(), hub, cache, directory, metrics)
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
     app[AGGREGATOR] = Aggregator(
-        index, directory, per_source=settings.source_timeout_seconds,
+        index, directory,
         total=settings.request_budget_seconds, repair=live.request_repair, pending_grace=settings.pending_grace_seconds,
     )  # fmt: skip
     try:

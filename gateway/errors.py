@@ -18,6 +18,16 @@ class UserNotFound(NotFound):
     code, title = "not-found", "Not found"
 
 
+class Overloaded(Unavailable):
+    """A store was at its concurrency limit for the whole budget: nothing is broken, ask again."""
+
+    code, title = "overloaded", "Busy: the request was not served, retry after the time given"
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class IndexUnavailable(Unavailable):
     code, title = "index-unavailable", "The index service did not answer; nothing can be gathered without it"
 

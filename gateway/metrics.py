@@ -19,6 +19,10 @@ class GatewayMetrics:
         )
         self.cache = Counter("studio_gateway_cache", "Book views served from cache or assembled", ["result"], registry=registry)
         self.sockets = Gauge("studio_gateway_open_sockets", "Open WebSocket connections", registry=registry)
+        self.limit = Gauge("studio_gateway_source_limit", "Adaptive concurrency limit per source", ["source"], registry=registry)
+        self.in_flight = Gauge("studio_gateway_source_in_flight", "Calls in flight per source", ["source"], registry=registry)
+        self.queued = Gauge("studio_gateway_source_queued", "Calls waiting for a slot per source", ["source"], registry=registry)
+        self.shed = Counter("studio_gateway_shed", "Calls shed: no slot within the request's budget", ["source"], registry=registry)
         self.circuit = Gauge("studio_gateway_circuit_state", "0 closed, 1 half-open, 2 open", ["source"], registry=registry)
         self.events = Counter("studio_gateway_events", "Events received from the stream", ["type"], registry=registry)
         self.dropped_sockets = Counter(

@@ -14,6 +14,7 @@ from servicekit.urls import url_path
 
 from .breaker import CircuitBreaker
 from .metrics import GatewayMetrics
+from .limiter import AdaptiveLimit, Shed
 from .sources import Source, SourceFailed
 
 _LIST = msgspec.json.Decoder(dict[str, list[ProcessorRegistration]])
@@ -31,6 +32,7 @@ class Directory:
         *,
         ttl: float,
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+        limit: Callable[[str], AdaptiveLimit] = AdaptiveLimit,
     ) -> None:
         self._index = index
         self._session = session
@@ -38,6 +40,7 @@ class Directory:
         self._metrics = metrics
         self._ttl = ttl
         self._breaker = breaker
+        self._limit = limit
         self._loaded = 0.0
         self._lock = asyncio.Lock()
         self.registrations: dict[str, ProcessorRegistration] = {}
@@ -52,8 +55,10 @@ class Directory:
             if not force and time.monotonic() - self._loaded < self._ttl:
                 return
             try:
-                status, payload = await self._index.request("GET", url_path("api", "v1", "processors"), request_id=request_id, timeout=2.0)
-            except SourceFailed:
+                status, payload = await self._index.request(
+                    "GET", url_path("api", "v1", "processors"), request_id=request_id, deadline=time.monotonic() + 2.0
+                )
+            except (SourceFailed, Shed):
                 return  # keep routing by what we knew
             if status != 200:
                 return
@@ -62,8 +67,9 @@ class Directory:
                 known = self.sources.get(processor_id)
                 if known is None or known.base_url != registration.base_url.rstrip("/"):
                     self.sources[processor_id] = Source(
-                        processor_id, registration.base_url, self._session, self._token, self._metrics, breaker=self._breaker()
-                    )
+                        processor_id, registration.base_url, self._session, self._token, self._metrics,
+                        breaker=self._breaker(), limit=self._limit(processor_id),
+                    )  # fmt: skip
             self.registrations = registrations
             self._loaded = time.monotonic()
 

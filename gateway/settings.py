@@ -21,6 +21,7 @@ class Settings:
     upstream_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4322"
     source_timeout_seconds: float = 0.25
+    source_timeout_ceiling_seconds: float = 2.0
     request_budget_seconds: float = 1.0
     cache_size: int = 10_000
     circuit_failures: int = 3
@@ -45,6 +46,7 @@ class Settings:
             upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
             source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,
+            source_timeout_ceiling_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_CEILING_MS", 2000.0, minimum=1.0) / 1000,
             request_budget_seconds=env.number("STUDIO_GATEWAY_BUDGET_MS", 1000.0, minimum=1.0) / 1000,
             cache_size=env.integer("STUDIO_GATEWAY_CACHE_SIZE", 10_000, minimum=0),
             circuit_failures=env.integer("STUDIO_GATEWAY_CIRCUIT_FAILURES", 3, minimum=1),

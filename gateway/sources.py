@@ -15,10 +15,12 @@ from servicekit.middleware import REQUEST_ID_HEADER
 from servicekit.urls import UrlPath, upstream_url, url_path
 
 from .breaker import CircuitBreaker
+from .limiter import AdaptiveLimit, Shed
 from .metrics import GatewayMetrics
 
 # Answers that say the source cannot serve anyone right now; they count towards its circuit.
 UNAVAILABLE_STATUSES = frozenset({401, 429, 502, 503, 504})
+SHED = "shed"  # not sent: the source was at its concurrency limit for the whole budget
 BUDGET_HEADER = "X-Studio-Budget-Ms"  # what is left of the client's request budget, for the source
 
 
@@ -27,11 +29,12 @@ class SourceResult:
     """What one source answered: its blobs by id, the ids it did not have, or why it did not answer."""
 
     source: str
-    status: str  # ok | unavailable
+    status: str  # ok | unavailable | shed
     ms: float
     blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     error: str | None = None
+    retry_after: float | None = None  # when shed: when to ask again
 
     def summary(self) -> dict[str, Any]:
         return {"status": self.status, "ms": round(self.ms, 1), "count": len(self.blobs)}
@@ -42,7 +45,7 @@ class SourceFailed(Exception):
 
 
 class Source:
-    """One service the gateway reads from."""
+    """One service the gateway reads from: an adaptive concurrency limit, then a circuit breaker."""
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class Source:
         *,
         batch_path: UrlPath = url_path("blobs", "batch"),
         breaker: CircuitBreaker | None = None,
+        limit: AdaptiveLimit | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -62,6 +66,13 @@ class Source:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._metrics = metrics
         self.breaker = breaker or CircuitBreaker()
+        self.limit = limit or AdaptiveLimit(name)
+
+    def _gauges(self) -> None:
+        self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
+        self._metrics.limit.labels(self.name).set(self.limit.limit)
+        self._metrics.in_flight.labels(self.name).set(self.limit.in_flight)
+        self._metrics.queued.labels(self.name).set(self.limit.queued)
 
     async def request(
         self,
@@ -69,19 +80,30 @@ class Source:
         path: UrlPath,
         *,
         request_id: str,
-        timeout: float,
+        deadline: float,
         params: dict[str, str] | None = None,
         body: Any = None,
     ) -> tuple[int, bytes]:
-        """One call with a deadline; SourceFailed when it cannot be made or does not answer well."""
-        self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
+        """One call, sent once a slot is free before `deadline` (monotonic), then within its own
+        timeout; Shed when no slot comes in time, SourceFailed when it does not answer well."""
+        try:
+            await self.limit.acquire(deadline)
+        except Shed:
+            self._metrics.shed.labels(self.name).inc()
+            self._gauges()
+            raise
         if not self.breaker.allow():
+            self.limit.release(None, dropped=False)
+            self._gauges()
             self._metrics.upstream_requests.labels(self.name, "circuit-open").inc()
             raise SourceFailed(f"{self.name}: circuit open after repeated failures")
+        self._gauges()
+        timeout = self.limit.timeout()
         headers = {**self._headers, REQUEST_ID_HEADER: request_id, BUDGET_HEADER: str(max(1, int(timeout * 1000)))}
         if body is not None:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
+        latency: float | None = None
         try:
             async with asyncio.timeout(timeout):
                 async with self._session.request(
@@ -90,9 +112,14 @@ class Source:
                 ) as response:  # fmt: skip
                     payload = await response.read()
                     status = response.status
+            latency = time.perf_counter() - started
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
             raise SourceFailed(f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}") from exc
+        finally:
+            failed = latency is None
+            self.limit.release(latency, dropped=failed)
+            self._gauges()
         if status in UNAVAILABLE_STATUSES:
             self._fail(f"http-{status}", started)
             raise SourceFailed(f"{self.name} answered {status}")
@@ -113,17 +140,19 @@ class Source:
         self._metrics.upstream_requests.labels(self.name, outcome).inc()
         self._metrics.upstream_latency.labels(self.name).observe(time.perf_counter() - started)
 
-    async def batch(self, user_id: str, ids: list[str], *, request_id: str, timeout: float) -> SourceResult:
-        """`POST <batch_path> {user_id, ids}`; never raises: a failure is a result too."""
+    async def batch(self, user_id: str, ids: list[str], *, request_id: str, deadline: float) -> SourceResult:
+        """`POST <batch_path> {user_id, ids}`; never raises: a failure or a shed call is a result too."""
         started = time.perf_counter()
         try:
             status, payload = await self.request(
-                "POST", self.batch_path, request_id=request_id, timeout=timeout,
+                "POST", self.batch_path, request_id=request_id, deadline=deadline,
                 body=BlobBatchRequest(user_id=user_id, ids=ids),
             )  # fmt: skip
             if status != 200:
                 raise SourceFailed(f"{self.name} refused the batch: {status}")
             answer = msgspec.json.decode(payload)
+        except Shed as exc:
+            return SourceResult(self.name, SHED, (time.perf_counter() - started) * 1000, error=str(exc), retry_after=exc.retry_after)
         except (SourceFailed, msgspec.DecodeError) as exc:
             return SourceResult(self.name, "unavailable", (time.perf_counter() - started) * 1000, error=str(exc))
         return SourceResult(

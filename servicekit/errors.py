@@ -15,6 +15,7 @@ class ServiceError(Exception):
     title = "Internal error"
     retryable = False
     close_connection = False  # the body is broken or gone: answer, then close the connection
+    retry_after: float | None = None  # seconds, sent as Retry-After
 
     def __init__(self, detail: str = "", *, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail or self.title)

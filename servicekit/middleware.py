@@ -79,6 +79,8 @@ async def _problem_or_response(request: web.Request, handler: Handler) -> web.St
         elif exc.close_connection:
             log.info("%s %s -> %s: %s [%s]", request.method, request.path, exc.status, exc, request_id)
         response = problem_response(exc.problem(request_id))
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         if exc.close_connection:
             response.force_close()
         return response

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -277,3 +278,98 @@ async def test_another_users_book_is_not_found(agg: tuple[Stack, ServiceProcess]
         for path in (f"/api/v1/users/{user_id}/books/private", "/api/v1/users/someone-else/books/private"):
             async with other.get(path) as response:
                 assert response.status == 404 and response.content_type == "application/problem+json"
+
+
+class SlowStore:
+    """A proxy in front of text expansion that serves two calls at a time, each 80 ms late: a store
+    that is slow and saturated, not failing."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.slots = asyncio.Semaphore(2)
+        self.calls = 0
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.calls += 1
+        async with self.slots:
+            await asyncio.sleep(0.08)
+            async with aiohttp.ClientSession() as session:
+                async with session.request(
+                    request.method, self.target + request.path_qs, data=body, headers={k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+                ) as response:
+                    payload = await response.read()
+                    return web.Response(status=response.status, body=payload, content_type=response.content_type)
+
+    async def __aenter__(self) -> SlowStore:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+
+async def reroute(stack: Stack, processor_id: str, base_url: str) -> None:
+    """Point the registry entry of a processor at `base_url` (the gateway follows at once)."""
+    headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+    async with aiohttp.ClientSession(base_url=stack.index, headers=headers) as internal:
+        async with internal.get(f"/api/v1/processors/{processor_id}") as response:
+            registration = await response.json()
+        registration["base_url"] = base_url
+        registration.pop("created_at", None)
+        async with internal.post("/api/v1/processors", json=registration) as response:
+            assert response.status in (200, 201), await response.text()
+
+
+async def test_a_slow_saturated_store_under_load_gives_complete_answers_or_503s_never_partial(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
+    stack, expansion = agg
+    books = [f"loaded-{n}" for n in range(16)]
+    for book in books:  # each reader on its own book: no two requests share a fan-out
+        await write_book(client, user_id, book, 4)
+    for book in books:
+        await settled(client, user_id, book)
+    outcomes: dict[str, int] = {"complete": 0, "partial": 0, "shed": 0}
+    async with SlowStore(expansion.url) as slow:
+        await reroute(stack, "text-expansion", slow.url)
+        try:
+            await asyncio.sleep(0.5)  # the registration's event reaches the gateway
+            deadline = time.monotonic() + 4.0
+
+            async def reader(book: str) -> None:
+                while time.monotonic() < deadline:
+                    async with client.get(f"/api/v1/users/{user_id}/books/{book}", headers={"Cache-Control": "no-cache"}) as response:
+                        if response.status == 503:
+                            assert response.headers["Retry-After"].isdigit()
+                            assert (await response.json())["type"].endswith("overloaded")
+                            outcomes["shed"] += 1
+                            await asyncio.sleep(0.05)
+                            continue
+                        assert response.status == 200, await response.text()
+                        body = await response.json()
+                        complete = all(c["status"] == "ok" for c in body["chapters"]) and not body["errors"]
+                        outcomes["complete" if complete else "partial"] += 1
+
+            await asyncio.gather(*(reader(book) for book in books))
+        finally:
+            await reroute(stack, "text-expansion", expansion.url)
+    assert slow.calls > 10, "the views went through the slow store"
+    assert outcomes["partial"] == 0, outcomes
+    assert outcomes["complete"] > 10, outcomes
+    async with aiohttp.ClientSession() as session:
+        async with session.get(stack.gateway + "/metrics") as response:
+            metrics = await response.text()
+    assert 'studio_gateway_source_limit{source="text-expansion"}' in metrics
+    assert 'studio_gateway_source_queued{source="text-expansion"}' in metrics
+    assert 'studio_gateway_shed_total{source=' in metrics or outcomes["shed"] == 0
+    print(f"slow store under 16 readers for 4 s: {outcomes}")

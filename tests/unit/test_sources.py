@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import time
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -42,7 +44,7 @@ async def test_only_unavailability_opens_the_circuit(answering: tuple[str, list[
         source = Source("s", base, session, "t", GatewayMetrics(CollectorRegistry()), breaker=CircuitBreaker(failures=3))
         for _ in range(5):
             try:
-                await source.request("GET", url_path("x"), request_id="r", timeout=2)
+                await source.request("GET", url_path("x"), request_id="r", deadline=time.monotonic() + 2)
             except SourceFailed:
                 pass
     assert (source.breaker.state == State.OPEN) is opens
