@@ -60,7 +60,7 @@ def failure_report(processor_id: str, event: AnyEvent, reason: str, stream_seq: 
 
 
 class EventConsumer:
-    """One durable pull consumer on one subject, served by `workers` concurrent loops."""
+    """One durable pull consumer on one subject; up to `workers` of its messages are handled at once."""
 
     def __init__(
         self,
@@ -100,10 +100,9 @@ class EventConsumer:
 
     async def start(self) -> None:
         await self.js.add_consumer(STREAM_NAME, self.config())
-        for number in range(self.workers):
-            subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=STREAM_NAME)
-            self._subscriptions.append(subscription)
-            self._tasks.append(asyncio.create_task(self._loop(subscription), name=f"{self.durable}#{number}"))
+        subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=STREAM_NAME)
+        self._subscriptions.append(subscription)
+        self._tasks.append(asyncio.create_task(self._loop(subscription), name=self.durable))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -115,19 +114,45 @@ class EventConsumer:
                 await subscription.unsubscribe()
 
     async def _loop(self, subscription: JetStreamContext.PullSubscription) -> None:
-        while True:
+        """Fetch as many messages as there are free workers, in one request; handle and settle
+        each on its own, so a slow message never holds up the ones fetched with it."""
+        free = self.workers
+        changed = asyncio.Condition()
+        running: set[asyncio.Task[None]] = set()
+
+        async def run(message: Msg) -> None:
+            nonlocal free
             try:
-                messages = await subscription.fetch(1, timeout=self.settings.fetch_timeout_seconds)
-            except nats.errors.TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection trouble: the client reconnects; try again shortly
-                log.warning("%s: fetch failed (%s); retrying", self.durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            for message in messages:
                 await self.process(message)
+            finally:
+                async with changed:
+                    free += 1
+                    changed.notify()
+
+        try:
+            while True:
+                async with changed:
+                    await changed.wait_for(lambda: free > 0)
+                    wanted = free
+                try:
+                    messages = await subscription.fetch(wanted, timeout=self.settings.fetch_timeout_seconds)
+                except nats.errors.TimeoutError:
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # connection trouble: the client reconnects; try again shortly
+                    log.warning("%s: fetch failed (%s); retrying", self.durable, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                free -= len(messages)
+                for message in messages:
+                    task = asyncio.create_task(run(message))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def process(self, message: Msg) -> None:
         """Handle one message and settle it: ack, nak with back-off, or term."""
