@@ -2,8 +2,11 @@
 
 Starts its own stack (every processor, offline expander) and prints:
 - the uncached view of a 20- and a 100-chapter book (p50/p99) against the *limit*: the index lookup
-  plus the slowest single store's batch call for the same ids, each measured directly; and against
-  a naive client that fetches every blob one by one;
+  (which returns the drafts) plus the slowest processor store's batch call for the same ids, each
+  measured directly; and against a naive client that fetches every blob one by one;
+- under load, for 20- and 100-chapter books at 1, 16 and 64 concurrent clients each on its own
+  book: complete answers/s, partial answers/s, shed/s (503), p50/p99, against the *ceiling*: the
+  same calls made directly by the same number of clients, without the gateway;
 - the cached view against the uncached one, and requests/s at 32 and 128 concurrent clients against
   a bare aiohttp handler (its own process) returning the same bytes;
 - create-to-`blob.derived` on the socket (p50/p99), and one event fanned out to 1,000 sockets.
@@ -31,6 +34,7 @@ from compose.harness import ROOT, Stack, free_port, running_stack
 from servicekit.auth import issue_token
 
 USER = "bench-reader"
+LOAD_CLIENTS = (1, 16, 64)
 BARE = textwrap.dedent(
     """
     import sys
@@ -67,7 +71,7 @@ class Bench:
             body = await response.json()
         return time.perf_counter() - started, body
 
-    async def write_book(self, book_id: str, chapters: int) -> None:
+    async def write_book(self, book_id: str, chapters: int, *, settle: bool = True) -> None:
         index = self.stack.index
         async with self.service.post(f"{index}/api/v1/users/{USER}/books", json={"id": book_id, "title": book_id}) as r:
             assert r.status == 201
@@ -79,35 +83,29 @@ class Bench:
                 assert r.status == 201
 
         await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
+        if settle:
+            await self.settle(book_id)
+
+    async def settle(self, book_id: str) -> None:
+        """Wait until every chapter of the book has its current expansion."""
         while True:
-            _, view = await self.timed("GET", f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}", self.user, headers={"Cache-Control": "no-cache"})
-            if all(c["status"] == "ok" for c in view["chapters"]):
+            async with self.user.get(f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}", headers={"Cache-Control": "no-cache"}) as response:
+                view = await response.json() if response.status == 200 else None
+            if view is not None and all(c["status"] == "ok" for c in view["chapters"]):
                 return
             await asyncio.sleep(0.2)
 
     async def book(self, book_id: str, samples: int) -> dict[str, list[float]]:
         gateway = f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}"
         index = self.stack.index
-        found: dict[str, list[float]] = {"gateway": [], "limit": [], "parallel": [], "naive": [], "cached": []}
+        found: dict[str, list[float]] = {"gateway": [], "limit": [], "naive": [], "cached": []}
         _, state = await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
         drafts = [c["draft_blob_id"] for c in state["chapters"]]
         expansions = [c["processed_blob_ids"]["text-expansion"] for c in state["chapters"]]
         for _ in range(samples):
             elapsed, _ = await self.timed("GET", gateway, self.user, headers={"Cache-Control": "no-cache"})
             found["gateway"].append(elapsed)
-            lookup, _ = await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
-            user_blobs, _ = await self.timed("POST", f"{index}/api/v1/blobs/batch", self.service, json={"user_id": USER, "ids": drafts})
-            expanded, _ = await self.timed("POST", f"{self.stack.text_expansion}/blobs/batch", self.service, json={"user_id": USER, "ids": expansions})
-            found["limit"].append(lookup + max(user_blobs, expanded))
-            # The same calls made directly, the two batches at once: what the stores cost when
-            # they are asked together, as the gateway asks them (here they share one database server).
-            started = time.perf_counter()
-            await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
-            await asyncio.gather(
-                self.timed("POST", f"{index}/api/v1/blobs/batch", self.service, json={"user_id": USER, "ids": drafts}),
-                self.timed("POST", f"{self.stack.text_expansion}/blobs/batch", self.service, json={"user_id": USER, "ids": expansions}),
-            )
-            found["parallel"].append(time.perf_counter() - started)
+            found["limit"].append(await direct_view(self.stack, self.service, book_id))
         await self.timed("GET", gateway, self.user)  # fill the cache
         for _ in range(samples):
             elapsed, _ = await self.timed("GET", gateway, self.user)
@@ -120,6 +118,70 @@ class Bench:
                 await self.timed("GET", f"{self.stack.text_expansion}/blobs/{expansion_id}", self.service, params={"user_id": USER})
             found["naive"].append(time.perf_counter() - started)
         return found
+
+
+async def direct_view(stack: Stack, service: aiohttp.ClientSession, book_id: str) -> float:
+    """The calls a view needs, made directly one after the other: the lookup with its drafts, then
+    the expansions' batch. Returns the seconds taken."""
+    started = time.perf_counter()
+    async with service.get(f"{stack.index}/api/v1/users/{USER}/books/{book_id}", params={"include": "drafts"}) as response:
+        assert response.status == 200, await response.text()
+        state = await response.json()
+    ids = [c["processed_blob_ids"]["text-expansion"] for c in state["chapters"] if "text-expansion" in c["processed_blob_ids"]]
+    async with service.post(f"{stack.text_expansion}/blobs/batch", json={"user_id": USER, "ids": ids}) as response:
+        assert response.status == 200, await response.text()
+        await response.read()
+    return time.perf_counter() - started
+
+
+async def under_load(stack: Stack, chapters: int, clients: int, seconds: float) -> None:
+    """Each client reads its own book again and again, through the gateway, then directly."""
+    user_headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], USER)}"}
+    service_headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+    counts = {"complete": 0, "partial": 0, "shed": 0}
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(headers=user_headers, connector=connector) as user:
+
+        async def reader(n: int, until: float) -> None:
+            url = f"{stack.gateway}/api/v1/users/{USER}/books/load-{chapters}-{n}"
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                async with user.get(url, headers={"Cache-Control": "no-cache"}) as response:
+                    body = await response.json()
+                if response.status == 503:
+                    counts["shed"] += 1
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")) / 10)
+                    continue
+                assert response.status == 200, body
+                latencies.append(time.perf_counter() - started)
+                complete = not body["errors"] and all(c["status"] == "ok" for c in body["chapters"])
+                counts["complete" if complete else "partial"] += 1
+
+        until = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(reader(n, until) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    direct = 0
+    async with aiohttp.ClientSession(headers=service_headers, connector=aiohttp.TCPConnector(limit=0)) as service:
+
+        async def caller(n: int, until: float) -> None:
+            nonlocal direct
+            while time.perf_counter() < until:
+                await direct_view(stack, service, f"load-{chapters}-{n}")
+                direct += 1
+
+        until = time.perf_counter() + seconds
+        began = time.perf_counter()
+        await asyncio.gather(*(caller(n, until) for n in range(clients)))
+        direct_elapsed = time.perf_counter() - began
+    rate = {k: v / elapsed for k, v in counts.items()}
+    ceiling = direct / direct_elapsed
+    spread = ms(latencies) if latencies else "no answers"
+    print(
+        f"{chapters:3d} ch {clients:3d} clients  complete {rate['complete']:6.1f}/s  partial {rate['partial']:5.1f}/s  "
+        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  complete/ceiling {rate['complete'] / ceiling:.2f}x"
+    )
 
 
 async def throughput(url: str, headers: dict[str, str], concurrency: int, seconds: float = 3.0) -> float:
@@ -186,9 +248,9 @@ async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets:
         return lags, deliveries
 
 
-async def run(samples: int) -> None:
+async def run(samples: int, load_seconds: float) -> None:
     # Only text expansion consumes here, so the fan-out user's notes make one event each.
-    with running_stack(STUDIO_PROCESSORS="text-expansion,book-compiler") as stack:
+    with running_stack(STUDIO_PROCESSORS="text-expansion,book-compiler", STUDIO_TEXT_EXPANSION_CONCURRENCY="16") as stack:
         user_headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], USER)}"}
         service_headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
         async with aiohttp.ClientSession(headers=user_headers) as user, aiohttp.ClientSession(headers=service_headers) as service:
@@ -197,11 +259,19 @@ async def run(samples: int) -> None:
             for chapters in (20, 100):
                 await bench.write_book(f"book-{chapters}", chapters)
                 results[chapters] = await bench.book(f"book-{chapters}", samples)
+            for chapters in (20, 100):
+                for n in range(max(LOAD_CLIENTS)):
+                    await bench.write_book(f"load-{chapters}-{n}", chapters, settle=False)
+            for chapters in (20, 100):
+                for n in range(max(LOAD_CLIENTS)):
+                    await bench.settle(f"load-{chapters}-{n}")
+            for chapters in (20, 100):
+                for clients in LOAD_CLIENTS:
+                    await under_load(stack, chapters, clients, load_seconds)
             for chapters, found in results.items():
-                g, limit, parallel, naive, cached = (statistics.median(found[k]) for k in ("gateway", "limit", "parallel", "naive", "cached"))
+                g, limit, naive, cached = (statistics.median(found[k]) for k in ("gateway", "limit", "naive", "cached"))
                 print(f"{chapters:3d} chapters  uncached view  {ms(found['gateway'])}")
                 print(f"{chapters:3d} chapters  limit          {ms(found['limit'])}   gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)")
-                print(f"{chapters:3d} chapters  direct, at once {ms(found['parallel'])}   gateway/direct p50 {g / parallel:.2f}x (the gateway's own cost)")
                 print(f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   naive/gateway p50 {naive / g:.1f}x (aim >= 10x)")
                 print(f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)")
             url = f"{stack.gateway}/api/v1/users/{USER}/books/book-20"
@@ -229,7 +299,9 @@ async def run(samples: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=50)
-    asyncio.run(run(parser.parse_args().samples))
+    parser.add_argument("--load-seconds", type=float, default=8.0, help="how long each load cell runs, each way")
+    args = parser.parse_args()
+    asyncio.run(run(args.samples, args.load_seconds))
 
 
 if __name__ == "__main__":
