@@ -136,7 +136,7 @@ class EventConsumer:
                     wanted = free
                 try:
                     messages = await subscription.fetch(wanted, timeout=self.settings.fetch_timeout_seconds)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # a batch fetch times out as asyncio does
                     continue
                 except asyncio.CancelledError:
                     raise
