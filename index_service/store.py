@@ -184,10 +184,11 @@ class BlobStore:
         return views, next_cursor  # type: ignore[return-value]
 
     async def query_index(self, user_id: str, filters: dict[str, Any], *, limit: int) -> list[BlobIndexEntry]:
-        docs = await self.blobs.find({"user_id": user_id, **filters, **LIVE}).sort(
+        # Tombstones are dropped here: a `$ne` in the query makes the embedded server scan the user's documents.
+        docs = await self.blobs.find({"user_id": user_id, **filters}).sort(
             [("created_at", ASCENDING), ("_id", ASCENDING)]
         ).to_list(limit)
-        return [to_entry(d) for d in docs]
+        return [to_entry(d) for d in docs if not d.get("deleted")]
 
     # Writes ----------------------------------------------------------------------------------
 

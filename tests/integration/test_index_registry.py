@@ -122,6 +122,7 @@ async def test_processor_registry(internal: aiohttp.ClientSession, nc: Client) -
         "id": processor_id, "name": "Test processor", "storage_type": "mongodb", "database_name": "proc",
         "input_schema_ids": ["text-input-v1"], "output_schema_id": "expanded-text-v1",
         "base_url": "http://127.0.0.1:1", "event_subscriptions": ["blob.created.text-input-v1"],
+        "active": False,  # registered, never routed to: the session's views stay text expansion's
     }  # fmt: skip
     async with internal.post("/api/v1/processors", json=registration) as response:
         assert response.status == 201
