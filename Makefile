@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python -m bench.processors
 	$(BIN)/python -m bench.compile
 	$(BIN)/python -m bench.aggregate
+	$(BIN)/python -m bench.keep_up
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -134,8 +135,23 @@ async def direct_view(stack: Stack, service: aiohttp.ClientSession, book_id: str
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def under_load(stack: Stack, chapters: int, clients: int, seconds: float) -> None:
     """Each client reads its own book again and again, through the gateway, then directly."""
+    gateway_pid = stack.refresh()["services"]["gateway"]["pid"]
+    cpu_before = cpu_seconds(gateway_pid)
     user_headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], USER)}"}
     service_headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
     counts = {"complete": 0, "partial": 0, "shed": 0}
@@ -162,6 +178,8 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float) 
         started = time.perf_counter()
         await asyncio.gather(*(reader(n, until) for n in range(clients)))
         elapsed = time.perf_counter() - started
+    answered = counts["complete"] + counts["partial"]
+    cpu_ms = (cpu_seconds(gateway_pid) - cpu_before) * 1000 / max(1, answered + counts["shed"])
     direct = 0
     async with aiohttp.ClientSession(headers=service_headers, connector=aiohttp.TCPConnector(limit=0)) as service:
 
@@ -180,7 +198,8 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float) 
     spread = ms(latencies) if latencies else "no answers"
     print(
         f"{chapters:3d} ch {clients:3d} clients  complete {rate['complete']:6.1f}/s  partial {rate['partial']:5.1f}/s  "
-        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  complete/ceiling {rate['complete'] / ceiling:.2f}x"
+        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  complete/ceiling {rate['complete'] / ceiling:.2f}x  "
+        f"gateway CPU {cpu_ms:.1f} ms/answer, peak RSS {peak_rss_mib(gateway_pid):.0f} MiB"
     )
 
 

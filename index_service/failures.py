@@ -74,7 +74,10 @@ class FailureStore:
             where["blob_id"] = blob_id
         else:
             where.update(book_id=book_id, blob_id=None)
-        await self.failures.update_many(where, {"$set": {"resolved": True}})
+        # Called on every registration and almost never with anything to resolve: look before
+        # writing, since every write is a commit the database syncs to disk.
+        if await self.failures.find_one(where, {"_id": 1}) is not None:
+            await self.failures.update_many(where, {"$set": {"resolved": True}})
 
     async def open_of(self, user_id: str, *, blob_id: str | None = None) -> list[dict[str, Any]]:
         """The user's unresolved failures (of one blob, if given), oldest first."""
