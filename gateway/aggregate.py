@@ -126,8 +126,20 @@ class Aggregator:
         errors = [ViewError(source=n, status=UNAVAILABLE, detail=r.error or "unavailable") for n, r in results.items() if r.status != OK]
         return sources, errors
 
+    def _at_the_door(self, budget: Budget, processors: list[str | None]) -> None:
+        """Shed now, before any work, when a store this view needs could not be reached within the
+        budget anyway: a lookup made for a view that is then shed is work thrown away."""
+        remaining = budget.deadline - time.monotonic()
+        sources = [self.index, *(self.directory.sources[p] for p in processors if p in self.directory.sources)]
+        for source in sources:
+            wait = source.limit.expected_wait()
+            if wait > remaining:
+                source.count_shed()
+                raise Overloaded(f"{source.name} is at its concurrency limit", retry_after=max(1.0, wait))
+
     async def book_view(self, user_id: str, book_id: str, request_id: str) -> BookView:
         budget = self.budget()
+        self._at_the_door(budget, [*self.directory.producing(self.expansion_schema)[:1], *self.directory.producing(self.compiled_schema)[:1]])
         started = time.perf_counter()
         # One call reads the book and its drafts, each document once; then one batch per processor store.
         payload = await self._index_json(

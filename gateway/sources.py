@@ -68,6 +68,11 @@ class Source:
         self.breaker = breaker or CircuitBreaker()
         self.limit = limit or AdaptiveLimit(name)
 
+    def count_shed(self) -> None:
+        """A request was refused before calling this source, because of this source's queue."""
+        self.limit.shed += 1
+        self._metrics.shed.labels(self.name).inc()
+
     def _gauges(self) -> None:
         self._metrics.circuit.labels(self.name).set(int(self.breaker.state))
         self._metrics.limit.labels(self.name).set(self.limit.limit)
