@@ -21,7 +21,9 @@ from contracts.models import FailureSummary, RecordFailure
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 
-OPEN = {"resolved": {"$ne": True}}
+# Every failure is written with `resolved: False`, so an equality serves: the embedded server plans a
+# `$ne` beside the (user_id, resolved) index as a scan, and this query runs on every book view.
+OPEN = {"resolved": False}
 
 
 def summary(doc: dict[str, Any]) -> FailureSummary:
