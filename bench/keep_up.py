@@ -30,8 +30,8 @@ async def backlog(js: nats.js.JetStreamContext) -> int:
     return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
-async def run(writers: int, seconds: float) -> None:
-    with running_stack(STUDIO_PROCESSORS="text-expansion") as stack:
+async def run(writers: int, seconds: float, concurrency: int) -> None:
+    with running_stack(STUDIO_PROCESSORS="text-expansion", STUDIO_TEXT_EXPANSION_CONCURRENCY=str(concurrency)) as stack:
         nc = await nats.connect(stack.nats_url)
         js = nc.jetstream()
         written = 0
@@ -66,7 +66,7 @@ async def run(writers: int, seconds: float) -> None:
             await asyncio.sleep(0.2)
         drained = time.monotonic() - stopped
         await nc.drain()
-        print(f"{writers} writers for {wrote_for:.0f} s: {written} drafts ({written / wrote_for:.1f}/s)")
+        print(f"{writers} writers, text expansion with {concurrency} workers, for {wrote_for:.0f} s: {written} drafts ({written / wrote_for:.1f}/s)")
         print("backlog while writing: " + ", ".join(f"{at:.0f} s: {n}" for at, n in samples))
         print(f"behind when the writers stopped: {behind} messages; drained {drained:.1f} s later "
               f"(expansion rate while writing ~{(written - behind) / wrote_for:.1f}/s)")
@@ -76,8 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writers", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="text expansion's workers (STUDIO_TEXT_EXPANSION_CONCURRENCY)")
     args = parser.parse_args()
-    asyncio.run(run(args.writers, args.seconds))
+    asyncio.run(run(args.writers, args.seconds, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from .errors import (
     VersionMismatch,
 )
 from .ids import new_id, now
+from .group_commit import GroupInsert
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
 from .failures import FailureStore, summary
 from .registry import SchemaRegistry
@@ -92,6 +93,7 @@ class BlobStore:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay, failures: FailureStore) -> None:
         self.blobs: AsyncCollection[dict[str, Any]] = db["blobs"]
+        self.inserts = GroupInsert(self.blobs)
         self.failures = failures
         self.books: AsyncCollection[dict[str, Any]] = db["books"]
         self.schemas = schemas
@@ -237,7 +239,7 @@ class BlobStore:
         doc["outbox"] = [outbox_entry(subjects.blob_created(schema_id), event)]
         doc[PENDING_FLAG] = True
         try:
-            await self.blobs.insert_one(doc)
+            await self.inserts.insert(doc)
         except DuplicateKeyError as exc:
             raise await self._chapter_taken(request.user_id, book_id, chapter) from exc
         except PyMongoError as exc:
@@ -415,7 +417,7 @@ class BlobStore:
         doc[PENDING_FLAG] = True
         created = True
         try:
-            await self.blobs.insert_one(doc)
+            await self.inserts.insert(doc)
         except DuplicateKeyError:
             created = False
             existing = await self.blobs.find_one(

@@ -35,7 +35,7 @@ class RuntimeSettings:
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     body_timeout_seconds: float = 10.0
-    concurrency: int = 4
+    concurrency: int = 16
     ack_wait_seconds: float = 30.0
     max_deliver: int = 5
     backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
@@ -59,7 +59,7 @@ class RuntimeSettings:
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            concurrency=env.integer(f"STUDIO_{prefix}_CONCURRENCY", 4, minimum=1, maximum=256),
+            concurrency=env.integer(f"STUDIO_{prefix}_CONCURRENCY", 16, minimum=1, maximum=256),
             ack_wait_seconds=env.number("STUDIO_PROCESSOR_ACK_WAIT_SECONDS", 30.0, minimum=0.5),
             max_deliver=env.integer("STUDIO_PROCESSOR_MAX_DELIVER", 5, minimum=1, maximum=1000),
             backoff_seconds=_durations(env, "STUDIO_PROCESSOR_BACKOFF_SECONDS", (1.0, 5.0, 15.0, 30.0)),
