@@ -75,11 +75,19 @@ class ValidatorCache:
         return errors
 
 
-def builtin_schemas() -> dict[str, dict[str, Any]]:
-    """The schemas shipped in contracts/schemas, by id."""
+def schemas_in(package: str) -> dict[str, dict[str, Any]]:
+    """The schemas a package ships in its `schemas/` directory, by id (none if it has no such directory)."""
     found: dict[str, dict[str, Any]] = {}
-    for entry in resources.files(__package__).joinpath("schemas").iterdir():
+    directory = resources.files(package).joinpath("schemas")
+    if not directory.is_dir():
+        return found
+    for entry in directory.iterdir():
         if entry.name.endswith(".json"):
             schema = json.loads(entry.read_text(encoding="utf-8"))
             found[schema["$id"]] = schema
     return found
+
+
+def builtin_schemas() -> dict[str, dict[str, Any]]:
+    """The core's schemas (user input), shipped in contracts/schemas; processors ship their own."""
+    return schemas_in(__package__ or "contracts")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from nats.js import JetStreamContext
 
 from contracts.models import ProcessorRegistration
-from contracts.validation import ValidatorCache, builtin_schemas
+from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
@@ -26,6 +27,7 @@ from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
 from .deadletter import ensure_dead_letter_stream
+from .errors import SchemaRefused
 from .handler import DerivingHandler
 from .index_client import IndexClient
 from .keys import INDEX, NATS, PROCESSOR, RUNTIME
@@ -47,20 +49,42 @@ def registration(processor: Processor, settings: RuntimeSettings, subscriptions:
     )  # fmt: skip
 
 
-async def _register(index: IndexClient, registration: ProcessorRegistration) -> None:
-    """Register the schemas and the processor, waiting for the index service if it is not up yet."""
-    shipped = builtin_schemas()
-    schemas = [s for s in (*registration.input_schema_ids, registration.output_schema_id) if s in shipped]
+def owned_schemas(processor: Processor) -> dict[str, dict[str, Any]]:
+    """The schemas a processor ships in its own package (its output's, for one)."""
+    package = processor.info.schema_package
+    return schemas_in(package) if package else {}
+
+
+async def patiently(step: Callable[[], Awaitable[None]]) -> None:
+    """Run a registration step, waiting for the index service if it is not up yet; a schema the
+    registry refuses stops the start at once (SchemaRefused)."""
     for attempt in range(REGISTRATION_ATTEMPTS):
         try:
-            for schema_id in schemas:
-                await index.register_schema(schema_id, shipped[schema_id])
-            await index.register_processor(registration)
+            await step()
             return
+        except SchemaRefused:
+            raise
         except Exception:
             if attempt == REGISTRATION_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def register_schemas(index: IndexClient, owned: dict[str, dict[str, Any]]) -> None:
+    for schema_id, schema in owned.items():
+        await index.register_schema(schema_id, schema)
+
+
+async def _learn_schemas(index: IndexClient, processor: Processor, owned: dict[str, dict[str, Any]], validators: ValidatorCache) -> None:
+    """Validators for what the processor reads and writes: the core's and its own schemas, and
+    any other processor's output it consumes, as the registry has it. One whose owner has not
+    registered it yet is learnt when the first blob of it arrives."""
+    known = {**builtin_schemas(), **owned}
+    info = processor.info
+    for schema_id in (*info.input_schema_ids, info.output_schema_id):
+        schema = known.get(schema_id) or await index.schema(schema_id)
+        if schema is not None:
+            validators.put(schema_id, schema)
 
 
 @dataclass(frozen=True)
@@ -103,11 +127,13 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             await ensure_dead_letter_stream(js)
             index = IndexClient(session, settings.index_url, settings.service_token)
             app[NATS], app[INDEX] = nc, index
+            owned = owned_schemas(processor)
+            await patiently(lambda: register_schemas(index, owned))
             validators = ValidatorCache()
-            for schema_id, schema in builtin_schemas().items():
-                validators.put(schema_id, schema)
+            await patiently(lambda: _learn_schemas(index, processor, owned, validators))
             handler = make_handler(RuntimeContext(index, validators, js, session, settings))
-            await _register(index, registration(processor, settings, handler.subjects()))
+            entry = registration(processor, settings, handler.subjects())
+            await patiently(lambda: index.register_processor(entry))
             await handler.start()
             metrics = ProcessorMetrics(app[METRICS_KEY].registry, processor.info.id)
             for subject in handler.subjects():

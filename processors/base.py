@@ -28,6 +28,9 @@ class ProcessorInfo:
     # True: older versions stay readable in the processor's store after a newer one is made
     # (only the index moves on to the newest); False: they are deleted.
     keeps_history: bool = False
+    # The package whose `schemas/` directory holds the schemas this processor owns (its output's,
+    # every revision it ships); the runtime registers them at start. Empty: it owns none.
+    schema_package: str = ""
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,9 @@ class SourceInvalid(PermanentError):
 
 class DerivedNotFound(NotFound):
     code, title = "derived-not-found", "No such derived blob"
+
+
+class SchemaRefused(PermanentError):
+    """The registry refused a schema this processor owns: it cannot start until that is settled."""
+
+    code, title = "schema-refused", "The schema registry refused the processor's schema"

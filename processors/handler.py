@@ -79,6 +79,11 @@ class DerivingHandler:
     async def derive(self, source: Source) -> Outcome:
         info = self.processor.info
         store = self.processor.store
+        if source.schema_id not in self.validators:
+            # Another processor's output, registered after we started: the registry has it now.
+            schema = await self.index.schema(source.schema_id)
+            if schema is not None:
+                self.validators.put(source.schema_id, schema)
         errors = self.validators.validate(source.schema_id, source.data) if source.schema_id in self.validators else []
         if errors:
             raise SourceInvalid(f"blob {source.id} v{source.version} does not match {source.schema_id}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))

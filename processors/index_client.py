@@ -16,12 +16,13 @@ from contracts.models import (
     RecordFailure,
     RegisterDerivedBlob,
     RegisterSchema,
+    SchemaDocument,
 )
 from servicekit.bodies import encode
 from servicekit.urls import UrlPath, upstream_url, url_path
 
 from .base import Source
-from .errors import IndexUnavailable, PermanentError
+from .errors import IndexUnavailable, PermanentError, SchemaRefused
 
 
 def without_nul(value: Any) -> Any:
@@ -119,6 +120,21 @@ class IndexClient:
             raise PermanentError(f"processor registration refused: {status} {payload[:300]!r}")
 
     async def register_schema(self, schema_id: str, schema: dict[str, Any]) -> None:
+        """Register (or revise) a schema; SchemaRefused names the incompatibilities if refused."""
         status, payload = await self._call("POST", url_path("api", "v1", "schemas"), body=RegisterSchema(id=schema_id, schema=schema))
         if status not in (200, 201):
-            raise PermanentError(f"schema {schema_id} refused by the registry: {status} {payload[:300]!r}")
+            try:
+                problem = msgspec.json.decode(payload)
+                reasons = "; ".join(str(e.get("detail")) for e in problem.get("errors") or []) or problem.get("detail", "")
+            except (msgspec.DecodeError, AttributeError):
+                reasons = payload[:300].decode(errors="replace")
+            raise SchemaRefused(f"the registry refused schema {schema_id} ({status}): {reasons}")
+
+    async def schema(self, schema_id: str) -> dict[str, Any] | None:
+        """A registered schema's current revision; None if no one registered it."""
+        status, payload = await self._call("GET", url_path("api", "v1", "schemas", schema_id))
+        if status == 404:
+            return None
+        if status != 200:
+            raise PermanentError(f"the registry refused schema {schema_id}: {status}")
+        return msgspec.json.decode(payload, type=SchemaDocument).schema

@@ -21,6 +21,7 @@ INFO = ProcessorInfo(
     database_name="pitch_builder",
     timeout_seconds=120.0,
     keeps_history=True,
+    schema_package=__package__ or "",
 )
 
 

@@ -19,6 +19,7 @@ INFO = ProcessorInfo(
     storage_type="mongodb",
     database_name="studio_text_expansion",
     timeout_seconds=120.0,
+    schema_package=__package__ or "",
 )
 PREVIEW_CHARS = 200
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 
 import aiohttp
+import pytest
 from nats.aio.client import Client
+
+from compose.harness import Stack
+from processors.app import patiently, register_schemas
+from processors.errors import SchemaRefused
+from processors.index_client import IndexClient
 
 from ..conftest import draft
 from .events import watch
@@ -151,3 +157,18 @@ async def test_user_state_counts_and_books(api: aiohttp.ClientSession, internal:
     assert state["total_blobs"] == sum(state["blobs_by_processor"].values())
     assert [b["book_id"] for b in state["books"]] == ["stateful"]
     assert state["updated_at"] is not None
+
+
+async def test_a_processor_start_stops_on_a_refused_schema_naming_what_breaks(stack: Stack) -> None:
+    """The runtime registers the schemas a processor owns; an incompatible revision stops it with the reasons."""
+    schema_id = f"owned-{uuid.uuid4().hex[:8]}-v1"
+    first = {"$id": schema_id, "type": "object", "properties": {"words": {"type": "integer"}}, "required": ["words"]}
+    retyped = {**first, "properties": {"words": {"type": "string"}}}
+    async with aiohttp.ClientSession() as session:
+        index = IndexClient(session, stack.index, stack.secrets["service_token"])
+        await patiently(lambda: register_schemas(index, {schema_id: first}))
+        assert await index.schema(schema_id) == first
+        with pytest.raises(SchemaRefused, match=r"words.*(type|integer)"):
+            await patiently(lambda: register_schemas(index, {schema_id: retyped}))
+        assert await index.schema(schema_id) == first  # the refused revision changed nothing
+        assert await index.schema(f"never-{uuid.uuid4().hex[:8]}-v1") is None

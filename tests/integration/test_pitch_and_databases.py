@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from compose.harness import Stack
-from contracts.validation import ValidatorCache, builtin_schemas
+from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from processors.book_compiler.migrations import MIGRATIONS as BOOK_MIGRATIONS
 from processors.pg import migrate
 from processors.pitch_builder.migrations import MIGRATIONS as PITCH_MIGRATIONS
@@ -41,7 +41,7 @@ async def test_the_schema_example_becomes_a_pitch_and_exports_as_markdown(
     async with pitches.get(f"/blobs/{entry['id']}", params={"user_id": user_id}) as response:
         pitch = await response.json()
     validators = ValidatorCache()
-    validators.put("pitch-v1", builtin_schemas()["pitch-v1"])
+    validators.put("pitch-v1", schemas_in("processors.pitch_builder")["pitch-v1"])
     assert validators.validate("pitch-v1", pitch["data"]) == []
     keys = [s["key"] for s in pitch["data"]["sections"]]
     assert keys == ["hook", "synopsis", "characters", "audience", "comparables", "positioning"]

@@ -9,9 +9,12 @@ import pytest
 
 from contracts.compat import incompatibilities
 from contracts.data import EXTRA_FIELDS, PAYLOADS
-from contracts.validation import InvalidSchema, ValidatorCache, builtin_schemas, check_schema
+from contracts.validation import InvalidSchema, ValidatorCache, builtin_schemas, check_schema, schemas_in
 
-SCHEMAS = builtin_schemas()
+OWNERS = ("processors.text_expansion", "processors.book_compiler", "processors.pitch_builder")
+
+# The core's schemas and every in-tree processor's own.
+SCHEMAS = {**builtin_schemas(), **{k: v for p in OWNERS for k, v in schemas_in(p).items()}}
 JSON_TYPES: dict[type, str] = {
     msgspec.inspect.StrType: "string",
     msgspec.inspect.IntType: "integer",
