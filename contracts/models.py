@@ -42,6 +42,7 @@ class FailureSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     failed_at: datetime
     source_version: int | None = None
     request_id: str | None = None
+    blob_id: str | None = None  # the blob it gave up on (a draft, or a blob up a chain); none for a book
 
 
 class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -87,12 +88,23 @@ class BlobIndexEntry(msgspec.Struct, kw_only=True):
     source_version: int | None = None
 
 
+class DerivedRef(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The newest blob one processor made for a chapter (from its draft, or down a chain) or a book."""
+
+    id: str
+    schema_id: str
+    parent_id: str | None = None  # the draft, or the blob one level up the chain; none for a book's output
+    source_version: int | None = None
+    depth: int = 1  # 1: made from the draft; 2: from a level-1 blob; ...; 0 for a book's output
+
+
 class ChapterState(msgspec.Struct, kw_only=True):
     chapter: int
     title: str
     draft_blob_id: str
-    processed_blob_ids: dict[str, str] = {}
+    processed_blob_ids: dict[str, str] = {}  # made from the draft itself, by processor
     failures: list[FailureSummary] = []
+    derived: dict[str, DerivedRef] = {}  # every level of every chain, by processor
 
 
 class BookState(msgspec.Struct, kw_only=True):
@@ -105,6 +117,7 @@ class BookState(msgspec.Struct, kw_only=True):
     compiled_version: int | None = None
     compile_failure: FailureSummary | None = None  # the newest compile request its processor gave up on
     drafts: list[UserBlob] | None = None  # the chapters' drafts, whole, when asked for (`?include=drafts`)
+    outputs: dict[str, DerivedRef] = {}  # book-level outputs (a compiled book), newest by processor
 
 
 class CompileRequest(msgspec.Struct, kw_only=True):
@@ -263,3 +276,5 @@ class ProcessorRegistration(msgspec.Struct, kw_only=True):
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     active: bool = True
     created_at: datetime | None = None
+    # "blob": one output per input blob (an expansion); "book": one per book (a compiled book).
+    output_scope: Literal["blob", "book"] = "blob"

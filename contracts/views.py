@@ -34,14 +34,25 @@ class BookRef(msgspec.Struct, kw_only=True):
     description: str | None = None
 
 
+class DerivedView(msgspec.Struct, kw_only=True):
+    id: str | None
+    processor: str
+    schema_id: str | None = None
+    preview: str = ""
+    data: dict[str, Any] | None = None
+    status: str
+    reason: str | None = None
+
+
 class ChapterView(msgspec.Struct, kw_only=True):
     chapter: int
     title: str
     draft: dict[str, Any] | None
     draft_status: str
-    expanded: dict[str, Any] | None
+    expanded: dict[str, Any] | None  # a convenience: the text expansion's blob, whole
     status: str  # the expansion's status
     reason: str | None = None  # why, when the status is `failed`
+    derived: dict[str, DerivedView] = {}  # what every processor down every chain made of the draft
 
 
 class BookView(msgspec.Struct, kw_only=True):
@@ -54,25 +65,20 @@ class BookView(msgspec.Struct, kw_only=True):
     sources: dict[str, SourceStatus]
     compile_failure: dict[str, Any] | None = None  # the newest compile request the compiler gave up on
     errors: list[ViewError]
+    outputs: dict[str, DerivedView] = {}  # what book-level processors made of the whole book
 
     def complete(self) -> bool:
         """Nothing in it waits on a store or a processor: only an event can change it."""
         settled = (OK, FAILED)
         return (
             all(s.status == OK for s in self.sources.values())
-            and all(c.status in settled and c.draft_status == OK for c in self.chapters)
+            and all(
+                c.status in settled and c.draft_status == OK and all(d.status in settled for d in c.derived.values())
+                for c in self.chapters
+            )
             and self.compiled_status in (None, *settled)
+            and all(o.status in settled for o in self.outputs.values())
         )
-
-
-class DerivedView(msgspec.Struct, kw_only=True):
-    id: str | None
-    processor: str
-    schema_id: str | None = None
-    preview: str = ""
-    data: dict[str, Any] | None = None
-    status: str
-    reason: str | None = None
 
 
 class BlobListItem(msgspec.Struct, kw_only=True):

@@ -12,12 +12,12 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from contracts.models import BlobList, BookState, FailureSummary
+from contracts.models import BlobList, BookState, ChapterState, FailureSummary
 from contracts.views import (
     FAILED,
     MISSING,
@@ -42,7 +42,25 @@ from .limiter import Shed
 from .registry import Directory
 from .sources import SHED, Source, SourceFailed, SourceResult
 
+DRAFT_SCHEMA = "text-input-v1"  # a chapter's draft: the core's input, where every chain starts
 Repair = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (processor, parent blob, derived id)
+
+
+@dataclass
+class _Trouble:
+    """What went wrong across a view's chapters, gathered into its `errors`."""
+
+    failed: list[ViewError] = field(default_factory=list)
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    overdue: dict[str, list[str]] = field(default_factory=dict)
+
+    def errors(self, grace: float) -> list[ViewError]:
+        found = list(self.failed)
+        for processor, ids in self.overdue.items():
+            found.append(ViewError(source=processor, status=PENDING, detail=f"no current output after {grace:g} s; requested again", ids=ids))
+        for processor, ids in self.missing.items():
+            found.append(ViewError(source=processor, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=ids))
+        return found
 
 
 @dataclass(frozen=True)
@@ -52,12 +70,18 @@ class Budget:
     deadline: float
 
 
-def _failure_of(failures: list[FailureSummary], processor: str | None, draft: dict[str, Any] | None) -> FailureSummary | None:
-    """The processor's failure on this draft's current version (an older version's no longer counts)."""
-    if processor is None:
-        return None
-    version = draft["version"] if draft is not None else 0
-    found = [f for f in failures if f.processor == processor and (f.source_version or 0) >= version]
+def _failure_of(failures: list[FailureSummary], processor: str, draft_id: str, version: int, current: set[str]) -> FailureSummary | None:
+    """The processor's failure on this chapter's current input: the draft at its current version,
+    or the current blob one level up its chain (a failure on an older input no longer counts)."""
+
+    def counts(failure: FailureSummary) -> bool:
+        if failure.processor != processor:
+            return False
+        if failure.blob_id is None or failure.blob_id == draft_id:
+            return (failure.source_version or 0) >= version
+        return failure.blob_id in current
+
+    found = [f for f in failures if counts(f)]
     return found[-1] if found else None
 
 
@@ -126,7 +150,7 @@ class Aggregator:
         errors = [ViewError(source=n, status=UNAVAILABLE, detail=r.error or "unavailable") for n, r in results.items() if r.status != OK]
         return sources, errors
 
-    def _at_the_door(self, budget: Budget, processors: list[str | None]) -> None:
+    def _at_the_door(self, budget: Budget, processors: list[str]) -> None:
         """Shed now, before any work, when a store this view needs could not be reached within the
         budget anyway: a lookup made for a view that is then shed is work thrown away."""
         remaining = budget.deadline - time.monotonic()
@@ -137,9 +161,19 @@ class Aggregator:
                 source.count_shed()
                 raise Overloaded(f"{source.name} is at its concurrency limit", retry_after=max(1.0, wait))
 
-    async def book_view(self, user_id: str, book_id: str, request_id: str) -> BookView:
+    def _wanted(self, include: frozenset[str] | None) -> tuple[list[str], list[str]]:
+        """The processors a view shows: per chapter (every chain from a draft), per book."""
+        chain = self.directory.chain(DRAFT_SCHEMA)
+        books = self.directory.book_outputs()
+        if include is not None:
+            chain, books = [p for p in chain if p in include], [p for p in books if p in include]
+        return chain, books
+
+    async def book_view(self, user_id: str, book_id: str, request_id: str, *, include: frozenset[str] | None = None) -> BookView:
+        """A book with every chapter's draft and what every active processor made of it; `include`
+        limits it to those processors (and the stores asked to theirs)."""
         budget = self.budget()
-        self._at_the_door(budget, [*self.directory.producing(self.expansion_schema)[:1], *self.directory.producing(self.compiled_schema)[:1]])
+        self._at_the_door(budget, [p for group in self._wanted(include) for p in group])
         started = time.perf_counter()
         # One call reads the book and its drafts, each document once; then one batch per processor store.
         payload = await self._index_json(
@@ -147,75 +181,110 @@ class Aggregator:
         )
         book = msgspec.json.decode(payload, type=BookState)
         index_ms = (time.perf_counter() - started) * 1000
-        drafts = SourceResult("index", OK, index_ms, blobs={d.id: msgspec.to_builtins(d) for d in book.drafts or []})
+        drafts = {d.id: msgspec.to_builtins(d) for d in book.drafts or []}
         await self.directory.refresh(request_id=request_id)
-        expander = next(iter(self.directory.producing(self.expansion_schema)), None)
-        compiler = next(iter(self.directory.producing(self.compiled_schema)), None)
+        chain, book_level = self._wanted(include)
         wanted: dict[str, list[str]] = {}
-        if expander:
-            wanted[expander] = [c.processed_blob_ids[expander] for c in book.chapters if expander in c.processed_blob_ids]
-        if compiler and book.compiled_blob_id:
-            wanted.setdefault(compiler, []).append(book.compiled_blob_id)
+        for state in book.chapters:
+            for processor in chain:
+                if processor in state.derived:
+                    wanted.setdefault(processor, []).append(state.derived[processor].id)
+        for processor in book_level:
+            if processor in book.outputs:
+                wanted.setdefault(processor, []).append(book.outputs[processor].id)
         results = await self._fan_out(wanted, user_id, budget, request_id)
         sources, errors = self._reports(results)
         sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(book.chapters)), **sources}
-        expansions = results.get(expander) if expander else None
-        consumers = set(self.directory.consuming("text-input-v1"))
+        expander = next(iter(p for p in self.directory.producing(self.expansion_schema) if p in chain), None)
+        compiler = next(iter(p for p in self.directory.producing(self.compiled_schema) if p in book_level), None)
         chapters = []
-        missing_expansions: list[str] = []
-        overdue: list[str] = []
-        failed: list[ViewError] = []
+        trouble = _Trouble()
         for state in book.chapters:
-            draft, draft_status = self._piece(drafts, state.draft_blob_id)
-            expanded: dict[str, Any] | None = None
-            reason: str | None = None
-            derived_id = state.processed_blob_ids.get(expander) if expander else None
-            failure = _failure_of(state.failures, expander, draft)
-            if derived_id is None:
-                status = PENDING if expander in consumers else OK
-            else:
-                expanded, status = self._piece(expansions, derived_id)
-                if status == MISSING:
-                    missing_expansions.append(derived_id)
-                    if draft is not None and expander is not None:
-                        await self.repair(expander, draft, derived_id)
-                elif expanded is not None and draft is not None and (expanded.get("source_version") or 0) < draft["version"]:
-                    status = STALE
-            if failure is not None and status in (PENDING, STALE):
-                # The processor gave up on the current version (resolved once it makes it after all).
-                status, reason = FAILED, failure.reason
-                failed.append(ViewError(source=failure.processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id]))
-            elif status in (PENDING, STALE) and draft is not None and expander is not None and self._overdue(draft):
-                # Nothing came of this version for a while: the request may have been lost (say,
-                # with a half-done delete before this release). Ask the processor again.
-                overdue.append(state.draft_blob_id)
-                await self.repair(expander, draft, f"pending-{state.draft_blob_id}")
+            draft = drafts.get(state.draft_blob_id)
+            derived, pieces = await self._chapter_derived(state, draft, chain, results, trouble)
+            first = derived.get(expander) if expander else None
             chapters.append(
                 ChapterView(
-                    chapter=state.chapter, title=state.title, draft=draft, draft_status=draft_status,
-                    expanded=expanded, status=status, reason=reason,
+                    chapter=state.chapter, title=state.title, draft=draft, draft_status=OK if draft is not None else MISSING,
+                    expanded=pieces.get(expander) if expander else None, status=first.status if first else OK,
+                    reason=first.reason if first else None, derived=derived,
                 )  # fmt: skip
             )
-        errors += failed
-        if overdue and expander:
-            errors.append(ViewError(source=expander, status=PENDING, detail=f"no current output after {self.pending_grace:g} s; requested again", ids=overdue))
-        if missing_expansions and expander:
-            errors.append(ViewError(source=expander, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=missing_expansions))
+        errors += trouble.errors(self.pending_grace)
+        outputs: dict[str, DerivedView] = {}
+        for processor in book_level:
+            ref = book.outputs.get(processor)
+            if ref is None:
+                continue  # nothing asked of it yet: a book is compiled on request
+            piece, status = self._piece(results.get(processor), ref.id)
+            if status == MISSING:
+                errors.append(ViewError(source=processor, status=MISSING, detail="the book's output is gone from its store", ids=[ref.id]))
+            outputs[processor] = DerivedView(
+                id=ref.id, processor=processor, schema_id=ref.schema_id, status=status,
+                data=piece.get("data") if piece else None, preview=str(piece.get("preview") or "") if piece else "",
+            )  # fmt: skip
         compiled, compiled_status = (None, None)
-        if compiler and book.compiled_blob_id:
-            compiled, compiled_status = self._piece(results.get(compiler), book.compiled_blob_id)
-            if compiled_status == MISSING:
-                errors.append(ViewError(source=compiler, status=MISSING, detail="the compiled book is gone from its store", ids=[book.compiled_blob_id]))
+        if compiler and compiler in outputs:
+            compiled, _ = self._piece(results.get(compiler), book.outputs[compiler].id)
+            compiled_status = outputs[compiler].status
         compile_failure = msgspec.to_builtins(book.compile_failure) if book.compile_failure else None
         if book.compile_failure is not None:
             errors.append(ViewError(source=book.compile_failure.processor, status=FAILED, detail=book.compile_failure.reason))
-            if compiled is None:
+            if compiled is None and compiler is not None:
                 compiled_status = FAILED
         return BookView(
             book=BookRef(id=book.book_id, title=book.title, description=book.description),
             chapters=chapters, compiled=compiled, compiled_status=compiled_status, sources=sources, errors=errors,
-            compile_failure=compile_failure,
+            compile_failure=compile_failure, outputs=outputs,
         )  # fmt: skip
+
+    async def _chapter_derived(
+        self, state: ChapterState, draft: dict[str, Any] | None, chain: list[str], results: dict[str, SourceResult], trouble: _Trouble
+    ) -> tuple[dict[str, DerivedView], dict[str, dict[str, Any]]]:
+        """Each processor's piece of one chapter, upstream first: a level is `stale` while the blob it
+        was made from is not the current one above it (or, at the first level, the draft's version)."""
+        views: dict[str, DerivedView] = {}
+        pieces: dict[str, dict[str, Any]] = {}
+        current = {state.draft_blob_id}  # the blobs of this chapter that are up to date, level by level
+        version = draft["version"] if draft is not None else 0
+        for processor in chain:
+            ref = state.derived.get(processor)
+            registration = self.directory.registrations.get(processor)
+            piece: dict[str, Any] | None = None
+            if ref is None:
+                status = PENDING
+            else:
+                piece, status = self._piece(results.get(processor), ref.id)
+                if status == OK and piece is not None:
+                    pieces[processor] = piece
+                    if ref.depth == 1 and (piece.get("source_version") or 0) < version:
+                        status = STALE
+                    elif ref.depth > 1 and ref.parent_id not in current:
+                        status = STALE
+                if status == MISSING:
+                    trouble.missing.setdefault(processor, []).append(ref.id)
+                    if draft is not None and ref.depth == 1:
+                        await self.repair(processor, draft, ref.id)
+            reason = None
+            failure = _failure_of(state.failures, processor, state.draft_blob_id, version, current)
+            if failure is not None and status in (PENDING, STALE):
+                # The processor gave up on the current input (resolved once it makes it after all).
+                status, reason = FAILED, failure.reason
+                trouble.failed.append(ViewError(source=processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id]))
+            elif status in (PENDING, STALE) and draft is not None and (ref is None or ref.depth == 1) and self._overdue(draft):
+                if processor in self.directory.consuming(str(draft.get("schema_id"))):
+                    # Nothing came of this version for a while: the request may have been lost. Ask again.
+                    trouble.overdue.setdefault(processor, []).append(state.draft_blob_id)
+                    await self.repair(processor, draft, f"pending-{state.draft_blob_id}")
+            if status == OK and ref is not None:
+                current.add(ref.id)
+            views[processor] = DerivedView(
+                id=ref.id if ref else None, processor=processor,
+                schema_id=ref.schema_id if ref else (registration.output_schema_id if registration else None),
+                preview=str(piece.get("preview") or "") if piece else "", data=piece.get("data") if piece else None,
+                status=status, reason=reason,
+            )  # fmt: skip
+        return views, pieces
 
     def _overdue(self, draft: dict[str, Any]) -> bool:
         try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-Key = tuple[str, str]  # (user id, book id)
+Key = tuple[str, str, str]  # (user id, book id, the processors asked for: "" for all)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class ViewCache:
         self._counter = itertools.count(1)
         self._clock = 0
         self._flights: dict[Key, asyncio.Future[bytes]] = {}
+        self._everyone = 0  # the clock when every view was last forgotten
 
     def invalidate(self, user_id: str) -> None:
         """Forget every view of `user_id`; builds under way for them will not be kept."""
@@ -52,6 +53,12 @@ class ViewCache:
 
     def __len__(self) -> int:
         return len(self._views)
+
+    def invalidate_all(self) -> None:
+        """Forget every view (a processor joined or left: every book looks different)."""
+        self._clock = next(self._counter)
+        self._everyone = self._clock
+        self._views.clear()
 
     async def get(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]], *, bypass: bool = False) -> Served:
         """The cached view, or one build shared by every caller asking meanwhile."""
@@ -77,6 +84,6 @@ class ViewCache:
         finally:
             self._flights.pop(key, None)
         flight.set_result(body)
-        if complete and self._stamps.get(key[0], 0) <= started_at:
+        if complete and max(self._stamps.get(key[0], 0), self._everyone) <= started_at:
             self._views[key] = Cached(body, time.monotonic())
         return Served(body, "bypass" if bypass else "miss", 0.0)

@@ -59,6 +59,7 @@ class LiveEvents:
         self.hub.last_seq = max(self.hub.last_seq, seq)
         if subject.startswith("processor.registered."):
             self.directory.stale()  # a processor came up, perhaps at a new address
+            self.cache.invalidate_all()  # and views may now show (or stop showing) what it makes
             return
         if not subject.startswith(CLIENT_SUBJECTS):
             return

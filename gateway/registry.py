@@ -84,5 +84,28 @@ class Directory:
         subject = f"blob.created.{schema_id}"
         return sorted(p for p, r in self.registrations.items() if subject in r.event_subscriptions)
 
+    def chain(self, schema_id: str) -> list[str]:
+        """Processors that make one blob from each blob of `schema_id`, directly or down a chain
+        of other processors' outputs, upstream first."""
+        order: list[str] = []
+        frontier, seen = [schema_id], {schema_id}
+        while frontier:
+            following: list[str] = []
+            for schema in frontier:
+                for processor_id in self.consuming(schema):
+                    registration = self.registrations[processor_id]
+                    if registration.output_scope != "blob" or processor_id in order:
+                        continue
+                    order.append(processor_id)
+                    if registration.output_schema_id not in seen:
+                        seen.add(registration.output_schema_id)
+                        following.append(registration.output_schema_id)
+            frontier = following
+        return order
+
+    def book_outputs(self) -> list[str]:
+        """Processors that make one blob per book (a compiled book)."""
+        return sorted(p for p, r in self.registrations.items() if r.output_scope == "book")
+
     def producing(self, schema_id: str) -> list[str]:
         return sorted(p for p, r in self.registrations.items() if r.output_schema_id == schema_id)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from contracts.ids import is_id
+from contracts.problems import FieldError
+from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_KEY
 
 from .auth import current_user
@@ -12,22 +15,40 @@ from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS
 
 routes = web.RouteTableDef()
 LIST_PARAMS = ("book_id", "type", "limit", "cursor")
+MAX_INCLUDE = 32
 
 
 def _no_cache(request: web.Request) -> bool:
     return "no-cache" in request.headers.get("Cache-Control", "").lower()
 
 
+def _include(request: web.Request) -> frozenset[str] | None:
+    """`?include=text-expansion,summary`: only these processors' pieces (and stores); None: all."""
+    raw = request.query.get("include")
+    if raw is None:
+        return None
+    names = [n for n in raw.split(",") if n]
+    bad = [n for n in names if not is_id(n)]
+    if bad or not names or len(names) > MAX_INCLUDE:
+        raise BadRequest(
+            "include is a comma-separated list of processor ids",
+            errors=[FieldError(pointer="/include", detail=f"not a processor id: {bad[0]!r}" if bad else f"1 to {MAX_INCLUDE} processor ids")],
+        )
+    return frozenset(names)
+
+
 @routes.get("/api/v1/users/{uid}/books/{book_id}")
 async def book_view(request: web.Request) -> web.Response:
     """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status."""
     user_id, book_id = current_user(request), request.match_info["book_id"]
+    include = _include(request)
 
     async def build() -> tuple[bytes, bool]:
-        view = await request.app[AGGREGATOR].book_view(user_id, book_id, request[REQUEST_ID_KEY])
+        view = await request.app[AGGREGATOR].book_view(user_id, book_id, request[REQUEST_ID_KEY], include=include)
         return msgspec.json.encode(view), view.complete()
 
-    served = await request.app[CACHE].get((user_id, book_id), build, bypass=_no_cache(request))
+    key = (user_id, book_id, ",".join(sorted(include)) if include is not None else "")
+    served = await request.app[CACHE].get(key, build, bypass=_no_cache(request))
     request.app[GATEWAY_METRICS].cache.labels(served.source).inc()
     return web.Response(
         body=served.body,

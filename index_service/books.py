@@ -19,6 +19,7 @@ from contracts.models import (
     CompileAccepted,
     CompileRequest,
     CreateUserBook,
+    DerivedRef,
     FailureSummary,
     UserState,
 )
@@ -39,6 +40,42 @@ def slug(title: str) -> str:
     """A book id from its title: `The Long Way` -> `the-long-way-3f2a`."""
     base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "book"
     return f"{base}-{new_id()[:6]}"
+
+
+def chains(
+    entries: list[dict[str, Any]], draft_ids: set[str]
+) -> tuple[dict[str, dict[str, DerivedRef]], dict[str, dict[str, DerivedRef]]]:
+    """Sort a book's derived entries: for each draft, the newest blob each processor made down its
+    chain (by draft id, then processor); for each book, the newest output each processor made of
+    the book as a whole (entries with no parent)."""
+    by_id = {e["_id"]: e for e in entries}
+    derived: dict[str, dict[str, tuple[tuple[Any, ...], DerivedRef]]] = {}
+    outputs: dict[str, dict[str, tuple[tuple[Any, ...], DerivedRef]]] = {}
+    for entry in entries:
+        if entry["processor_id"] == USER_PROCESSOR:
+            continue
+        rank = (entry.get("source_version") or 0, entry.get("version") or 0, entry["created_at"])
+        parent = entry.get("parent_id")
+        if parent is None:
+            slot = outputs.setdefault(entry["book_id"], {})
+            ref = DerivedRef(id=entry["_id"], schema_id=entry["schema_id"], source_version=entry.get("source_version"), depth=0)
+        else:
+            root, depth, seen = parent, 1, {entry["_id"]}
+            while root not in draft_ids and root in by_id and root not in seen:  # up the chain to its draft
+                seen.add(root)
+                root, depth = by_id[root].get("parent_id"), depth + 1
+            if root not in draft_ids:
+                continue  # hangs from something that is not a live draft of this book
+            slot = derived.setdefault(root, {})
+            ref = DerivedRef(id=entry["_id"], schema_id=entry["schema_id"], parent_id=parent,
+                             source_version=entry.get("source_version"), depth=depth)  # fmt: skip
+        held = slot.get(entry["processor_id"])
+        if held is None or held[0] < rank:
+            slot[entry["processor_id"]] = (rank, ref)
+    return (
+        {d: {p: r for p, (_, r) in refs.items()} for d, refs in derived.items()},
+        {b: {p: r for p, (_, r) in refs.items()} for b, refs in outputs.items()},
+    )
 
 
 class BookStore:
@@ -119,22 +156,20 @@ class BookStore:
         entries = [e for e in await self.blobs.find(entry_filter, projection).to_list(None) if not e.get("deleted")]
         drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
         draft_ids = {d["_id"] for d in drafts}
-        processed: dict[str, dict[str, tuple[Any, str]]] = {}
+        derived, outputs = chains(entries, draft_ids)
         compiled: dict[str, tuple[int, str]] = {}
         for entry in entries:
             if entry.get("schema_id") == COMPILED_SCHEMA:
                 if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
                     compiled[entry["book_id"]] = (entry["version"], entry["_id"])
-            elif entry.get("parent_id") in draft_ids:
-                slot = processed.setdefault(entry["parent_id"], {})
-                rank = (entry.get("source_version") or 0, entry["created_at"])
-                if entry["processor_id"] not in slot or slot[entry["processor_id"]][0] < rank:
-                    slot[entry["processor_id"]] = (rank, entry["_id"])
         chapter_failures: dict[str, list[FailureSummary]] = {}
         compile_failures: dict[str, FailureSummary] = {}
+        chain_root = {ref.id: draft_id for draft_id, refs in derived.items() for ref in refs.values()}
         for failure in await self.failures.open_of(user_id):
-            if failure.get("blob_id") in draft_ids:
-                chapter_failures.setdefault(failure["blob_id"], []).append(summary(failure))
+            failed_on = str(failure.get("blob_id") or "")
+            root = failed_on if failed_on in draft_ids else chain_root.get(failed_on)
+            if root is not None:
+                chapter_failures.setdefault(root, []).append(summary(failure))
             elif failure.get("blob_id") is None and failure.get("book_id"):
                 compile_failures[failure["book_id"]] = summary(failure)  # oldest first: the newest stays
         chapters: dict[str, list[ChapterState]] = {}
@@ -144,7 +179,8 @@ class BookStore:
                     chapter=draft["chapter"],
                     title=draft.get("title") or f"Chapter {draft['chapter']}",
                     draft_blob_id=draft["_id"],
-                    processed_blob_ids={p: v[1] for p, v in processed.get(draft["_id"], {}).items()},
+                    processed_blob_ids={p: r.id for p, r in derived.get(draft["_id"], {}).items() if r.depth == 1},
+                    derived=derived.get(draft["_id"], {}),
                     failures=chapter_failures.get(draft["_id"], []),
                 )
             )
@@ -159,6 +195,7 @@ class BookStore:
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
+                outputs=outputs.get(b["book_id"], {}),
                 drafts=[to_user_blob(d) for d in drafts if d["book_id"] == b["book_id"]] if with_drafts else None,
             )
             for b in books

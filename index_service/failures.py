@@ -29,7 +29,7 @@ OPEN = {"resolved": False}
 def summary(doc: dict[str, Any]) -> FailureSummary:
     return FailureSummary(
         processor=doc["processor_id"], reason=doc["reason"], failed_at=doc["failed_at"],
-        source_version=doc.get("source_version"), request_id=doc.get("request_id"),
+        source_version=doc.get("source_version"), request_id=doc.get("request_id"), blob_id=doc.get("blob_id"),
     )  # fmt: skip
 
 

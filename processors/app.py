@@ -45,7 +45,7 @@ def registration(processor: Processor, settings: RuntimeSettings, subscriptions:
         database_name=info.database_name, input_schema_ids=list(info.input_schema_ids),
         output_schema_id=info.output_schema_id, base_url=settings.base_url, health_endpoint="/healthz",
         query_endpoint="/blobs/batch", event_subscriptions=subscriptions,
-        max_concurrency=settings.concurrency, timeout_seconds=info.timeout_seconds,
+        max_concurrency=settings.concurrency, timeout_seconds=info.timeout_seconds, output_scope=info.output_scope,
     )  # fmt: skip
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
@@ -31,6 +31,8 @@ class ProcessorInfo:
     # The package whose `schemas/` directory holds the schemas this processor owns (its output's,
     # every revision it ships); the runtime registers them at start. Empty: it owns none.
     schema_package: str = ""
+    # "blob": one output per input blob; "book": one output per book (it registers with a book id, no parent).
+    output_scope: Literal["blob", "book"] = "blob"
 
 
 @dataclass(frozen=True)

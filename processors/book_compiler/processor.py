@@ -22,6 +22,7 @@ INFO = ProcessorInfo(
     database_name="book_compiler",
     timeout_seconds=300.0,
     keeps_history=True,
+    output_scope="book",
     schema_package=__package__ or "",
 )
 FORMATS = {"markdown": ("text/markdown", markdown), "text": ("text/plain", plain_text)}
