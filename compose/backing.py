@@ -24,7 +24,7 @@ from .children import ChildSpec, run_as, venv_tool
 PG_SYSTEM_USER = "studio-pg"  # PostgreSQL refuses to run as root
 PG_SUPERUSER = "postgres"
 # Each PostgreSQL processor gets its own database and login role, and only that role may connect.
-PG_PROCESSORS = {"book-compiler": "book_compiler", "pitch-builder": "pitch_builder"}
+PG_PROCESSORS = {"book-compiler": "book_compiler", "pitch-builder": "pitch_builder", "summary": "summary"}
 
 
 def mongo_spec(data_dir: Path, host: str, port: int, *, name: str = "mongo") -> ChildSpec:

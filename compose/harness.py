@@ -73,6 +73,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports['pitch_builder']}"
 
     @property
+    def summary(self) -> str:
+        return f"http://127.0.0.1:{self.ports['summary']}"
+
+    @property
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.ports['nats']}"
 

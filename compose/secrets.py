@@ -8,7 +8,10 @@ import secrets as random
 from pathlib import Path
 
 SECRETS_FILE = "secrets.json"
-NAMES = ("jwt_secret", "service_token", "postgres_password", "book_compiler_db_password", "pitch_builder_db_password")
+NAMES = (
+    "jwt_secret", "service_token", "postgres_password",
+    "book_compiler_db_password", "pitch_builder_db_password", "summary_db_password",
+)  # fmt: skip
 
 
 def load_or_create(data_dir: Path, *, jwt_secret: str | None = None, service_token: str | None = None) -> dict[str, str]:

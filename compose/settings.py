@@ -12,13 +12,14 @@ from servicekit.settings import ConfigError, Env, data_dir
 # MongoDB, PostgreSQL or NATS the user runs anyway. Each is overridden by STUDIO_<NAME>_PORT.
 DEFAULT_PORTS = {
     "mongo": 27817, "text_expansion_mongo": 27818, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
-    "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014,
+    "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014, "summary": 8015,
 }  # fmt: skip
 # processor id -> the module that runs it
 PROCESSOR_MODULES = {
     "text-expansion": "processors.text_expansion",
     "book-compiler": "processors.book_compiler",
     "pitch-builder": "processors.pitch_builder",
+    "summary": "processors.summary",
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from . import secrets
-from .backing import mongo_spec, nats_spec, postgres_spec, provision_databases
+from .backing import PG_PROCESSORS, mongo_spec, nats_spec, postgres_spec, provision_databases
 from .children import Child, ChildSpec, python_module
 from .settings import PROCESSOR_MODULES, StackSettings, port_key
 
@@ -72,6 +72,7 @@ class Supervisor:
             "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"]},
             "book-compiler": {"STUDIO_BOOK_COMPILER_PG_URL": self.databases["book-compiler"]},
             "pitch-builder": {"STUDIO_PITCH_BUILDER_PG_URL": self.databases["pitch-builder"]},
+            "summary": {"STUDIO_SUMMARY_PG_URL": self.databases["summary"]},
         }
 
         def spec(name: str, module: str, port_name: str, env: dict[str, str]) -> ChildSpec:
@@ -105,10 +106,7 @@ class Supervisor:
         self.databases.update(
             await provision_databases(
                 layout,
-                {
-                    "book-compiler": self.secrets["book_compiler_db_password"],
-                    "pitch-builder": self.secrets["pitch_builder_db_password"],
-                },
+                {processor: self.secrets[f"{database}_db_password"] for processor, database in PG_PROCESSORS.items()},
             )
         )
         for spec in self.service_specs():

@@ -53,6 +53,10 @@ class VersionMismatch(PreconditionFailed):
     code, title = "version-mismatch", "The blob has changed since the version given"
 
 
+class ProcessorCycle(Conflict):
+    code, title = "processor-cycle", "The registration would make processors feed each other in a cycle"
+
+
 class DerivedConflict(Conflict):
     code, title = "derived-conflict", "That id is registered to another processor or user"
 

@@ -18,7 +18,7 @@ from contracts.validation import ValidatorCache, builtin_schemas, check_schema
 
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry, push_events
-from .errors import IncompatibleSchema, InvalidBlob, InvalidSchema, ProcessorNotFound, SchemaNotFound, UnknownSchema
+from .errors import IncompatibleSchema, InvalidBlob, InvalidSchema, ProcessorCycle, ProcessorNotFound, SchemaNotFound, UnknownSchema
 
 
 def _from_doc(doc: dict[str, Any]) -> SchemaDocument:
@@ -138,6 +138,30 @@ class SchemaRegistry:
         return _from_doc(updated), False
 
 
+def cycle_through(new: ProcessorRegistration, others: list[ProcessorRegistration]) -> list[ProcessorRegistration]:
+    """The chain of processors, starting with `new`, by which `new`'s output comes back to one of
+    its inputs; empty when there is none."""
+    consumers: dict[str, list[ProcessorRegistration]] = {}
+    for processor in [new, *others]:
+        for schema_id in processor.input_schema_ids:
+            consumers.setdefault(schema_id, []).append(processor)
+    wanted = set(new.input_schema_ids)
+    # Depth-first from new's output; each path is the processors that made each schema on it.
+    stack: list[tuple[str, list[ProcessorRegistration]]] = [(new.output_schema_id, [new])]
+    seen: set[str] = set()
+    while stack:
+        schema_id, path = stack.pop()
+        if schema_id in wanted:
+            return path
+        if schema_id in seen:
+            continue
+        seen.add(schema_id)
+        for processor in consumers.get(schema_id, []):
+            if processor.id != new.id:
+                stack.append((processor.output_schema_id, [*path, processor]))
+    return []
+
+
 class ProcessorRegistry:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], relay: OutboxRelay) -> None:
         self.collection = db["processors"]
@@ -145,7 +169,16 @@ class ProcessorRegistry:
 
     async def register(self, registration: ProcessorRegistration) -> tuple[ProcessorRegistration, bool]:
         """Insert or replace a processor's entry (re-registration at every start is normal) and
-        announce it, so that whoever routes by the registry reads it again."""
+        announce it, so that whoever routes by the registry reads it again. A registration whose
+        inputs would be fed, down some chain, by its own output is refused (ProcessorCycle)."""
+        others = [p for p in await self.all() if p.active and p.id != registration.id]
+        loop = cycle_through(registration, others)
+        if loop:
+            path = " -> ".join(f"{p.id} ({', '.join(p.input_schema_ids)} => {p.output_schema_id})" for p in loop)
+            raise ProcessorCycle(
+                f"{registration.id} would consume what it produces, through: {path}",
+                errors=[FieldError(pointer="/input_schema_ids", detail=f"cycle: {' -> '.join(p.id for p in loop)} -> {registration.id}")],
+            )
         fields = msgspec.to_builtins(registration)
         fields.pop("id")
         fields.pop("created_at", None)

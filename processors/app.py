@@ -32,6 +32,7 @@ from .handler import DerivingHandler
 from .index_client import IndexClient
 from .keys import INDEX, NATS, PROCESSOR, RUNTIME
 from .metrics import ProcessorMetrics
+from .peers import Peers
 from .routes import routes
 from .settings import RuntimeSettings
 
@@ -105,8 +106,9 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
     """The handler of a processor that derives one blob from one user blob."""
 
     def make(context: RuntimeContext) -> Handler:
+        peers = Peers(context.session, context.index, context.settings.service_token)
         return DerivingHandler(
-            processor, context.index, context.validators, crash_after_store=context.settings.crash_after_store
+            processor, context.index, context.validators, peers=peers, crash_after_store=context.settings.crash_after_store
         )
 
     return make

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 
 from contracts import subjects
 from contracts.events import AnyEvent, BlobChanged, BlobDeleted
-from contracts.models import RegisterDerivedBlob
+from contracts.models import USER_PROCESSOR, RegisterDerivedBlob
 from contracts.processors import DerivedBlob
 from contracts.validation import ValidatorCache
 
 from .base import DerivingProcessor, Outcome, Source
 from .errors import PermanentError, SourceInvalid
 from .index_client import IndexClient
+from .peers import Peers
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 87
@@ -37,10 +38,17 @@ class DerivingHandler:
     """Turns blob events into derived blobs, idempotently in effect."""
 
     def __init__(
-        self, processor: DerivingProcessor, index: IndexClient, validators: ValidatorCache, *, crash_after_store: bool = False
+        self,
+        processor: DerivingProcessor,
+        index: IndexClient,
+        validators: ValidatorCache,
+        *,
+        peers: Peers | None = None,
+        crash_after_store: bool = False,
     ) -> None:
         self.processor = processor
         self.index = index
+        self.peers = peers
         self.validators = validators
         self.crash_after_store = crash_after_store
 
@@ -71,7 +79,12 @@ class DerivingHandler:
         if not isinstance(event, BlobChanged) or event.schema_id not in info.input_schema_ids:
             return Outcome.SKIPPED
         # Always derive from the current version: an old event then makes the same blob as a new one.
-        source = await self.index.source(event.user_id, event.blob_id)
+        if event.processor_id == USER_PROCESSOR:
+            source = await self.index.source(event.user_id, event.blob_id)
+        elif self.peers is not None:
+            source = await self.peers.source(event)  # another processor's output: down a chain
+        else:
+            raise PermanentError(f"{info.id} cannot read {event.processor_id}'s blobs")
         if source is None:
             return Outcome.SKIPPED  # deleted since; its deletion event tidies up
         return await self.derive(source)

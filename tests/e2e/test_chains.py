@@ -1,0 +1,100 @@
+"""The seeds' DAG: draft -> expansion -> summary; edits recompute down the chain in order, deletes
+remove the whole chain from every store, and a registration that would close a cycle is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from compose.harness import Stack
+
+from ..conftest import draft
+from ..integration.waiting import eventually, index_entries
+
+PROBLEM = "application/problem+json"
+
+
+async def chapter(api: aiohttp.ClientSession, user_id: str, book_id: str, **params: str) -> dict[str, Any]:
+    async with api.get(f"/api/v1/users/{user_id}/books/{book_id}", params=params, headers={"Cache-Control": "no-cache"}) as response:
+        assert response.status == 200, await response.text()
+        return dict((await response.json())["chapters"][0])
+
+
+def fresh(c: dict[str, Any]) -> bool:
+    derived = c["derived"]
+    return all(derived.get(p, {}).get("status") == "ok" for p in ("text-expansion", "summary"))
+
+
+async def summaries_in_store(stack: Stack, internal: aiohttp.ClientSession, user_id: str, ids: list[str]) -> list[dict[str, Any]]:
+    async with internal.post(f"{stack.summary}/blobs/batch", json={"user_id": user_id, "ids": ids}) as response:
+        assert response.status == 200
+        return list((await response.json())["blobs"])
+
+
+async def test_a_chain_follows_edits_in_order_and_deletes_whole(
+    stack: Stack, api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
+) -> None:
+    text = "The harbour froze in the night.\n\nMara walked out across the ice to the stranded boat, counting her steps."
+    async with api.post("/api/v1/blobs", json=draft("chained", 1, text)) as response:
+        assert response.status == 201
+        blob = await response.json()
+    first = await eventually(lambda: chapter(api, user_id, "chained"), fresh, what="expansion and summary")
+    expansion, summary = first["derived"]["text-expansion"], first["derived"]["summary"]
+    assert expansion["schema_id"] == "expanded-text-v1" and summary["schema_id"] == "chapter-summary-v1"
+    assert summary["data"]["word_count"] > 0 and summary["data"]["reading_time_minutes"] >= 0
+    assert first["expanded"]["id"] == expansion["id"] and first["status"] == "ok"  # the convenience stays
+    stored = await summaries_in_store(stack, internal, user_id, [summary["id"]])
+    assert stored[0]["parent_blob_id"] == expansion["id"]  # made from the expansion, not the draft
+
+    # Edit: each level is behind until its own recompute lands; the summary never runs ahead.
+    async with api.put(f"/api/v1/blobs/{blob['id']}", json={"data": draft("chained", 1, text + " Then the ice sang.")["data"]}) as response:
+        assert response.status == 200
+    seen: list[tuple[str, str]] = []
+
+    async def observe() -> dict[str, Any]:
+        c = await chapter(api, user_id, "chained")
+        seen.append((c["derived"]["text-expansion"]["status"], c["derived"]["summary"]["status"]))
+        return c
+
+    second = await eventually(observe, lambda c: fresh(c) and c["derived"]["summary"]["id"] != summary["id"], what="the recomputed chain")
+    assert second["derived"]["text-expansion"]["id"] != expansion["id"]
+    stored = await summaries_in_store(stack, internal, user_id, [second["derived"]["summary"]["id"]])
+    assert stored[0]["parent_blob_id"] == second["derived"]["text-expansion"]["id"]
+    # Whenever the expansion was not yet current, neither was the summary made from it.
+    assert all(s != "ok" for e, s in seen if e != "ok"), seen
+    # The superseded summary is gone from its store.
+    assert await summaries_in_store(stack, internal, user_id, [summary["id"]]) == []
+
+    # Asking for less: only the summary's store.
+    only = await chapter(api, user_id, "chained", include="summary")
+    assert list(only["derived"]) == ["summary"] and only["expanded"] is None
+
+    # Delete the draft: the whole chain goes, from the index and from every store.
+    async with api.delete(f"/api/v1/blobs/{blob['id']}") as response:
+        assert response.status == 204
+    final_summary = second["derived"]["summary"]["id"]
+    await eventually(lambda: summaries_in_store(stack, internal, user_id, [final_summary]), lambda found: found == [], what="the summary deleted")
+    entries = await eventually(lambda: index_entries(internal, user_id), lambda found: not found, what="the index emptied")
+    assert entries == []
+
+
+async def test_a_bad_include_is_a_400(api: aiohttp.ClientSession, user_id: str) -> None:
+    for bad in ("", "text-expansion,../x", ",".join(f"p{n}" for n in range(40))):
+        async with api.get(f"/api/v1/users/{user_id}/books/any", params={"include": bad}) as response:
+            assert response.status == 400, bad
+            assert response.content_type == PROBLEM
+
+
+async def test_a_registration_that_closes_a_cycle_is_refused(stack: Stack, internal: aiohttp.ClientSession) -> None:
+    registration = {
+        "id": "cycle-maker", "name": "Cycle maker", "storage_type": "none", "database_name": "none",
+        "input_schema_ids": ["chapter-summary-v1"], "output_schema_id": "text-input-v1", "base_url": "http://127.0.0.1:9",
+    }  # fmt: skip
+    async with internal.post("/api/v1/processors", json=registration) as response:
+        assert response.status == 409
+        problem = await response.json()
+    assert problem["type"].endswith("processor-cycle")
+    assert "cycle-maker -> text-expansion -> summary" in problem["errors"][0]["detail"]
+    async with internal.get("/api/v1/processors/cycle-maker") as response:
+        assert response.status == 404  # nothing was registered
