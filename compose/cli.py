@@ -10,12 +10,15 @@ import logging
 import os
 import sys
 
+import aiohttp
 import msgspec
 import nats
 
 from processors.deadletter import dead_letters, replay
 from servicekit.auth import issue_token
+from contracts.ids import is_id
 from servicekit.settings import ConfigError, Env, data_dir
+from servicekit.urls import upstream_url, url_path
 
 from . import secrets
 from .demo import DEMO_BOOK, DEMO_USER, load_demo
@@ -79,6 +82,42 @@ async def _dead_letters(action: str, processor: str | None, seqs: list[int] | No
         await nc.drain()
 
 
+def _index() -> tuple[str, str]:
+    """The index service's URL (STUDIO_INDEX_URL, else the running stack's) and the service token."""
+    token = secrets.read(data_dir(Env())).get("service_token") or os.environ.get("STUDIO_SERVICE_TOKEN", "")
+    if not token:
+        raise SystemExit("studio: no service token: set STUDIO_SERVICE_TOKEN or run `make up` once to generate one")
+    if os.environ.get("STUDIO_INDEX_URL"):
+        return os.environ["STUDIO_INDEX_URL"], token
+    path = stack_file(data_dir(Env()))
+    if not path.exists():
+        raise SystemExit("studio: set STUDIO_INDEX_URL or start the stack (no stack.json found)")
+    return str(json.loads(path.read_text())["services"]["index"]["url"]), token
+
+
+async def _processors(action: str, processor_id: str | None) -> int:
+    """List the registry, or retire a processor or bring it back, through the index service."""
+    base, token = _index()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        if action == "list":
+            async with session.get(upstream_url(base, url_path("api", "v1", "processors"))) as response:
+                for p in (await response.json())["processors"]:
+                    state = "active" if p["active"] else "retired"
+                    print(f"{p['id']:<24} {state:<8} {', '.join(p['input_schema_ids'])} -> {p['output_schema_id']}  {p['base_url']}")
+            return 0
+        if not processor_id or not is_id(processor_id):
+            print(f"studio: {action} needs a processor id", file=sys.stderr)
+            return 2
+        async with session.post(upstream_url(base, url_path("api", "v1", "processors", processor_id, action))) as response:
+            body = await response.json()
+            if response.status != 200:
+                print(f"studio: {body.get('detail') or body.get('title')}", file=sys.stderr)
+                return 1
+        print(f"{processor_id}: {'active' if body['active'] else 'retired'}")
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="studio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("action", choices=("list", "replay"))
     dlq.add_argument("--processor", help="only this processor's dead letters")
     dlq.add_argument("--seq", type=int, action="append", help="only this dead letter (its dlq_seq); repeatable")
+    processors = commands.add_parser("processors", help="list the processor registry, or deactivate/activate a processor")
+    processors.add_argument("action", choices=("list", "deactivate", "activate"))
+    processors.add_argument("processor_id", nargs="?")
     args = parser.parse_args(argv)
+
+    if args.command == "processors":
+        return asyncio.run(_processors(args.action, args.processor_id))
 
     if args.command == "dlq":
         return asyncio.run(_dead_letters(args.action, args.processor, args.seq))

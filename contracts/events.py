@@ -77,6 +77,24 @@ class ProcessorRegistered(msgspec.Struct, kw_only=True, omit_defaults=True, tag_
     occurred_at: datetime
 
 
+class ProcessorDeactivated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.deactivated"):
+    """An operator retired a processor: its consumers stop, gateways stop waiting for its items."""
+
+    event_id: str
+    processor_id: str
+    occurred_at: datetime
+    reason: str | None = None
+
+
+class ProcessorActivated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.activated"):
+    """An operator brought a retired processor back: it consumes again, views show its items again."""
+
+    event_id: str
+    processor_id: str
+    occurred_at: datetime
+    reason: str | None = None
+
+
 class ProcessorFailed(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.failed"):
     """A processor gave up on a message (it is a dead letter now): what it was about, and why.
 

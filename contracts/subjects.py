@@ -26,6 +26,14 @@ def processor_registered(processor_id: str) -> str:
     return f"processor.registered.{processor_id}"
 
 
+def processor_deactivated(processor_id: str) -> str:
+    return f"processor.deactivated.{processor_id}"
+
+
+def processor_activated(processor_id: str) -> str:
+    return f"processor.activated.{processor_id}"
+
+
 def processor_completed(processor_id: str) -> str:
     return f"processor.completed.{processor_id}"
 

@@ -13,6 +13,7 @@ STALE = "stale"  # made from an older version of its parent
 MISSING = "missing"  # the index points at it, its store says 404
 UNAVAILABLE = "unavailable"  # its store timed out, failed, or its circuit is open
 FAILED = "failed"  # its processor gave up on it (a dead letter); `reason` says why
+RETIRED = "retired"  # its processor was deactivated by an operator: nothing more will come of it
 
 
 class SourceStatus(msgspec.Struct, kw_only=True):
@@ -69,7 +70,7 @@ class BookView(msgspec.Struct, kw_only=True):
 
     def complete(self) -> bool:
         """Nothing in it waits on a store or a processor: only an event can change it."""
-        settled = (OK, FAILED)
+        settled = (OK, FAILED, RETIRED)
         return (
             all(s.status == OK for s in self.sources.values())
             and all(

@@ -23,6 +23,7 @@ from contracts.views import (
     MISSING,
     OK,
     PENDING,
+    RETIRED,
     STALE,
     UNAVAILABLE,
     BlobListItem,
@@ -202,6 +203,9 @@ class Aggregator:
         for state in book.chapters:
             draft = drafts.get(state.draft_blob_id)
             derived, pieces = await self._chapter_derived(state, draft, chain, results, trouble)
+            for processor, made in state.derived.items():
+                if processor in self.directory.retired and (include is None or processor in include):
+                    derived[processor] = DerivedView(id=made.id, processor=processor, schema_id=made.schema_id, status=RETIRED)
             first = derived.get(expander) if expander else None
             chapters.append(
                 ChapterView(

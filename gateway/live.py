@@ -57,8 +57,8 @@ class LiveEvents:
     def handle(self, subject: str, data: bytes, seq: int) -> None:
         """Invalidate what the event changes, and tell the user's sockets."""
         self.hub.last_seq = max(self.hub.last_seq, seq)
-        if subject.startswith("processor.registered."):
-            self.directory.stale()  # a processor came up, perhaps at a new address
+        if subject.startswith(("processor.registered.", "processor.activated.", "processor.deactivated.")):
+            self.directory.stale()  # a processor came up (perhaps at a new address), or was retired or brought back
             self.cache.invalidate_all()  # and views may now show (or stop showing) what it makes
             return
         if not subject.startswith(CLIENT_SUBJECTS):

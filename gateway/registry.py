@@ -45,6 +45,7 @@ class Directory:
         self._lock = asyncio.Lock()
         self.registrations: dict[str, ProcessorRegistration] = {}
         self.sources: dict[str, Source] = {}
+        self.retired: set[str] = set()  # registered, then deactivated by an operator
 
     def stale(self) -> None:
         """Make the next lookup re-read the registry (a processor registered, or moved)."""
@@ -62,7 +63,9 @@ class Directory:
                 return  # keep routing by what we knew
             if status != 200:
                 return
-            registrations = {r.id: r for r in _LIST.decode(payload)["processors"] if r.active}
+            every = _LIST.decode(payload)["processors"]
+            registrations = {r.id: r for r in every if r.active}
+            self.retired = {r.id for r in every if not r.active}
             for processor_id, registration in registrations.items():
                 known = self.sources.get(processor_id)
                 if known is None or known.base_url != registration.base_url.rstrip("/"):

@@ -19,7 +19,7 @@ import msgspec
 from nats.js import JetStreamContext
 from pymongo.asynchronous.collection import AsyncCollection
 
-from contracts.events import CompileBook, Event, ProcessorFailed, ProcessorRegistered
+from contracts.events import CompileBook, Event, ProcessorActivated, ProcessorDeactivated, ProcessorFailed, ProcessorRegistered
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ CRASH_EXIT_CODE = 86
 BATCH = 200
 
 
-def outbox_entry(subject: str, event: Event | CompileBook | ProcessorRegistered | ProcessorFailed) -> dict[str, Any]:
+def outbox_entry(
+    subject: str, event: Event | CompileBook | ProcessorRegistered | ProcessorFailed | ProcessorActivated | ProcessorDeactivated
+) -> dict[str, Any]:
     """What a write stores for one event: the subject and the encoded payload, ready to publish."""
     return {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}
 

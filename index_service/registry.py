@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import subjects
 from contracts.compat import incompatibilities
-from contracts.events import ProcessorRegistered
+from contracts.events import ProcessorActivated, ProcessorDeactivated, ProcessorRegistered
 from contracts.models import ProcessorRegistration, RegisterSchema, SchemaDocument
 from contracts.problems import FieldError
 from contracts.validation import InvalidSchema as SchemaDocumentInvalid
@@ -182,17 +182,45 @@ class ProcessorRegistry:
         fields = msgspec.to_builtins(registration)
         fields.pop("id")
         fields.pop("created_at", None)
+        # Whether it is active is the operator's: set by the first registration, then changed only
+        # by activate/deactivate, so a retired processor that restarts stays retired.
+        active = fields.pop("active")
         event = ProcessorRegistered(
             event_id=new_id(), processor_id=registration.id, base_url=registration.base_url, occurred_at=now()
         )
         entry = outbox_entry(subjects.processor_registered(registration.id), event)
         result = await self.collection.update_one(
             {"_id": registration.id},
-            {"$set": {**fields, PENDING_FLAG: True}, "$setOnInsert": {"created_at": now()}, **push_events(entry)},
+            {"$set": {**fields, PENDING_FLAG: True}, "$setOnInsert": {"created_at": now(), "active": active}, **push_events(entry)},
             upsert=True,
         )
         self.relay.notify(registration.id, [entry])
         return await self.get(registration.id), result.upserted_id is not None
+
+    async def set_active(self, processor_id: str, active: bool, *, reason: str | None = None) -> ProcessorRegistration:
+        """Retire a processor or bring it back, announcing the change (nothing to announce if it
+        was already so). Bringing one back is refused if, meanwhile, it would close a cycle."""
+        current = await self.get(processor_id)
+        if current.active == active:
+            return current
+        if active:
+            others = [p for p in await self.all() if p.active and p.id != processor_id]
+            loop = cycle_through(current, others)
+            if loop:
+                raise ProcessorCycle(f"{processor_id} would consume what it produces, through: {' -> '.join(p.id for p in loop)}")
+        moment = now()
+        event: ProcessorActivated | ProcessorDeactivated = (
+            ProcessorActivated(event_id=new_id(), processor_id=processor_id, occurred_at=moment, reason=reason) if active
+            else ProcessorDeactivated(event_id=new_id(), processor_id=processor_id, occurred_at=moment, reason=reason)
+        )  # fmt: skip
+        subject = subjects.processor_activated(processor_id) if active else subjects.processor_deactivated(processor_id)
+        entry = outbox_entry(subject, event)
+        result = await self.collection.update_one(
+            {"_id": processor_id, "active": not active}, {"$set": {"active": active, PENDING_FLAG: True}, **push_events(entry)}
+        )
+        if result.modified_count:
+            self.relay.notify(processor_id, [entry])
+        return await self.get(processor_id)
 
     async def get(self, processor_id: str) -> ProcessorRegistration:
         doc = await self.collection.find_one({"_id": processor_id})

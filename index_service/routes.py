@@ -191,6 +191,18 @@ async def register_processor(request: web.Request) -> web.Response:
     return json_response(registration, status=201 if created else 200)
 
 
+@routes.post("/api/v1/processors/{processor_id}/deactivate")
+async def deactivate_processor(request: web.Request) -> web.Response:
+    """Retire a processor (an operator's act): its consumers stop, views mark its items `retired`."""
+    return json_response(await request.app[PROCESSORS].set_active(request.match_info["processor_id"], False))
+
+
+@routes.post("/api/v1/processors/{processor_id}/activate")
+async def activate_processor(request: web.Request) -> web.Response:
+    """Bring a retired processor back."""
+    return json_response(await request.app[PROCESSORS].set_active(request.match_info["processor_id"], True))
+
+
 @routes.get("/api/v1/processors/{processor_id}")
 async def get_processor(request: web.Request) -> web.Response:
     return json_response(await request.app[PROCESSORS].get(request.match_info["processor_id"]))

@@ -27,10 +27,11 @@ from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
 from .deadletter import ensure_dead_letter_stream
-from .errors import SchemaRefused
+from .errors import RegistrationRefused
 from .handler import DerivingHandler
 from .index_client import IndexClient
-from .keys import INDEX, NATS, PROCESSOR, RUNTIME
+from .keys import INDEX, LIFECYCLE, NATS, PROCESSOR, RUNTIME
+from .lifecycle import Lifecycle
 from .metrics import ProcessorMetrics
 from .peers import Peers
 from .routes import routes
@@ -58,17 +59,21 @@ def owned_schemas(processor: Processor) -> dict[str, dict[str, Any]]:
 
 async def patiently(step: Callable[[], Awaitable[None]]) -> None:
     """Run a registration step, waiting for the index service if it is not up yet; a schema the
-    registry refuses stops the start at once (SchemaRefused)."""
+    registry refuses, or a registration it refuses, stops the start at once."""
     for attempt in range(REGISTRATION_ATTEMPTS):
         try:
             await step()
             return
-        except SchemaRefused:
+        except RegistrationRefused:
             raise
         except Exception:
             if attempt == REGISTRATION_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def _register_processor(index: IndexClient, entry: ProcessorRegistration, registered: list[ProcessorRegistration]) -> None:
+    registered.append(await index.register_processor(entry))
 
 
 async def register_schemas(index: IndexClient, owned: dict[str, dict[str, Any]]) -> None:
@@ -121,7 +126,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
         await processor.open()
         session = aiohttp.ClientSession()
         nc = await connect(settings.nats_url, name=f"studio-{processor.info.id}")
-        consumers: list[EventConsumer] = []
+        lifecycle: Lifecycle | None = None
         handler: Handler | None = None
         try:
             js = nc.jetstream()
@@ -135,17 +140,24 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             await patiently(lambda: _learn_schemas(index, processor, owned, validators))
             handler = make_handler(RuntimeContext(index, validators, js, session, settings))
             entry = registration(processor, settings, handler.subjects())
-            await patiently(lambda: index.register_processor(entry))
+            registered: list[ProcessorRegistration] = []
+            await patiently(lambda: _register_processor(index, entry, registered))
             await handler.start()
             metrics = ProcessorMetrics(app[METRICS_KEY].registry, processor.info.id)
-            for subject in handler.subjects():
-                busy = not subject.startswith(("blob.deleted", "processor.replay"))
-                consumer = EventConsumer(
-                    js, processor_id=processor.info.id, subject=subject, settings=settings, handle=handler.handle,
-                    metrics=metrics, workers=settings.concurrency if busy else 1, report=index.report_failure,
-                )  # fmt: skip
-                await consumer.start()
-                consumers.append(consumer)
+            running = handler
+
+            def consumers() -> list[EventConsumer]:
+                return [
+                    EventConsumer(
+                        js, processor_id=processor.info.id, subject=subject, settings=settings, handle=running.handle,
+                        metrics=metrics, report=index.report_failure,
+                        workers=settings.concurrency if not subject.startswith(("blob.deleted", "processor.replay")) else 1,
+                    )  # fmt: skip
+                    for subject in running.subjects()
+                ]
+
+            lifecycle = app[LIFECYCLE] = Lifecycle(nc, processor.info.id, consumers)
+            await lifecycle.start(active=registered[-1].active)
 
             async def store_ready() -> None:
                 await processor.store.ready()
@@ -153,8 +165,8 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             app[READINESS_KEY].extend([store_ready, nats_ready(nc)])
             yield
         finally:
-            for consumer in consumers:
-                await consumer.stop()
+            if lifecycle is not None:
+                await lifecycle.stop()
             if handler is not None:
                 await handler.stop()
             with contextlib.suppress(Exception):

@@ -41,7 +41,13 @@ class DerivedNotFound(NotFound):
     code, title = "derived-not-found", "No such derived blob"
 
 
-class SchemaRefused(PermanentError):
+class RegistrationRefused(PermanentError):
+    """The registry refused the processor (say, it would close a cycle): it cannot start so."""
+
+    code, title = "registration-refused", "The registry refused the processor"
+
+
+class SchemaRefused(RegistrationRefused):
     """The registry refused a schema this processor owns: it cannot start until that is settled."""
 
     code, title = "schema-refused", "The schema registry refused the processor's schema"

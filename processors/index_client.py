@@ -22,7 +22,7 @@ from servicekit.bodies import encode
 from servicekit.urls import UrlPath, upstream_url, url_path
 
 from .base import Source
-from .errors import IndexUnavailable, PermanentError, SchemaRefused
+from .errors import IndexUnavailable, PermanentError, RegistrationRefused, SchemaRefused
 
 
 def without_nul(value: Any) -> Any:
@@ -114,10 +114,14 @@ class IndexClient:
         if status not in (200, 201):
             raise PermanentError(f"the index refused a failure report: {status} {payload[:300]!r}")
 
-    async def register_processor(self, registration: ProcessorRegistration) -> None:
+    async def register_processor(self, registration: ProcessorRegistration) -> ProcessorRegistration:
+        """Register (or re-register) a processor; returns the registry's entry (is it active?)."""
         status, payload = await self._call("POST", url_path("api", "v1", "processors"), body=registration)
+        if status == 409:
+            raise RegistrationRefused(f"processor registration refused: {payload[:500].decode(errors='replace')}")
         if status not in (200, 201):
             raise PermanentError(f"processor registration refused: {status} {payload[:300]!r}")
+        return msgspec.json.decode(payload, type=ProcessorRegistration)
 
     async def register_schema(self, schema_id: str, schema: dict[str, Any]) -> None:
         """Register (or revise) a schema; SchemaRefused names the incompatibilities if refused."""

@@ -3,6 +3,10 @@ remove the whole chain from every store, and a registration that would close a c
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from typing import Any
 
 import aiohttp
@@ -98,3 +102,39 @@ async def test_a_registration_that_closes_a_cycle_is_refused(stack: Stack, inter
     assert "cycle-maker -> text-expansion -> summary" in problem["errors"][0]["detail"]
     async with internal.get("/api/v1/processors/cycle-maker") as response:
         assert response.status == 404  # nothing was registered
+
+
+async def test_an_operator_retires_a_processor_and_brings_it_back(
+    stack: Stack, api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
+) -> None:
+    async with api.post("/api/v1/blobs", json=draft("retiring", 1, "The bell rang twice.\n\nNobody came to the door.")) as response:
+        assert response.status == 201
+    await eventually(lambda: chapter(api, user_id, "retiring"), fresh, what="the chain before")
+    env = {**os.environ, "STUDIO_INDEX_URL": stack.index, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"]}
+    retired = subprocess.run(
+        [sys.executable, "-m", "compose.cli", "processors", "deactivate", "summary"], env=env, capture_output=True, text=True, timeout=60
+    )
+    try:
+        assert retired.returncode == 0, retired.stderr
+        assert retired.stdout.strip() == "summary: retired"
+        # Views stop waiting for it: what it made is `retired`, and a view with it is complete.
+        before = await eventually(
+            lambda: chapter(api, user_id, "retiring"), lambda c: c["derived"]["summary"]["status"] == "retired", what="retired"
+        )
+        assert before["derived"]["text-expansion"]["status"] == "ok"
+        # Its consumers stopped: a new chapter is expanded, not summarised.
+        async with api.post("/api/v1/blobs", json=draft("retiring-2", 1, "The tide went out.\n\nThe boats lay on their sides.")) as response:
+            assert response.status == 201
+        quiet = await eventually(lambda: chapter(api, user_id, "retiring-2"), lambda c: c["derived"]["text-expansion"]["status"] == "ok", what="expanded")
+        await asyncio.sleep(1.0)
+        quiet = await chapter(api, user_id, "retiring-2")
+        assert "summary" not in quiet["derived"], quiet["derived"]
+        listing = subprocess.run([sys.executable, "-m", "compose.cli", "processors", "list"], env=env, capture_output=True, text=True, timeout=60)
+        assert any(line.split()[:2] == ["summary", "retired"] for line in listing.stdout.splitlines()), listing.stdout
+    finally:
+        async with internal.post("/api/v1/processors/summary/activate") as response:
+            assert response.status == 200
+            assert (await response.json())["active"] is True
+    # Back: it catches up on what it missed.
+    await eventually(lambda: chapter(api, user_id, "retiring-2"), fresh, what="the summary made after re-activation")
+    await eventually(lambda: chapter(api, user_id, "retiring"), fresh, what="the first book's summary current again")
