@@ -56,7 +56,7 @@ class Derived:
     data: dict[str, Any]
     title: str
     preview: str
-    model_used: str
+    model_used: str = ""  # the model that made it, if one did
     tokens_used: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 

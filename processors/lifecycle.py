@@ -66,10 +66,14 @@ class Lifecycle:
 
     async def pause(self) -> None:
         async with self._lock:
-            consumers, self._consumers = self._consumers, []
-            for consumer in consumers:
-                await consumer.stop()
-            if consumers:
+            stopped = 0
+            while self._consumers:
+                # One at a time, off the list only once stopped: a pause cut short leaves the rest
+                # where stop() will find them.
+                await self._consumers[0].stop()
+                self._consumers.pop(0)
+                stopped += 1
+            if stopped:
                 log.warning("%s deactivated: consumers stopped", self._processor_id)
 
     async def stop(self) -> None:
@@ -78,6 +82,6 @@ class Lifecycle:
                 await subscription.unsubscribe()
             except Exception as exc:  # the connection may be gone already
                 log.debug("unsubscribe: %s", exc)
-        for task in list(self._tasks):
-            task.cancel()
+        # Let a change under way finish (they are short); cancelling one could orphan consumers.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pause()
