@@ -174,5 +174,6 @@ async def test_children_die_with_a_killed_supervisor(own_stack: Stack) -> None:
     assert own_stack.process is not None
     own_stack.process.kill()
     own_stack.process.wait()
-    assert await wait_until_gone(own_stack, pids) == []
+    left = await wait_until_gone(own_stack, pids)
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for p in left if pid_alive(p)]
     own_stack.start()  # leave a running stack for the fixture to stop
