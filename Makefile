@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python -m bench.compile
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.keep_up
+	$(BIN)/python -m bench.federation
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache
