@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import openai
 
 from servicekit.settings import Env
+
+from .errors import PermanentError, ProviderError
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the model said, which model said it, and what it cost."""
+
+    text: str
+    model: str
+    tokens: int
+
+
+async def chat(client: openai.AsyncOpenAI, model: str, *, system: str, user: str, refused: str, **options: Any) -> Reply:
+    """One chat completion, its failures sorted: a request the provider refuses can never succeed
+    (PermanentError, naming `refused`); anything else (timeouts, 5xx, 429, a bad key) is worth another
+    delivery (ProviderError), after the client's own retries."""
+    try:
+        response = await client.chat.completions.create(
+            model=model, messages=[{"role": "system", "content": system}, {"role": "user", "content": user}], **options
+        )
+    except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+        raise PermanentError(f"the provider refused {refused}: {exc}") from exc
+    except openai.OpenAIError as exc:
+        raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
+    choice = response.choices[0] if response.choices else None
+    text = (choice.message.content or "").strip() if choice else ""
+    return Reply(text=text, model=response.model or model, tokens=response.usage.total_tokens if response.usage else 0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import openai
 
-from processors.errors import PermanentError, ProviderError
+from processors.errors import ProviderError
+from processors.llm import chat
 
 SECTION_ORDER = (
     ("hook", "The hook"),
@@ -95,20 +96,12 @@ class OpenAIPitchBuilder:
         self._model = model
 
     async def build(self, notes: dict[str, Any]) -> BuiltPitch:
+        reply = await chat(
+            self._client, self._model, system=SYSTEM_PROMPT, user=json.dumps(notes), refused="the notes",
+            response_format={"type": "json_object"}, temperature=0.7,
+        )  # fmt: skip
         try:
-            response = await self._client.chat.completions.create(
-                model=self._model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": json.dumps(notes)}],
-                response_format={"type": "json_object"},
-                temperature=0.7,
-            )
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            raise PermanentError(f"the provider refused the notes: {exc}") from exc
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
-        content = response.choices[0].message.content if response.choices else None
-        try:
-            fields = json.loads(content or "")
+            fields = json.loads(reply.text)
         except json.JSONDecodeError as exc:
             raise ProviderError(f"the model did not answer with JSON: {exc}") from exc
         if not isinstance(fields, dict):
@@ -120,8 +113,7 @@ class OpenAIPitchBuilder:
         ]
         if not sections:
             raise ProviderError("the model's answer has none of the pitch's sections")
-        tokens = response.usage.total_tokens if response.usage else 0
-        return BuiltPitch(sections=sections, model_used=response.model or self._model, tokens_used=tokens)
+        return BuiltPitch(sections=sections, model_used=reply.model, tokens_used=reply.tokens)
 
     async def close(self) -> None:
         await self._client.close()

@@ -8,7 +8,8 @@ from typing import Protocol
 
 import openai
 
-from processors.errors import PermanentError, ProviderError
+from processors.errors import ProviderError
+from processors.llm import chat
 
 SENTENCE = re.compile(r"[^.!?]+[.!?]+[\"')\]]*|[^.!?]+$")
 WORD = re.compile(r"[\w'’-]+")
@@ -69,22 +70,10 @@ class OpenAISummariser:
         self._model = model
 
     async def summarise(self, text: str) -> Summary:
-        try:
-            response = await self._client.chat.completions.create(
-                model=self._model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}],
-                temperature=0.2,
-            )
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            raise PermanentError(f"the provider refused the chapter: {exc}") from exc
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
-        choice = response.choices[0] if response.choices else None
-        summary = (choice.message.content or "").strip()[:2000] if choice else ""
-        if not summary:
+        reply = await chat(self._client, self._model, system=SYSTEM_PROMPT, user=text, refused="the chapter", temperature=0.2)
+        if not reply.text:
             raise ProviderError("the model returned an empty summary")
-        tokens = response.usage.total_tokens if response.usage else 0
-        return Summary(text=summary, key_sentences=key_sentences(text), model_used=response.model or self._model, tokens_used=tokens)
+        return Summary(text=reply.text[:2000], key_sentences=key_sentences(text), model_used=reply.model, tokens_used=reply.tokens)
 
     async def close(self) -> None:
         await self._client.close()

@@ -8,7 +8,8 @@ from typing import Protocol
 
 import openai
 
-from processors.errors import PermanentError, ProviderError
+from processors.errors import ProviderError
+from processors.llm import chat
 
 from . import offline
 from .style import words
@@ -57,27 +58,11 @@ class OpenAIExpander:
         self._model = model
 
     async def expand(self, text: str, style: str) -> Expansion:
-        try:
-            response = await self._client.chat.completions.create(
-                model=self._model,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT.format(guide=STYLE_GUIDES.get(style, STYLE_GUIDES["creative"]))},
-                    {"role": "user", "content": text},
-                ],
-                temperature=0.8,
-            )
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            raise PermanentError(f"the provider refused the draft: {exc}") from exc
-        except openai.OpenAIError as exc:
-            # Timeouts, connection errors, 5xx, 429, and a bad key alike: worth another delivery
-            # (a key fixed by an operator makes the dead letters replayable).
-            raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
-        choice = response.choices[0] if response.choices else None
-        expanded = (choice.message.content or "").strip() if choice else ""
-        if len(words(expanded)) < len(words(text)):
+        guide = STYLE_GUIDES.get(style, STYLE_GUIDES["creative"])
+        reply = await chat(self._client, self._model, system=SYSTEM_PROMPT.format(guide=guide), user=text, refused="the draft", temperature=0.8)
+        if len(words(reply.text)) < len(words(text)):
             raise ProviderError("the model returned less text than the draft")
-        tokens = response.usage.total_tokens if response.usage else 0
-        return Expansion(text=expanded, model_used=response.model or self._model, tokens_used=tokens)
+        return Expansion(text=reply.text, model_used=reply.model, tokens_used=reply.tokens)
 
     async def close(self) -> None:
         await self._client.close()
