@@ -55,6 +55,8 @@ class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str
     version: int | None = None
     source_version: int | None = None
+    parent_id: str | None = None  # set below the first level of a chain: the blob it was made from
+    depth: int = 1  # 1: made from this blob; 2: from one of those; ...
 
 
 class BlobView(UserBlob, kw_only=True):

@@ -304,6 +304,18 @@ class Aggregator:
         found = result.blobs.get(blob_id)
         return (found, OK) if found is not None else (None, MISSING)
 
+    def _chain_of(self, schema_id: str, made_by: set[str]) -> list[str]:
+        """The per-blob processors a blob of `schema_id` waits on: every direct consumer, and a
+        processor down a chain once the level above it has made something."""
+        direct = set(self.directory.consuming(schema_id))
+        waiting = []
+        for processor in self.directory.chain(schema_id):
+            registration = self.directory.registrations[processor]
+            feeders = {p for s in registration.input_schema_ids for p in self.directory.producing(s)}
+            if processor in direct or feeders & made_by:
+                waiting.append(processor)
+        return waiting
+
     async def blob_list(self, user_id: str, params: dict[str, str], request_id: str) -> BlobListView:
         budget = self.budget()
         started = time.perf_counter()
@@ -339,7 +351,7 @@ class Aggregator:
             derived += [
                 DerivedView(id=None, processor=p, status=FAILED, reason=failures[p].reason) if p in failures
                 else DerivedView(id=None, processor=p, status=PENDING)
-                for p in self.directory.consuming(blob.schema_id) if p not in made_by
+                for p in self._chain_of(blob.schema_id, made_by) if p not in made_by
             ]  # fmt: skip
             items.append(
                 BlobListItem(

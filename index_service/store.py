@@ -20,6 +20,7 @@ from contracts.models import (
     BlobIndexEntry,
     BlobView,
     CreateUserBlob,
+    DerivedSummary,
     RegisterDerivedBlob,
     UpdateUserBlob,
     UserBlob,
@@ -53,6 +54,7 @@ from .failures import FailureStore, summary
 from .registry import SchemaRegistry
 
 LIVE = {"deleted": {"$ne": True}}
+MAX_CHAIN = 8  # levels of derived blobs a listing follows (registration refuses cycles)
 MAX_UPDATE_ATTEMPTS = 8
 KNOWN_BOOKS_MAX = 100_000
 MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
@@ -166,24 +168,41 @@ class BlobStore:
         docs = await self.blobs.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(limit + 1)
         more = len(docs) > limit
         docs = docs[:limit]
-        parent_ids = [d["_id"] for d in docs]
-        children = await self.blobs.find({"parent_id": {"$in": parent_ids}, "user_id": user_id, **LIVE}).to_list(None)
-        by_parent: dict[str, list[dict[str, Any]]] = {}
-        for child in children:
-            by_parent.setdefault(child["parent_id"], []).append(child)
+        derived = await self._descendants(user_id, docs)
         failed: dict[str, list[Any]] = {}
         for failure in await self.failures.open_of(user_id):
             if failure.get("blob_id"):
                 failed.setdefault(failure["blob_id"], []).append(summary(failure))
         views = [
-            to_user_blob(
-                d, BlobView, derived=[derived_summary(c, d["version"]) for c in by_parent.get(d["_id"], [])],
-                failures=failed.get(d["_id"], []),
-            )  # fmt: skip
+            to_user_blob(d, BlobView, derived=derived.get(d["_id"], []), failures=failed.get(d["_id"], []))
             for d in docs
         ]
         next_cursor = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
         return views, next_cursor  # type: ignore[return-value]
+
+    async def _descendants(self, user_id: str, docs: list[dict[str, Any]]) -> dict[str, list[DerivedSummary]]:
+        """What was made from each blob, down every chain: one query per level of the chains."""
+        found: dict[str, list[DerivedSummary]] = {d["_id"]: [] for d in docs}
+        # blob id -> (the listed blob it descends from, its version, whether it is stale)
+        frontier = {d["_id"]: (d["_id"], d["version"], False) for d in docs}
+        for depth in range(1, MAX_CHAIN + 1):
+            if not frontier:
+                break
+            children = await self.blobs.find({"parent_id": {"$in": list(frontier)}, "user_id": user_id}).to_list(None)
+            following = {}
+            for child in children:
+                if child.get("deleted"):
+                    continue  # filtered here, not in the query: see books_of
+                root, parent_version, parent_stale = frontier[child["parent_id"]]
+                made = derived_summary(child, parent_version)
+                if parent_stale:
+                    made.status = "stale"
+                if depth > 1:
+                    made.parent_id, made.depth = child["parent_id"], depth
+                found[root].append(made)
+                following[child["_id"]] = (root, child.get("version") or 1, made.status == "stale")
+            frontier = following
+        return found
 
     async def query_index(self, user_id: str, filters: dict[str, Any], *, limit: int) -> list[BlobIndexEntry]:
         # Tombstones are dropped here: a `$ne` in the query makes the embedded server scan the user's documents.

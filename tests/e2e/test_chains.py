@@ -70,6 +70,12 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     # The superseded summary is gone from its store.
     assert await summaries_in_store(stack, internal, user_id, [summary["id"]]) == []
 
+    # The blob list likewise follows the chain.
+    async with api.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "chained"}) as response:
+        listed = {d["processor"]: d for d in (await response.json())["blobs"][0]["derived"]}
+    assert listed["text-expansion"]["status"] == "ok" and listed["summary"]["status"] == "ok"
+    assert listed["summary"]["id"] == second["derived"]["summary"]["id"] and listed["summary"]["data"]["word_count"] > 0
+
     # Asking for less: only the summary's store.
     only = await chapter(api, user_id, "chained", include="summary")
     assert list(only["derived"]) == ["summary"] and only["expanded"] is None
