@@ -70,8 +70,11 @@ async def test_a_message_a_processor_gives_up_on_is_failed_in_views_events_and_t
     assert any(e["status"] == "failed" and blob_id in e["ids"] for e in view["errors"])
     async with api.get(f"/api/v1/users/{user_id}/blobs") as response:
         (item,) = (await response.json())["blobs"]
-    (derived,) = item["derived"]
+    by_processor = {d["processor"]: d for d in item["derived"]}
+    derived = by_processor["text-expansion"]
     assert derived["status"] == "failed" and derived["reason"], item
+    # Down the chain, what was made from the old expansion is not current either.
+    assert by_processor.get("summary", {"status": "pending"})["status"] != "ok", item
     async with api.get(f"/api/v1/blobs/{blob_id}") as response:
         (failure,) = (await response.json())["failures"]
         assert failure["processor"] == "text-expansion" and failure["source_version"] == 2
