@@ -15,6 +15,8 @@ import msgspec
 import nats
 
 from processors.deadletter import dead_letters, replay
+from processors.index_client import IndexClient
+from processors.rederive import rederive
 from servicekit.auth import issue_token
 from contracts.ids import is_id
 from servicekit.settings import ConfigError, Env, data_dir
@@ -95,6 +97,24 @@ def _index() -> tuple[str, str]:
     return str(json.loads(path.read_text())["services"]["index"]["url"]), token
 
 
+async def _rederive(processor_id: str | None, user_id: str | None) -> int:
+    if not processor_id or not is_id(processor_id) or not user_id or not is_id(user_id):
+        print("studio: rederive needs a processor id and --user USER_ID", file=sys.stderr)
+        return 2
+    base, token = _index()
+    nc = await nats.connect(_nats_url())
+    try:
+        async with aiohttp.ClientSession() as session:
+            announced = await rederive(IndexClient(session, base, token), nc.jetstream(), processor_id, user_id)
+    except LookupError as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await nc.drain()
+    print(f"{processor_id}: {announced} item(s) of {user_id} announced again; it re-derives them in the background")
+    return 0
+
+
 async def _processors(action: str, processor_id: str | None) -> int:
     """List the registry, or retire a processor or bring it back, through the index service."""
     base, token = _index()
@@ -132,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("--processor", help="only this processor's dead letters")
     dlq.add_argument("--seq", type=int, action="append", help="only this dead letter (its dlq_seq); repeatable")
     processors = commands.add_parser("processors", help="list the processor registry, or deactivate/activate a processor")
-    processors.add_argument("action", choices=("list", "deactivate", "activate"))
+    processors.add_argument("action", choices=("list", "deactivate", "activate", "rederive"))
     processors.add_argument("processor_id", nargs="?")
+    processors.add_argument("--user", help="rederive: whose items")
     args = parser.parse_args(argv)
 
+    if args.command == "processors" and args.action == "rederive":
+        return asyncio.run(_rederive(args.processor_id, args.user))
     if args.command == "processors":
         return asyncio.run(_processors(args.action, args.processor_id))
 

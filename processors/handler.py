@@ -28,10 +28,14 @@ def _now_ms() -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def derived_id(processor_id: str, source_id: str, source_version: int) -> str:
-    """The one id a derived blob can have: made from its source, the source's version and the processor."""
-    digest = hashlib.sha256(f"{processor_id}\0{source_id}\0{source_version}".encode()).hexdigest()[:32]
-    return f"{processor_id}-{digest}"
+def derived_id(processor_id: str, source_id: str, source_version: int, schema_id: str | None = None) -> str:
+    """The one id a derived blob can have: made from its source, the source's version and the
+    processor, and from its output schema past a first major version (so `-v2` of an item is a
+    blob of its own beside the `-v1` one, while `-v1` ids stay what they always were)."""
+    key = f"{processor_id}\0{source_id}\0{source_version}"
+    if schema_id is not None and not schema_id.endswith("-v1"):
+        key += f"\0{schema_id}"
+    return f"{processor_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 class DerivingHandler:
@@ -100,7 +104,7 @@ class DerivingHandler:
         errors = self.validators.validate(source.schema_id, source.data) if source.schema_id in self.validators else []
         if errors:
             raise SourceInvalid(f"blob {source.id} v{source.version} does not match {source.schema_id}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))
-        blob_id = derived_id(info.id, source.id, source.version)
+        blob_id = derived_id(info.id, source.id, source.version, info.output_schema_id)
         blob = await store.get(source.user_id, blob_id)
         outcome = Outcome.DUPLICATE
         if blob is None:
@@ -134,18 +138,25 @@ class DerivingHandler:
             # The parent went away while we worked: what we made has no place to hang.
             await store.delete(source.user_id, [blob.id])
             return Outcome.SKIPPED
-        if source.version > 1:  # a first version supersedes nothing
+        if source.version > 1 or not info.output_schema_id.endswith("-v1"):
+            # A first version of the source supersedes nothing, unless the output has moved on
+            # to a new major version since (a re-derivation): then the old major version goes.
             await self._drop_superseded(source.user_id, source.id)
         return outcome
 
     async def _drop_superseded(self, user_id: str, parent_id: str) -> None:
-        """The index keeps only the blob made from the newest source version; the store too, unless
-        the processor keeps its history."""
+        """The index keeps only the blob made from the newest source version in the current output
+        schema; the store too, unless the processor keeps its history."""
         made = await self.processor.store.for_parent(user_id, parent_id)
         if len(made) < 2:
             return
-        newest = max(b.source_version or 0 for b in made)
-        old = [b.id for b in made if (b.source_version or 0) < newest]
+        output = self.processor.info.output_schema_id
+        current = [b for b in made if b.schema_id == output]
+        if not current:
+            return
+        newest = max(b.source_version or 0 for b in current)
+        # Older versions of the source, and what an older major version of the output made.
+        old = [b.id for b in made if b.schema_id != output or (b.source_version or 0) < newest]
         for blob_id in old:
             await self.index.delete(user_id, blob_id, superseded=True)
         if not self.processor.info.keeps_history:

@@ -91,6 +91,14 @@ class IndexClient:
             return None
         return msgspec.json.decode(payload, type=ProcessorRegistration)
 
+    async def entries(self, user_id: str, *, schema_id: str, limit: int = 500) -> list[BlobIndexEntry]:
+        """A user's index entries of one schema, oldest first (at most `limit`)."""
+        params = {"user_id": user_id, "schema_id": schema_id, "limit": str(limit)}
+        status, payload = await self._call("GET", url_path("api", "v1", "blob-index"), params=params)
+        if status != 200:
+            raise PermanentError(f"the index refused to list {schema_id} for {user_id}: {status}")
+        return msgspec.json.decode(payload, type=dict[str, list[BlobIndexEntry]])["entries"]
+
     async def register(self, request: RegisterDerivedBlob) -> BlobIndexEntry | None:
         """Index a derived blob (idempotent); None when its parent is gone."""
         status, payload = await self._call("POST", url_path("api", "v1", "blob-index"), body=request)

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from compose.harness import Stack, free_port
 
 from ..conftest import draft
-from ..integration.waiting import eventually
+from ..integration.waiting import eventually, index_entries
 
 OUTSIDER = textwrap.dedent(
     '''
@@ -156,19 +157,24 @@ RUNTIME = textwrap.dedent(
     '''
     """A processor with the Python runtime: a transform and a store, nothing else."""
     import os
+    from pathlib import Path
+    import msgspec
+    from contracts.processors import DerivedBlob
     from processors.app import deriving, processor_app
     from processors.base import Derived, ProcessorInfo
     from processors.settings import RuntimeSettings
     from servicekit.runner import serve
 
-    class Store:
-        storage_location = "memory"
-        def __init__(self): self.blobs = {}
-        async def open(self): pass
+    class Store:  # a JSON file is its database
+        storage_location, path = "file", Path("blobs.json")
+        async def open(self):
+            found = msgspec.json.decode(self.path.read_bytes(), type=list[DerivedBlob]) if self.path.exists() else []
+            self.blobs = {b.id: b for b in found}
+        def save(self): self.path.write_bytes(msgspec.json.encode(list(self.blobs.values())))
         async def close(self): pass
         async def ready(self): pass
-        async def upsert(self, blob): self.blobs[blob.id] = blob
-        async def get(self, user_id, blob_id): return next((b for b in await self.batch(user_id, [blob_id])), None)
+        async def upsert(self, blob): self.blobs[blob.id] = blob; self.save()
+        async def get(self, user_id, blob_id): return next(iter(await self.batch(user_id, [blob_id])), None)
         async def batch(self, user_id, ids): return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
         async def since(self, user_id, since, limit): return [b for b in self.blobs.values() if b.user_id == user_id][:limit]
         async def for_parent(self, user_id, parent_id):
@@ -176,19 +182,20 @@ RUNTIME = textwrap.dedent(
         async def delete(self, user_id, ids):
             gone = [i for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
             for i in gone: del self.blobs[i]
+            self.save()
             return len(gone)
 
     class Shouter:
         info = ProcessorInfo(id=os.environ["PROCESSOR_ID"], name="Shouter", description="The draft in capitals.",
-                             input_schema_ids=("text-input-v1",), output_schema_id="shouted-text-v1",
-                             storage_type="memory", database_name="none", schema_package="shouter")
+                             input_schema_ids=("text-input-v1",), output_schema_id=os.environ["SHOUTER_SCHEMA"],
+                             storage_type="file", database_name="blobs.json", schema_package="shouter")
         def __init__(self): self.store = Store()
-        async def open(self): pass
+        async def open(self): await self.store.open()
         async def close(self): pass
         def extra_routes(self): return []
         async def transform(self, source):
             loud = str(source.data["content"]).upper()
-            return Derived(data={"shouted": loud}, title="Shouted", preview=loud[:200])
+            return Derived(data={"shouted": loud, "marks": loud.count("!")}, title="Shouted", preview=loud[:200])
 
     def create_app(settings):
         shouter = Shouter()
@@ -198,11 +205,12 @@ RUNTIME = textwrap.dedent(
     '''
 )
 
-
 SHOUTED = {
     "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "shouted-text-v1", "type": "object",
-    "required": ["shouted"], "properties": {"shouted": {"type": "string"}},
+    "required": ["shouted"], "properties": {"shouted": {"type": "string"}, "marks": {"type": "integer"}},
 }  # fmt: skip
+# A breaking change (a new required property) is a new major version, registered beside the first.
+SHOUTED_V2 = {**SHOUTED, "$id": "shouted-text-v2", "required": ["shouted", "marks"]}
 
 
 @pytest.fixture
@@ -301,12 +309,12 @@ async def test_a_processor_in_another_codebase_joins_follows_and_leaves(
     assert processor_id not in after["chapters"][0]["derived"]
 
 
-async def test_a_processor_with_the_python_runtime_joins_in_a_few_dozen_lines(
+async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_major_version(
     stack: Stack, api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str, tmp_path: Path
 ) -> None:
     processor_id = f"shouter-{uuid.uuid4().hex[:6]}"
     port = free_port()
-    # A package of its own, as docs/processors.md lays it out: the code, and the schema it owns.
+    # A package of its own, as docs/processors.md lays it out: the code, and the schemas it owns.
     package = tmp_path / "shouter"
     (package / "schemas").mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -318,24 +326,61 @@ async def test_a_processor_with_the_python_runtime_joins_in_a_few_dozen_lines(
         "STUDIO_NATS_URL": stack.nats_url, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
     }  # fmt: skip
     log = tmp_path / "shouter.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "shouter"], cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
 
-        async def registered() -> int:
+    def start(schema_id: str) -> subprocess.Popen[bytes]:
+        with log.open("a") as sink:
+            return subprocess.Popen(
+                [sys.executable, "-m", "shouter"], cwd=tmp_path, env={**env, "SHOUTER_SCHEMA": schema_id}, stdout=sink, stderr=subprocess.STDOUT
+            )
+
+    async def registered_as(schema_id: str) -> None:
+        async def entry() -> dict[str, Any]:
             async with internal.get(f"/api/v1/processors/{processor_id}") as response:
-                return response.status
+                return dict(await response.json()) if response.status == 200 else {}
 
-        await eventually(registered, lambda status: status == 200, what=f"the shouter registered (log: {log})", timeout=30)
+        await eventually(entry, lambda e: e.get("output_schema_id") == schema_id, what=f"the shouter registered (log: {log})", timeout=30)
         await asyncio.sleep(0.5)  # its consumers start right after it registers
-        async with api.post("/api/v1/blobs", json=draft("shouted", 1, "quiet words in a quiet room.")) as response:
+
+    def piece(v: dict[str, Any]) -> dict[str, Any]:
+        return dict(v["chapters"][0]["derived"].get(processor_id, {}))
+
+    process = start("shouted-text-v1")
+    try:
+        await registered_as("shouted-text-v1")
+        async with api.post("/api/v1/blobs", json=draft("shouted", 1, "quiet words in a quiet room!")) as response:
             assert response.status == 201
-        shouted = await eventually(
-            lambda: view(api, user_id, "shouted"), lambda v: v["chapters"][0]["derived"].get(processor_id, {}).get("status") == "ok",
-            what="the shouter's piece", timeout=30,
+        first = piece(await eventually(lambda: view(api, user_id, "shouted"), lambda v: piece(v).get("status") == "ok", what="v1", timeout=30))
+        assert first["data"] == {"shouted": "QUIET WORDS IN A QUIET ROOM!", "marks": 1} and first["schema_id"] == "shouted-text-v1"
+
+        # A breaking change ships as v2 beside v1; the processor restarts on it, and an operator
+        # has it re-derive the user's items in the background.
+        process.terminate()
+        process.wait(timeout=60)
+        (package / "schemas" / "shouted-text-v2.json").write_text(json.dumps(SHOUTED_V2))
+        process = start("shouted-text-v2")
+        await registered_as("shouted-text-v2")
+        async with internal.get("/api/v1/schemas/shouted-text-v2") as response:
+            assert response.status == 200  # registered by the runtime, beside v1
+        cli_env = {**os.environ, "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"]}
+        done = subprocess.run(
+            [sys.executable, "-m", "compose.cli", "processors", "rederive", processor_id, "--user", user_id],
+            env=cli_env, capture_output=True, text=True, timeout=60,
         )
-        assert shouted["chapters"][0]["derived"][processor_id]["data"] == {"shouted": "QUIET WORDS IN A QUIET ROOM."}
-        assert shouted["chapters"][0]["derived"][processor_id]["schema_id"] == "shouted-text-v1"
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"{processor_id}: 1 item(s)"), done.stdout
+        second = piece(await eventually(
+            lambda: view(api, user_id, "shouted"), lambda v: piece(v).get("schema_id") == "shouted-text-v2" and piece(v)["status"] == "ok",
+            what="v2", timeout=30,
+        ))  # fmt: skip
+        assert second["id"] != first["id"] and second["data"] == first["data"]
+        # The v1 item goes from the store and from the index, right after v2 is registered. (The
+        # store also holds other users' items: a new processor starts from the stream's beginning.)
+        async def schemas_stored() -> list[str]:
+            return [b["schema_id"] for b in msgspec.json.decode((tmp_path / "blobs.json").read_bytes()) if b["user_id"] == user_id]
+
+        await eventually(schemas_stored, lambda found: found == ["shouted-text-v2"], what="v1 dropped from the store")
+        entries = await index_entries(internal, user_id, processor_id=processor_id)
+        assert [e["schema_id"] for e in entries] == ["shouted-text-v2"]
     finally:
         async with internal.post(f"/api/v1/processors/{processor_id}/deactivate") as response:
             assert response.status in (200, 404)
