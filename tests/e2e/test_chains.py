@@ -68,7 +68,7 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     # Whenever the expansion was not yet current, neither was the summary made from it.
     assert all(s != "ok" for e, s in seen if e != "ok"), seen
     # The superseded summary is gone from its store.
-    assert await summaries_in_store(stack, internal, user_id, [summary["id"]]) == []
+    await eventually(lambda: summaries_in_store(stack, internal, user_id, [summary["id"]]), lambda found: found == [], what="the old summary dropped")
 
     # The blob list likewise follows the chain.
     async with api.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "chained"}) as response:

@@ -19,7 +19,6 @@ import aiohttp
 import msgspec
 import nats
 import pytest
-from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from compose.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
@@ -66,17 +65,6 @@ async def start(process: ServiceProcess, **overrides: str) -> ServiceProcess:
     process.start(**overrides)
     await asyncio.to_thread(process.wait_ready)
     return process
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[tuple[FakeProvider, str]]:
-    fake = FakeProvider()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
 
 
 @pytest.fixture

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import openai
 import pytest
-from aiohttp import web
 
 from compose.fake_openai import FakeProvider
-from compose.harness import free_port
 from processors.errors import PermanentError, ProviderError
 from processors.summary.summarizer import SYSTEM_PROMPT, OfflineSummariser, OpenAISummariser
 
 CHAPTER = "The harbour froze in the night.\n\nMara walked out across the ice to the stranded boat, counting her steps aloud."
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[tuple[FakeProvider, str]]:
-    fake = FakeProvider()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
 
 
 async def test_the_model_summarises_and_its_failures_are_sorted(provider: tuple[FakeProvider, str]) -> None:
