@@ -10,8 +10,11 @@ import sys
 from typing import Any
 
 import aiohttp
+import nats
 
 from compose.harness import Stack
+from contracts.subjects import STREAM_NAME
+from processors.consumer import durable_name
 
 from ..conftest import draft
 from ..integration.waiting import eventually, index_entries
@@ -128,7 +131,18 @@ async def test_an_operator_retires_a_processor_and_brings_it_back(
             lambda: chapter(api, user_id, "retiring"), lambda c: c["derived"]["summary"]["status"] == "retired", what="retired"
         )
         assert before["derived"]["text-expansion"]["status"] == "ok"
-        # Its consumers stopped: a new chapter is expanded, not summarised.
+        # Its consumers stopped: nobody pulls from its durable consumer any more...
+        nc = await nats.connect(stack.nats_url)
+        try:
+            durable = durable_name("summary", "blob.created.expanded-text-v1")
+
+            async def waiting() -> int:
+                return int((await nc.jetstream().consumer_info(STREAM_NAME, durable)).num_waiting or 0)
+
+            await eventually(waiting, lambda n: n == 0, what="the summary's pulls stopped")
+        finally:
+            await nc.drain()
+        # ...so a new chapter is expanded, not summarised.
         async with api.post("/api/v1/blobs", json=draft("retiring-2", 1, "The tide went out.\n\nThe boats lay on their sides.")) as response:
             assert response.status == 201
         quiet = await eventually(lambda: chapter(api, user_id, "retiring-2"), lambda c: c["derived"]["text-expansion"]["status"] == "ok", what="expanded")
