@@ -304,17 +304,20 @@ class Aggregator:
         found = result.blobs.get(blob_id)
         return (found, OK) if found is not None else (None, MISSING)
 
-    def _chain_of(self, schema_id: str, made_by: set[str]) -> list[str]:
-        """The per-blob processors a blob of `schema_id` waits on: every direct consumer, and a
-        processor down a chain once the level above it has made something."""
+    def _chain_plan(self, schema_id: str) -> list[tuple[str, bool, set[str]]]:
+        """For each per-blob processor down the chains from `schema_id`: whether it consumes that
+        schema directly, and which processors make what it consumes."""
         direct = set(self.directory.consuming(schema_id))
-        waiting = []
-        for processor in self.directory.chain(schema_id):
-            registration = self.directory.registrations[processor]
-            feeders = {p for s in registration.input_schema_ids for p in self.directory.producing(s)}
-            if processor in direct or feeders & made_by:
-                waiting.append(processor)
-        return waiting
+        return [
+            (p, p in direct, {f for s in self.directory.registrations[p].input_schema_ids for f in self.directory.producing(s)})
+            for p in self.directory.chain(schema_id)
+        ]
+
+    @staticmethod
+    def _waiting_on(plan: list[tuple[str, bool, set[str]]], made_by: set[str]) -> list[str]:
+        """The processors a blob waits on: every direct consumer, and one down a chain once the
+        level above it has made something."""
+        return [p for p, direct, feeders in plan if direct or feeders & made_by]
 
     async def blob_list(self, user_id: str, params: dict[str, str], request_id: str) -> BlobListView:
         budget = self.budget()
@@ -330,6 +333,7 @@ class Aggregator:
         results = await self._fan_out(wanted, user_id, budget, request_id)
         sources, errors = self._reports(results)
         sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(listing.blobs)), **sources}
+        plans = {schema: self._chain_plan(schema) for schema in {b.schema_id for b in listing.blobs}}
         items = []
         for blob in listing.blobs:
             derived = []
@@ -351,7 +355,7 @@ class Aggregator:
             derived += [
                 DerivedView(id=None, processor=p, status=FAILED, reason=failures[p].reason) if p in failures
                 else DerivedView(id=None, processor=p, status=PENDING)
-                for p in self._chain_of(blob.schema_id, made_by) if p not in made_by
+                for p in self._waiting_on(plans[blob.schema_id], made_by) if p not in made_by
             ]  # fmt: skip
             items.append(
                 BlobListItem(

@@ -30,7 +30,7 @@ from .documents import to_user_blob
 from .failures import FailureStore, summary
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
-from .store import LIVE
+from .listing import LIVE
 
 
 COMPILED_SCHEMA = "compiled-book-v1"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -20,7 +18,6 @@ from contracts.models import (
     BlobIndexEntry,
     BlobView,
     CreateUserBlob,
-    DerivedSummary,
     RegisterDerivedBlob,
     UpdateUserBlob,
     UserBlob,
@@ -31,7 +28,6 @@ from contracts.problems import FieldError
 from .documents import (
     PREVIEW_CHARS,
     chapter_key,
-    cursor_filter,
     derived_summary,
     schema_name,
     text_of,
@@ -49,27 +45,14 @@ from .errors import (
 )
 from .ids import new_id, now
 from .group_commit import GroupInsert
+from .listing import LIVE, list_user_blobs
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
 from .failures import FailureStore, summary
 from .registry import SchemaRegistry
 
-LIVE = {"deleted": {"$ne": True}}
-MAX_CHAIN = 8  # levels of derived blobs a listing follows (registration refuses cycles)
 MAX_UPDATE_ATTEMPTS = 8
 KNOWN_BOOKS_MAX = 100_000
 MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
-
-
-def encode_cursor(created_at: datetime, blob_id: str) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode([created_at.isoformat(), blob_id])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, blob_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(blob_id)
-    except (ValueError, TypeError, msgspec.DecodeError):
-        raise InvalidBlob("the cursor is not one this service gave out", errors=[FieldError(pointer="/cursor", detail="unreadable cursor")]) from None
 
 
 def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -159,50 +142,8 @@ class BlobStore:
     async def list_user_blobs(
         self, user_id: str, *, book_id: str | None, type_: str | None, limit: int, cursor: str | None
     ) -> tuple[list[BlobView], str | None]:
-        query: dict[str, Any] = {"user_id": user_id, "processor_id": USER_PROCESSOR, **LIVE}
-        if book_id is not None:
-            query["book_id"] = book_id
-        if type_ is not None:
-            query["type"] = type_
-        query.update(cursor_filter(decode_cursor(cursor) if cursor else None))
-        docs = await self.blobs.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(limit + 1)
-        more = len(docs) > limit
-        docs = docs[:limit]
-        derived = await self._descendants(user_id, docs)
-        failed: dict[str, list[Any]] = {}
-        for failure in await self.failures.open_of(user_id):
-            if failure.get("blob_id"):
-                failed.setdefault(failure["blob_id"], []).append(summary(failure))
-        views = [
-            to_user_blob(d, BlobView, derived=derived.get(d["_id"], []), failures=failed.get(d["_id"], []))
-            for d in docs
-        ]
-        next_cursor = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
-        return views, next_cursor  # type: ignore[return-value]
-
-    async def _descendants(self, user_id: str, docs: list[dict[str, Any]]) -> dict[str, list[DerivedSummary]]:
-        """What was made from each blob, down every chain: one query per level of the chains."""
-        found: dict[str, list[DerivedSummary]] = {d["_id"]: [] for d in docs}
-        # blob id -> (the listed blob it descends from, its version, whether it is stale)
-        frontier = {d["_id"]: (d["_id"], d["version"], False) for d in docs}
-        for depth in range(1, MAX_CHAIN + 1):
-            if not frontier:
-                break
-            children = await self.blobs.find({"parent_id": {"$in": list(frontier)}, "user_id": user_id}).to_list(None)
-            following = {}
-            for child in children:
-                if child.get("deleted"):
-                    continue  # filtered here, not in the query: see books_of
-                root, parent_version, parent_stale = frontier[child["parent_id"]]
-                made = derived_summary(child, parent_version)
-                if parent_stale:
-                    made.status = "stale"
-                if depth > 1:
-                    made.parent_id, made.depth = child["parent_id"], depth
-                found[root].append(made)
-                following[child["_id"]] = (root, child.get("version") or 1, made.status == "stale")
-            frontier = following
-        return found
+        """A page of the user's own blobs, oldest first, each with what was made from it."""
+        return await list_user_blobs(self.blobs, self.failures, user_id, book_id=book_id, type_=type_, limit=limit, cursor=cursor)
 
     async def query_index(self, user_id: str, filters: dict[str, Any], *, limit: int) -> list[BlobIndexEntry]:
         # Tombstones are dropped here: a `$ne` in the query makes the embedded server scan the user's documents.
