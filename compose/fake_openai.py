@@ -1,11 +1,17 @@
 """A local OpenAI-compatible server for tests and benchmarks: the real `openai` client talks to it over HTTP.
 
 The paid model API is the one part of the federation that is stood in for; everything else is real.
+It behaves like a hosted model where that matters to the federation: completions take time
+(`first_token_seconds`, then `tokens_per_second`), streams arrive as Server-Sent Events one token
+at a time, a stream can break midway, and a request can be refused with 429 and `Retry-After`.
+A token here is a word with the space after it (hosted models average about 0.75 words a token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +23,8 @@ from processors.text_expansion.offline import expand
 
 from .harness import free_port
 
+_TOKEN = re.compile(r"\S+\s*")
+
 
 @dataclass
 class FakeProvider:
@@ -25,31 +33,108 @@ class FakeProvider:
     fail_next: int = 0
     down: bool = False
     model: str = "fake-model"
-    delay: float = 0.0  # seconds a completion takes, like a real model's latency
+    delay: float = 0.0  # seconds a non-streamed completion takes on top of its tokens
+    first_token_seconds: float = 0.0  # time to first token, streamed or not
+    tokens_per_second: float = 0.0  # 0: all tokens at once
+    break_next: int = 0  # the next N streams stop midway, as a dropped connection does
+    rate_limit_next: int = 0  # the next N requests are refused with 429 and `Retry-After`
+    retry_after: float = 1.0
     calls: int = 0
     prompts: list[list[dict[str, Any]]] = field(default_factory=list)
+    streams_started: int = 0
+    streams_finished: int = 0
+    streams_aborted: int = 0  # the client went away before the end
+    streams_broken: int = 0
+    # (time.monotonic(), what happened) for each request: "ok", "429", "500"
+    log: list[tuple[float, str]] = field(default_factory=list)
 
-    async def completions(self, request: web.Request) -> web.Response:
+    def _tokens(self, body: dict[str, Any]) -> list[str]:
+        draft = str(body["messages"][-1]["content"])
+        return _TOKEN.findall(expand(draft, "creative"))
+
+    async def _pace(self, started: float, index: int) -> None:
+        """Sleep until token `index` is due."""
+        due = started + self.first_token_seconds + (index / self.tokens_per_second if self.tokens_per_second else 0.0)
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
         body = await request.json()
         self.prompts.append(body["messages"])
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            self.log.append((time.monotonic(), "429"))
+            return web.json_response(
+                {"error": {"message": "rate limit reached", "type": "rate_limit_error"}},
+                status=429, headers={"Retry-After": f"{self.retry_after:g}"},
+            )  # fmt: skip
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
+            self.log.append((time.monotonic(), "500"))
             return web.json_response({"error": {"message": "upstream overloaded", "type": "server_error"}}, status=500)
+        self.log.append((time.monotonic(), "ok"))
+        if body.get("stream"):
+            return await self._stream(request, body)
+        started = time.monotonic()
+        tokens = self._tokens(body)
+        await self._pace(started, len(tokens))
         if self.delay:
             await asyncio.sleep(self.delay)
-        draft = body["messages"][-1]["content"]
-        content = expand(draft, "creative")
         return web.json_response(
             {
                 "id": f"chatcmpl-{self.calls}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(tokens)}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 120, "total_tokens": 160},
             }
         )
+
+    def _chunk(self, number: int, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+        choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        chunk = {
+            "id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": self.model, "choices": choices, "usage": usage,
+        }  # fmt: skip
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
+    async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """Server-Sent Events, one token a chunk, at the configured pace."""
+        number = self.calls
+        self.streams_started += 1
+        tokens = self._tokens(body)
+        breaks_at = len(tokens) // 2 if self.break_next > 0 else None
+        if breaks_at is not None:
+            self.break_next -= 1
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        started = time.monotonic()
+        try:
+            await response.prepare(request)
+            await response.write(self._chunk(number, {"role": "assistant", "content": ""}))
+            for index, token in enumerate(tokens):
+                if index == breaks_at:
+                    self.streams_broken += 1
+                    if request.transport is not None:
+                        request.transport.abort()  # the connection drops mid-answer
+                    return response
+                await self._pace(started, index)
+                await response.write(self._chunk(number, {"content": token}))
+            await response.write(self._chunk(number, {}, finish="stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"prompt_tokens": 40, "completion_tokens": len(tokens), "total_tokens": 40 + len(tokens)}
+                await response.write(self._chunk(number, {}, usage=usage))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+            self.streams_finished += 1
+        except (ConnectionResetError, ConnectionError):
+            self.streams_aborted += 1
+        except asyncio.CancelledError:
+            self.streams_aborted += 1
+            raise
+        return response
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -114,3 +114,28 @@ class ProcessorFailed(msgspec.Struct, kw_only=True, omit_defaults=True, tag_fiel
 
 
 AnyEvent = BlobCreated | BlobUpdated | BlobDeleted | CompileBook | BookCompiled | ProcessorRegistered | ProcessorFailed
+
+
+class BlobProgress(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="blob.progress"):
+    """Part of a derived blob while it is being made: new text (`delta`) of one of its sections.
+
+    On the progress stream, not the event stream: short-lived, on `progress.<user>.<parent>.<processor>`.
+    `seq` counts 1, 2, ... within one `attempt` (the delivery of the event being handled); a message
+    of a higher attempt means the work started over, so partial text of older attempts is dropped.
+    `restart` says the section's text so far is dropped (its stream broke and is being retried).
+    A client joins the sections' texts, each stripped, with a blank line between them.
+    """
+
+    user_id: str
+    parent_id: str
+    parent_version: int
+    derived_id: str
+    processor_id: str
+    attempt: int
+    section: int
+    sections: int
+    seq: int
+    delta: str = ""
+    done: bool = False
+    restart: bool = False
+    occurred_at: datetime

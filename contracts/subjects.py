@@ -4,6 +4,9 @@ from __future__ import annotations
 
 STREAM_NAME = "STUDIO"
 STREAM_SUBJECTS = ("blob.>", "book.>", "processor.>")
+# Partial output of derivations in flight: a stream of its own, kept for minutes, in memory.
+PROGRESS_STREAM = "STUDIO_PROGRESS"
+PROGRESS_SUBJECTS = ("progress.>",)
 
 
 def blob_created(schema_id: str) -> str:
@@ -45,3 +48,17 @@ def processor_failed(processor_id: str) -> str:
 def processor_replay(processor_id: str) -> str:
     """Where an operator's replay of a dead letter goes: to that processor alone."""
     return f"processor.replay.{processor_id}"
+
+
+def progress(user_id: str, parent_id: str, processor_id: str) -> str:
+    """Where `processor_id`'s partial output made from `parent_id` goes; the user id first, so
+    that a gateway can filter by user (every part is an id of the one grammar: no dots)."""
+    return f"progress.{user_id}.{parent_id}.{processor_id}"
+
+
+def user_progress(user_id: str) -> str:
+    return f"progress.{user_id}.>"
+
+
+def blob_progress(user_id: str, parent_id: str) -> str:
+    return f"progress.{user_id}.{parent_id}.*"

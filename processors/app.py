@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from contracts.models import ProcessorRegistration
@@ -22,7 +23,7 @@ from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
+from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config, stream_config
 
 from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
@@ -34,6 +35,7 @@ from .keys import INDEX, LIFECYCLE, NATS, PROCESSOR, RUNTIME
 from .lifecycle import Lifecycle
 from .metrics import ProcessorMetrics
 from .peers import Peers
+from .progress import Derivation, Progress, StreamProgress
 from .routes import routes
 from .settings import RuntimeSettings
 
@@ -99,6 +101,7 @@ class RuntimeContext:
 
     index: IndexClient
     validators: ValidatorCache
+    nc: NatsClient
     js: JetStreamContext
     session: aiohttp.ClientSession
     settings: RuntimeSettings
@@ -112,9 +115,14 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
 
     def make(context: RuntimeContext) -> Handler:
         peers = Peers(context.session, context.index, context.settings.service_token)
+
+        def progress(derivation: Derivation) -> Progress:
+            return StreamProgress(context.js, derivation)
+
         return DerivingHandler(
-            processor, context.index, context.validators, peers=peers, crash_after_store=context.settings.crash_after_store
-        )
+            processor, context.index, context.validators, peers=peers, crash_after_store=context.settings.crash_after_store,
+            progress=progress if processor.info.streams else None, nc=context.nc,
+        )  # fmt: skip
 
     return make
 
@@ -132,13 +140,15 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             js = nc.jetstream()
             await ensure_stream(js, stream_config())
             await ensure_dead_letter_stream(js)
+            if processor.info.streams:
+                await ensure_stream(js, progress_stream_config())
             index = IndexClient(session, settings.index_url, settings.service_token)
             app[NATS], app[INDEX] = nc, index
             owned = owned_schemas(processor)
             await patiently(lambda: register_schemas(index, owned))
             validators = ValidatorCache()
             await patiently(lambda: _learn_schemas(index, processor, owned, validators))
-            handler = make_handler(RuntimeContext(index, validators, js, session, settings))
+            handler = make_handler(RuntimeContext(index, validators, nc, js, session, settings))
             entry = registration(processor, settings, handler.subjects())
             registered: list[ProcessorRegistration] = []
             await patiently(lambda: _register_processor(index, entry, registered))

@@ -12,6 +12,8 @@ from aiohttp import web
 from contracts.events import AnyEvent
 from contracts.processors import DerivedBlob
 
+from .progress import Progress
+
 
 @dataclass(frozen=True)
 class ProcessorInfo:
@@ -33,6 +35,8 @@ class ProcessorInfo:
     schema_package: str = ""
     # "blob": one output per input blob; "book": one output per book (it registers with a book id, no parent).
     output_scope: Literal["blob", "book"] = "blob"
+    # True: `transform(source, progress)` reports its partial output as it goes (`blob.progress`).
+    streams: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,19 @@ class DerivingProcessor(Processor, Protocol):
     async def transform(self, source: Source) -> Derived: ...
 
 
+class StreamingProcessor(DerivingProcessor, Protocol):
+    """A deriving processor that tells its partial output while it works (`info.streams`)."""
+
+    async def transform(self, source: Source, progress: Progress | None = None) -> Derived: ...
+
+
 class Handler(Protocol):
     """What the runtime's consumers hand each event to."""
 
     def subjects(self) -> list[str]: ...
-    async def handle(self, event: AnyEvent) -> Outcome: ...
+    async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
+        """`attempt`: which delivery of the event this is (JetStream's count)."""
+        ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -118,3 +130,4 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
     DELETED = "deleted"
+    SUPERSEDED = "superseded"  # the source changed while it was derived; the newer event derives

@@ -29,7 +29,7 @@ from .metrics import ProcessorMetrics
 from .settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
-Handle = Callable[[AnyEvent], Awaitable[Outcome]]
+Handle = Callable[..., Awaitable[Outcome]]  # (event, *, attempt) -> outcome
 Report = Callable[[RecordFailure], Awaitable[None]]
 MAX_REASON = 2000
 _EVENTS = msgspec.json.Decoder(AnyEvent)
@@ -166,7 +166,7 @@ class EventConsumer:
         event: AnyEvent | None = None
         try:
             event = _EVENTS.decode(message.data)
-            outcome = await self.handle(event)
+            outcome = await self.handle(event, attempt=delivered)
         except msgspec.DecodeError as exc:
             await self._term(message, f"undecodable event: {exc}")
         except PermanentError as exc:

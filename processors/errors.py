@@ -51,3 +51,10 @@ class SchemaRefused(RegistrationRefused):
     """The registry refused a schema this processor owns: it cannot start until that is settled."""
 
     code, title = "schema-refused", "The schema registry refused the processor's schema"
+
+
+class Superseded(ProcessingError):
+    """The source changed while its derivation ran: the work was dropped; a newer event derives."""
+
+    retryable = False
+    code, title = "superseded", "A newer version of the source is being derived"

@@ -6,7 +6,13 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from contracts import subjects
 from contracts.events import AnyEvent, BlobChanged, BlobDeleted
@@ -14,10 +20,14 @@ from contracts.models import USER_PROCESSOR, RegisterDerivedBlob
 from contracts.processors import DerivedBlob
 from contracts.validation import ValidatorCache
 
-from .base import DerivingProcessor, Outcome, Source
-from .errors import PermanentError, SourceInvalid
+from .base import Derived, DerivingProcessor, Outcome, Source, StreamingProcessor
+from .errors import PermanentError, SourceInvalid, Superseded
 from .index_client import IndexClient
+from .inflight import LATEST, InFlight
 from .peers import Peers
+from .progress import Derivation, NoProgress, Progress
+
+ProgressFactory = Callable[[Derivation], Progress]
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 87
@@ -38,6 +48,18 @@ def derived_id(processor_id: str, source_id: str, source_version: int, schema_id
     return f"{processor_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
+class _Change(msgspec.Struct):
+    """What the watcher reads of an update or a deletion."""
+
+    event: str
+    user_id: str
+    blob_id: str
+    version: int = 0
+
+
+_CHANGES = msgspec.json.Decoder(_Change)
+
+
 class DerivingHandler:
     """Turns blob events into derived blobs, idempotently in effect."""
 
@@ -49,12 +71,18 @@ class DerivingHandler:
         *,
         peers: Peers | None = None,
         crash_after_store: bool = False,
+        progress: ProgressFactory | None = None,
+        nc: NatsClient | None = None,
     ) -> None:
         self.processor = processor
         self.index = index
         self.peers = peers
         self.validators = validators
         self.crash_after_store = crash_after_store
+        self.progress = progress
+        self.nc = nc
+        self.inflight = InFlight()
+        self._watching: list[object] = []
 
     def subjects(self) -> list[str]:
         """Its inputs' changes and deletions, deletions of its own output, and its replays."""
@@ -65,12 +93,30 @@ class DerivingHandler:
         return [*found, subjects.blob_deleted(info.output_schema_id), subjects.processor_replay(info.id)]
 
     async def start(self) -> None:
-        return None
+        """Watch the inputs' updates and deletions as they are published, whichever instance
+        handles them, to drop work on a version that a newer one replaced."""
+        if self.nc is None:
+            return
+        for schema_id in self.processor.info.input_schema_ids:
+            for subject in (subjects.blob_updated(schema_id), subjects.blob_deleted(schema_id)):
+                self._watching.append(await self.nc.subscribe(subject, cb=self._on_change))
 
     async def stop(self) -> None:
-        return None
+        for subscription in self._watching:
+            try:
+                await subscription.unsubscribe()  # type: ignore[attr-defined]
+            except Exception as exc:  # the connection went first
+                log.debug("unsubscribe: %s", exc)
+        self._watching.clear()
 
-    async def handle(self, event: AnyEvent) -> Outcome:
+    async def _on_change(self, message: Msg) -> None:
+        try:
+            event = _CHANGES.decode(message.data)
+        except msgspec.DecodeError:
+            return
+        self.inflight.supersede(event.user_id, event.blob_id, LATEST if event.event == "blob.deleted" else event.version)
+
+    async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         info = self.processor.info
         if isinstance(event, BlobDeleted):
             if event.processor_id == info.id:
@@ -91,9 +137,13 @@ class DerivingHandler:
             raise PermanentError(f"{info.id} cannot read {event.processor_id}'s blobs")
         if source is None:
             return Outcome.SKIPPED  # deleted since; its deletion event tidies up
-        return await self.derive(source)
+        try:
+            return await self.derive(source, attempt=attempt)
+        except Superseded as exc:
+            log.info("%s", exc)
+            return Outcome.SUPERSEDED
 
-    async def derive(self, source: Source) -> Outcome:
+    async def derive(self, source: Source, *, attempt: int = 1) -> Outcome:
         info = self.processor.info
         store = self.processor.store
         if source.schema_id not in self.validators:
@@ -109,7 +159,9 @@ class DerivingHandler:
         outcome = Outcome.DUPLICATE
         if blob is None:
             started = time.perf_counter()
-            made = await self.processor.transform(source)
+            made = await self.inflight.run(
+                blob_id, source.user_id, source.id, source.version, lambda: self._transform(source, blob_id, attempt)
+            )
             output_errors = self.validators.validate(info.output_schema_id, made.data)
             if output_errors:
                 raise PermanentError(f"{info.id} produced invalid {info.output_schema_id}: {output_errors[0]}")
@@ -143,6 +195,19 @@ class DerivingHandler:
             # to a new major version since (a re-derivation): then the old major version goes.
             await self._drop_superseded(source.user_id, source.id)
         return outcome
+
+    async def _transform(self, source: Source, blob_id: str, attempt: int) -> Derived:
+        """The processor's transform; a streaming one tells its progress on the progress stream."""
+        info = self.processor.info
+        if not info.streams:
+            return await self.processor.transform(source)
+        derivation = Derivation(source.user_id, source.id, source.version, blob_id, info.id, attempt)
+        progress = self.progress(derivation) if self.progress is not None else NoProgress()
+        try:
+            made = await cast(StreamingProcessor, self.processor).transform(source, progress)
+        finally:
+            await progress.close()  # everything told is on the stream before the blob is announced
+        return made
 
     async def _drop_superseded(self, user_id: str, parent_id: str) -> None:
         """The index keeps only the blob made from the newest source version in the current output

@@ -22,14 +22,18 @@ class Reply:
     tokens: int
 
 
-async def chat(client: openai.AsyncOpenAI, model: str, *, system: str, user: str, refused: str, **options: Any) -> Reply:
+async def chat(
+    client: openai.AsyncOpenAI, model: str, *, system: str, user: str, refused: str, context: str | None = None, **options: Any
+) -> Reply:
     """One chat completion, its failures sorted: a request the provider refuses can never succeed
     (PermanentError, naming `refused`); anything else (timeouts, 5xx, 429, a bad key) is worth another
-    delivery (ProviderError), after the client's own retries."""
+    delivery (ProviderError), after the client's own retries. `context`: a second system message."""
+    messages = [{"role": "system", "content": system}]
+    if context:
+        messages.append({"role": "system", "content": context})
+    messages.append({"role": "user", "content": user})
     try:
-        response = await client.chat.completions.create(
-            model=model, messages=[{"role": "system", "content": system}, {"role": "user", "content": user}], **options
-        )
+        response = await client.chat.completions.create(model=model, messages=messages, **options)  # type: ignore[arg-type]
     except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
         raise PermanentError(f"the provider refused {refused}: {exc}") from exc
     except openai.OpenAIError as exc:

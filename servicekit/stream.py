@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from contracts.subjects import STREAM_NAME, STREAM_SUBJECTS
+from contracts.subjects import PROGRESS_STREAM, PROGRESS_SUBJECTS, STREAM_NAME, STREAM_SUBJECTS
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,22 @@ def stream_config(*, duplicate_window_seconds: float = 300.0, replicas: int = 1)
         duplicate_window=duplicate_window_seconds,
         num_replicas=replicas,
         max_age=30 * 24 * 3600.0,
+    )
+
+
+def progress_stream_config(*, max_age_seconds: float = 600.0, max_bytes: int = 256 * 1024 * 1024, replicas: int = 1) -> StreamConfig:
+    """Partial output in flight: kept minutes, in memory (losing it in a broker restart loses
+    nothing a client cannot read from the finished blob), oldest dropped past `max_bytes`."""
+    return StreamConfig(
+        name=PROGRESS_STREAM,
+        subjects=list(PROGRESS_SUBJECTS),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.MEMORY,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_seconds,
+        max_bytes=max_bytes,
+        duplicate_window=min(60.0, max_age_seconds),
+        num_replicas=replicas,
     )
 
 

@@ -55,7 +55,7 @@ class CompileHandler:
             self._relay_task.cancel()
             await asyncio.gather(self._relay_task, return_exceptions=True)
 
-    async def handle(self, event: AnyEvent) -> Outcome:
+    async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         if isinstance(event, BlobDeleted) and event.processor_id == PROCESSOR_ID:
             await self.store.delete(event.user_id, [event.blob_id])
             return Outcome.DELETED

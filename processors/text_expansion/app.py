@@ -6,19 +6,23 @@ from aiohttp import web
 
 from processors.app import deriving, processor_app
 
-from .expander import Expander, OfflineExpander, OpenAIExpander
+from .expander import SectionedExpander
 from .processor import TextExpansion
 from .settings import Settings
 from .store import ExpandedTextStore
+from .writers import OfflineWriter, OpenAIWriter, SectionWriter
 
 
-def make_expander(settings: Settings) -> Expander:
+def make_writer(settings: Settings) -> SectionWriter:
     """The `openai` client when a key is configured, else the offline expander."""
     client = settings.llm.client()
-    return OfflineExpander() if client is None else OpenAIExpander(client, settings.llm.model)
+    if client is None:
+        return OfflineWriter(words_per_second=settings.offline_words_per_second)
+    return OpenAIWriter(client, settings.llm.model, streaming=settings.streaming)
 
 
 def create_app(settings: Settings) -> web.Application:
     store = ExpandedTextStore(settings.mongo_url, settings.database)
-    processor = TextExpansion(store, make_expander(settings))
+    expander = SectionedExpander(make_writer(settings), settings.limits)
+    processor = TextExpansion(store, expander, streaming=settings.streaming)
     return processor_app(processor, settings.runtime, deriving(processor))

@@ -1,29 +1,20 @@
-"""Expanders: the official `openai` client against any OpenAI-compatible endpoint, or offline."""
+"""A draft expanded section by section, several at once, each section retried on its own."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
-from typing import Protocol
-
-import openai
 
 from processors.errors import ProviderError
-from processors.llm import chat
+from processors.progress import NoProgress, Progress
 
-from . import offline
+from .sections import Section, split, stitch
 from .style import words
+from .writers import SectionFailed, SectionWriter, Written
 
-STYLE_GUIDES = {
-    "formal": "Write in a formal, measured register: precise vocabulary, complete sentences, no contractions.",
-    "casual": "Write in a casual, conversational register: plain words, contractions, a friendly rhythm.",
-    "creative": "Write in a vivid literary register: sensory detail, imagery, varied sentence rhythm.",
-}
-SYSTEM_PROMPT = (
-    "You expand a writer's chapter draft into fuller prose. Keep every event, name and fact of the "
-    "draft, in order, and add description, interiority and transitions. Aim for three to five times "
-    "the draft's length. Return only the expanded prose, in paragraphs, with no preamble. {guide}"
-)
+log = logging.getLogger(__name__)
+BACKOFF_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -31,38 +22,78 @@ class Expansion:
     text: str
     model_used: str
     tokens_used: int
+    sections: int = 1
 
 
-class Expander(Protocol):
-    async def expand(self, text: str, style: str) -> Expansion: ...
-    async def close(self) -> None: ...
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """How a draft is cut and how much runs at once."""
+
+    section_words: int = 80  # a paragraph longer than this is cut into groups of sentences
+    per_draft: int = 8  # sections of one draft written at the same time
+    shared: int = 64  # sections written at the same time by this instance, all drafts together
+    attempts: int = 3  # tries of one section before the whole message is given back to JetStream
+    max_retry_after: float = 60.0  # the longest a 429's Retry-After is waited for within one delivery
 
 
-class OfflineExpander:
-    """No model: elaborates the draft itself (see `offline`)."""
+class SectionedExpander:
+    """Cuts, writes the sections concurrently within both limits, stitches them in order."""
 
-    async def expand(self, text: str, style: str) -> Expansion:
-        # CPU-bound for long drafts: keep the event loop free for acks and heartbeats.
-        expanded = await asyncio.to_thread(offline.expand, text, style)
-        return Expansion(text=expanded, model_used="offline", tokens_used=0)
+    def __init__(self, writer: SectionWriter, limits: Limits) -> None:
+        self.writer = writer
+        self.limits = limits
+        self._shared = asyncio.Semaphore(limits.shared)
+        self.retried = 0  # section tries that failed and were made again
+
+    async def expand(self, text: str, style: str, progress: Progress | None = None) -> Expansion:
+        sections = split(text, self.limits.section_words)
+        told = progress if progress is not None else NoProgress()
+        told.begin(len(sections))
+        per_draft = asyncio.Semaphore(self.limits.per_draft)
+        tasks = [asyncio.create_task(self._section(s, style, told, per_draft, len(sections))) for s in sections]
+        try:
+            written = await asyncio.gather(*tasks)
+        except BaseException:
+            # One section gave up, or the whole draft is cancelled: none of the others is needed.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        models = [w.model_used for w in written if w.model_used]
+        return Expansion(
+            text=stitch([w.text for w in written]), model_used=models[0] if models else "",
+            tokens_used=sum(w.tokens_used for w in written), sections=len(sections),
+        )  # fmt: skip
+
+    async def _section(self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int) -> Written:
+        failure: SectionFailed | None = None
+        told_any = False
+        for attempt in range(1, self.limits.attempts + 1):
+            if attempt > 1:
+                self.retried += 1
+                wait = failure.retry_after if failure is not None and failure.retry_after is not None else BACKOFF_SECONDS * 2 ** (attempt - 2)
+                await asyncio.sleep(min(wait, self.limits.max_retry_after))
+                if told_any:
+                    progress.restart(section.index)
+                    told_any = False
+
+            def emit(delta: str) -> None:
+                nonlocal told_any
+                told_any = True
+                progress.delta(section.index, delta)
+
+            async with per_draft, self._shared:
+                try:
+                    written = await self.writer.write(section, style, emit)
+                    if len(words(written.text)) < len(words(section.text)):
+                        raise SectionFailed("the model returned less text than the section")
+                except SectionFailed as exc:
+                    failure = exc
+                    log.warning("section %d of %d, try %d of %d: %s", section.index + 1, total, attempt, self.limits.attempts, exc)
+                    continue
+            progress.done(section.index)
+            return written
+        raise ProviderError(f"section {section.index + 1} of {total} failed {self.limits.attempts} times: {failure}")
 
     async def close(self) -> None:
-        return None
-
-
-class OpenAIExpander:
-    """The `openai` client; its own retries with back-off first, then JetStream's redelivery."""
-
-    def __init__(self, client: openai.AsyncOpenAI, model: str) -> None:
-        self._client = client
-        self._model = model
-
-    async def expand(self, text: str, style: str) -> Expansion:
-        guide = STYLE_GUIDES.get(style, STYLE_GUIDES["creative"])
-        reply = await chat(self._client, self._model, system=SYSTEM_PROMPT.format(guide=guide), user=text, refused="the draft", temperature=0.8)
-        if len(words(reply.text)) < len(words(text)):
-            raise ProviderError("the model returned less text than the draft")
-        return Expansion(text=reply.text, model_used=reply.model, tokens_used=reply.tokens)
-
-    async def close(self) -> None:
-        await self._client.close()
+        await self.writer.close()

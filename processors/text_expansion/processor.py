@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.base import Derived, ProcessorInfo, Source
+from dataclasses import replace
 
-from .expander import Expander
+from processors.base import Derived, ProcessorInfo, Source
+from processors.progress import Progress
+
+from .expander import SectionedExpander
 from .store import ExpandedTextStore
 from .style import analyse, words
 
@@ -20,6 +23,7 @@ INFO = ProcessorInfo(
     database_name="studio_text_expansion",
     timeout_seconds=120.0,
     schema_package=__package__ or "",
+    streams=True,
 )
 PREVIEW_CHARS = 200
 
@@ -31,11 +35,10 @@ def sections_of(text: str) -> list[dict[str, object]]:
 
 
 class TextExpansion:
-    info = INFO
-
-    def __init__(self, store: ExpandedTextStore, expander: Expander) -> None:
+    def __init__(self, store: ExpandedTextStore, expander: SectionedExpander, *, streaming: bool = True) -> None:
         self.store = store
         self.expander = expander
+        self.info = INFO if streaming else replace(INFO, streams=False)
 
     async def open(self) -> None:
         await self.store.open()
@@ -44,11 +47,11 @@ class TextExpansion:
         await self.expander.close()
         await self.store.close()
 
-    async def transform(self, source: Source) -> Derived:
+    async def transform(self, source: Source, progress: Progress | None = None) -> Derived:
         content = str(source.data["content"])
         metadata = source.data.get("metadata") or {}
         style = metadata.get("style") if isinstance(metadata, dict) else None
-        expansion = await self.expander.expand(content, style or "creative")
+        expansion = await self.expander.expand(content, style or "creative", progress)
         analysis = analyse(expansion.text)
         ratio = len(words(expansion.text)) / max(1, len(words(content)))
         title = metadata.get("title") if isinstance(metadata, dict) and metadata.get("title") else f"Expanded: {source.title or source.id}"

@@ -1,0 +1,68 @@
+"""A draft cut into sections that can be expanded at the same time, each knowing its neighbours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .style import sentences, words
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+CONTEXT_WORDS = 40
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a draft: its text, and the end of the part before and the start of the one after."""
+
+    index: int
+    text: str
+    before: str = ""
+    after: str = ""
+
+
+def split(text: str, max_words: int) -> list[Section]:
+    """Paragraphs, and paragraphs longer than `max_words` as groups of whole sentences."""
+    parts: list[str] = []
+    for paragraph in (p.strip() for p in _PARAGRAPH_BREAK.split(text)):
+        if not paragraph:
+            continue
+        if len(words(paragraph)) <= max_words:
+            parts.append(paragraph)
+            continue
+        group: list[str] = []
+        count = 0
+        for sentence in sentences(paragraph) or [paragraph]:
+            size = len(words(sentence))
+            if group and count + size > max_words:
+                parts.append(" ".join(group))
+                group, count = [], 0
+            group.append(sentence)
+            count += size
+        if group:
+            parts.append(" ".join(group))
+    if not parts:
+        parts = [text.strip()]
+    return [
+        Section(
+            index=i, text=part,
+            before=_last_words(parts[i - 1]) if i > 0 else "",
+            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "",
+        )  # fmt: skip
+        for i, part in enumerate(parts)
+    ]
+
+
+def stitch(texts: list[str]) -> str:
+    """The sections' texts in order, a blank line between them (as a client joins the deltas)."""
+    return "\n\n".join(t.strip() for t in texts)
+
+
+def _first_words(text: str) -> str:
+    cut = text.split()
+    return " ".join(cut[:CONTEXT_WORDS]) + (" ..." if len(cut) > CONTEXT_WORDS else "")
+
+
+def _last_words(text: str) -> str:
+    cut = text.split()
+    return ("... " if len(cut) > CONTEXT_WORDS else "") + " ".join(cut[-CONTEXT_WORDS:])
