@@ -59,11 +59,29 @@ class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     depth: int = 1  # 1: made from this blob; 2: from one of those; ...
 
 
+class InFlightSummary(msgspec.Struct, kw_only=True):
+    """A derived blob being made from this version of the blob now: its partial text so far.
+
+    `progress_id`: the last progress message it includes; a socket opened with
+    `?last_progress_id=` that number goes on from there without a gap.
+    """
+
+    processor: str
+    derived_id: str
+    parent_version: int
+    attempt: int
+    sections: int
+    sections_done: int
+    text: str
+    progress_id: int
+
+
 class BlobView(UserBlob, kw_only=True):
     """A user blob with summaries of its derived blobs."""
 
     derived: list[DerivedSummary] = []
     failures: list[FailureSummary] = []
+    in_flight: list[InFlightSummary] = []  # filled by the gateway from the progress stream
 
 
 class BlobIndexEntry(msgspec.Struct, kw_only=True):

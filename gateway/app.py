@@ -11,15 +11,16 @@ from aiohttp import web
 
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.stream import connect, nats_ready
+from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
 
 from .aggregate import Aggregator
 from .auth import auth_middleware
 from .breaker import CircuitBreaker
 from .cache import ViewCache
 from .limiter import AdaptiveLimit
-from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, HUB, INDEX, LIVE, SESSION, SETTINGS
+from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
 from .live import LiveEvents
+from .progress import ProgressFeed
 from .metrics import GatewayMetrics
 from .registry import Directory
 from .routes import routes
@@ -44,7 +45,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit)
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
-    live = LiveEvents(nc.jetstream(), hub, cache, directory, metrics)
+    js = nc.jetstream()
+    live = LiveEvents(js, hub, cache, directory, metrics)
+    progress = app[PROGRESS] = ProgressFeed(js, hub, metrics)
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
     app[AGGREGATOR] = Aggregator(
@@ -53,6 +56,8 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     try:
         await live.start()
+        await ensure_stream(js, progress_stream_config())  # the processors that stream may not have started yet
+        await progress.start()
 
         async def index_ready() -> None:
             async with session.get(settings.index_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
@@ -61,6 +66,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         app[READINESS_KEY].extend([index_ready, nats_ready(nc)])
         yield
     finally:
+        await progress.stop()
         await live.stop()
         await hub.close_all()
         with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ from .aggregate import Aggregator
 from .cache import ViewCache
 from .live import LiveEvents
 from .metrics import GatewayMetrics
+from .progress import ProgressFeed
 from .settings import Settings
 from .upstream import Upstream
 from .ws import Hub
@@ -20,3 +21,4 @@ CACHE = web.AppKey("cache", ViewCache)
 HUB = web.AppKey("hub", Hub)
 LIVE = web.AppKey("live", LiveEvents)
 GATEWAY_METRICS = web.AppKey("gateway_metrics", GatewayMetrics)
+PROGRESS = web.AppKey("progress", ProgressFeed)

@@ -25,6 +25,10 @@ class GatewayMetrics:
         self.shed = Counter("studio_gateway_shed", "Calls shed: no slot within the request's budget", ["source"], registry=registry)
         self.circuit = Gauge("studio_gateway_circuit_state", "0 closed, 1 half-open, 2 open", ["source"], registry=registry)
         self.events = Counter("studio_gateway_events", "Events received from the stream", ["type"], registry=registry)
+        self.progress = Counter("studio_gateway_progress", "Progress messages received from the progress stream", registry=registry)
+        self.coalesced = Counter(
+            "studio_gateway_progress_coalesced", "Progress messages joined to an unsent one for a socket that was behind", registry=registry
+        )
         self.dropped_sockets = Counter(
             "studio_gateway_slow_sockets_closed", "Sockets closed because they could not keep up", registry=registry
         )

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
+import msgspec
 from aiohttp import web
 
-from contracts.models import CompileRequest, CreateBlob, CreateBook, CreateUserBlob, UpdateBlob, UpdateUserBlob
+from contracts.models import (
+    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateUserBlob,
+)  # fmt: skip
+from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.app import BODIES
 from servicekit.urls import url_path
 
 from .auth import current_user
-from .keys import INDEX
+from .keys import INDEX, PROGRESS
+from .upstream import relayed_response
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -35,11 +44,26 @@ async def create_blob(request: web.Request) -> web.Response:
     return await request.app[INDEX].call(request, "POST", url_path("api", "v1", "blobs"), body=internal)
 
 
+_BLOB_VIEW = msgspec.json.Decoder(BlobView)
+
+
 @routes.get("/api/v1/blobs/{blob_id}")
 async def get_blob(request: web.Request) -> web.Response:
-    return await request.app[INDEX].call(
-        request, "GET", url_path("api", "v1", "blobs", request.match_info["blob_id"]), params={"user_id": current_user(request)}
-    )
+    """The blob, what was made from it, and what is being made from it now (with the text so far)."""
+    user = current_user(request)
+    path = url_path("api", "v1", "blobs", request.match_info["blob_id"])
+    status, payload, relayed = await request.app[INDEX].fetch(request.get(REQUEST_ID_KEY, ""), "GET", path, params={"user_id": user})
+    if status != 200:
+        return relayed_response(status, payload, relayed)
+    blob = _BLOB_VIEW.decode(payload)
+    made = {d.processor for d in blob.derived if d.status == "ok" and d.depth == 1}
+    try:
+        running = await request.app[PROGRESS].in_flight(user, blob.id, blob.version, made)
+    except Exception as exc:  # the progress stream is a courtesy: the blob answers without it
+        log.warning("progress of %s unreadable: %s", blob.id, exc)
+        running = []
+    blob.in_flight = [msgspec.convert(r, InFlightSummary) for r in running]
+    return web.Response(body=msgspec.json.encode(blob), content_type="application/json")
 
 
 @routes.put("/api/v1/blobs/{blob_id}")

@@ -17,7 +17,7 @@ from servicekit.params import int_param
 from servicekit.urls import url_path
 
 from .auth import current_user
-from .keys import HUB, INDEX, LIVE, SETTINGS
+from .keys import HUB, INDEX, LIVE, PROGRESS, SETTINGS
 from .masking import StrictWebSocketResponse
 
 routes = web.RouteTableDef()
@@ -75,19 +75,24 @@ def _error(request_id: str | None, exc: ServiceError) -> dict[str, Any]:
 
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.StreamResponse:
-    """Authenticated like REST; `?last_event_id=N` resumes after the message whose `id` was N."""
+    """Authenticated like REST; `?last_event_id=N` resumes after the event whose `id` was N, and
+    `?last_progress_id=M` after the progress message whose `progress_id` was M."""
     resume = int_param(request, "last_event_id")
+    resume_progress = int_param(request, "last_progress_id")
     settings = request.app[SETTINGS]
     socket = StrictWebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.max_body_bytes)
     await socket.prepare(request)
-    hub, live = request.app[HUB], request.app[LIVE]
+    hub, live, progress = request.app[HUB], request.app[LIVE], request.app[PROGRESS]
     reader = request.app[BODIES]
     connection = hub.open(current_user(request), socket)
     try:
         if resume is not None and not await live.replay(connection, resume):
             await socket.send_json({"type": "resync", "detail": "too far behind to replay: reload the views"})
+        if resume_progress is not None:
+            if not await progress.replay(connection, resume_progress):
+                await socket.send_json({"type": "resync", "detail": "too much progress to replay: read the blobs in flight"})
         hub.start(connection)
-        await socket.send_json({"type": "ready", "id": hub.last_seq})
+        await socket.send_json({"type": "ready", "id": hub.last_seq, "progress_id": hub.last_progress_seq})
 
         async def on_action(text: str) -> None:
             # The same limits as a REST body: size (max_msg_size), depth, storable values, shape.

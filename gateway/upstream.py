@@ -68,10 +68,15 @@ class Upstream:
     ) -> web.Response:
         """Forward one call and relay the service's status and body to the client."""
         status, payload, relayed = await self.fetch(request.get(REQUEST_ID_KEY, ""), method, path, params=params, body=body)
-        out = web.Response(status=status, body=payload if status != 204 else None)
-        if "Location" in relayed:
-            out.headers["Location"] = relayed["Location"]
-        if status != 204:
-            problem = "problem" in relayed.get("Content-Type", "")
-            out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if problem else "application/json"
-        return out
+        return relayed_response(status, payload, relayed)
+
+
+def relayed_response(status: int, payload: bytes, relayed: dict[str, str]) -> web.Response:
+    """A service's answer as the client gets it."""
+    out = web.Response(status=status, body=payload if status != 204 else None)
+    if "Location" in relayed:
+        out.headers["Location"] = relayed["Location"]
+    if status != 204:
+        problem = "problem" in relayed.get("Content-Type", "")
+        out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if problem else "application/json"
+    return out

@@ -2,7 +2,8 @@
 
 The hub never waits for a socket: it puts each message in the socket's queue and moves on. A
 socket whose queue is full cannot keep up and is closed (it may reconnect and resume), so one
-slow client never delays the others.
+slow client never delays the others. Progress of a derivation in flight is joined instead: a
+socket that is behind gets the section's new text as one longer delta, so it loses none.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +25,27 @@ SLOW_CONSUMER = 4008  # application close code: the client did not keep up
 
 
 @dataclass(eq=False)
+class ProgressItem:
+    """Progress of one section waiting to be sent: later deltas of the section join it."""
+
+    body: dict[str, Any]
+    key: tuple[str, int, int]  # derived id, attempt, section
+
+
+@dataclass(eq=False)
 class Connection:
     user_id: str
     socket: web.WebSocketResponse
-    queue: asyncio.Queue[str]
+    items: deque[str | ProgressItem] = field(default_factory=deque)
+    # Progress items not sent yet that may take more text; forgotten once an event is queued behind
+    # them, so that no delta ever overtakes the event that followed it.
+    gathering: dict[tuple[str, int, int], ProgressItem] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     writer: asyncio.Task[None] | None = None
     closed: bool = False
-    sent: int = field(default=0)
+    sent: int = 0
+    coalesced: int = 0
+    progress_after: int = 0  # progress messages up to this stream sequence were replayed already
 
 
 class Hub:
@@ -40,9 +56,10 @@ class Hub:
         self.queue_size = queue_size
         self.by_user: dict[str, set[Connection]] = {}
         self.last_seq = 0  # the newest stream sequence the gateway has delivered
+        self.last_progress_seq = 0  # the same, of the progress stream
 
     def open(self, user_id: str, socket: web.WebSocketResponse) -> Connection:
-        connection = Connection(user_id, socket, asyncio.Queue(self.queue_size))
+        connection = Connection(user_id, socket)
         self.by_user.setdefault(user_id, set()).add(connection)
         self.metrics.sockets.inc()
         return connection
@@ -67,13 +84,42 @@ class Hub:
         """Queue `message` for every socket of `user_id`; never waits."""
         self.last_seq = max(self.last_seq, seq)
         for connection in list(self.by_user.get(user_id, ())):
-            try:
-                connection.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                log.warning("closing a socket of %s that fell %d messages behind", user_id, self.queue_size)
-                self.metrics.dropped_sockets.inc()
-                self.close(connection)
-                asyncio.create_task(self._close_slow(connection))
+            connection.gathering.clear()
+            self._queue(connection, message)
+
+    def deliver_progress(self, user_id: str, body: dict[str, Any], seq: int) -> None:
+        """Queue a progress message for every socket of `user_id`, joining it to the same section's
+        unsent one when the socket is behind: a slow client gets fewer, longer deltas, none lost."""
+        self.last_progress_seq = max(self.last_progress_seq, seq)
+        key = (str(body["derived_id"]), int(body["attempt"]), int(body["section"]))
+        for connection in list(self.by_user.get(user_id, ())):
+            if seq <= connection.progress_after:
+                continue  # it had this one in its replay
+            waiting = connection.gathering.get(key)
+            if waiting is None:
+                item = ProgressItem(dict(body), key)
+                connection.gathering[key] = item
+                self._queue(connection, item)
+                continue
+            merged = waiting.body
+            if body.get("restart"):
+                merged["delta"], merged["restart"] = body["delta"], True
+            else:
+                merged["delta"] += body["delta"]
+            merged["done"] = merged["done"] or body["done"]
+            merged["seq"], merged["progress_id"] = body["seq"], body["progress_id"]
+            connection.coalesced += 1
+            self.metrics.coalesced.inc()
+
+    def _queue(self, connection: Connection, item: str | ProgressItem) -> None:
+        if len(connection.items) >= self.queue_size:
+            log.warning("closing a socket of %s that fell %d messages behind", connection.user_id, self.queue_size)
+            self.metrics.dropped_sockets.inc()
+            self.close(connection)
+            asyncio.create_task(self._close_slow(connection))
+            return
+        connection.items.append(item)
+        connection.wake.set()
 
     async def _close_slow(self, connection: Connection) -> None:
         with contextlib.suppress(Exception):
@@ -82,8 +128,17 @@ class Hub:
     async def _write(self, connection: Connection) -> None:
         try:
             while True:
-                message = await connection.queue.get()
-                await connection.socket.send_str(message)
+                while not connection.items:
+                    connection.wake.clear()
+                    await connection.wake.wait()
+                item = connection.items.popleft()
+                if isinstance(item, ProgressItem):
+                    if connection.gathering.get(item.key) is item:
+                        del connection.gathering[item.key]  # sent: what comes next starts a new message
+                    text = msgspec.json.encode(item.body).decode()
+                else:
+                    text = item
+                await connection.socket.send_str(text)
                 connection.sent += 1
         except (ConnectionResetError, RuntimeError):
             self.close(connection)
@@ -128,3 +183,20 @@ def client_message(subject: str, event: dict[str, Any], seq: int) -> tuple[str, 
     else:
         return None
     return str(user_id), msgspec.json.encode({**body, **common}).decode()
+
+
+def progress_message(event: dict[str, Any], seq: int) -> tuple[str, dict[str, Any]] | None:
+    """The message a client sees for a progress stream message (`progress_id` is its sequence), and whose it is."""
+    user_id = event.get("user_id")
+    if event.get("event") != "blob.progress" or not isinstance(user_id, str):
+        return None
+    body = {
+        "type": "blob.progress", "progress_id": seq, "parent_id": event.get("parent_id"),
+        "parent_version": event.get("parent_version"), "derived_id": event.get("derived_id"),
+        "processor": event.get("processor_id"), "attempt": event.get("attempt", 1), "section": event.get("section", 0),
+        "sections": event.get("sections", 1), "seq": event.get("seq", 0), "delta": event.get("delta", ""),
+        "done": bool(event.get("done", False)), "restart": bool(event.get("restart", False)),
+    }  # fmt: skip
+    if not isinstance(body["derived_id"], str) or not isinstance(body["delta"], str):
+        return None
+    return user_id, body

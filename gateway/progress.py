@@ -1,0 +1,170 @@
+"""Derivations in flight as the gateway sees them: the progress stream, to sockets and to late readers.
+
+Every gateway reads the whole progress stream and hands each message to its owner's sockets. A
+socket that reconnects with the last `progress_id` it saw gets what it missed from the stream
+(filtered by its user, so it reads nobody else's); a client that opens a blob late gets the
+partial text so far with the blob.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from contracts import subjects
+from contracts.subjects import PROGRESS_STREAM
+
+from .metrics import GatewayMetrics
+from .ws import Connection, Hub, progress_message
+
+log = logging.getLogger(__name__)
+MAX_REPLAY = 20_000  # progress messages one resume may read; past that the client reads the blob instead
+READ_TIMEOUT = 2.0
+
+
+@dataclass
+class InFlight:
+    """A derivation's partial output put together from its progress messages."""
+
+    processor: str
+    derived_id: str
+    parent_version: int
+    attempt: int
+    sections: int
+    texts: dict[int, str] = field(default_factory=dict)
+    done: set[int] = field(default_factory=set)
+    progress_id: int = 0
+
+    def add(self, body: dict[str, Any]) -> None:
+        section = int(body["section"])
+        if body.get("restart"):
+            self.texts[section] = ""
+            self.done.discard(section)
+        self.texts[section] = self.texts.get(section, "") + str(body.get("delta", ""))
+        if body.get("done"):
+            self.done.add(section)
+        self.sections = max(self.sections, int(body.get("sections", 1)))
+        self.progress_id = max(self.progress_id, int(body["progress_id"]))
+
+    def view(self) -> dict[str, Any]:
+        """What `GET /api/v1/blobs/{id}` shows of it."""
+        return {
+            "processor": self.processor, "derived_id": self.derived_id, "parent_version": self.parent_version,
+            "attempt": self.attempt, "sections": self.sections, "sections_done": len(self.done),
+            "text": "\n\n".join(self.texts[i].strip() for i in sorted(self.texts)), "progress_id": self.progress_id,
+        }  # fmt: skip
+
+
+class ProgressFeed:
+    def __init__(self, js: JetStreamContext, hub: Hub, metrics: GatewayMetrics) -> None:
+        self.js = js
+        self.hub = hub
+        self.metrics = metrics
+        self._subscription: Any = None
+
+    async def start(self) -> None:
+        self._subscription = await self.js.subscribe(
+            "progress.>", stream=PROGRESS_STREAM, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            try:
+                await self._subscription.unsubscribe()
+            except Exception as exc:  # already gone with the connection
+                log.debug("unsubscribe: %s", exc)
+
+    async def _on_message(self, msg: Msg) -> None:
+        self.handle(msg.data, msg.metadata.sequence.stream)
+
+    def handle(self, data: bytes, seq: int) -> None:
+        self.hub.last_progress_seq = max(self.hub.last_progress_seq, seq)
+        message = _decode(data, seq)
+        if message is not None:
+            self.metrics.progress.inc()
+            self.hub.deliver_progress(message[0], message[1], seq)
+
+    async def replay(self, connection: Connection, after: int) -> bool:
+        """Send `connection` its user's progress after `after`, up to what live delivery has reached;
+        later messages come live. False when there was too much to replay."""
+        until = self.hub.last_progress_seq
+        connection.progress_after = until
+        if until <= after:
+            return True
+        sent = 0
+        for body in await self._read(subjects.user_progress(connection.user_id), after + 1, until):
+            if body["seq_in_stream"] > until:
+                break
+            body.pop("seq_in_stream")
+            await connection.socket.send_str(msgspec.json.encode(body).decode())
+            sent += 1
+            if sent >= MAX_REPLAY:
+                return False
+        return True
+
+    async def in_flight(self, user_id: str, blob_id: str, version: int, made: set[str]) -> list[dict[str, Any]]:
+        """The derivations of `blob_id` at `version` in flight now, except those of processors in `made`."""
+        subject = subjects.blob_progress(user_id, blob_id)
+        try:
+            last = await self.js.get_last_msg(PROGRESS_STREAM, subject)
+        except NotFoundError:
+            return []  # nothing streamed for this blob lately: the usual case, one lookup
+        if last.seq is None:
+            return []
+        runs: dict[str, InFlight] = {}
+        for body in await self._read(subject, 1, last.seq):
+            processor = str(body.get("processor"))
+            if body.get("parent_version") != version or processor in made:
+                continue
+            run = runs.get(processor)
+            attempt = int(body.get("attempt", 1))
+            if run is not None and attempt < run.attempt:
+                continue  # an older attempt's message: the work started over since
+            if run is None or attempt > run.attempt:
+                run = runs[processor] = InFlight(processor, str(body["derived_id"]), version, attempt, int(body.get("sections", 1)))
+            run.add(body)
+        return [r.view() for r in runs.values() if len(r.done) < r.sections]
+
+    async def _read(self, subject: str, start: int, until: int) -> list[dict[str, Any]]:
+        """The client messages of `subject` from sequence `start` to `until`, oldest first."""
+        found: list[dict[str, Any]] = []
+        subscription = await self.js.subscribe(
+            subject, stream=PROGRESS_STREAM, ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start)),
+        )  # fmt: skip
+        try:
+            pending = (await subscription.consumer_info()).num_pending or 0
+            while pending > 0 and len(found) < MAX_REPLAY:
+                try:
+                    msg = await subscription.next_msg(timeout=READ_TIMEOUT)
+                except (TimeoutError, asyncio.TimeoutError):
+                    break
+                seq = msg.metadata.sequence.stream
+                message = _decode(msg.data, seq)
+                if message is not None:
+                    found.append({**message[1], "seq_in_stream": seq})
+                pending = msg.metadata.num_pending
+                if seq >= until:
+                    break
+        finally:
+            try:
+                await subscription.unsubscribe()
+            except Exception as exc:
+                log.debug("unsubscribe: %s", exc)
+        return found
+
+
+def _decode(data: bytes, seq: int) -> tuple[str, dict[str, Any]] | None:
+    try:
+        event = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    return progress_message(event, seq) if isinstance(event, dict) else None
