@@ -45,6 +45,8 @@ class FakeProvider:
     streams_finished: int = 0
     streams_aborted: int = 0  # the client went away before the end
     streams_broken: int = 0
+    streaming_now: int = 0
+    most_streaming: int = 0  # the most streams open at one time
     # (time.monotonic(), what happened) for each request: "ok", "429", "500"
     log: list[tuple[float, str]] = field(default_factory=list)
 
@@ -111,12 +113,15 @@ class FakeProvider:
             self.break_next -= 1
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         started = time.monotonic()
+        self.streaming_now += 1
+        self.most_streaming = max(self.most_streaming, self.streaming_now)
         try:
             await response.prepare(request)
             await response.write(self._chunk(number, {"role": "assistant", "content": ""}))
             for index, token in enumerate(tokens):
                 if index == breaks_at:
                     self.streams_broken += 1
+                    await asyncio.sleep(0.05)  # what was written reaches the client first
                     if request.transport is not None:
                         request.transport.abort()  # the connection drops mid-answer
                     return response
@@ -134,7 +139,18 @@ class FakeProvider:
         except asyncio.CancelledError:
             self.streams_aborted += 1
             raise
+        finally:
+            self.streaming_now -= 1
         return response
+
+    def reset(self) -> None:
+        """Back to a provider that answers everything, counters at zero; the pace is kept."""
+        self.fail_next = self.break_next = self.rate_limit_next = 0
+        self.down = False
+        self.calls = self.streams_started = self.streams_finished = self.streams_aborted = self.streams_broken = 0
+        self.most_streaming = 0
+        self.prompts.clear()
+        self.log.clear()
 
     def app(self) -> web.Application:
         app = web.Application()
