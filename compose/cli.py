@@ -52,7 +52,9 @@ async def _greet(supervisor: Supervisor) -> None:
         f"  user:      {DEMO_USER}\n"
         f"  token:     {token}\n\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books\n"
-        f"  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books/{DEMO_BOOK}\n\n"
+        f"  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books/{DEMO_BOOK}\n"
+        f"Live events and expansions as they stream (blob.progress): a WebSocket to\n"
+        f"  {gateway.replace('http', 'ws', 1)}/ws?token={token}\n\n"
         f"Ctrl-C stops everything.",
         flush=True,
     )

@@ -68,8 +68,10 @@ class Supervisor:
         # Text expansion keeps its database on a server of its own: owners do not take turns.
         expansion_url = f"mongodb://{host}:{s.ports['text_expansion_mongo']}/?directConnection=true"
         self.databases["text-expansion"] = expansion_url.replace("/?", "/studio_text_expansion?")
+        # With the demo, the offline expander writes at a reading pace, so that expansions are seen streaming.
+        pace = {"STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND": "40"} if s.demo and not os.environ.get("STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND") else {}
         own_database = {
-            "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"]},
+            "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"], **pace},
             "book-compiler": {"STUDIO_BOOK_COMPILER_PG_URL": self.databases["book-compiler"]},
             "pitch-builder": {"STUDIO_PITCH_BUILDER_PG_URL": self.databases["pitch-builder"]},
             "summary": {"STUDIO_SUMMARY_PG_URL": self.databases["summary"]},
