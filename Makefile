@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.keep_up
 	$(BIN)/python -m bench.federation
+	$(BIN)/python -m bench.streaming
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache

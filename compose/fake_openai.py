@@ -191,3 +191,20 @@ class ThreadedProvider:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+def main() -> None:
+    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`: a process of its own."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tokens-per-second", type=float, default=50.0)
+    parser.add_argument("--first-token-seconds", type=float, default=0.4)
+    args = parser.parse_args()
+    provider = FakeProvider(tokens_per_second=args.tokens_per_second, first_token_seconds=args.first_token_seconds)
+    web.run_app(provider.app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -160,6 +160,17 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @classmethod
+    def text_expansion(cls, stack: Stack, database: str, log_dir: Path, **env: str) -> ServiceProcess:
+        """A text expansion instance beside `stack`, on a free port, with its own database; `env` adds settings."""
+        port = free_port()
+        settings = {
+            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
+            "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": database,
+            "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, **env,
+        }  # fmt: skip
+        return cls("processors.text_expansion", settings, log_dir / f"text-expansion-{port}.log", port)
+
     def start(self, **overrides: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
         env.update(self.env)

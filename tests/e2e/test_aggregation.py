@@ -43,19 +43,11 @@ def agg(provider: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) ->
         "STUDIO_PROCESSOR_MAX_DELIVER": "100", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
     }  # fmt: skip
     with running_stack(**settings) as stack:
-        port = free_port()
-        expansion = ServiceProcess(
-            "processors.text_expansion",
-            {
-                "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
-                "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": EXPANSIONS_DB,
-                "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, "STUDIO_OPENAI_API_KEY": "test",
-                "STUDIO_OPENAI_BASE_URL": provider.url, "STUDIO_OPENAI_MAX_RETRIES": "0",
-                "STUDIO_PROCESSOR_MAX_DELIVER": "100", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
-            },  # fmt: skip
-            Path(tmp_path_factory.mktemp("agg")) / "text-expansion.log",
-            port,
-        )
+        expansion = ServiceProcess.text_expansion(
+            stack, EXPANSIONS_DB, Path(tmp_path_factory.mktemp("agg")),
+            STUDIO_OPENAI_API_KEY="test", STUDIO_OPENAI_BASE_URL=provider.url, STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_PROCESSOR_MAX_DELIVER="100", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
+        )  # fmt: skip
         expansion.start()
         expansion.wait_ready()
         yield stack, expansion

@@ -216,6 +216,10 @@ async def test_a_repeated_or_conflicting_query_parameter_is_400(
         "/api/v1/users/{uid}/blobs?limit=%D9%A1",  # an Arabic-Indic digit one
         "/api/v1/users/{uid}/blobs?cursor=%00",
         "/ws?last_event_id=99999999999999999999999999",
+        "/ws?last_progress_id=99999999999999999999999999",
+        "/ws?last_progress_id=-1",
+        "/ws?last_progress_id=1&last_progress_id=2",
+        "/ws?last_progress_id=%00",
     ],
 )
 async def test_odd_numbers_in_queries_are_4xx(stack: Stack, user_id: str, path: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from compose.fake_openai import FakeProvider, ThreadedProvider
-from compose.harness import ServiceProcess, Stack, free_port, running_stack
+from compose.harness import ServiceProcess, Stack, running_stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
@@ -43,20 +43,12 @@ def model() -> Iterator[ThreadedProvider]:
 @pytest.fixture(scope="module")
 def streaming(model: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ServiceProcess]]:
     with running_stack(STUDIO_PROCESSORS="") as stack:
-        port = free_port()
-        expansion = ServiceProcess(
-            "processors.text_expansion",
-            {
-                "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
-                "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": DATABASE,
-                "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, "STUDIO_OPENAI_API_KEY": "test",
-                "STUDIO_OPENAI_BASE_URL": model.url, "STUDIO_OPENAI_MAX_RETRIES": "0",
-                "STUDIO_PROCESSOR_ACK_WAIT_SECONDS": "2", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
-                "STUDIO_TEXT_EXPANSION_SECTION_WORDS": "12", "STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT": "4",
-            },  # fmt: skip
-            Path(tmp_path_factory.mktemp("streaming")) / "text-expansion.log",
-            port,
-        )
+        expansion = ServiceProcess.text_expansion(
+            stack, DATABASE, Path(tmp_path_factory.mktemp("streaming")),
+            STUDIO_OPENAI_API_KEY="test", STUDIO_OPENAI_BASE_URL=model.url, STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_PROCESSOR_ACK_WAIT_SECONDS="2", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
+            STUDIO_TEXT_EXPANSION_SECTION_WORDS="12", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="4",
+        )  # fmt: skip
         expansion.start()
         expansion.wait_ready()
         yield stack, expansion
