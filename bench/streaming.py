@@ -8,7 +8,8 @@ expansion pointed at it, restarted with each setting. Every time is a client's: 
 - a 1,000-word draft of 8 paragraphs: first delta and completion (p50/p99), sections 40 words;
 - completion at 1, 4, 8, 16, 32 sections at once per draft (1 is the serial yardstick);
 - the cost streaming adds: the same expansions with streaming (and progress) off;
-- one gateway delivering progress to 100 sockets, each watching its own expansion.
+- one gateway delivering progress to 100 sockets, each watching its own expansion (end to end, and
+  the gateway alone, with progress published straight to the stream as fast as NATS takes it).
 
 Run from the repository root: .venv/bin/python -m bench.streaming [--samples N] [--sockets N]
 """
@@ -24,11 +25,16 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import msgspec
+import nats
 
 from compose.harness import ROOT, ServiceProcess, Stack, free_port, new_stack
+from contracts import subjects
+from contracts.events import BlobProgress
 from servicekit.auth import issue_token
 
 SENTENCES = [
@@ -71,6 +77,7 @@ class Watcher:
         self.first: dict[str, float] = {}
         self.done: dict[str, float] = {}
         self.progress = 0
+        self.text = ""
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -91,6 +98,7 @@ class Watcher:
                     self.ready.set()
                 elif body["type"] == "blob.progress":
                     self.progress += 1
+                    self.text += body["delta"]
                     self.first.setdefault(body["parent_id"], now)
                 elif body["type"] == "blob.derived":
                     self.done.setdefault(body["parent_id"], now)
@@ -197,6 +205,7 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
                 f"{pct(firsts, .5) * 1000:.0f} / {pct(firsts, .99) * 1000:.0f} ms; complete p50/p99 {pct(totals, .5):.2f} / {pct(totals, .99):.2f} s; "
                 f"wall {time.perf_counter() - started:.1f} s"
             )
+            await gateway_fan_out(session, stack, sockets)
     finally:
         if bench.expansion is not None:
             bench.expansion.kill()
@@ -205,6 +214,48 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
         model.wait(10)
         shutil.rmtree(stack.data_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def gateway_fan_out(session: aiohttp.ClientSession, stack: Stack, sockets: int, messages: int = 40_000) -> None:
+    """The gateway alone: progress published straight to the stream for `sockets` users as fast as
+    NATS takes it, each user's socket counting what arrives and checking nothing is lost."""
+    users = [f"fan-{uuid.uuid4().hex[:10]}" for _ in range(sockets)]
+    watchers = [Watcher(stack, user) for user in users]
+    for watcher in watchers:
+        await watcher.start(session)
+    texts: dict[str, list[str]] = {u: [] for u in users}
+    nc = await nats.connect(stack.nats_url)
+    js = nc.jetstream()
+    started = time.perf_counter()
+    pending = []
+    for n in range(messages):
+        user = users[n % sockets]
+        delta = f"w{n // sockets} "
+        texts[user].append(delta)
+        event = BlobProgress(
+            user_id=user, parent_id="b1", parent_version=1, derived_id="d1", processor_id="text-expansion", attempt=1,
+            section=0, sections=1, seq=n // sockets + 1, delta=delta, occurred_at=datetime.now(UTC),
+        )  # fmt: skip
+        pending.append(js.publish(subjects.progress(user, "b1", "text-expansion"), msgspec.json.encode(event)))
+        if len(pending) >= 500:
+            await asyncio.gather(*pending)
+            pending = []
+    await asyncio.gather(*pending)
+    published = time.perf_counter() - started
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any("".join(texts[w.user_id]) != w.text for w in watchers):
+        await asyncio.sleep(0.05)
+    took = time.perf_counter() - started
+    whole = sum("".join(texts[w.user_id]) == w.text for w in watchers)
+    received = sum(w.progress for w in watchers)
+    for watcher in watchers:
+        await watcher.stop()
+    await nc.drain()
+    print(
+        f"the gateway alone, {sockets} sockets: {messages} progress messages published in {published:.1f} s; every socket "
+        f"had its text whole after {took:.1f} s ({whole}/{sockets} whole) = {messages / took:.0f} messages/s through one "
+        f"gateway, in {received} socket messages ({messages - received} joined for sockets behind)"
+    )
 
 
 async def drafts_table(bench: Bench, session: aiohttp.ClientSession, text: str, samples: int) -> None:
