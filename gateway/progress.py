@@ -141,8 +141,12 @@ class ProgressFeed:
             config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start)),
         )  # fmt: skip
         try:
-            pending = (await subscription.consumer_info()).num_pending or 0
-            while pending > 0 and len(found) < MAX_REPLAY:
+            # A push consumer may have sent everything before we ask, so `num_pending` alone can
+            # read 0 with messages waiting in our buffer; `delivered` tells those apart.
+            info = await subscription.consumer_info()
+            if not info.num_pending and not (info.delivered is not None and info.delivered.consumer_seq):
+                return found  # nothing of this subject from `start` on
+            while len(found) < MAX_REPLAY:
                 try:
                     msg = await subscription.next_msg(timeout=READ_TIMEOUT)
                 except (TimeoutError, asyncio.TimeoutError):
@@ -151,8 +155,7 @@ class ProgressFeed:
                 message = _decode(msg.data, seq)
                 if message is not None:
                     found.append({**message[1], "seq_in_stream": seq})
-                pending = msg.metadata.num_pending
-                if seq >= until:
+                if seq >= until or not msg.metadata.num_pending:
                     break
         finally:
             try:

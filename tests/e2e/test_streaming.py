@@ -190,7 +190,9 @@ async def test_a_reconnect_mid_stream_and_a_late_reader_miss_nothing(
     # A late reader: the blob shows the text so far, and from where to go on.
     async with client.get(f"/api/v1/blobs/{blob['id']}") as response:
         assert response.status == 200
-        (running,) = (await response.json())["in_flight"]
+        shown = await response.json()
+    assert len(shown["in_flight"]) == 1, (shown, first.messages[-3:])
+    (running,) = shown["in_flight"]
     assert running["processor"] == "text-expansion" and running["sections"] == 8 and running["sections_done"] < 8
     assert running["text"].startswith(joined(before)[:20])
     second = await Socket.open(stack, user_id, last_event_id=last_event, last_progress_id=before[-1]["progress_id"])
