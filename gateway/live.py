@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
@@ -19,6 +17,7 @@ from contracts.events import BlobCreated
 from contracts.subjects import STREAM_NAME
 
 from .cache import ViewCache
+from .feed import StreamFeed
 from .metrics import GatewayMetrics
 from .registry import Directory
 from .ws import Connection, Hub, client_message
@@ -28,31 +27,13 @@ MAX_RESUME = 2000  # a client further behind than this reloads instead
 CLIENT_SUBJECTS = ("blob.", "book.compiled", "processor.failed.")
 
 
-class LiveEvents:
+class LiveEvents(StreamFeed):
     def __init__(self, js: JetStreamContext, hub: Hub, cache: ViewCache, directory: Directory, metrics: GatewayMetrics) -> None:
-        self.js = js
+        super().__init__(js, stream=STREAM_NAME, subject=">")
         self.hub = hub
         self.cache = cache
         self.directory = directory
         self.metrics = metrics
-        self._subscription: Any = None
-
-    async def start(self) -> None:
-        # One ordered consumer over the whole stream keeps one order of sequence numbers.
-        self._subscription = await self.js.subscribe(
-            ">", stream=STREAM_NAME, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
-        )
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            try:
-                await self._subscription.unsubscribe()
-            except Exception as exc:  # already gone with the connection
-                log.debug("unsubscribe: %s", exc)
-
-    async def _on_message(self, msg: Msg) -> None:
-        seq = msg.metadata.sequence.stream
-        self.handle(msg.subject, msg.data, seq)
 
     def handle(self, subject: str, data: bytes, seq: int) -> None:
         """Invalidate what the event changes, and tell the user's sockets."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -22,6 +21,7 @@ from nats.js.errors import NotFoundError
 from contracts import subjects
 from contracts.subjects import PROGRESS_STREAM
 
+from .feed import StreamFeed, unsubscribe_quietly
 from .metrics import GatewayMetrics
 from .ws import Connection, Hub, progress_message
 
@@ -63,29 +63,13 @@ class InFlight:
         }  # fmt: skip
 
 
-class ProgressFeed:
+class ProgressFeed(StreamFeed):
     def __init__(self, js: JetStreamContext, hub: Hub, metrics: GatewayMetrics) -> None:
-        self.js = js
+        super().__init__(js, stream=PROGRESS_STREAM, subject="progress.>")
         self.hub = hub
         self.metrics = metrics
-        self._subscription: Any = None
 
-    async def start(self) -> None:
-        self._subscription = await self.js.subscribe(
-            "progress.>", stream=PROGRESS_STREAM, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
-        )
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            try:
-                await self._subscription.unsubscribe()
-            except Exception as exc:  # already gone with the connection
-                log.debug("unsubscribe: %s", exc)
-
-    async def _on_message(self, msg: Msg) -> None:
-        self.handle(msg.data, msg.metadata.sequence.stream)
-
-    def handle(self, data: bytes, seq: int) -> None:
+    def handle(self, subject: str, data: bytes, seq: int) -> None:
         self.hub.last_progress_seq = max(self.hub.last_progress_seq, seq)
         message = _decode(data, seq)
         if message is not None:
@@ -158,10 +142,7 @@ class ProgressFeed:
                 if seq >= until or not msg.metadata.num_pending:
                     break
         finally:
-            try:
-                await subscription.unsubscribe()
-            except Exception as exc:
-                log.debug("unsubscribe: %s", exc)
+            await unsubscribe_quietly(subscription)
         return found
 
 

@@ -1,0 +1,47 @@
+"""One ordered consumer over a stream's new messages, as the gateway's live feeds read them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+log = logging.getLogger(__name__)
+
+
+async def unsubscribe_quietly(subscription: Any) -> None:
+    """Unsubscribe; a subscription already gone with its connection is not an error."""
+    if subscription is None:
+        return
+    try:
+        await subscription.unsubscribe()
+    except Exception as exc:
+        log.debug("unsubscribe: %s", exc)
+
+
+class StreamFeed:
+    """Hands every new message of `stream` (matching `subject`) to `handle`, in stream order."""
+
+    def __init__(self, js: JetStreamContext, *, stream: str, subject: str) -> None:
+        self.js = js
+        self.stream = stream
+        self.subject = subject
+        self._subscription: Any = None
+
+    async def start(self) -> None:
+        # One ordered consumer over the whole subject keeps one order of sequence numbers.
+        self._subscription = await self.js.subscribe(
+            self.subject, stream=self.stream, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        )
+
+    async def stop(self) -> None:
+        await unsubscribe_quietly(self._subscription)
+
+    async def _on_message(self, msg: Msg) -> None:
+        self.handle(msg.subject, msg.data, msg.metadata.sequence.stream)
+
+    def handle(self, subject: str, data: bytes, seq: int) -> None:
+        raise NotImplementedError
