@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-log = logging.getLogger(__name__)
-
-
-async def unsubscribe_quietly(subscription: Any) -> None:
-    """Unsubscribe; a subscription already gone with its connection is not an error."""
-    if subscription is None:
-        return
-    try:
-        await subscription.unsubscribe()
-    except Exception as exc:
-        log.debug("unsubscribe: %s", exc)
+from servicekit.stream import unsubscribe_quietly
 
 
 class StreamFeed:

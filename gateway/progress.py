@@ -20,8 +20,9 @@ from nats.js.errors import NotFoundError
 
 from contracts import subjects
 from contracts.subjects import PROGRESS_STREAM
+from servicekit.stream import unsubscribe_quietly
 
-from .feed import StreamFeed, unsubscribe_quietly
+from .feed import StreamFeed
 from .metrics import GatewayMetrics
 from .ws import Connection, Hub, progress_message
 
@@ -31,7 +32,7 @@ READ_TIMEOUT = 2.0
 
 
 @dataclass
-class InFlight:
+class Partial:
     """A derivation's partial output put together from its progress messages."""
 
     processor: str
@@ -85,9 +86,6 @@ class ProgressFeed(StreamFeed):
             return True
         sent = 0
         for body in await self._read(subjects.user_progress(connection.user_id), after + 1, until):
-            if body["seq_in_stream"] > until:
-                break
-            body.pop("seq_in_stream")
             await connection.socket.send_str(msgspec.json.encode(body).decode())
             sent += 1
             if sent >= MAX_REPLAY:
@@ -103,7 +101,7 @@ class ProgressFeed(StreamFeed):
             return []  # nothing streamed for this blob lately: the usual case, one lookup
         if last.seq is None:
             return []
-        runs: dict[str, InFlight] = {}
+        runs: dict[str, Partial] = {}
         for body in await self._read(subject, 1, last.seq):
             processor = str(body.get("processor"))
             if body.get("parent_version") != version or processor in made:
@@ -113,12 +111,12 @@ class ProgressFeed(StreamFeed):
             if run is not None and attempt < run.attempt:
                 continue  # an older attempt's message: the work started over since
             if run is None or attempt > run.attempt:
-                run = runs[processor] = InFlight(processor, str(body["derived_id"]), version, attempt, int(body.get("sections", 1)))
+                run = runs[processor] = Partial(processor, str(body["derived_id"]), version, attempt, int(body.get("sections", 1)))
             run.add(body)
         return [r.view() for r in runs.values() if len(r.done) < r.sections]
 
     async def _read(self, subject: str, start: int, until: int) -> list[dict[str, Any]]:
-        """The client messages of `subject` from sequence `start` to `until`, oldest first."""
+        """The client messages of `subject` from sequence `start` to `until` (both included), oldest first."""
         found: list[dict[str, Any]] = []
         subscription = await self.js.subscribe(
             subject, stream=PROGRESS_STREAM, ordered_consumer=True,
@@ -136,10 +134,12 @@ class ProgressFeed(StreamFeed):
                 except (TimeoutError, asyncio.TimeoutError):
                     break
                 seq = msg.metadata.sequence.stream
+                if seq > until:
+                    break  # live delivery has it
                 message = _decode(msg.data, seq)
                 if message is not None:
-                    found.append({**message[1], "seq_in_stream": seq})
-                if seq >= until or not msg.metadata.num_pending:
+                    found.append(message[1])
+                if seq == until or not msg.metadata.num_pending:
                     break
         finally:
             await unsubscribe_quietly(subscription)

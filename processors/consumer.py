@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts.events import AnyEvent, BlobChanged, CompileBook
 from contracts.models import RecordFailure
 from contracts.subjects import STREAM_NAME
+from servicekit.stream import unsubscribe_quietly
 
 from .errors import PermanentError
 from .base import Outcome
@@ -110,8 +111,7 @@ class EventConsumer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # A pull subscription left open keeps a connection's drain waiting for its whole timeout.
         for subscription in self._subscriptions:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+            await unsubscribe_quietly(subscription)
 
     async def _loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Fetch as many messages as there are free workers, in one request; handle and settle

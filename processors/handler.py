@@ -13,12 +13,14 @@ from typing import cast
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from contracts import subjects
 from contracts.events import AnyEvent, BlobChanged, BlobDeleted
 from contracts.models import USER_PROCESSOR, RegisterDerivedBlob
 from contracts.processors import DerivedBlob
 from contracts.validation import ValidatorCache
+from servicekit.stream import unsubscribe_quietly
 
 from .base import Derived, DerivingProcessor, Outcome, Source, StreamingProcessor
 from .errors import PermanentError, SourceInvalid, Superseded
@@ -82,7 +84,7 @@ class DerivingHandler:
         self.progress = progress
         self.nc = nc
         self.inflight = InFlight()
-        self._watching: list[object] = []
+        self._watching: list[Subscription] = []
 
     def subjects(self) -> list[str]:
         """Its inputs' changes and deletions, deletions of its own output, and its replays."""
@@ -103,10 +105,7 @@ class DerivingHandler:
 
     async def stop(self) -> None:
         for subscription in self._watching:
-            try:
-                await subscription.unsubscribe()  # type: ignore[attr-defined]
-            except Exception as exc:  # the connection went first
-                log.debug("unsubscribe: %s", exc)
+            await unsubscribe_quietly(subscription)
         self._watching.clear()
 
     async def _on_change(self, message: Msg) -> None:

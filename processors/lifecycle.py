@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts import subjects
+from servicekit.stream import unsubscribe_quietly
 
 from .consumer import EventConsumer
 
@@ -78,10 +79,7 @@ class Lifecycle:
 
     async def stop(self) -> None:
         for subscription in self._subscriptions:
-            try:
-                await subscription.unsubscribe()
-            except Exception as exc:  # the connection may be gone already
-                log.debug("unsubscribe: %s", exc)
+            await unsubscribe_quietly(subscription)
         # Let a change under way finish (they are short); cancelling one could orphan consumers.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pause()

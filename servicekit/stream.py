@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -68,6 +69,16 @@ async def connect(url: str, *, name: str) -> NatsClient:
         connect_timeout=5,
         drain_timeout=5,
     )
+
+
+async def unsubscribe_quietly(subscription: Any) -> None:
+    """Unsubscribe; a subscription already gone with its connection is not an error."""
+    if subscription is None:
+        return
+    try:
+        await subscription.unsubscribe()
+    except Exception as exc:
+        log.debug("unsubscribe: %s", exc)
 
 
 def nats_ready(nc: NatsClient) -> Callable[[], Awaitable[None]]:

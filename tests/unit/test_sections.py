@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.metrics import GatewayMetrics
-from gateway.progress import InFlight as Partial
+from gateway.progress import Partial
 from gateway.ws import Hub
 from processors.errors import ProviderError, Superseded
 from processors.inflight import InFlight
