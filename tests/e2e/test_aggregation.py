@@ -79,13 +79,24 @@ async def view(client: aiohttp.ClientSession, user_id: str, book_id: str, **head
 
 
 async def settled(client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
-    """The view once every chapter's expansion is there and current."""
+    """The view once every chapter's expansion is there and current, and the gateway has had
+    every event about them (the index publishes through its outbox a moment after it answers)."""
     body, _ = await eventually(
         lambda: view(client, user_id, book_id, **{"Cache-Control": "no-cache"}),
         lambda v: all(c["status"] == "ok" for c in v[0]["chapters"]),
         timeout=30, what="every chapter expanded",
     )  # fmt: skip
+    seen = -1.0
+    while (now := await events_seen(client)) != seen:
+        seen = now
+        await asyncio.sleep(0.5)
     return body
+
+
+async def events_seen(client: aiohttp.ClientSession) -> float:
+    async with client.get("/metrics") as response:
+        text = await response.text()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("studio_gateway_events_total{"))
 
 
 async def upstream_calls(stack: Stack) -> dict[str, float]:

@@ -103,8 +103,13 @@ async def test_an_update_makes_a_new_version_and_a_delete_removes_it_everywhere(
         what="v2 replacing v1",
     )
     assert second["id"] != first["id"]
-    async with expansion_api.get(f"/blobs/{first['id']}", params={"user_id": user_id}) as response:
-        assert response.status == 404
+
+    async def first_in_store() -> int:
+        async with expansion_api.get(f"/blobs/{first['id']}", params={"user_id": user_id}) as response:
+            return response.status
+
+    # The index drops the superseded entry first, then the store its copy.
+    await eventually(first_in_store, lambda status: status == 404, what="v1 gone from the store")
     async with expansion_api.get(f"/blobs/{second['id']}", params={"user_id": user_id}) as response:
         assert "storm" in (await response.json())["data"]["original"]
     async with api.delete(f"/api/v1/blobs/{parent['id']}") as response:
