@@ -11,6 +11,12 @@ from .ids import Id, SchemaId
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
+COMPILED_BOOK_SCHEMA = "compiled-book-v1"
+BOOK_EXPORT_FORMATS = ("epub", "docx", "pdf", "md", "txt")  # `GET …/books/{book_id}/export?format=`
+LongText = Annotated[str, msgspec.Meta(max_length=100_000)]  # front or back matter
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# A BCP 47 language tag, as EPUB and Office files carry it: `en`, `en-GB`, `pt-BR`.
+Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}\Z")]
 
 USER_PROCESSOR = "user"
 
@@ -127,7 +133,19 @@ class ChapterState(msgspec.Struct, kw_only=True):
     derived: dict[str, DerivedRef] = {}  # every level of every chain, by processor
 
 
-class BookState(msgspec.Struct, kw_only=True):
+class BookMetadata(msgspec.Struct, kw_only=True):
+    """What a book says of itself beyond its title, used by every export."""
+
+    subtitle: str | None = None
+    author: str | None = None  # the byline; a manuscript's running head takes its last word
+    language: str | None = None  # BCP 47; exports assume `en` without one
+    dedication: str | None = None
+    front_matter: str | None = None  # Markdown: a foreword, an epigraph
+    back_matter: str | None = None  # Markdown: acknowledgements, about the author
+    contact: str | None = None  # a manuscript's contact block (name, address, email), one item a line
+
+
+class BookState(BookMetadata, kw_only=True):
     book_id: str
     title: str
     description: str | None = None
@@ -170,6 +188,24 @@ class CreateBook(msgspec.Struct, kw_only=True):
     title: Title
     id: Id | None = None
     description: Text | None = None
+
+
+class UpdateBook(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`PATCH .../books/{book_id}` (client body): the fields given change; `null` clears one."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    description: Text | None | msgspec.UnsetType = msgspec.UNSET
+    subtitle: Title | None | msgspec.UnsetType = msgspec.UNSET
+    author: Name | None | msgspec.UnsetType = msgspec.UNSET
+    language: Language | None | msgspec.UnsetType = msgspec.UNSET
+    dedication: Text | None | msgspec.UnsetType = msgspec.UNSET
+    front_matter: LongText | None | msgspec.UnsetType = msgspec.UNSET
+    back_matter: LongText | None | msgspec.UnsetType = msgspec.UNSET
+    contact: Text | None | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, object]:
+        """The fields given, by name (None for the ones cleared)."""
+        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not msgspec.UNSET}
 
 
 class CreateUserBook(CreateBook, kw_only=True):

@@ -18,7 +18,7 @@ from .auth import auth_middleware
 from .breaker import CircuitBreaker
 from .cache import ViewCache
 from .limiter import AdaptiveLimit
-from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
+from .keys import AGGREGATOR, CACHE, DIRECTORY, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
 from .live import LiveEvents
 from .progress import ProgressFeed
 from .metrics import GatewayMetrics
@@ -28,6 +28,7 @@ from .settings import Settings
 from .socket import routes as socket_routes
 from .sources import Source
 from .upstream import Upstream
+from .exports import routes as export_routes
 from .views import routes as view_routes
 from .ws import Hub
 
@@ -43,6 +44,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     limit = functools.partial(AdaptiveLimit, floor=settings.source_timeout_seconds, ceiling=settings.source_timeout_ceiling_seconds)
     index = Source("index", settings.index_url, session, token, metrics, breaker=breaker(), limit=limit("index"))
     directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit)
+    app[DIRECTORY] = directory
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
     js = nc.jetstream()
@@ -85,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
         resources=resources,
     )
     app.router.add_routes(view_routes)
+    app.router.add_routes(export_routes)
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     return app

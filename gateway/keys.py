@@ -9,6 +9,7 @@ from .cache import ViewCache
 from .live import LiveEvents
 from .metrics import GatewayMetrics
 from .progress import ProgressFeed
+from .registry import Directory
 from .settings import Settings
 from .upstream import Upstream
 from .ws import Hub
@@ -22,3 +23,4 @@ HUB = web.AppKey("hub", Hub)
 LIVE = web.AppKey("live", LiveEvents)
 GATEWAY_METRICS = web.AppKey("gateway_metrics", GatewayMetrics)
 PROGRESS = web.AppKey("progress", ProgressFeed)
+DIRECTORY = web.AppKey("directory", Directory)

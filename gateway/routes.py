@@ -8,14 +8,14 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateUserBlob,
+    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob,
 )  # fmt: skip
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.app import BODIES
 from servicekit.urls import url_path
 
 from .auth import current_user
-from .keys import INDEX, PROGRESS
+from .keys import CACHE, INDEX, PROGRESS
 from .upstream import relayed_response
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,17 @@ async def create_book(request: web.Request) -> web.Response:
 @routes.get("/api/v1/users/{uid}/books")
 async def list_books(request: web.Request) -> web.Response:
     return await request.app[INDEX].call(request, "GET", url_path("api", "v1", "users", current_user(request), "books"))
+
+
+@routes.patch("/api/v1/users/{uid}/books/{book_id}")
+async def update_book(request: web.Request) -> web.Response:
+    """Title, description and metadata (subtitle, author, language, dedication, front and back matter, contact)."""
+    body = await request.app[BODIES].read(request, UpdateBook)
+    path = url_path("api", "v1", "users", current_user(request), "books", request.match_info["book_id"])
+    response = await request.app[INDEX].call(request, "PATCH", path, body=body)
+    if response.status == 200:
+        request.app[CACHE].invalidate(current_user(request))  # no event announces a title; this gateway's views follow at once
+    return response
 
 
 @routes.post("/api/v1/blobs")

@@ -13,7 +13,9 @@ from pymongo.errors import DuplicateKeyError
 from contracts import subjects
 from contracts.events import CompileBook
 from contracts.models import (
+    COMPILED_BOOK_SCHEMA,
     USER_PROCESSOR,
+    BookMetadata,
     BookState,
     ChapterState,
     CompileAccepted,
@@ -21,6 +23,7 @@ from contracts.models import (
     CreateUserBook,
     DerivedRef,
     FailureSummary,
+    UpdateBook,
     UserState,
 )
 from contracts.problems import FieldError
@@ -33,7 +36,7 @@ from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .listing import LIVE
 
 
-COMPILED_SCHEMA = "compiled-book-v1"
+COMPILED_SCHEMA = COMPILED_BOOK_SCHEMA
 
 
 def slug(title: str) -> str:
@@ -134,6 +137,26 @@ class BookStore:
             await self.books.update_one({"_id": doc["_id"]}, {"$set": {"named": True}})
         return (await self.books_of(request.user_id, book_id=book_id))[0]
 
+    async def update(self, user_id: str, book_id: str, change: UpdateBook) -> BookState:
+        """Change a book's title, description or metadata; a field set to None is removed."""
+        changes = change.changes()
+        update: dict[str, Any] = {}
+        if assigned := {k: v for k, v in changes.items() if v is not None}:
+            update["$set"] = {**assigned, **({"named": True} if "title" in assigned else {})}
+        if cleared := {k: "" for k, v in changes.items() if v is None}:
+            update["$unset"] = cleared
+        key = f"{user_id}/{book_id}"
+        if await self.books.find_one({"_id": key}, {"_id": 1}) is None:
+            # A book only its drafts name has no document yet: it gets one (or it does not exist: 404).
+            await self.books_of(user_id, book_id=book_id)
+            try:
+                await self.books.insert_one({"_id": key, "user_id": user_id, "book_id": book_id, "title": book_id, "created_at": now()})
+            except DuplicateKeyError:
+                pass  # a draft filed it meanwhile
+        if update:
+            await self.books.update_one({"_id": key}, update)
+        return (await self.books_of(user_id, book_id=book_id))[0]
+
     async def books_of(self, user_id: str, *, book_id: str | None = None, with_drafts: bool = False) -> list[BookState]:
         """The user's books with their chapters in order; a draft's book appears even if unnamed.
 
@@ -195,6 +218,7 @@ class BookStore:
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
+                **{field: b.get(field) for field in BookMetadata.__struct_fields__},
                 outputs=outputs.get(b["book_id"], {}),
                 drafts=[to_user_blob(d) for d in drafts if d["book_id"] == b["book_id"]] if with_drafts else None,
             )

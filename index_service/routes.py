@@ -8,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
+    UpdateBook,
     BlobBatch,
     BlobBatchRequest,
     BlobList,
@@ -138,6 +139,13 @@ async def get_book(request: web.Request) -> web.Response:
         raise Unprocessable("include may only be 'drafts'", errors=[FieldError(pointer="/include", detail="unknown")])
     books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"], with_drafts=include == "drafts")
     return json_response(books[0])
+
+
+@routes.patch("/api/v1/users/{uid}/books/{book_id}")
+async def update_book(request: web.Request) -> web.Response:
+    """Title, description and metadata; the fields given change, `null` clears one."""
+    body = await request.app[BODIES].read(request, UpdateBook)
+    return json_response(await request.app[BOOKS].update(user_param(request), request.match_info["book_id"], body))
 
 
 @routes.post("/api/v1/users/{uid}/books/{book_id}/compile")

@@ -11,6 +11,7 @@ import msgspec
 from contracts import subjects
 from contracts.events import AnyEvent, BlobDeleted, CompileBook
 from contracts.models import RegisterDerivedBlob
+from contracts.models import BookMetadata
 from processors.base import Outcome
 from processors.handler import derived_id
 from processors.index_client import IndexClient, without_nul
@@ -85,6 +86,8 @@ class CompileHandler:
             user_id=event.user_id, book_id=event.book_id, title=book.title, request_id=event.event_id,
             prefer=event.prefer, chapters=chapters, timings=timings,
             blob_id_for=lambda version: derived_id(PROCESSOR_ID, f"{event.user_id}/{event.book_id}", version),
+            # The metadata as it is now goes with the version: an export of it always reads the same.
+            metadata={f: getattr(book, f) for f in BookMetadata.__struct_fields__ if getattr(book, f) is not None},
         )  # fmt: skip
         stored = time.perf_counter()
         await self._register(event, saved)

@@ -42,4 +42,16 @@ MIGRATIONS = (
     );
     """,
     OUTBOX_MIGRATION,
+    """
+    ALTER TABLE compiled_books ADD COLUMN metadata JSONB NOT NULL DEFAULT '{}';
+    CREATE TABLE book_exports (
+        compiled_id  UUID NOT NULL REFERENCES compiled_books (id) ON DELETE CASCADE,
+        format       TEXT NOT NULL,
+        etag         TEXT NOT NULL,
+        content      BYTEA NOT NULL,
+        render_ms    REAL NOT NULL,
+        created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (compiled_id, format)
+    );
+    """,
 )

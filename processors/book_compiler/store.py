@@ -12,16 +12,19 @@ import asyncpg
 
 from contracts import subjects
 from contracts.events import BookCompiled
+from contracts.models import BookMetadata
 from contracts.processors import DerivedBlob
 from processors.errors import RetryableError
 from processors.pg import PgStore, enqueue
 
 from .compiler import CompiledChapterText, plain_text
+from .exports import Manuscript
 from .migrations import MIGRATIONS
 
 PROCESSOR_ID = "book-compiler"
 SCHEMA_ID = "compiled-book-v1"
 PREVIEW_CHARS = 200
+METADATA = frozenset(BookMetadata.__struct_fields__)
 _BOOK_COLUMNS = "id, blob_id, request_id, user_id, book_id, version, title, word_count, chapter_count, source_blob_ids, compile_config, timings, created_at, left(full_text, 200) AS preview"
 _CHAPTER_COLUMNS = "chapter_num, title, draft_blob_id, expanded_blob_id, draft_version, source, fallback_reason, compiled_text, word_count"
 
@@ -83,6 +86,7 @@ class CompiledBookStore(PgStore):
         chapters: list[CompiledChapterText],
         timings: dict[str, float],
         blob_id_for: Callable[[int], str],
+        metadata: dict[str, Any] | None = None,
     ) -> SavedBook:
         """Store a new version with its chapters and its `book.compiled` event, in one transaction."""
         full_text = plain_text(title, chapters)
@@ -99,10 +103,10 @@ class CompiledBookStore(PgStore):
                     blob_id = blob_id_for(version)
                     await connection.execute(
                         "INSERT INTO compiled_books (id, blob_id, request_id, user_id, book_id, version, title, full_text,"
-                        " word_count, chapter_count, source_blob_ids, compile_config, timings)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        " word_count, chapter_count, source_blob_ids, compile_config, timings, metadata)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                         compiled_id, blob_id, request_id, user_id, book_id, version, title, full_text, word_count,
-                        len(chapters), sources, {"prefer": prefer}, timings,
+                        len(chapters), sources, {"prefer": prefer}, timings, metadata or {},
                     )  # fmt: skip
                     await connection.executemany(
                         f"INSERT INTO book_chapters (id, book_id, {_CHAPTER_COLUMNS})"
@@ -182,15 +186,41 @@ class CompiledBookStore(PgStore):
         )  # fmt: skip
         return [dict(r) for r in rows]
 
-    async def chapters_of(self, user_id: str, book_id: str, version: int | None) -> tuple[str, int, list[CompiledChapterText]] | None:
-        """A compiled version's title, number and chapter texts; the newest when `version` is None."""
-        book = await self.pool.fetchrow(
-            "SELECT id, title, version FROM compiled_books WHERE user_id = $1 AND book_id = $2"
+    async def compiled(self, user_id: str, book_id: str, version: int | None) -> asyncpg.Record | None:
+        """A compiled version's id, number and title (the newest when `version` is None)."""
+        return await self.pool.fetchrow(
+            "SELECT id, version, title, metadata, created_at FROM compiled_books WHERE user_id = $1 AND book_id = $2"
             " AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1",
             user_id, book_id, version,
         )  # fmt: skip
-        if book is None:
+
+    async def manuscript(self, user_id: str, book_id: str, book: asyncpg.Record) -> Manuscript:
+        """Everything an export is made from, for the compiled version `book` (from `compiled`)."""
+        _, _, chapters = await self._chapters(book)
+        fields: dict[str, str] = {k: v for k, v in book["metadata"].items() if k in METADATA and isinstance(v, str)}
+        return Manuscript(
+            book_id=book_id, compiled_id=str(book["id"]), version=book["version"], title=book["title"],
+            created_at=book["created_at"], chapters=chapters, **fields,
+        )  # fmt: skip
+
+    async def cached_export(self, compiled_id: uuid.UUID, fmt: str, *, with_content: bool) -> tuple[str, bytes | None] | None:
+        """A rendered export's ETag (and bytes, when asked), if it was made before."""
+        row = await self.pool.fetchrow(
+            f"SELECT etag{', content' if with_content else ''} FROM book_exports WHERE compiled_id = $1 AND format = $2",
+            compiled_id, fmt,
+        )  # fmt: skip
+        if row is None:
             return None
+        return row["etag"], (bytes(row["content"]) if with_content else None)
+
+    async def save_export(self, compiled_id: uuid.UUID, fmt: str, etag: str, content: bytes, render_ms: float) -> None:
+        await self.pool.execute(
+            "INSERT INTO book_exports (compiled_id, format, etag, content, render_ms) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (compiled_id, format) DO NOTHING",
+            compiled_id, fmt, etag, content, render_ms,
+        )  # fmt: skip
+
+    async def _chapters(self, book: asyncpg.Record) -> tuple[str, int, list[CompiledChapterText]]:
         rows = await self.pool.fetch(f"SELECT {_CHAPTER_COLUMNS} FROM book_chapters WHERE book_id = $1 ORDER BY chapter_num", book["id"])
         chapters = [
             CompiledChapterText(

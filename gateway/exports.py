@@ -1,0 +1,67 @@
+"""`GET …/books/{book_id}/export`: a compiled book as a file, from the processor that compiles books."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA
+from servicekit.errors import BadRequest
+from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.params import int_param
+from servicekit.urls import upstream_url, url_path
+
+from .auth import current_user
+from .errors import UpstreamUnavailable
+from .keys import DIRECTORY, SESSION, SETTINGS
+from .upstream import relayed_response
+
+routes = web.RouteTableDef()
+RELAYED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "X-Compiled-Version", "Content-Length")
+CHUNK = 64 * 1024
+
+
+class UnknownFormat(BadRequest):
+    code, title = "unknown-format", "No such export format"
+
+
+@routes.get("/api/v1/users/{uid}/books/{book_id}/export")
+async def export_book(request: web.Request) -> web.StreamResponse:
+    """`?format=epub|docx|pdf|md|txt&version=N` (the newest version by default); `If-None-Match` -> 304."""
+    fmt = request.query.get("format", "md")
+    if fmt not in BOOK_EXPORT_FORMATS:
+        raise UnknownFormat(f"format must be one of {', '.join(BOOK_EXPORT_FORMATS)}")
+    version = int_param(request, "version", minimum=1, maximum=2**31 - 1)
+    directory = request.app[DIRECTORY]
+    await directory.refresh(request_id=request.get(REQUEST_ID_KEY, ""))
+    compilers = [p for p in directory.producing(COMPILED_BOOK_SCHEMA) if p not in directory.retired]
+    if not compilers:
+        raise UpstreamUnavailable("no book compiler is registered")
+    registration = directory.registrations[compilers[0]]
+    path = url_path("users", current_user(request), "books", request.match_info["book_id"], "export")
+    params = {"format": fmt, **({"version": str(version)} if version is not None else {})}
+    settings = request.app[SETTINGS]
+    headers = {"Authorization": f"Bearer {settings.service_token}", REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
+    if "If-None-Match" in request.headers:
+        headers["If-None-Match"] = request.headers["If-None-Match"]
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=60)
+    try:
+        async with request.app[SESSION].get(
+            upstream_url(registration.base_url, path), params=params, headers=headers, timeout=timeout
+        ) as upstream:
+            if upstream.status >= 500:
+                raise UpstreamUnavailable(f"{registration.id} answered {upstream.status}")
+            if upstream.status not in (200, 304):
+                body = await upstream.read()
+                return relayed_response(upstream.status, body, {"Content-Type": upstream.headers.get("Content-Type", "")})
+            response = web.StreamResponse(status=upstream.status, headers={k: upstream.headers[k] for k in RELAYED if k in upstream.headers})
+            await response.prepare(request)
+            if upstream.status == 200:
+                async for chunk in upstream.content.iter_chunked(CHUNK):
+                    await response.write(chunk)
+            await response.write_eof()
+            return response
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
