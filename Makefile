@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python -m bench.keep_up
 	$(BIN)/python -m bench.federation
 	$(BIN)/python -m bench.streaming
+	$(BIN)/python -m bench.exports
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache

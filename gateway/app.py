@@ -28,7 +28,7 @@ from .settings import Settings
 from .socket import routes as socket_routes
 from .sources import Source
 from .upstream import Upstream
-from .exports import routes as export_routes
+from .compiled import routes as compiled_routes
 from .views import routes as view_routes
 from .ws import Hub
 
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> web.Application:
         resources=resources,
     )
     app.router.add_routes(view_routes)
-    app.router.add_routes(export_routes)
+    app.router.add_routes(compiled_routes)
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     return app

@@ -9,6 +9,7 @@ import uuid
 
 import asyncpg
 from aiohttp import web
+from cachetools import LRUCache
 
 from processors.errors import DerivedNotFound
 from servicekit.errors import BadRequest
@@ -33,11 +34,13 @@ def export_format(value: str | None) -> str:
 
 
 class Exporter:
-    """Renders each (version, format) once, even when asked for it many times at once."""
+    """Renders each (version, format) once, even when asked for it many times at once; keeps the
+    latest ones asked for in memory too (`memory_bytes` of them), so a hot file skips the database."""
 
-    def __init__(self, store: CompiledBookStore) -> None:
+    def __init__(self, store: CompiledBookStore, *, memory_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
         self._rendering: dict[tuple[uuid.UUID, str], asyncio.Task[tuple[str, bytes]]] = {}
+        self._memory: LRUCache[tuple[uuid.UUID, str], tuple[str, bytes]] = LRUCache(memory_bytes, getsizeof=lambda v: len(v[1]) + 200)
 
     async def _render(self, user_id: str, book_id: str, book: asyncpg.Record, fmt: str) -> tuple[str, bytes]:
         manuscript = await self.store.manuscript(user_id, book_id, book)
@@ -62,19 +65,22 @@ class Exporter:
             "Cache-Control": "private, max-age=0, must-revalidate",
         }
         wanted = request.headers.get("If-None-Match")
-        cached = await self.store.cached_export(book["id"], fmt, with_content=False)
+        key = (book["id"], fmt)
+        held = self._memory.get(key)
+        cached = (held[0], None) if held is not None else await self.store.cached_export(book["id"], fmt, with_content=False)
         if cached is not None and wanted is not None and cached[0] in _tags(wanted):
             return web.Response(status=304, headers={**headers, "ETag": cached[0]})
-        found = await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None
+        found = held or (await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None)
         if found is not None and found[1] is not None:
             etag, content = found[0], found[1]
         else:
-            key = (book["id"], fmt)
             task = self._rendering.get(key)
             if task is None:
                 task = self._rendering[key] = asyncio.create_task(self._render(user_id, book_id, book, fmt))
                 task.add_done_callback(lambda _: self._rendering.pop(key, None))
             etag, content = await asyncio.shield(task)
+        if len(content) <= self._memory.maxsize // 4:
+            self._memory[key] = (etag, content)
         response = web.StreamResponse(headers={**headers, "ETag": etag, "Content-Type": content_type})
         response.content_length = len(content)
         await response.prepare(request)

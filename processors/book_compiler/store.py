@@ -179,12 +179,24 @@ class CompiledBookStore(PgStore):
         return int(result.split()[-1])
 
     async def versions(self, user_id: str, book_id: str) -> list[dict[str, Any]]:
+        """Every compiled version, oldest first, with which chapters used the expansion and which the draft."""
         rows = await self.pool.fetch(
-            "SELECT version, blob_id, word_count, chapter_count, created_at FROM compiled_books"
-            " WHERE user_id = $1 AND book_id = $2 ORDER BY version",
+            "SELECT b.version, b.blob_id, b.word_count, b.chapter_count, b.created_at,"
+            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num) FILTER (WHERE c.source = 'expanded'), '{}') AS expanded,"
+            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num) FILTER (WHERE c.source = 'draft'), '{}') AS draft"
+            " FROM compiled_books b LEFT JOIN book_chapters c ON c.book_id = b.id"
+            " WHERE b.user_id = $1 AND b.book_id = $2 GROUP BY b.id ORDER BY b.version",
             user_id, book_id,
         )  # fmt: skip
         return [dict(r) for r in rows]
+
+    async def texts(self, user_id: str, book_id: str, version: int) -> dict[int, tuple[str, str]] | None:
+        """A version's chapters: number -> (title, text); None if there is no such version."""
+        book = await self.compiled(user_id, book_id, version)
+        if book is None:
+            return None
+        rows = await self.pool.fetch("SELECT chapter_num, title, compiled_text FROM book_chapters WHERE book_id = $1", book["id"])
+        return {r["chapter_num"]: (r["title"], r["compiled_text"]) for r in rows}
 
     async def compiled(self, user_id: str, book_id: str, version: int | None) -> asyncpg.Record | None:
         """A compiled version's id, number and title (the newest when `version` is None)."""

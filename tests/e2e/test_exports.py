@@ -198,3 +198,43 @@ async def test_book_metadata_is_patched_validated_and_cleared(api: aiohttp.Clien
         assert (await response.json())["book"]["title"] == "Meta Two"
     async with api.patch(f"/api/v1/users/{user_id}/books/nope", json={"author": "A"}) as response:
         assert response.status == 404
+
+
+async def test_versions_and_what_changed_between_them(
+    api: aiohttp.ClientSession, other_api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str, other_user_id: str
+) -> None:
+    await compiled_book(api, internal, user_id, "versions", 3)
+    async with api.get(f"/api/v1/users/{user_id}/books") as response:
+        (book,) = [b for b in (await response.json())["books"] if b["book_id"] == "versions"]
+    second = book["chapters"][1]
+    async with api.get(f"/api/v1/blobs/{second['draft_blob_id']}") as response:
+        blob = await response.json()
+    data = {**blob["data"], "content": "The tide turned. Nobody was left on the quay but the keeper and his dog."}
+    async with api.put(f"/api/v1/blobs/{blob['id']}", json={"data": data, "version": blob["version"]}) as response:
+        assert response.status == 200
+    async with api.post(f"/api/v1/users/{user_id}/books/versions/compile", json={"prefer": "draft"}) as response:
+        assert response.status == 202
+
+    async def listed() -> list[dict[str, Any]]:
+        async with api.get(f"/api/v1/users/{user_id}/books/versions/versions") as response:
+            assert response.status == 200
+            return list((await response.json())["versions"])
+
+    versions = await eventually(listed, lambda v: len(v) == 2, timeout=60, what="two versions")
+    assert [v["version"] for v in versions] == [1, 2] and all(v["draft"] == [1, 2, 3] and v["expanded"] == [] for v in versions)
+    assert all(v["chapter_count"] == 3 and v["word_count"] > 0 and v["created_at"] for v in versions)
+    async with api.get(f"/api/v1/users/{user_id}/books/versions/versions/1/diff/2") as response:
+        changes = await response.json()
+        assert response.status == 200, changes
+    (changed,) = changes["chapters"]
+    assert changed["chapter"] == 2 and changed["change"] == "changed" and changes["unchanged"] == 2
+    # 14 words in the new text, a few of them ("The tide") kept from the old one.
+    assert 10 <= changed["words_added"] <= 14 and changed["words_removed"] > changed["words_added"]
+    assert (changes["words_added"], changes["words_removed"]) == (changed["words_added"], changed["words_removed"])
+    for path, expected in (("1/diff/99", 404), ("0/diff/1", 422), ("x/diff/1", 422), ("99999999999999999999/diff/1", 422)):
+        async with api.get(f"/api/v1/users/{user_id}/books/versions/versions/{path}") as response:
+            assert response.status == expected and response.content_type == "application/problem+json", path
+    async with other_api.get(f"/api/v1/users/{other_user_id}/books/versions/versions") as response:
+        assert response.status == 200 and (await response.json())["versions"] == []
+    async with other_api.get(f"/api/v1/users/{other_user_id}/books/versions/versions/1/diff/2") as response:
+        assert response.status == 404

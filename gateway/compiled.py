@@ -1,4 +1,4 @@
-"""`GET …/books/{book_id}/export`: a compiled book as a file, from the processor that compiles books."""
+"""Compiled books, from the processor that compiles them: exports as files, versions, diffs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA
+from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
 from servicekit.params import int_param
@@ -27,6 +27,49 @@ class UnknownFormat(BadRequest):
     code, title = "unknown-format", "No such export format"
 
 
+async def _compiler(request: web.Request) -> ProcessorRegistration:
+    """The registration of the processor that makes compiled books."""
+    directory = request.app[DIRECTORY]
+    await directory.refresh(request_id=request.get(REQUEST_ID_KEY, ""))
+    compilers = [p for p in directory.producing(COMPILED_BOOK_SCHEMA) if p not in directory.retired]
+    if not compilers:
+        raise UpstreamUnavailable("no book compiler is registered")
+    return directory.registrations[compilers[0]]
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    return {"Authorization": f"Bearer {request.app[SETTINGS].service_token}", REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
+
+
+async def _relay_json(request: web.Request, *segments: str) -> web.Response:
+    """The compiler's answer to a GET under the user's book, relayed."""
+    registration = await _compiler(request)
+    path = url_path("users", current_user(request), "books", request.match_info["book_id"], *segments)
+    timeout = aiohttp.ClientTimeout(total=request.app[SETTINGS].upstream_timeout_seconds * 6)
+    try:
+        async with request.app[SESSION].get(upstream_url(registration.base_url, path), headers=_headers(request), timeout=timeout) as upstream:
+            body = await upstream.read()
+            status = upstream.status
+            content_type = upstream.headers.get("Content-Type", "")
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
+    if status >= 500:
+        raise UpstreamUnavailable(f"{registration.id} answered {status}")
+    return relayed_response(status, body, {"Content-Type": content_type})
+
+
+@routes.get("/api/v1/users/{uid}/books/{book_id}/versions")
+async def versions(request: web.Request) -> web.Response:
+    """Compiled versions, oldest first: date, words, chapters, which chapters used the expansion and which the draft."""
+    return await _relay_json(request, "versions")
+
+
+@routes.get("/api/v1/users/{uid}/books/{book_id}/versions/{a}/diff/{b}")
+async def diff(request: web.Request) -> web.Response:
+    """Which chapters changed from version `a` to `b`, and the words added and removed."""
+    return await _relay_json(request, "versions", request.match_info["a"], "diff", request.match_info["b"])
+
+
 @routes.get("/api/v1/users/{uid}/books/{book_id}/export")
 async def export_book(request: web.Request) -> web.StreamResponse:
     """`?format=epub|docx|pdf|md|txt&version=N` (the newest version by default); `If-None-Match` -> 304."""
@@ -34,16 +77,11 @@ async def export_book(request: web.Request) -> web.StreamResponse:
     if fmt not in BOOK_EXPORT_FORMATS:
         raise UnknownFormat(f"format must be one of {', '.join(BOOK_EXPORT_FORMATS)}")
     version = int_param(request, "version", minimum=1, maximum=2**31 - 1)
-    directory = request.app[DIRECTORY]
-    await directory.refresh(request_id=request.get(REQUEST_ID_KEY, ""))
-    compilers = [p for p in directory.producing(COMPILED_BOOK_SCHEMA) if p not in directory.retired]
-    if not compilers:
-        raise UpstreamUnavailable("no book compiler is registered")
-    registration = directory.registrations[compilers[0]]
+    registration = await _compiler(request)
     path = url_path("users", current_user(request), "books", request.match_info["book_id"], "export")
     params = {"format": fmt, **({"version": str(version)} if version is not None else {})}
     settings = request.app[SETTINGS]
-    headers = {"Authorization": f"Bearer {settings.service_token}", REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
+    headers = _headers(request)
     if "If-None-Match" in request.headers:
         headers["If-None-Match"] = request.headers["If-None-Match"]
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=60)

@@ -1,0 +1,133 @@
+"""Book exports through the gateway: time and size per format, first render against cached.
+
+Starts its own stack (index, gateway, book compiler), writes a 20- and a 200-chapter book of
+~1,000-word chapters through the index, compiles each from its drafts, then for every format asks
+the gateway for the export: the first request renders it, the next `--repeats` come from the
+compiler's cache. Prints p50s, sizes, the cached/first ratio, and the book compiler's peak RSS
+while it renders the 200-chapter PDF (sampled from /proc every 10 ms).
+
+Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from compose.harness import Stack, running_stack
+from servicekit.auth import issue_token
+
+FORMATS = ("epub", "docx", "pdf", "md", "txt")
+NAMES = "Mara Ines Tobias Elin Soren Hale Wren Agnes Pell Corin".split()
+NOUNS = "ledger lamp harbour ferry storm quay rope lantern gull tide keeper cargo compass chart anchor mast".split()
+VERBS = "carried watched found dropped mended counted followed hid opened burned read lost".split()
+PLACES = "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier".split("|")
+
+
+def chapter_text(n: int, words: int = 1000) -> str:
+    """About `words` words of varied prose (repeated text would compress to nothing in a zip)."""
+    rng = random.Random(n)
+    paragraphs, count = [], 0
+    while count < words:
+        sentences = []
+        for _ in range(rng.randint(3, 6)):
+            sentence = f"{rng.choice(NAMES)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} {rng.choice(PLACES)} while the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            sentences.append(sentence)
+            count += len(sentence.split())
+        paragraphs.append(" ".join(sentences))
+    return "\n\n".join(paragraphs)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def book(session: aiohttp.ClientSession, stack: Stack, user_id: str, book_id: str, chapters: int) -> None:
+    """Write the book's drafts (about 1,000 words each) and compile it from them."""
+    internal = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+    client = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
+    async with session.post(f"{stack.gateway}/api/v1/users/{user_id}/books", headers=client, json={"id": book_id, "title": "Salt Ledger"}) as r:
+        assert r.status == 201
+    async with session.patch(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}", headers=client, json={"author": "Ann Lee"}) as r:
+        assert r.status == 200
+    semaphore = asyncio.Semaphore(16)
+
+    async def chapter(n: int) -> None:
+        body = {"user_id": user_id, "schema_id": "text-input-v1", "data": {"content": chapter_text(n), "metadata": {"book_id": book_id, "chapter": n}}}
+        async with semaphore, session.post(f"{stack.index}/api/v1/blobs", headers=internal, json=body) as r:
+            assert r.status == 201, await r.text()
+
+    await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
+    async with session.post(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/compile", headers=client, json={"prefer": "draft"}) as r:
+        assert r.status == 202
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        async with session.get(f"{stack.gateway}/api/v1/users/{user_id}/books", headers=client) as r:
+            if any(b["book_id"] == book_id and b["compiled_version"] for b in (await r.json())["books"]):
+                return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{book_id} did not compile")
+
+
+async def fetch(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    async with session.get(url, headers=headers) as r:
+        data = await r.read()
+        assert r.status == 200, data[:300]
+    return time.perf_counter() - started, len(data)
+
+
+async def run(repeats: int) -> None:
+    with running_stack(STUDIO_PROCESSORS="book-compiler") as stack:
+        compiler_pid = stack.refresh()["services"]["book-compiler"]["pid"]
+        user_id = f"bench-{uuid.uuid4().hex[:8]}"
+        headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
+        print("| chapters | format | size | first ms | cached p50 ms | cached / first |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        async with aiohttp.ClientSession() as session:
+            for chapters in (20, 200):
+                book_id = f"b{chapters}"
+                await book(session, stack, user_id, book_id, chapters)
+                for fmt in FORMATS:
+                    url = f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export?format={fmt}"
+                    peak = rss_mib(compiler_pid)
+                    sampling = True
+
+                    async def sample() -> None:
+                        nonlocal peak
+                        while sampling:
+                            peak = max(peak, rss_mib(compiler_pid))
+                            await asyncio.sleep(0.01)
+
+                    before = rss_mib(compiler_pid)
+                    sampler = asyncio.create_task(sample())
+                    first, size = await fetch(session, url, headers)
+                    sampling = False
+                    await sampler
+                    cached = [(await fetch(session, url, headers))[0] for _ in range(repeats)]
+                    p50 = statistics.median(cached)
+                    print(f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first * 1000:,.0f} | {p50 * 1000:.1f} | {p50 / first:.3f} |", flush=True)
+                    if chapters == 200 and fmt == "pdf":
+                        pdf_memory = (before, peak)
+        print(f"\nbook compiler RSS while rendering the 200-chapter PDF: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30, help="cached requests per format")
+    args = parser.parse_args()
+    asyncio.run(run(args.repeats))
+
+
+if __name__ == "__main__":
+    main()
