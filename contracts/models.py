@@ -11,6 +11,8 @@ from .ids import Id, SchemaId
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
+PITCH_SCHEMA = "pitch-v1"
+PITCH_EXPORT_FORMATS = ("pdf", "docx", "md")  # `GET /api/v1/blobs/{id}/export?format=` of pitch notes
 COMPILED_BOOK_SCHEMA = "compiled-book-v1"
 BOOK_EXPORT_FORMATS = ("epub", "docx", "pdf", "md", "txt")  # `GET …/books/{book_id}/export?format=`
 LongText = Annotated[str, msgspec.Meta(max_length=100_000)]  # front or back matter
@@ -88,6 +90,7 @@ class BlobView(UserBlob, kw_only=True):
     derived: list[DerivedSummary] = []
     failures: list[FailureSummary] = []
     in_flight: list[InFlightSummary] = []  # filled by the gateway from the progress stream
+    pitch: dict[str, Any] | None = None  # pitch notes: the current pitch made from them (the gateway's)
 
 
 class BlobIndexEntry(msgspec.Struct, kw_only=True):

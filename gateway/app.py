@@ -29,6 +29,7 @@ from .socket import routes as socket_routes
 from .sources import Source
 from .upstream import Upstream
 from .compiled import routes as compiled_routes
+from .pitches import routes as pitch_routes
 from .views import routes as view_routes
 from .ws import Hub
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.router.add_routes(view_routes)
     app.router.add_routes(compiled_routes)
+    app.router.add_routes(pitch_routes)
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     return app

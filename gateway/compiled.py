@@ -10,7 +10,7 @@ from aiohttp import web
 from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
-from servicekit.params import int_param
+from servicekit.params import int_param, version_param
 from servicekit.urls import upstream_url, url_path
 
 from .auth import current_user
@@ -67,7 +67,7 @@ async def versions(request: web.Request) -> web.Response:
 @routes.get("/api/v1/users/{uid}/books/{book_id}/versions/{a}/diff/{b}")
 async def diff(request: web.Request) -> web.Response:
     """Which chapters changed from version `a` to `b`, and the words added and removed."""
-    return await _relay_json(request, "versions", request.match_info["a"], "diff", request.match_info["b"])
+    return await _relay_json(request, "versions", str(version_param(request, "a")), "diff", str(version_param(request, "b")))
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/export")

@@ -16,6 +16,7 @@ from servicekit.urls import url_path
 
 from .auth import current_user
 from .keys import CACHE, INDEX, PROGRESS
+from .pitches import current_pitch
 from .upstream import relayed_response
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ async def get_blob(request: web.Request) -> web.Response:
         log.warning("progress of %s unreadable: %s", blob.id, exc)
         running = []
     blob.in_flight = [msgspec.convert(r, InFlightSummary) for r in running]
+    blob.pitch = await current_pitch(request, user, blob)
     return web.Response(body=msgspec.json.encode(blob), content_type="application/json")
 
 

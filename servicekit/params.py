@@ -40,3 +40,11 @@ def user_param(request: web.Request) -> str:
     if not value or not is_id(value):
         raise Unprocessable("a valid user_id is required", errors=[FieldError(pointer="/user_id", detail=ID_RULE)])
     return value
+
+
+def version_param(request: web.Request, name: str) -> int:
+    """A version number in the path (`{name}`): a whole number from 1; 422 otherwise."""
+    raw = request.match_info.get(name, "")
+    if not (_DIGITS.match(raw) and len(raw) <= 10) or not 1 <= int(raw) <= 2**31 - 1:
+        raise Unprocessable(f"{name} must be a version number", errors=[FieldError(pointer=f"/{name}", detail="1..2147483647")])
+    return int(raw)

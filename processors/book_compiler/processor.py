@@ -5,10 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from processors.base import ProcessorInfo
-from contracts.problems import FieldError
 from processors.errors import DerivedNotFound
-from servicekit.errors import Unprocessable
-from servicekit.params import user_param
+from servicekit.params import user_param, version_param
 
 from .diff import diff
 from .downloads import Exporter
@@ -57,16 +55,10 @@ class BookCompiler:
     async def diff(self, request: web.Request) -> web.Response:
         """Which chapters changed from version `a` to `b`, and how many words came and went."""
         user_id, book_id = user_param(request), request.match_info["book_id"]
-        numbers = [version_number(request.match_info[k], k) for k in ("a", "b")]
+        numbers = [version_param(request, k) for k in ("a", "b")]
         texts = [await self.store.texts(user_id, book_id, n) for n in numbers]
         for number, found in zip(numbers, texts):
             if found is None:
                 raise DerivedNotFound(f"book {book_id} has no compiled version {number}")
         return web.json_response({"from": numbers[0], "to": numbers[1], **diff(texts[0] or {}, texts[1] or {})})
 
-
-def version_number(raw: str, name: str) -> int:
-    """A version in a path: a whole number from 1."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= 2**31 - 1:
-        raise Unprocessable(f"{name} must be a version number", errors=[FieldError(pointer=f"/{name}", detail="1..2147483647")])
-    return int(raw)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.app import deriving, processor_app
+from processors.app import RuntimeContext, deriving, processor_app
+from processors.base import Handler
 
 from .builder import OfflinePitchBuilder, OpenAIPitchBuilder, PitchBuilder
+from .handler import FollowsCompiles
 from .processor import PitchBuilderProcessor
 from .settings import Settings
 from .store import PitchStore
@@ -19,4 +21,9 @@ def make_builder(settings: Settings) -> PitchBuilder:
 
 def create_app(settings: Settings) -> web.Application:
     processor = PitchBuilderProcessor(PitchStore(settings.pg_url), make_builder(settings))
-    return processor_app(processor, settings.runtime, deriving(processor))
+    derive = deriving(processor)
+
+    def handler(context: RuntimeContext) -> Handler:
+        return FollowsCompiles(derive(context), processor.store)
+
+    return processor_app(processor, settings.runtime, handler)

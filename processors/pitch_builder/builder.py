@@ -71,14 +71,20 @@ def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": key, "heading": heading, "body": body[key]} for key, heading in SECTION_ORDER if key in body]
 
 
-def one_pager(notes: dict[str, Any], sections: list[dict[str, str]]) -> str:
-    """The pitch as one Markdown page: title, logline, then each section under its heading."""
+def one_pager(notes: dict[str, Any], sections: list[dict[str, str]], words: int | None = None) -> str:
+    """The pitch as one Markdown page: title, logline, genre and length, each section under its
+    heading, and the author's bio."""
     facts = [f"**{label}:** {notes[key]}" for key, label in (("genre", "Genre"), ("tone", "Tone")) if notes.get(key)]
+    if words is not None:
+        facts.append(f"**Length:** {words:,} words")
     parts = [f"# {notes['title']}", "", f"*{str(notes['logline']).strip()}*", ""]
     if facts:
         parts += [" · ".join(facts), ""]
     for section in sections:
         parts += [f"## {section['heading']}", "", section["body"], ""]
+    if notes.get("author_bio"):
+        name = f" {notes['author_name']}" if notes.get("author_name") else ""
+        parts += [f"## About the author{':' if name else ''}{name}", "", str(notes["author_bio"]).strip(), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -34,4 +34,14 @@ MIGRATIONS = (
         UNIQUE (pitch_id, position)
     );
     """,
+    """
+    ALTER TABLE pitches ADD COLUMN details JSONB NOT NULL DEFAULT '{}';
+    CREATE TABLE book_compiles (
+        user_id     VARCHAR(255) NOT NULL,
+        book_id     VARCHAR(255) NOT NULL,
+        version     INTEGER NOT NULL,
+        word_count  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, book_id)
+    );
+    """,
 )

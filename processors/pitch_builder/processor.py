@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+from typing import Any
+
 from aiohttp import web
 
 from processors.base import Derived, ProcessorInfo, Source
 from processors.errors import DerivedNotFound
+from servicekit.errors import BadRequest
 from servicekit.params import user_param
 
 from .builder import PitchBuilder, one_pager
+from .exports import FORMATS
 from .store import PitchStore
 
 INFO = ProcessorInfo(
@@ -42,22 +48,48 @@ class PitchBuilderProcessor:
     async def transform(self, source: Source) -> Derived:
         notes = source.data
         built = await self.builder.build(notes)
-        page = one_pager(notes, built.sections)
+        manuscript = await self._manuscript(source)
+        page = one_pager(notes, built.sections, manuscript["words"] if manuscript else None)
         data = {
             "title": notes["title"],
             "logline": str(notes["logline"]).strip(),
             "sections": built.sections,
             "one_pager": page,
             "word_count": len(page.split()),
+            **{k: notes[k] for k in ("genre", "tone", "comparables", "author_name", "author_bio") if notes.get(k)},
+            **({"manuscript": manuscript} if manuscript else {}),
         }
         return Derived(data=data, title=str(notes["title"]), preview=str(notes["logline"])[:200], model_used=built.model_used, tokens_used=built.tokens_used)
+
+    async def _manuscript(self, source: Source) -> dict[str, Any] | None:
+        """The length the pitch states: the linked book's newest compile, else the notes' own count."""
+        book_id = source.data.get("book_id")
+        if isinstance(book_id, str) and book_id:
+            newest = await self.store.newest_compile(source.user_id, book_id)
+            if newest is not None:
+                return {"book_id": book_id, "version": newest[0], "words": newest[1]}
+        words = source.data.get("word_count")
+        return {"words": words} if isinstance(words, int) else None
 
     def extra_routes(self) -> list[web.RouteDef]:
         return [web.get("/blobs/{blob_id}/export", self.export)]
 
     async def export(self, request: web.Request) -> web.Response:
-        """The one-pager as Markdown."""
+        """`?format=pdf|docx|md`: the one-pager of a pitch (its own id)."""
+        fmt = request.query.get("format", "md")
+        if fmt not in FORMATS:
+            raise UnknownFormat(f"format must be one of {', '.join(FORMATS)}")
         pitch = await self.store.get(user_param(request), request.match_info["blob_id"])
         if pitch is None:
             raise DerivedNotFound(f"no pitch {request.match_info['blob_id']}")
-        return web.Response(text=pitch.data["one_pager"], content_type="text/markdown", headers={"X-Pitch-Version": str(pitch.version)})
+        content_type, extension, render = FORMATS[fmt]
+        content = await asyncio.to_thread(render, pitch.data)
+        name = re.sub(r"[^A-Za-z0-9]+", "-", str(pitch.data["title"])).strip("-").lower() or "pitch"
+        headers = {
+            "X-Pitch-Version": str(pitch.version), "Content-Disposition": f'attachment; filename="{name}-pitch.{extension}"',
+        }  # fmt: skip
+        return web.Response(body=content, headers={**headers, "Content-Type": content_type})
+
+
+class UnknownFormat(BadRequest):
+    code, title = "unknown-format", "No such export format"

@@ -16,8 +16,11 @@ from .migrations import MIGRATIONS
 
 _COLUMNS = (
     "id, blob_id, user_id, parent_blob_id, source_version, version, title, logline, one_pager, word_count,"
-    " model_used, tokens_used, processing_time_ms, book_id, created_at"
+    " model_used, tokens_used, processing_time_ms, book_id, created_at, details"
 )
+# What a pitch says beyond its sections, kept together: facts of the notes, the manuscript it
+# counted, and whether a newer compile of that book changed the count since.
+DETAILS = ("genre", "tone", "comparables", "author_name", "author_bio", "manuscript", "stale")
 
 
 class StoreUnavailable(RetryableError):
@@ -29,6 +32,7 @@ def _derived(pitch: asyncpg.Record, sections: list[asyncpg.Record]) -> DerivedBl
         "title": pitch["title"], "logline": pitch["logline"], "one_pager": pitch["one_pager"],
         "word_count": pitch["word_count"], "version": pitch["version"],
         "sections": [{"key": s["key"], "heading": s["heading"], "body": s["body"]} for s in sections],
+        **{k: v for k, v in pitch["details"].items() if k in DETAILS},
     }  # fmt: skip
     return DerivedBlob(
         id=pitch["blob_id"], user_id=pitch["user_id"], processor_id="pitch-builder", schema_id="pitch-v1", data=data,
@@ -59,10 +63,11 @@ class PitchStore(PgStore):
                     )  # fmt: skip
                     pitch_id = uuid.uuid4()
                     await connection.execute(
-                        f"INSERT INTO pitches ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                        f"INSERT INTO pitches ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                         pitch_id, blob.id, blob.user_id, blob.parent_blob_id, blob.source_version or 0, version,
                         data["title"], data["logline"], data["one_pager"], data["word_count"], blob.model_used,
                         blob.tokens_used, blob.processing_time_ms, blob.book_id, blob.created_at,
+                        {k: data[k] for k in DETAILS if k in data},
                     )  # fmt: skip
                     await connection.executemany(
                         "INSERT INTO pitch_sections (id, pitch_id, position, key, heading, body) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -110,6 +115,32 @@ class PitchStore(PgStore):
             f"SELECT {_COLUMNS} FROM pitches WHERE user_id = $1 AND parent_blob_id = $2 ORDER BY version", user_id, parent_id
         )
         return await self._with_sections(list(rows))
+
+    async def record_compile(self, user_id: str, book_id: str, version: int, word_count: int) -> int:
+        """Remember a book's newest compile; mark the pitches that counted an older one with
+        another word count stale. How many were marked."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            newer = await connection.fetchval(
+                "INSERT INTO book_compiles (user_id, book_id, version, word_count) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (user_id, book_id) DO UPDATE SET version = EXCLUDED.version, word_count = EXCLUDED.word_count"
+                " WHERE book_compiles.version < EXCLUDED.version RETURNING 1",
+                user_id, book_id, version, word_count,
+            )  # fmt: skip
+            if not newer:
+                return 0  # an older compile, or this one again
+            result = await connection.execute(
+                "UPDATE pitches SET details = details || jsonb_build_object('stale', jsonb_build_object("
+                "'book_version', $3::int, 'words', $4::int))"
+                " WHERE user_id = $1 AND details->'manuscript'->>'book_id' = $2"
+                " AND (details->'manuscript'->>'version')::int < $3 AND (details->'manuscript'->>'words')::int <> $4",
+                user_id, book_id, version, word_count,
+            )  # fmt: skip
+            return int(result.split()[-1])
+
+    async def newest_compile(self, user_id: str, book_id: str) -> tuple[int, int] | None:
+        """A book's newest compiled version and its word count, as the compiles announced them."""
+        row = await self.pool.fetchrow("SELECT version, word_count FROM book_compiles WHERE user_id = $1 AND book_id = $2", user_id, book_id)
+        return (row["version"], row["word_count"]) if row else None
 
     async def delete(self, user_id: str, ids: list[str]) -> int:
         result = await self.pool.execute("DELETE FROM pitches WHERE blob_id = ANY($1::text[]) AND user_id = $2", ids, user_id)

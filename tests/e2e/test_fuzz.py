@@ -97,6 +97,8 @@ class Fuzzer:
             return {"id": f"fz-{self.rng.randint(0, 50)}", "title": "Fuzzed", "description": "d"}
         if route == "compile":
             return {"prefer": "draft"}
+        if route == "patch":
+            return {"author": "Ann Lee", "language": "en-GB", "dedication": "For M.", "front_matter": "# Foreword", "subtitle": None}
         if route == "update":
             return {"data": {"content": "A replacement draft of some length.", "metadata": {"book_id": "fz-1", "chapter": self.rng.randint(1, 40)}}, "version": 1}
         if self.rng.random() < 0.2:
@@ -134,7 +136,7 @@ class Fuzzer:
         return self.rng.choice(tricks)
 
     def request(self, uid: str) -> tuple[str, str, bytes | None, dict[str, str]]:
-        route = self.rng.choice(["blob", "blob", "blob", "book", "update", "delete", "compile"])
+        route = self.rng.choice(["blob", "blob", "blob", "book", "update", "delete", "compile", "patch"])
         body = self.valid_body(route)
         if self.rng.random() < 0.9:
             body = self.mutate(body)
@@ -145,6 +147,8 @@ class Fuzzer:
             return "POST", f"/api/v1/users/{uid}/books{query}", data, headers
         if route == "compile":
             return "POST", f"/api/v1/users/{uid}/books/{book}/compile{query}", data, headers
+        if route == "patch":
+            return "PATCH", f"/api/v1/users/{uid}/books/{book}{query}", data, headers
         if route == "update":
             return "PUT", f"/api/v1/blobs/{self.segment()}{query}", data, headers
         if route == "delete":

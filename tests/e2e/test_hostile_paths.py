@@ -21,6 +21,8 @@ from compose.harness import Stack
 from gateway.routes import routes as gateway_routes
 from gateway.socket import routes as socket_routes
 from gateway.views import routes as view_routes
+from gateway.compiled import routes as compiled_routes
+from gateway.pitches import routes as pitch_routes
 from index_service.routes import routes as index_routes
 from processors.book_compiler.processor import BookCompiler
 from processors.pitch_builder.processor import PitchBuilderProcessor
@@ -78,7 +80,7 @@ def route_table() -> dict[str, list[tuple[str, str]]]:
         *TextExpansion(None, None).extra_routes(),  # type: ignore[arg-type]
     ]
     return {
-        "gateway": of(gateway_routes, view_routes, socket_routes),
+        "gateway": of(gateway_routes, view_routes, socket_routes, compiled_routes, pitch_routes),
         "index": of(index_routes),
         "text_expansion": of(processor_routes, extras),
         "book_compiler": of(processor_routes, extras),
@@ -129,7 +131,7 @@ async def test_no_trick_in_any_path_reaches_another_users_data(
     trick_list = tricks(alice, alice_blob, alice_book)
     bob_token = token_for(stack, user_id)
     service_token = stack.secrets["service_token"]
-    valid = {"uid": user_id, "blob_id": bob_blob, "book_id": "bob-book", "schema_id": "text-input-v1", "processor_id": "text-expansion"}
+    valid = {"uid": user_id, "blob_id": bob_blob, "book_id": "bob-book", "schema_id": "text-input-v1", "processor_id": "text-expansion", "a": "1", "b": "1"}
     bases = {
         "gateway": stack.gateway, "index": stack.index, "text_expansion": stack.text_expansion,
         "book_compiler": stack.book_compiler, "pitch_builder": stack.pitch_builder,

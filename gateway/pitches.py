@@ -1,0 +1,95 @@
+"""Pitch notes and the pitch made from them: shown with the notes, exported as a one-pager."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from contracts.models import PITCH_EXPORT_FORMATS, PITCH_SCHEMA, BlobView, DerivedSummary
+from servicekit.errors import BadRequest, NotFound
+from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.urls import upstream_url, url_path
+
+from .auth import current_user
+from .errors import UpstreamUnavailable
+from .keys import DIRECTORY, INDEX, SESSION, SETTINGS
+from .upstream import relayed_response
+
+routes = web.RouteTableDef()
+_BLOB_VIEW = msgspec.json.Decoder(BlobView)
+PITCH_BUDGET_SECONDS = 1.0
+
+
+class UnknownFormat(BadRequest):
+    code, title = "unknown-format", "No such export format"
+
+
+class NoPitch(NotFound):
+    code, title = "no-pitch", "No pitch has been made from these notes yet"
+
+
+def _pitch_of(blob: BlobView, producers: list[str]) -> DerivedSummary | None:
+    """The current pitch among what was made from the notes."""
+    found = [d for d in blob.derived if d.processor in producers and d.status == "ok" and d.depth == 1]
+    return max(found, key=lambda d: d.source_version or 0) if found else None
+
+
+async def current_pitch(request: web.Request, user_id: str, blob: BlobView) -> dict[str, Any] | None:
+    """The data of the current pitch made from `blob`, if it is pitch notes and one was made."""
+    directory = request.app[DIRECTORY]
+    request_id = request.get(REQUEST_ID_KEY, "")
+    await directory.refresh(request_id=request_id)
+    producers = directory.producing(PITCH_SCHEMA)
+    summary = _pitch_of(blob, producers)
+    if summary is None:
+        return None
+    source = await directory.source(summary.processor, request_id=request_id)
+    if source is None:
+        return None
+    result = await source.batch(user_id, [summary.id], request_id=request_id, deadline=time.monotonic() + PITCH_BUDGET_SECONDS)
+    found = result.blobs.get(summary.id)
+    return dict(found["data"]) if found else None
+
+
+@routes.get("/api/v1/blobs/{blob_id}/export")
+async def export_pitch(request: web.Request) -> web.Response:
+    """`?format=pdf|docx|md`: the one-pager of the current pitch made from these pitch notes."""
+    fmt = request.query.get("format", "md")
+    if fmt not in PITCH_EXPORT_FORMATS:
+        raise UnknownFormat(f"format must be one of {', '.join(PITCH_EXPORT_FORMATS)}")
+    user = current_user(request)
+    request_id = request.get(REQUEST_ID_KEY, "")
+    status, payload, relayed = await request.app[INDEX].fetch(
+        request_id, "GET", url_path("api", "v1", "blobs", request.match_info["blob_id"]), params={"user_id": user}
+    )
+    if status != 200:
+        return relayed_response(status, payload, relayed)
+    blob = _BLOB_VIEW.decode(payload)
+    directory = request.app[DIRECTORY]
+    await directory.refresh(request_id=request_id)
+    summary = _pitch_of(blob, directory.producing(PITCH_SCHEMA))
+    if summary is None:
+        raise NoPitch(f"blob {blob.id} has no current pitch (is it pitch notes, and was it built yet?)")
+    registration = directory.registrations[summary.processor]
+    settings = request.app[SETTINGS]
+    path = url_path("blobs", summary.id, "export")
+    headers = {"Authorization": f"Bearer {settings.service_token}", REQUEST_ID_HEADER: request_id}
+    try:
+        async with request.app[SESSION].get(
+            upstream_url(registration.base_url, path), params={"format": fmt, "user_id": user}, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds * 6),
+        ) as upstream:  # fmt: skip
+            body = await upstream.read()
+            answer = {k: upstream.headers[k] for k in ("Content-Type", "Content-Disposition", "X-Pitch-Version") if k in upstream.headers}
+            status = upstream.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
+    if status != 200:
+        if status >= 500:
+            raise UpstreamUnavailable(f"{registration.id} answered {status}")
+        return relayed_response(status, body, answer)
+    return web.Response(body=body, headers=answer)
