@@ -77,7 +77,10 @@ class PitchInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     characters: list[PitchCharacter] | None = None
     audience: str | None = None
     comparables: list[str] | None = None
-    book_id: str | None = None
+    book_id: str | None = None  # the book whose newest compile gives the pitch its length
+    author_name: str | None = None
+    author_bio: str | None = None
+    word_count: int | None = None  # the manuscript's length, for notes linked to no book
 
 
 class PitchSection(msgspec.Struct, kw_only=True):
@@ -86,14 +89,36 @@ class PitchSection(msgspec.Struct, kw_only=True):
     body: str
 
 
-class Pitch(msgspec.Struct, kw_only=True):
+class PitchManuscript(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The length a pitch states: from a compile of the linked book, or from the notes."""
+
+    words: int
+    book_id: str | None = None
+    version: int | None = None
+
+
+class PitchStale(msgspec.Struct, kw_only=True):
+    """A newer compile of the linked book has another length than the pitch states."""
+
+    book_version: int
+    words: int
+
+
+class Pitch(msgspec.Struct, kw_only=True, omit_defaults=True):
     """`pitch-v1`: a structured pitch and its one-page Markdown rendering."""
 
     title: str
     logline: str
     sections: list[PitchSection]
     one_pager: str
-    word_count: int
+    word_count: int  # of the one-pager
+    genre: str | None = None
+    tone: str | None = None
+    comparables: list[str] | None = None
+    author_name: str | None = None
+    author_bio: str | None = None
+    manuscript: PitchManuscript | None = None
+    stale: PitchStale | None = None
 
 
 # schema id -> the Struct that reads it; the drift test walks this table.
