@@ -67,6 +67,37 @@ class DerivedSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     depth: int = 1  # 1: made from this blob; 2: from one of those; ...
 
 
+class ProcessingStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where one processor is with a blob's current version: pending, processing, done or failed."""
+
+    state: str
+    reason: str | None = None  # failed: why
+    derived_id: str | None = None  # done: what it made
+
+
+PROCESSING_ORDER = ("failed", "processing", "pending", "done")
+
+
+def processing_summary(states: dict[str, ProcessingStatus]) -> str:
+    """A blob's one `processing_state`: the first of failed, processing, pending any processor is;
+    `done` when all are, or when nothing consumes the blob."""
+    found = {s.state for s in states.values()}
+    return next((state for state in PROCESSING_ORDER if state in found), "done")
+
+
+class WorkItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A user blob a processor has not finished with (in flight) or gave up on (failed)."""
+
+    blob_id: str
+    schema_id: str
+    version: int
+    processor: str
+    state: str
+    reason: str | None = None
+    book_id: str | None = None
+    chapter: int | None = None
+
+
 class InFlightSummary(msgspec.Struct, kw_only=True):
     """A derived blob being made from this version of the blob now: its partial text so far.
 
@@ -89,6 +120,9 @@ class BlobView(UserBlob, kw_only=True):
 
     derived: list[DerivedSummary] = []
     failures: list[FailureSummary] = []
+    # Per processor that consumes this blob's schema; `processing_state` is their sum (failed,
+    # processing, pending, done: the first that any of them is).
+    processing: dict[str, ProcessingStatus] = {}
     in_flight: list[InFlightSummary] = []  # filled by the gateway from the progress stream
     pitch: dict[str, Any] | None = None  # pitch notes: the current pitch made from them (the gateway's)
 
@@ -152,6 +186,7 @@ class BookState(BookMetadata, kw_only=True):
     book_id: str
     title: str
     description: str | None = None
+    chapter_count: int = 0
     chapters: list[ChapterState] = []
     created_at: datetime | None = None
     compiled_blob_id: str | None = None  # the newest compiled version's index entry
@@ -180,6 +215,8 @@ class UserState(msgspec.Struct, kw_only=True):
     books: list[BookState]
     conversations: list[str]
     updated_at: datetime | None
+    in_flight: list[WorkItem] = []  # pending or processing, per blob and processor
+    failed: list[WorkItem] = []  # given up on, with the reason
 
 
 # Requests ---------------------------------------------------------------------------------------

@@ -115,6 +115,21 @@ class ProgressFeed(StreamFeed):
             run.add(body)
         return [r.view() for r in runs.values() if len(r.done) < r.sections]
 
+    async def working(self, user_id: str, items: list[tuple[str, int, str]]) -> set[tuple[str, str]]:
+        """Which of (blob, version, processor) have work on the progress stream for that version (the
+        index still saying pending means it is not finished): one request each, all at once."""
+
+        async def look(blob_id: str, version: int, processor: str) -> tuple[str, str] | None:
+            try:
+                last = await self.js.get_last_msg(PROGRESS_STREAM, subjects.progress(user_id, blob_id, processor))
+            except NotFoundError:
+                return None
+            message = _decode(last.data or b"", last.seq or 0)
+            return (blob_id, processor) if message is not None and message[1].get("parent_version") == version else None
+
+        found = await asyncio.gather(*(look(*item) for item in items))
+        return {f for f in found if f is not None}
+
     async def _read(self, subject: str, start: int, until: int) -> list[dict[str, Any]]:
         """The client messages of `subject` from sequence `start` to `until` (both included), oldest first."""
         found: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob,
+    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
 )  # fmt: skip
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.app import BODIES
@@ -20,6 +20,7 @@ from .pitches import current_pitch
 from .upstream import relayed_response
 
 log = logging.getLogger(__name__)
+MAX_PROGRESS_LOOKUPS = 100  # items in flight a dashboard request looks up on the progress stream
 
 routes = web.RouteTableDef()
 
@@ -44,6 +45,31 @@ async def update_book(request: web.Request) -> web.Response:
     if response.status == 200:
         request.app[CACHE].invalidate(current_user(request))  # no event announces a title; this gateway's views follow at once
     return response
+
+
+_USER_STATE = msgspec.json.Decoder(UserState)
+
+
+@routes.get("/api/v1/users/{uid}/state")
+async def user_state(request: web.Request) -> web.Response:
+    """The dashboard's data: totals, blobs by processor, books with chapter counts, items in
+    flight (pending, or processing while the progress stream shows the work) and failed ones."""
+    user = current_user(request)
+    path = url_path("api", "v1", "users", user, "state")
+    status, payload, relayed = await request.app[INDEX].fetch(request.get(REQUEST_ID_KEY, ""), "GET", path)
+    if status != 200:
+        return relayed_response(status, payload, relayed)
+    state = _USER_STATE.decode(payload)
+    pending = [item for item in state.in_flight if item.state == "pending"][:MAX_PROGRESS_LOOKUPS]
+    try:
+        working = await request.app[PROGRESS].working(user, [(i.blob_id, i.version, i.processor) for i in pending])
+    except Exception as exc:  # the progress stream is a courtesy
+        log.warning("progress unreadable for %s: %s", user, exc)
+        working = set()
+    for item in pending:
+        if (item.blob_id, item.processor) in working:
+            item.state = "processing"
+    return web.Response(body=msgspec.json.encode(state), content_type="application/json")
 
 
 @routes.post("/api/v1/blobs")
@@ -75,6 +101,11 @@ async def get_blob(request: web.Request) -> web.Response:
         log.warning("progress of %s unreadable: %s", blob.id, exc)
         running = []
     blob.in_flight = [msgspec.convert(r, InFlightSummary) for r in running]
+    for partial in blob.in_flight:
+        doing = blob.processing.get(partial.processor)
+        if doing is not None and doing.state == "pending":
+            doing.state = "processing"  # the progress stream shows the work under way
+    blob.processing_state = processing_summary(blob.processing)
     blob.pitch = await current_pitch(request, user, blob)
     return web.Response(body=msgspec.json.encode(blob), content_type="application/json")
 

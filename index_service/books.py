@@ -23,8 +23,10 @@ from contracts.models import (
     CreateUserBook,
     DerivedRef,
     FailureSummary,
+    ProcessorRegistration,
     UpdateBook,
     UserState,
+    WorkItem,
 )
 from contracts.problems import FieldError
 
@@ -32,6 +34,7 @@ from .errors import BookEmpty, BookExists, BookNotFound
 from .documents import to_user_blob
 from .failures import FailureStore, summary
 from .ids import new_id, now
+from .processing import statuses
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .listing import LIVE
 
@@ -157,6 +160,36 @@ class BookStore:
             await self.books.update_one({"_id": key}, update)
         return (await self.books_of(user_id, book_id=book_id))[0]
 
+    async def _work(self, user_id: str, registrations: list[ProcessorRegistration]) -> tuple[list[WorkItem], list[WorkItem]]:
+        """Every (user blob, consuming processor) not done with the blob's current version."""
+        entries = await self.blobs.find(
+            {"user_id": user_id, **LIVE},
+            {"_id": 1, "processor_id": 1, "parent_id": 1, "schema_id": 1, "version": 1, "source_version": 1, "book_id": 1, "chapter": 1},
+        ).to_list(None)
+        own = [e for e in entries if e["processor_id"] == USER_PROCESSOR]
+        children: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            if entry.get("parent_id") and entry["processor_id"] != USER_PROCESSOR:
+                children.setdefault(entry["parent_id"], []).append(entry)
+        failures: dict[str, list[dict[str, Any]]] = {}
+        for failure in await self.failures.open_of(user_id):
+            if failure.get("blob_id"):
+                failures.setdefault(failure["blob_id"], []).append(failure)
+        in_flight: list[WorkItem] = []
+        failed: list[WorkItem] = []
+        for blob in own:
+            made = {c["processor_id"]: c["_id"] for c in children.get(blob["_id"], []) if c.get("source_version") == blob["version"]}
+            gave_up = {f["processor_id"]: f["reason"] for f in failures.get(blob["_id"], []) if f.get("source_version") in (None, blob["version"])}
+            for processor, status in statuses(blob["schema_id"], made, gave_up, registrations).items():
+                if status.state == "done":
+                    continue
+                item = WorkItem(
+                    blob_id=blob["_id"], schema_id=blob["schema_id"], version=blob["version"], processor=processor,
+                    state=status.state, reason=status.reason, book_id=blob.get("book_id"), chapter=blob.get("chapter"),
+                )  # fmt: skip
+                (failed if status.state == "failed" else in_flight).append(item)
+        return in_flight, failed
+
     async def books_of(self, user_id: str, *, book_id: str | None = None, with_drafts: bool = False) -> list[BookState]:
         """The user's books with their chapters in order; a draft's book appears even if unnamed.
 
@@ -218,6 +251,7 @@ class BookStore:
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
+                chapter_count=len(chapters.get(b["book_id"], [])),
                 **{field: b.get(field) for field in BookMetadata.__struct_fields__},
                 outputs=outputs.get(b["book_id"], {}),
                 drafts=[to_user_blob(d) for d in drafts if d["book_id"] == b["book_id"]] if with_drafts else None,
@@ -228,7 +262,7 @@ class BookStore:
         for orphan in sorted(set(chapters) - known):
             result.append(
                 BookState(
-                    book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter),
+                    book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter), chapter_count=len(chapters[orphan]),
                     drafts=[to_user_blob(d) for d in drafts if d["book_id"] == orphan] if with_drafts else None,
                 )  # fmt: skip
             )
@@ -236,7 +270,7 @@ class BookStore:
             raise BookNotFound(f"book {book_id} does not exist")
         return result
 
-    async def state(self, user_id: str) -> UserState:
+    async def state(self, user_id: str, registrations: list[ProcessorRegistration]) -> UserState:
         counts = await (
             await self.blobs.aggregate(
                 [{"$match": {"user_id": user_id, **LIVE}}, {"$group": {"_id": "$processor_id", "n": {"$sum": 1}}}]
@@ -248,7 +282,10 @@ class BookStore:
         conversations = await self.blobs.distinct("conversation_id", {"user_id": user_id, **LIVE})
         by_processor = {c["_id"]: c["n"] for c in counts}
         updated_at: datetime | None = latest[0]["updated_at"] if latest else None
+        in_flight, failed = await self._work(user_id, registrations)
         return UserState(
+            in_flight=in_flight,
+            failed=failed,
             user_id=user_id,
             total_blobs=sum(by_processor.values()),
             blobs_by_processor=by_processor,

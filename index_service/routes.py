@@ -31,6 +31,7 @@ from servicekit.params import int_param, user_param
 from servicekit.urls import url_path
 
 from .keys import BLOBS, BOOKS, FAILURES, PROCESSORS, SCHEMAS
+from .processing import follow
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 500
@@ -59,7 +60,9 @@ async def batch_blobs(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/blobs/{blob_id}")
 async def get_blob(request: web.Request) -> web.Response:
-    return json_response(await request.app[BLOBS].get(user_param(request), request.match_info["blob_id"]))
+    """The user's blob, what was made from it, and where each processor is with its current version."""
+    view = await request.app[BLOBS].get(user_param(request), request.match_info["blob_id"])
+    return json_response(follow(view, await request.app[PROCESSORS].all()))
 
 
 @routes.put("/api/v1/blobs/{blob_id}")
@@ -86,7 +89,8 @@ async def list_blobs(request: web.Request) -> web.Response:
         limit=limit_param(request),
         cursor=request.query.get("cursor") or None,
     )
-    return json_response(BlobList(blobs=blobs, next_cursor=cursor))
+    registrations = await request.app[PROCESSORS].all()
+    return json_response(BlobList(blobs=[follow(b, registrations) for b in blobs], next_cursor=cursor))
 
 
 # The BlobIndex -----------------------------------------------------------------------------------
@@ -157,7 +161,8 @@ async def compile_book(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/{uid}/state")
 async def user_state(request: web.Request) -> web.Response:
-    return json_response(await request.app[BOOKS].state(user_param(request)))
+    """Totals, blobs by processor, books, and the user's items in flight and failed."""
+    return json_response(await request.app[BOOKS].state(user_param(request), await request.app[PROCESSORS].all()))
 
 
 # Registries --------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
 
         return DerivingHandler(
             processor, context.index, context.validators, peers=peers, crash_after_store=context.settings.crash_after_store,
-            progress=progress if processor.info.streams else None, nc=context.nc,
+            progress=progress, nc=context.nc,
         )  # fmt: skip
 
     return make
@@ -140,8 +140,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             js = nc.jetstream()
             await ensure_stream(js, stream_config())
             await ensure_dead_letter_stream(js)
-            if processor.info.streams:
-                await ensure_stream(js, progress_stream_config())
+            await ensure_stream(js, progress_stream_config())
             index = IndexClient(session, settings.index_url, settings.service_token)
             app[NATS], app[INDEX] = nc, index
             owned = owned_schemas(processor)

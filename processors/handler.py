@@ -198,15 +198,19 @@ class DerivingHandler:
     async def _transform(self, source: Source, blob_id: str, attempt: int) -> Derived:
         """The processor's transform; a streaming one tells its progress on the progress stream."""
         info = self.processor.info
-        if not info.streams:
-            return await self.processor.transform(source)
         derivation = Derivation(source.user_id, source.id, source.version, blob_id, info.id, attempt)
         progress = self.progress(derivation) if self.progress is not None else NoProgress()
         try:
-            made = await cast(StreamingProcessor, self.processor).transform(source, progress)
+            if info.streams:
+                return await cast(StreamingProcessor, self.processor).transform(source, progress)
+            # One section, no text: enough for readers to see the work under way, then done.
+            progress.begin(1)
+            progress.started(0)
+            made = await self.processor.transform(source)
+            progress.done(0)
+            return made
         finally:
             await progress.close()  # everything told is on the stream before the blob is announced
-        return made
 
     async def _drop_superseded(self, user_id: str, parent_id: str) -> None:
         """The index keeps only the blob made from the newest source version in the current output

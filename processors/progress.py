@@ -28,6 +28,7 @@ class Progress(Protocol):
     """What a streaming transform tells while it works; none of it waits."""
 
     def begin(self, sections: int) -> None: ...
+    def started(self, section: int) -> None: ...
     def delta(self, section: int, text: str) -> None: ...
     def restart(self, section: int) -> None: ...
     def done(self, section: int) -> None: ...
@@ -39,6 +40,9 @@ class NoProgress:
     """Tells nobody: for transforms run without a stream (tests, benchmarks, batch jobs)."""
 
     def begin(self, sections: int) -> None:
+        return None
+
+    def started(self, section: int) -> None:
         return None
 
     def delta(self, section: int, text: str) -> None:
@@ -97,6 +101,11 @@ class StreamProgress:
         self.sections = sections
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"progress-{self.derivation.derived_id}")
+
+    def started(self, section: int) -> None:
+        """Tell that a section is under way before it has any text (a message with no delta)."""
+        self._pending.setdefault(section, _Pending())
+        self._wake.set()
 
     def delta(self, section: int, text: str) -> None:
         if text:
