@@ -196,6 +196,48 @@ class BookState(BookMetadata, kw_only=True):
     outputs: dict[str, DerivedRef] = {}  # book-level outputs (a compiled book), newest by processor
 
 
+class BookList(msgspec.Struct, kw_only=True):
+    """`GET /api/v1/users/{uid}/books`."""
+
+    books: list[BookState]
+
+
+class CompiledVersion(msgspec.Struct, kw_only=True):
+    """One compiled version of a book: which chapters used the expansion, which the draft."""
+
+    version: int
+    blob_id: str
+    word_count: int
+    chapter_count: int
+    created_at: datetime
+    expanded: list[int]
+    draft: list[int]
+
+
+class VersionList(msgspec.Struct, kw_only=True):
+    versions: list[CompiledVersion]
+
+
+class ChapterChange(msgspec.Struct, kw_only=True):
+    chapter: int
+    change: Literal["added", "removed", "changed"]
+    title: str
+    title_changed: bool
+    words_added: int
+    words_removed: int
+
+
+class VersionDiff(msgspec.Struct, kw_only=True):
+    """What changed from compiled version `from` to `to`."""
+
+    from_: int = msgspec.field(name="from")
+    to: int
+    chapters: list[ChapterChange]
+    unchanged: int
+    words_added: int
+    words_removed: int
+
+
 class CompileRequest(msgspec.Struct, kw_only=True):
     """`POST .../books/{book_id}/compile` (client body, optional)."""
 

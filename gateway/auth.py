@@ -10,6 +10,8 @@ from aiohttp.typedefs import Middleware
 from cachetools import LRUCache
 
 from servicekit.auth import PUBLIC_PATHS, bearer, verify_claims
+
+DESCRIBED = frozenset({"/api/v1/openapi.json", "/api/v1/asyncapi.json"})  # what the API is, open to all
 from servicekit.errors import Unauthorized
 
 from .errors import UserNotFound
@@ -33,7 +35,7 @@ def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.path in DESCRIBED:
             return await handler(request)
         # Browsers cannot set headers on a WebSocket handshake: /ws alone may take ?token=.
         token = bearer(request) or (request.query.get("token") if request.path == "/ws" else None)

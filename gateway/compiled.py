@@ -7,9 +7,10 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration
+from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration, VersionDiff, VersionList
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.openapi import Query, described
 from servicekit.params import int_param, version_param
 from servicekit.urls import upstream_url, url_path
 
@@ -59,18 +60,27 @@ async def _relay_json(request: web.Request, *segments: str) -> web.Response:
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/versions")
+@described(response=VersionList, tags=("books",))
 async def versions(request: web.Request) -> web.Response:
     """Compiled versions, oldest first: date, words, chapters, which chapters used the expansion and which the draft."""
     return await _relay_json(request, "versions")
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/versions/{a}/diff/{b}")
+@described(response=VersionDiff, tags=("books",))
 async def diff(request: web.Request) -> web.Response:
     """Which chapters changed from version `a` to `b`, and the words added and removed."""
     return await _relay_json(request, "versions", str(version_param(request, "a")), "diff", str(version_param(request, "b")))
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/export")
+@described(
+    files=("application/epub+zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/pdf", "text/markdown", "text/plain"), tags=("books",), extra={304: "`If-None-Match` names the file's current ETag."},
+    query=(
+        Query("format", {"enum": list(BOOK_EXPORT_FORMATS)}, "md by default"),
+        Query("version", {"type": "integer", "minimum": 1}, "the newest by default"),
+    ),
+)
 async def export_book(request: web.Request) -> web.StreamResponse:
     """`?format=epub|docx|pdf|md|txt&version=N` (the newest version by default); `If-None-Match` -> 304."""
     fmt = request.query.get("format", "md")

@@ -12,6 +12,7 @@ from aiohttp import web
 from contracts.models import PITCH_EXPORT_FORMATS, PITCH_SCHEMA, BlobView, DerivedSummary
 from servicekit.errors import BadRequest, NotFound
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.openapi import Query, described
 from servicekit.urls import upstream_url, url_path
 
 from .auth import current_user
@@ -56,6 +57,10 @@ async def current_pitch(request: web.Request, user_id: str, blob: BlobView) -> d
 
 
 @routes.get("/api/v1/blobs/{blob_id}/export")
+@described(
+    files=("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/markdown"),
+    tags=("pitches",), query=(Query("format", {"enum": list(PITCH_EXPORT_FORMATS)}, "md by default"),),
+)
 async def export_pitch(request: web.Request) -> web.Response:
     """`?format=pdf|docx|md`: the one-pager of the current pitch made from these pitch notes."""
     fmt = request.query.get("format", "md")

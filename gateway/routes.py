@@ -8,10 +8,11 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    BlobView, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
+    BlobView, BookList, BookState, CompileAccepted, UserBlob, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
 )  # fmt: skip
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.app import BODIES
+from servicekit.openapi import described
 from servicekit.urls import url_path
 
 from .auth import current_user
@@ -26,17 +27,22 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/users/{uid}/books")
+@described(body=CreateBook, response=BookState, status=201, tags=("books",), extra={409: "A book with this id exists."})
 async def create_book(request: web.Request) -> web.Response:
+    """Create a book (its id made from the title when not given)."""
     body = await request.app[BODIES].read(request, CreateBook)
     return await request.app[INDEX].call(request, "POST", url_path("api", "v1", "users", current_user(request), "books"), body=body)
 
 
 @routes.get("/api/v1/users/{uid}/books")
+@described(response=BookList, tags=("books",))
 async def list_books(request: web.Request) -> web.Response:
+    """The user's books with their chapters in order."""
     return await request.app[INDEX].call(request, "GET", url_path("api", "v1", "users", current_user(request), "books"))
 
 
 @routes.patch("/api/v1/users/{uid}/books/{book_id}")
+@described(body=UpdateBook, response=BookState, tags=("books",))
 async def update_book(request: web.Request) -> web.Response:
     """Title, description and metadata (subtitle, author, language, dedication, front and back matter, contact)."""
     body = await request.app[BODIES].read(request, UpdateBook)
@@ -51,6 +57,7 @@ _USER_STATE = msgspec.json.Decoder(UserState)
 
 
 @routes.get("/api/v1/users/{uid}/state")
+@described(response=UserState, tags=("dashboard",))
 async def user_state(request: web.Request) -> web.Response:
     """The dashboard's data: totals, blobs by processor, books with chapter counts, items in
     flight (pending, or processing while the progress stream shows the work) and failed ones."""
@@ -73,7 +80,9 @@ async def user_state(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/blobs")
+@described(body=CreateBlob, response=UserBlob, status=201, tags=("blobs",))
 async def create_blob(request: web.Request) -> web.Response:
+    """Store a blob: a chapter draft (`text-input-v1`), pitch notes (`pitch-input-v1`), or any registered schema."""
     body = await request.app[BODIES].read(request, CreateBlob)
     internal = CreateUserBlob(
         user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
@@ -86,6 +95,7 @@ _BLOB_VIEW = msgspec.json.Decoder(BlobView)
 
 
 @routes.get("/api/v1/blobs/{blob_id}")
+@described(response=BlobView, tags=("blobs",))
 async def get_blob(request: web.Request) -> web.Response:
     """The blob, what was made from it, and what is being made from it now (with the text so far)."""
     user = current_user(request)
@@ -111,20 +121,25 @@ async def get_blob(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/blobs/{blob_id}")
+@described(body=UpdateBlob, response=UserBlob, tags=("blobs",), extra={412: "`version` is not the blob's current version: another device wrote first."})
 async def update_blob(request: web.Request) -> web.Response:
+    """A new version of a blob (`version`: the one the client last read); what was made from it is made again."""
     body = await request.app[BODIES].read(request, UpdateBlob)
     internal = UpdateUserBlob(user_id=current_user(request), data=body.data, version=body.version)
     return await request.app[INDEX].call(request, "PUT", url_path("api", "v1", "blobs", request.match_info["blob_id"]), body=internal)
 
 
 @routes.delete("/api/v1/blobs/{blob_id}")
+@described(status=204, tags=("blobs",))
 async def delete_blob(request: web.Request) -> web.Response:
+    """Delete a blob and everything made from it, from every store that holds it."""
     return await request.app[INDEX].call(
         request, "DELETE", url_path("api", "v1", "blobs", request.match_info["blob_id"]), params={"user_id": current_user(request)}
     )
 
 
 @routes.post("/api/v1/users/{uid}/books/{book_id}/compile")
+@described(body=CompileRequest, response=CompileAccepted, status=202, tags=("books",))
 async def compile_book(request: web.Request) -> web.Response:
     """202 with a request id; the compiled book is announced by a `book.compiled` event."""
     body = await request.app[BODIES].read(request, CompileRequest) if request.can_read_body else CompileRequest()

@@ -13,6 +13,7 @@ from contracts.models import CreateBlob, CreateUserBlob
 from servicekit.app import BODIES
 from servicekit.errors import ServiceError, Unprocessable
 from servicekit.middleware import request_id_from
+from servicekit.openapi import Query, described
 from servicekit.params import int_param
 from servicekit.urls import url_path
 
@@ -74,6 +75,14 @@ def _error(request_id: str | None, exc: ServiceError) -> dict[str, Any]:
 
 
 @routes.get("/ws")
+@described(
+    status=101, tags=("live",), extra={101: "Switching to the WebSocket protocol: the messages are described in /api/v1/asyncapi.json."},
+    query=(
+        Query("token", {"type": "string"}, "the bearer token, for clients that cannot set headers on the handshake"),
+        Query("last_event_id", {"type": "integer", "minimum": 0}, "resume after this event's `id`"),
+        Query("last_progress_id", {"type": "integer", "minimum": 0}, "resume after this progress message's `progress_id`"),
+    ),
+)
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Authenticated like REST; `?last_event_id=N` resumes after the event whose `id` was N, and
     `?last_progress_id=M` after the progress message whose `progress_id` was M."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from contracts.ids import is_id
+from contracts.ids import ID_PATTERN, is_id
 from contracts.problems import FieldError
+from contracts.views import BlobListView, BookView
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_KEY
+from servicekit.openapi import Query, described
 
 from .auth import current_user
 from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS
@@ -38,6 +40,10 @@ def _include(request: web.Request) -> frozenset[str] | None:
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}")
+@described(
+    response=BookView, tags=("books",),
+    query=(Query("include", {"type": "string"}, "comma-separated processor ids: only their pieces (and stores)"),),
+)
 async def book_view(request: web.Request) -> web.Response:
     """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status."""
     user_id, book_id = current_user(request), request.match_info["book_id"]
@@ -58,6 +64,13 @@ async def book_view(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/users/{uid}/blobs")
+@described(
+    response=BlobListView, tags=("blobs",),
+    query=(
+        Query("book_id", {"type": "string", "pattern": ID_PATTERN}), Query("type", {"type": "string"}),
+        Query("limit", {"type": "integer", "minimum": 1, "maximum": 500}), Query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+    ),
+)
 async def blob_list(request: web.Request) -> web.Response:
     """The user's blobs, a page at a time, each with what processors derived from it."""
     params = {name: request.query[name] for name in LIST_PARAMS if request.query.get(name)}
