@@ -58,6 +58,16 @@ class CompileBook(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="e
     prefer: str = "expanded"  # expanded | draft: which text a chapter uses when both are current
 
 
+class BookUpdated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="book.updated"):
+    """A book's title, description or metadata changed (`fields` names which): views of it are stale."""
+
+    event_id: str
+    user_id: str
+    book_id: str
+    occurred_at: datetime
+    fields: list[str] = []
+
+
 class BookCompiled(Event, tag="book.compiled"):
     """A compiled version of a book is stored and registered (`blob_id` is its index entry)."""
 

@@ -66,6 +66,17 @@ class BookCompiledMessage(msgspec.Struct, kw_only=True):
     word_count: int | None
 
 
+class BookUpdatedMessage(msgspec.Struct, kw_only=True):
+    """A book's title, description or metadata changed (`fields`): views of it are stale."""
+
+    type: Literal["book.updated"] = "book.updated"
+    id: int
+    event_id: str | None
+    occurred_at: str | None
+    book_id: str
+    fields: list[str]
+
+
 class ProcessorFailedMessage(msgspec.Struct, kw_only=True):
     """A processor gave up on one of the user's blobs (or a compile request), and why."""
 
@@ -130,7 +141,8 @@ class ErrorMessage(msgspec.Struct, kw_only=True):
 
 
 SENT: tuple[type[msgspec.Struct], ...] = (
-    Ready, Resync, BlobChangedMessage, BlobDerivedMessage, BookCompiledMessage, ProcessorFailedMessage, ProgressMessage,
+    Ready, Resync, BlobChangedMessage, BlobDerivedMessage, BookCompiledMessage, BookUpdatedMessage, ProcessorFailedMessage,
+    ProgressMessage,
     CreateBlobResult, ErrorMessage,
 )
 RECEIVED: tuple[type[msgspec.Struct], ...] = (CreateBlobAction,)

@@ -23,6 +23,7 @@ def blob_deleted(schema_id: str) -> str:
 
 BOOK_COMPILE_REQUESTED = "book.compile.requested"
 BOOK_COMPILED = "book.compiled"
+BOOK_UPDATED = "book.updated"
 
 
 def processor_registered(processor_id: str) -> str:

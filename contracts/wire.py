@@ -22,6 +22,7 @@ MESSAGES: dict[str, Any] = {
     "BlobDeleted": events.BlobDeleted,
     "CompileBook": events.CompileBook,
     "BookCompiled": events.BookCompiled,
+    "BookUpdated": events.BookUpdated,
     "BlobProgress": events.BlobProgress,
     "ProcessorRegistered": events.ProcessorRegistered,
     "ProcessorActivated": events.ProcessorActivated,

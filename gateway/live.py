@@ -24,7 +24,7 @@ from .ws import Connection, Hub, client_message
 
 log = logging.getLogger(__name__)
 MAX_RESUME = 2000  # a client further behind than this reloads instead
-CLIENT_SUBJECTS = ("blob.", "book.compiled", "processor.failed.")
+CLIENT_SUBJECTS = ("blob.", "book.compiled", "book.updated", "processor.failed.")
 
 
 class LiveEvents(StreamFeed):

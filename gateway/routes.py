@@ -49,7 +49,8 @@ async def update_book(request: web.Request) -> web.Response:
     path = url_path("api", "v1", "users", current_user(request), "books", request.match_info["book_id"])
     response = await request.app[INDEX].call(request, "PATCH", path, body=body)
     if response.status == 200:
-        request.app[CACHE].invalidate(current_user(request))  # no event announces a title; this gateway's views follow at once
+        # Every gateway drops its views of the user on the `book.updated` event; this one at once.
+        request.app[CACHE].invalidate(current_user(request))
     return response
 
 

@@ -175,6 +175,8 @@ def client_message(subject: str, event: dict[str, Any], seq: int) -> tuple[str, 
             "source_version": event.get("source_version"), "book_id": event.get("book_id"),
             "request_id": event.get("request_id"), "reason": event.get("reason"),
         }  # fmt: skip
+    elif kind == "book.updated":
+        body = {"type": "book.updated", "book_id": event["book_id"], "fields": event.get("fields", [])}
     elif kind == "book.compiled":
         body = {
             "type": "book.compiled", "book_id": event["book_id"], "blob_id": event["blob_id"], "version": event["version"],

@@ -53,9 +53,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await BookStore.create_indexes(db)
         schemas = SchemaRegistry(db, ValidatorCache())
         await schemas.load_builtins()
-        relay, compile_relay, processor_relay, failure_relay = relays = [
+        relay, compile_relay, processor_relay, failure_relay, book_relay = relays = [
             OutboxRelay(db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish)
-            for name in ("blobs", "compile_requests", "processors", "failures")
+            for name in ("blobs", "compile_requests", "processors", "failures", "books")
         ]
         await FailureStore.create_indexes(db)
         failures = FailureStore(db, failure_relay)
@@ -68,7 +68,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         finished = await app[BLOBS].finish_cascades()
         if finished:
             log.warning("finished %d deletion(s) that a stop had interrupted", finished)
-        app[BOOKS] = BookStore(db, compile_relay, failures)
+        app[BOOKS] = BookStore(db, compile_relay, failures, book_relay)
         app[PROCESSORS] = ProcessorRegistry(db, processor_relay)
 
         async def mongo_ready() -> None:

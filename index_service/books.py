@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts import subjects
-from contracts.events import CompileBook
+from contracts.events import BookUpdated, CompileBook
 from contracts.models import (
     COMPILED_BOOK_SCHEMA,
     USER_PROCESSOR,
@@ -85,12 +85,13 @@ def chains(
 
 
 class BookStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay, failures: FailureStore) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay, failures: FailureStore, book_relay: OutboxRelay) -> None:
         self.failures = failures
         self.books = db["books"]
         self.blobs = db["blobs"]
         self.compile_requests = db["compile_requests"]
         self.compile_relay = compile_relay
+        self.book_relay = book_relay
 
     @staticmethod
     async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -157,7 +158,13 @@ class BookStore:
             except DuplicateKeyError:
                 pass  # a draft filed it meanwhile
         if update:
+            # The change and its event in one write: every gateway's views of the book go stale.
+            event = BookUpdated(event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=now(), fields=sorted(changes))
+            entry = outbox_entry(subjects.BOOK_UPDATED, event)
+            update.setdefault("$set", {})[PENDING_FLAG] = True
+            update["$push"] = {"outbox": entry}
             await self.books.update_one({"_id": key}, update)
+            self.book_relay.notify(key)
         return (await self.books_of(user_id, book_id=book_id))[0]
 
     async def _work(self, user_id: str, registrations: list[ProcessorRegistration]) -> tuple[list[WorkItem], list[WorkItem]]:

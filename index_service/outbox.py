@@ -19,7 +19,7 @@ import msgspec
 from nats.js import JetStreamContext
 from pymongo.asynchronous.collection import AsyncCollection
 
-from contracts.events import CompileBook, Event, ProcessorActivated, ProcessorDeactivated, ProcessorFailed, ProcessorRegistered
+from contracts.events import BookUpdated, CompileBook, Event, ProcessorActivated, ProcessorDeactivated, ProcessorFailed, ProcessorRegistered
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ BATCH = 200
 
 
 def outbox_entry(
-    subject: str, event: Event | CompileBook | ProcessorRegistered | ProcessorFailed | ProcessorActivated | ProcessorDeactivated
+    subject: str, event: Event | CompileBook | BookUpdated | ProcessorRegistered | ProcessorFailed | ProcessorActivated | ProcessorDeactivated
 ) -> dict[str, Any]:
     """What a write stores for one event: the subject and the encoded payload, ready to publish."""
     return {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}

@@ -19,7 +19,7 @@ MESSAGE_OF = {
     "ready": "Ready", "resync": "Resync", "blob.created": "BlobChangedMessage", "blob.updated": "BlobChangedMessage",
     "blob.deleted": "BlobChangedMessage", "blob.derived": "BlobDerivedMessage", "book.compiled": "BookCompiledMessage",
     "processor.failed": "ProcessorFailedMessage", "blob.progress": "ProgressMessage", "blob.create.result": "CreateBlobResult",
-    "error": "ErrorMessage",
+    "error": "ErrorMessage", "book.updated": "BookUpdatedMessage",
 }  # fmt: skip
 
 
@@ -84,13 +84,20 @@ async def test_the_asyncapi_document_describes_what_the_socket_sends(stack: Stac
         async with session.ws_connect(f"{stack.gateway}/ws", params={"token": token_for(stack, user_id)}) as ws:
             await ws.send_json({"action": "create_blob", "request_id": "r1", "data": {"content": "The gulls came back at dusk.", "book_id": "sock", "chapter": 1}})
             await ws.send_json({"action": "dance", "data": {}})
+            async with aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token_for(stack, user_id)}"}) as rest:
+                async with rest.post(f"/api/v1/users/{user_id}/books", json={"id": "sock-meta", "title": "Sock"}) as response:
+                    assert response.status == 201
+                async with rest.patch(f"/api/v1/users/{user_id}/books/sock-meta", json={"author": "Ann Lee", "dedication": None}) as response:
+                    assert response.status == 200
             async def read() -> None:
                 async for message in ws:
                     seen.append(message.json())
-                    if any(m["type"] == "blob.derived" for m in seen):
+                    if {"blob.derived", "book.updated"} <= {m["type"] for m in seen}:
                         return
             await asyncio.wait_for(read(), 30)
     kinds = {m["type"] for m in seen}
-    assert {"ready", "blob.create.result", "error", "blob.created", "blob.derived"} <= kinds, kinds
+    assert {"ready", "blob.create.result", "error", "blob.created", "blob.derived", "book.updated"} <= kinds, kinds
+    (updated,) = [m for m in seen if m["type"] == "book.updated"]
+    assert updated["book_id"] == "sock-meta" and updated["fields"] == ["author", "dedication"]
     for message in seen:
         checker(document, MESSAGE_OF[message["type"]]).validate(message)
