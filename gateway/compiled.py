@@ -8,7 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration, VersionDiff, VersionList
-from servicekit.errors import BadRequest
+from servicekit.errors import UnknownFormat
 from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
 from servicekit.openapi import Query, described
 from servicekit.params import int_param, version_param
@@ -17,15 +17,12 @@ from servicekit.urls import upstream_url, url_path
 from .auth import current_user
 from .errors import UpstreamUnavailable
 from .keys import DIRECTORY, SESSION, SETTINGS
-from .upstream import relayed_response
+from .upstream import Upstream, relayed_response
 
 routes = web.RouteTableDef()
 RELAYED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "X-Compiled-Version", "Content-Length")
 CHUNK = 64 * 1024
 
-
-class UnknownFormat(BadRequest):
-    code, title = "unknown-format", "No such export format"
 
 
 async def _compiler(request: web.Request) -> ProcessorRegistration:
@@ -42,21 +39,17 @@ def _headers(request: web.Request) -> dict[str, str]:
     return {"Authorization": f"Bearer {request.app[SETTINGS].service_token}", REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
 
 
+def processor_api(request: web.Request, registration: ProcessorRegistration) -> Upstream:
+    """A processor's own query API, called as the gateway calls every service."""
+    settings = request.app[SETTINGS]
+    return Upstream(registration.id, request.app[SESSION], registration.base_url, settings.service_token, settings.upstream_timeout_seconds * 6)
+
+
 async def _relay_json(request: web.Request, *segments: str) -> web.Response:
     """The compiler's answer to a GET under the user's book, relayed."""
-    registration = await _compiler(request)
     path = url_path("users", current_user(request), "books", request.match_info["book_id"], *segments)
-    timeout = aiohttp.ClientTimeout(total=request.app[SETTINGS].upstream_timeout_seconds * 6)
-    try:
-        async with request.app[SESSION].get(upstream_url(registration.base_url, path), headers=_headers(request), timeout=timeout) as upstream:
-            body = await upstream.read()
-            status = upstream.status
-            content_type = upstream.headers.get("Content-Type", "")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
-    if status >= 500:
-        raise UpstreamUnavailable(f"{registration.id} answered {status}")
-    return relayed_response(status, body, {"Content-Type": content_type})
+    status, body, relayed = await processor_api(request, await _compiler(request)).fetch(request.get(REQUEST_ID_KEY, ""), "GET", path)
+    return relayed_response(status, body, relayed)
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/versions")

@@ -5,28 +5,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiohttp
 import msgspec
 from aiohttp import web
 
 from contracts.models import PITCH_EXPORT_FORMATS, PITCH_SCHEMA, BlobView, DerivedSummary
-from servicekit.errors import BadRequest, NotFound
-from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.errors import NotFound, UnknownFormat
+from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
-from servicekit.urls import upstream_url, url_path
+from servicekit.urls import url_path
 
 from .auth import current_user
-from .errors import UpstreamUnavailable
-from .keys import DIRECTORY, INDEX, SESSION, SETTINGS
+from .keys import DIRECTORY, INDEX
+from .compiled import processor_api
 from .upstream import relayed_response
 
 routes = web.RouteTableDef()
-_BLOB_VIEW = msgspec.json.Decoder(BlobView)
+BLOB_VIEWS = msgspec.json.Decoder(BlobView)
 PITCH_BUDGET_SECONDS = 1.0
 
-
-class UnknownFormat(BadRequest):
-    code, title = "unknown-format", "No such export format"
 
 
 class NoPitch(NotFound):
@@ -73,28 +69,13 @@ async def export_pitch(request: web.Request) -> web.Response:
     )
     if status != 200:
         return relayed_response(status, payload, relayed)
-    blob = _BLOB_VIEW.decode(payload)
+    blob = BLOB_VIEWS.decode(payload)
     directory = request.app[DIRECTORY]
     await directory.refresh(request_id=request_id)
     summary = _pitch_of(blob, directory.producing(PITCH_SCHEMA))
     if summary is None:
         raise NoPitch(f"blob {blob.id} has no current pitch (is it pitch notes, and was it built yet?)")
-    registration = directory.registrations[summary.processor]
-    settings = request.app[SETTINGS]
     path = url_path("blobs", summary.id, "export")
-    headers = {"Authorization": f"Bearer {settings.service_token}", REQUEST_ID_HEADER: request_id}
-    try:
-        async with request.app[SESSION].get(
-            upstream_url(registration.base_url, path), params={"format": fmt, "user_id": user}, headers=headers,
-            timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds * 6),
-        ) as upstream:  # fmt: skip
-            body = await upstream.read()
-            answer = {k: upstream.headers[k] for k in ("Content-Type", "Content-Disposition", "X-Pitch-Version") if k in upstream.headers}
-            status = upstream.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
-    if status != 200:
-        if status >= 500:
-            raise UpstreamUnavailable(f"{registration.id} answered {status}")
-        return relayed_response(status, body, answer)
-    return web.Response(body=body, headers=answer)
+    api = processor_api(request, directory.registrations[summary.processor])
+    status, body, relayed = await api.fetch(request_id, "GET", path, params={"format": fmt, "user_id": user})
+    return relayed_response(status, body, relayed)

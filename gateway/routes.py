@@ -17,7 +17,7 @@ from servicekit.urls import url_path
 
 from .auth import current_user
 from .keys import CACHE, INDEX, PROGRESS
-from .pitches import current_pitch
+from .pitches import BLOB_VIEWS, current_pitch
 from .upstream import relayed_response
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,6 @@ async def create_blob(request: web.Request) -> web.Response:
     return await request.app[INDEX].call(request, "POST", url_path("api", "v1", "blobs"), body=internal)
 
 
-_BLOB_VIEW = msgspec.json.Decoder(BlobView)
-
-
 @routes.get("/api/v1/blobs/{blob_id}")
 @described(response=BlobView, tags=("blobs",))
 async def get_blob(request: web.Request) -> web.Response:
@@ -104,7 +101,7 @@ async def get_blob(request: web.Request) -> web.Response:
     status, payload, relayed = await request.app[INDEX].fetch(request.get(REQUEST_ID_KEY, ""), "GET", path, params={"user_id": user})
     if status != 200:
         return relayed_response(status, payload, relayed)
-    blob = _BLOB_VIEW.decode(payload)
+    blob = BLOB_VIEWS.decode(payload)
     made = {d.processor for d in blob.derived if d.status == "ok" and d.depth == 1}
     try:
         running = await request.app[PROGRESS].in_flight(user, blob.id, blob.version, made)

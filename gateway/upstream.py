@@ -16,6 +16,10 @@ from servicekit.urls import UrlPath, upstream_url
 from .errors import UpstreamUnavailable
 
 
+# What a service's answer keeps on its way to the client.
+RELAYED_HEADERS = ("Content-Type", "Location", "Content-Disposition", "ETag", "X-Compiled-Version", "X-Pitch-Version")
+
+
 class Upstream:
     """One service behind the gateway; answers are relayed as they are, errors included."""
 
@@ -46,7 +50,7 @@ class Upstream:
                 method, upstream_url(self._base, path), params=params, data=data, headers=headers, timeout=self._timeout
             ) as response:
                 payload = await response.read()
-                relayed = {k: response.headers[k] for k in ("Content-Type", "Location") if k in response.headers}
+                relayed = {k: response.headers[k] for k in RELAYED_HEADERS if k in response.headers}
                 status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
@@ -74,9 +78,12 @@ class Upstream:
 def relayed_response(status: int, payload: bytes, relayed: dict[str, str]) -> web.Response:
     """A service's answer as the client gets it."""
     out = web.Response(status=status, body=payload if status != 204 else None)
-    if "Location" in relayed:
-        out.headers["Location"] = relayed["Location"]
-    if status != 204:
+    for name in RELAYED_HEADERS[1:]:
+        if name in relayed:
+            out.headers[name] = relayed[name]
+    if status != 204 and status < 300 and "json" not in relayed.get("Content-Type", "json"):
+        out.headers["Content-Type"] = relayed["Content-Type"]  # a file: its own media type
+    elif status != 204:
         problem = "problem" in relayed.get("Content-Type", "")
         out.headers["Content-Type"] = PROBLEM_CONTENT_TYPE if problem else "application/json"
     return out

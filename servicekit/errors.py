@@ -37,6 +37,12 @@ class BadRequest(ServiceError):
     status, code, title = 400, "bad-request", "Bad request"
 
 
+class UnknownFormat(BadRequest):
+    """An export asked for in a format there is none of."""
+
+    code, title = "unknown-format", "No such export format"
+
+
 class MalformedJson(BadRequest):
     code, title = "malformed-json", "The body is not valid JSON"
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from processors.errors import DerivedNotFound
-from servicekit.errors import BadRequest
+from servicekit.errors import UnknownFormat
 from servicekit.params import int_param, user_param
 
 from .exports import ALIASES, FORMATS
@@ -20,9 +20,6 @@ from .store import CompiledBookStore
 
 CHUNK = 64 * 1024
 
-
-class UnknownFormat(BadRequest):
-    code, title = "unknown-format", "No such export format"
 
 
 def export_format(value: str | None) -> str:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from processors.base import Derived, ProcessorInfo, Source
 from processors.errors import DerivedNotFound
-from servicekit.errors import BadRequest
+from servicekit.errors import UnknownFormat
 from servicekit.params import user_param
 
 from .builder import PitchBuilder, one_pager
@@ -89,7 +89,3 @@ class PitchBuilderProcessor:
             "X-Pitch-Version": str(pitch.version), "Content-Disposition": f'attachment; filename="{name}-pitch.{extension}"',
         }  # fmt: skip
         return web.Response(body=content, headers={**headers, "Content-Type": content_type})
-
-
-class UnknownFormat(BadRequest):
-    code, title = "unknown-format", "No such export format"
