@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install up test typecheck bench clean
+.PHONY: install up test typecheck browser bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ up: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install typecheck
+# Browser tests drive Debian's chromium with its chromedriver; installed here when missing (as root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+
+test: install typecheck browser
 	$(BIN)/pytest -q
 
 bench: install

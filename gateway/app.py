@@ -13,7 +13,7 @@ from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
 
-from . import apidocs
+from . import apidocs, studio
 from .aggregate import Aggregator
 from .auth import auth_middleware
 from .breaker import CircuitBreaker
@@ -94,4 +94,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     apidocs.install(app)
+    studio.install(app)
     return app

@@ -10,11 +10,12 @@ from aiohttp.typedefs import Middleware
 from cachetools import LRUCache
 
 from servicekit.auth import PUBLIC_PATHS, bearer, verify_claims
-
-DESCRIBED = frozenset({"/api/v1/openapi.json", "/api/v1/asyncapi.json"})  # what the API is, open to all
 from servicekit.errors import Unauthorized
 
 from .errors import UserNotFound
+from .studio import is_studio
+
+DESCRIBED = frozenset({"/api/v1/openapi.json", "/api/v1/asyncapi.json"})  # what the API is, open to all
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 USER_KEY = "user_id"
@@ -35,7 +36,7 @@ def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS or request.path in DESCRIBED:
+        if request.path in PUBLIC_PATHS or request.path in DESCRIBED or is_studio(request.path):
             return await handler(request)
         # Browsers cannot set headers on a WebSocket handshake: /ws alone may take ?token=.
         token = bearer(request) or (request.query.get("token") if request.path == "/ws" else None)

@@ -1,0 +1,29 @@
+// The gateway's REST API with the session's token; a problem answer becomes an ApiError.
+import { token } from "./session.js";
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const response = await fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${token()}`, ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export const paths = {
+  books: (user) => `/api/v1/users/${encodeURIComponent(user)}/books`,
+  state: (user) => `/api/v1/users/${encodeURIComponent(user)}/state`,
+  blobs: (user, query = "") => `/api/v1/users/${encodeURIComponent(user)}/blobs${query}`,
+};

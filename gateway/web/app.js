@@ -1,0 +1,75 @@
+// The studio's shell: sign-in, navigation between addressable pages, the live connection's status.
+import { html, render, useEffect, useState } from "./vendor/htm-preact.js";
+import { adoptTokenFromAddress, signIn, signOut, userId } from "./session.js";
+import { Live } from "./live.js";
+import { Dashboard } from "./dashboard.js";
+
+adoptTokenFromAddress();
+const live = new Live();
+
+/** Move to `path` inside the studio without reloading. */
+export function go(path) {
+  history.pushState(null, "", path);
+  dispatchEvent(new PopStateEvent("popstate"));
+}
+
+function SignIn() {
+  const [value, setValue] = useState("");
+  const submit = (event) => {
+    event.preventDefault();
+    signIn(value);
+    location.reload();
+  };
+  return html`<main class="signin">
+    <h1>ReYNa Studio</h1>
+    <p>Sign in with the token your identity provider gave you (on the one-machine stack, follow the link <code>make up</code> printed).</p>
+    <form onSubmit=${submit}>
+      <label for="token">Bearer token</label>
+      <input id="token" type="password" autocomplete="off" required value=${value} onInput=${(e) => setValue(e.target.value)} />
+      <button type="submit">Sign in</button>
+    </form>
+  </main>`;
+}
+
+function Status() {
+  const [status, setStatus] = useState(live.status);
+  useEffect(() => live.onStatus(setStatus), []);
+  const kind = status === "live" ? "ok" : status === "connecting" ? "wait" : "bad";
+  return html`<p class=${`status ${kind}`} role="status" aria-live="polite" data-status=${status}>
+    <span aria-hidden="true">●</span> ${status === "live" ? "Live" : status === "connecting" ? "Connecting…" : `Connection lost (${status})`}
+  </p>`;
+}
+
+function Shell() {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const moved = () => setPath(location.pathname);
+    addEventListener("popstate", moved);
+    return () => removeEventListener("popstate", moved);
+  }, []);
+  const user = userId();
+  const leave = () => {
+    signOut();
+    location.assign("/");
+  };
+  return html`<div class="shell">
+    <header>
+      <a class="brand" href="/" onClick=${(e) => { e.preventDefault(); go("/"); }}>ReYNa Studio</a>
+      <${Status} />
+      <span class="who">${user}</span>
+      <button type="button" class="quiet" onClick=${leave}>Sign out</button>
+    </header>
+    ${page(path, user)}
+  </div>`;
+}
+
+function page(path, user) {
+  return html`<${Dashboard} user=${user} live=${live} />`;
+}
+
+if (userId()) {
+  live.start();
+  render(html`<${Shell} />`, document.getElementById("app"));
+} else {
+  render(html`<${SignIn} />`, document.getElementById("app"));
+}

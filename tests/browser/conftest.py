@@ -1,0 +1,78 @@
+"""Headless Chromium (Debian's, through its chromidriver) driving the studio like a person would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from compose.harness import ROOT, Stack
+from servicekit.auth import issue_token
+
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+# Screenshots of each main screen, for people to look at: kept in the run's output.
+SHOTS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if binary is None or driver is None:
+        pytest.fail("chromium and chromedriver are needed (make test installs Debian's packages)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    browser.implicitly_wait(0)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
+    """The session's browser, signed out and at desktop width for each test."""
+    chromium.set_window_size(1280, 900)
+    yield chromium
+    chromium.execute_script("sessionStorage.clear()")
+    chromium.get("about:blank")  # the next sign-in link is a new page, not a change of the hash
+
+
+def sign_in_link(stack: Stack, user_id: str, path: str = "/") -> str:
+    return f"{stack.gateway}{path}#token={issue_token(stack.secrets['jwt_secret'], user_id)}"
+
+
+def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None) -> Any:
+    """The public API, as `user_id`, from the test (what another device would do)."""
+    request = urllib.request.Request(
+        stack.gateway + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def screenshot(browser: webdriver.Chrome, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def axe(browser: webdriver.Chrome) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is."""
+    browser.execute_script(AXE.read_text())
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations)).catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
+    )
+    return [v for v in result if v.get("impact") in ("serious", "critical")]
