@@ -3,6 +3,7 @@ import { html, render, useEffect, useState } from "./vendor/htm-preact.js";
 import { adoptTokenFromAddress, signIn, signOut, userId } from "./session.js";
 import { Live } from "./live.js";
 import { Dashboard } from "./dashboard.js";
+import { Writer } from "./writer.js";
 
 adoptTokenFromAddress();
 const live = new Live();
@@ -64,6 +65,8 @@ function Shell() {
 }
 
 function page(path, user) {
+  const book = /^\/books\/([^/]+)$/.exec(path);
+  if (book) return html`<${Writer} key=${book[1]} user=${user} bookId=${decodeURIComponent(book[1])} live=${live} />`;
   return html`<${Dashboard} user=${user} live=${live} />`;
 }
 

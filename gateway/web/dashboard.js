@@ -1,6 +1,7 @@
 // The dashboard: books and pitches with their states, work in flight and failed, each source's health; live.
 import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
 import { api, paths } from "./api.js";
+import { go } from "./app.js";
 
 const REFRESH_MS = 300;
 
@@ -74,7 +75,7 @@ export function Dashboard({ user, live }) {
       <${NewBook} user=${user} created=${refresh} />
       ${state.books.length === 0 ? html`<p>No books yet.</p>` : html`<ul class="cards">
         ${state.books.map((book) => html`<li class="card" key=${book.book_id}>
-          <h3>${book.title}</h3>
+          <h3><a href=${`/books/${encodeURIComponent(book.book_id)}`} onClick=${(e) => { e.preventDefault(); go(`/books/${encodeURIComponent(book.book_id)}`); }}>${book.title}</a></h3>
           <p>${book.chapter_count} chapter${book.chapter_count === 1 ? "" : "s"}${book.compiled_version ? ` · compiled v${book.compiled_version}` : ""}</p>
           ${book.compile_failure && html`<p class="reason">Compile failed: ${book.compile_failure.reason}</p>`}
         </li>`)}

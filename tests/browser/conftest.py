@@ -14,12 +14,22 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from compose.harness import ROOT, Stack
+from compose.harness import ROOT, Stack, running_stack
 from servicekit.auth import issue_token
 
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 # Screenshots of each main screen, for people to look at: kept in the run's output.
 SHOTS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) / "screenshots"
+
+
+DOWNLOADS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) / "downloads"
+
+
+@pytest.fixture(scope="session")
+def paced() -> Iterator[Stack]:
+    """A stack whose offline expander writes at a reading pace, so that streaming can be watched."""
+    with running_stack(STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND="80", STUDIO_PROCESSORS="text-expansion,book-compiler") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +39,8 @@ def chromium() -> Iterator[webdriver.Chrome]:
         pytest.fail("chromium and chromedriver are needed (make test installs Debian's packages)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    options.add_experimental_option("prefs", {"download.default_directory": str(DOWNLOADS), "download.prompt_for_download": False})
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"):
         options.add_argument(argument)
     browser = webdriver.Chrome(options=options, service=Service(driver))

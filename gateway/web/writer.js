@@ -1,0 +1,204 @@
+// The Book Writer: chapters on the left; a chapter's draft beside what every processor makes of it,
+// the expansion growing as it streams; compile, versions and downloads.
+import { html, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact.js";
+import { api, ApiError, paths } from "./api.js";
+import { token } from "./session.js";
+
+const SAVE_AFTER_MS = 800;
+const FORMATS = [["epub", "EPUB"], ["docx", "Manuscript (DOCX)"], ["pdf", "PDF"], ["md", "Markdown"]];
+const SHOWN = { ok: "current", pending: "pending", stale: "stale: the draft changed", missing: "missing", unavailable: "unavailable", failed: "failed", retired: "retired" };
+
+/** Partial text of derivations in flight, from `blob.progress` messages, newest attempt only. */
+function joinProgress(runs, message) {
+  const key = `${message.parent_id}/${message.processor}`;
+  const run = runs[key];
+  if (run && (message.derived_id !== run.derived_id ? message.parent_version < run.parent_version : message.attempt < run.attempt)) return runs;
+  const fresh = !run || run.derived_id !== message.derived_id || run.attempt !== message.attempt;
+  const texts = fresh ? {} : { ...run.texts };
+  texts[message.section] = (message.restart ? "" : texts[message.section] || "") + message.delta;
+  const done = fresh ? new Set() : new Set(run.done);
+  if (message.done) done.add(message.section);
+  return { ...runs, [key]: { derived_id: message.derived_id, attempt: message.attempt, parent_version: message.parent_version, sections: message.sections, texts, done } };
+}
+
+function spelled(run) {
+  return Object.keys(run.texts).map(Number).sort((a, b) => a - b).map((i) => run.texts[i].trim()).join("\n\n");
+}
+
+async function download(user, bookId, fmt) {
+  const response = await fetch(`${paths.books(user)}/${encodeURIComponent(bookId)}/export?format=${fmt}`, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || `${bookId}.${fmt}`;
+  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: name });
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+function Editor({ chapter, saved }) {
+  const draft = chapter.draft;
+  const [text, setText] = useState(draft.data.content);
+  const [state, setState] = useState("saved");
+  const [conflict, setConflict] = useState(null);
+  const version = useRef(draft.version);
+  const timer = useRef(null);
+  useEffect(() => {
+    if (state === "saved") { setText(draft.data.content); version.current = draft.version; }
+  }, [draft.id, draft.version]);
+  const save = async (content, against) => {
+    setState("saving");
+    try {
+      const blob = await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: { ...draft.data, content }, version: against } });
+      version.current = blob.version;
+      setState("saved");
+      setConflict(null);
+      saved();
+    } catch (problem) {
+      if (problem.status === 412) {
+        const theirs = await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`);
+        setConflict({ theirs, mine: content });
+        setState("conflict");
+      } else setState(`not saved: ${problem.message}`);
+    }
+  };
+  const typed = (event) => {
+    const content = event.target.value;
+    setText(content);
+    setState("editing");
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => save(content, version.current), SAVE_AFTER_MS);
+  };
+  return html`<section class="pane" aria-labelledby="draft-heading">
+    <h2 id="draft-heading">Draft</h2>
+    <label for="draft" class="sr-only">Chapter ${chapter.chapter} draft</label>
+    <textarea id="draft" value=${text} onInput=${typed} rows="18" disabled=${state === "conflict"}></textarea>
+    <p class="saving" role="status" data-save=${state}>${state === "saved" ? "Saved" : state === "saving" ? "Saving…" : state === "editing" ? "Editing…" : state === "conflict" ? "Changed on another device" : state}</p>
+    ${conflict && html`<div class="conflict" role="alert">
+      <p>This chapter was changed on another device (now version ${conflict.theirs.version}). Which text stays?</p>
+      <button type="button" onClick=${() => save(conflict.mine, conflict.theirs.version)}>Keep mine</button>
+      <button type="button" class="quiet" onClick=${() => { setConflict(null); setState("saved"); setText(conflict.theirs.data.content); version.current = conflict.theirs.version; saved(); }}>Take theirs</button>
+    </div>`}
+  </section>`;
+}
+
+function Outputs({ chapter, runs, retry }) {
+  const entries = Object.entries(chapter.derived || {});
+  return html`<section class="pane" aria-labelledby="outputs-heading">
+    <h2 id="outputs-heading">What the processors made</h2>
+    ${entries.length === 0 && html`<p>Nothing consumes this chapter.</p>`}
+    ${entries.map(([processor, piece]) => {
+      const run = runs[`${chapter.draft.id}/${processor}`];
+      const streaming = run && piece.status !== "ok" && run.parent_version === chapter.draft.version;
+      const data = piece.data || {};
+      const text = streaming ? spelled(run) : data.expanded || data.summary || data.text || piece.preview || "";
+      const status = streaming ? "streaming" : piece.status;
+      return html`<article class="output" key=${processor} data-processor=${processor} aria-busy=${streaming ? "true" : "false"}>
+        <h3>${processor} <span class=${`badge ${status === "streaming" ? "processing" : status}`} data-status=${status}>${streaming ? `streaming ${run.done.size}/${run.sections}` : SHOWN[status] || status}</span></h3>
+        ${piece.reason && html`<p class="reason">${piece.reason}</p>`}
+        ${(status === "failed" || status === "missing") && html`<button type="button" class="quiet" onClick=${retry}>Try again</button>`}
+        ${data.metrics && !streaming && html`<p class="metrics">Tone: ${data.metrics.tone} · readability ${data.metrics.readability_score} · complexity ${data.metrics.complexity}</p>`}
+        <div class="text" aria-live=${streaming ? "polite" : "off"}>${text.split("\n\n").map((p) => html`<p>${p}</p>`)}</div>
+      </article>`;
+    })}
+  </section>`;
+}
+
+export function Writer({ user, bookId, live }) {
+  const [view, setView] = useState(null);
+  const [chosen, setChosen] = useState(null);
+  const [runs, setRuns] = useState({});
+  const [versions, setVersions] = useState([]);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const refresh = useCallback(async () => {
+    try {
+      const [found, listed] = await Promise.all([
+        api(`${paths.books(user)}/${encodeURIComponent(bookId)}`, { headers: { "Cache-Control": "no-cache" } }),
+        api(`${paths.books(user)}/${encodeURIComponent(bookId)}/versions`).catch(() => ({ versions: [] })),
+      ]);
+      setView(found);
+      setVersions(listed.versions);
+      setError(null);
+    } catch (problem) {
+      setError(problem.message);
+    }
+  }, [user, bookId]);
+  useEffect(() => { refresh(); }, [refresh]);
+  useEffect(() => {
+    let timer = null;
+    const stop = live.subscribe((message) => {
+      if (message.type === "blob.progress") setRuns((runs) => joinProgress(runs, message));
+      else { clearTimeout(timer); timer = setTimeout(refresh, 150); }
+    });
+    const status = live.onStatus((s) => s === "live" && refresh());
+    return () => { stop(); status(); clearTimeout(timer); };
+  }, [live, refresh]);
+  if (!view) return html`<main><h1>Book</h1>${error ? html`<p class="error" role="alert">${error}</p>` : html`<p>Loading…</p>`}</main>`;
+  const chapters = view.chapters;
+  const current = chapters.find((c) => c.chapter === chosen) || chapters[0];
+  const addChapter = async (event) => {
+    event.preventDefault();
+    const title = new FormData(event.target).get("title");
+    const next = chapters.reduce((n, c) => Math.max(n, c.chapter), 0) + 1;
+    await api("/api/v1/blobs", { method: "POST", body: { schema_id: "text-input-v1", data: { content: `Chapter ${next} begins here.`, metadata: { book_id: bookId, chapter: next, title } } } });
+    event.target.reset();
+    setChosen(next);
+    refresh();
+  };
+  const retitle = async (chapter) => {
+    const title = prompt("Chapter title", chapter.title);
+    if (!title) return;
+    const draft = chapter.draft;
+    await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: { ...draft.data, metadata: { ...draft.data.metadata, title } }, version: draft.version } });
+    refresh();
+  };
+  const remove = async (chapter) => {
+    if (!confirm(`Delete chapter ${chapter.chapter}, “${chapter.title}”, and everything made from it?`)) return;
+    await api(`/api/v1/blobs/${encodeURIComponent(chapter.draft.id)}`, { method: "DELETE" });
+    setChosen(null);
+    refresh();
+  };
+  const compile = async () => {
+    try {
+      await api(`${paths.books(user)}/${encodeURIComponent(bookId)}/compile`, { method: "POST", body: {} });
+      setNotice("Compiling… the new version appears below when it is ready.");
+    } catch (problem) { setNotice(problem.message); }
+  };
+  const retry = async () => {
+    const draft = current.draft;
+    await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: draft.data, version: draft.version } });
+    refresh();
+  };
+  return html`<main class="writer">
+    <h1>${view.book.title}</h1>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <div class="columns">
+      <nav aria-label="Chapters" class="chapters">
+        <h2>Chapters</h2>
+        <ol>
+          ${chapters.map((c) => html`<li key=${c.chapter} class=${c === current ? "current" : ""}>
+            <button type="button" class="link" aria-current=${c === current ? "true" : undefined} onClick=${() => setChosen(c.chapter)}>${c.chapter}. ${c.title}</button>
+            <span class=${`badge ${c.status}`}>${c.status}</span>
+            <button type="button" class="quiet small" aria-label=${`Rename chapter ${c.chapter}`} onClick=${() => retitle(c)}>Rename</button>
+            <button type="button" class="quiet small" aria-label=${`Delete chapter ${c.chapter}`} onClick=${() => remove(c)}>Delete</button>
+          </li>`)}
+        </ol>
+        <form onSubmit=${addChapter} class="inline">
+          <label for="chapter-title">New chapter</label>
+          <input id="chapter-title" name="title" required maxlength="200" />
+          <button type="submit">Add</button>
+        </form>
+      </nav>
+      ${current ? html`<div class="split">
+        <${Editor} key=${current.draft.id} chapter=${current} saved=${refresh} />
+        <${Outputs} chapter=${current} runs=${runs} retry=${retry} />
+      </div>` : html`<p>No chapters yet: add one.</p>`}
+    </div>
+    <section aria-labelledby="compile-heading">
+      <h2 id="compile-heading">Compile and download</h2>
+      <button type="button" onClick=${compile}>Compile the book</button>
+      ${notice && html`<p role="status">${notice}</p>`}
+      ${versions.length > 0 && html`<ol class="versions">${versions.map((v) => html`<li key=${v.version}>Version ${v.version}: ${v.word_count.toLocaleString()} words, ${v.chapter_count} chapters (${v.expanded.length} expanded)</li>`)}</ol>
+      <p class="downloads">${FORMATS.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => download(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
+    </section>
+  </main>`;
+}
