@@ -8,7 +8,7 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    BlobView, BookList, BookState, CompileAccepted, UserBlob, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
+    BlobView, BookList, SchemaDocument, BookState, CompileAccepted, UserBlob, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
 )  # fmt: skip
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.app import BODIES
@@ -78,6 +78,14 @@ async def user_state(request: web.Request) -> web.Response:
         if (item.blob_id, item.processor) in working:
             item.state = "processing"
     return web.Response(body=msgspec.json.encode(state), content_type="application/json")
+
+
+@routes.get("/api/v1/schemas/{schema_id}")
+@described(response=SchemaDocument, tags=("schemas",))
+async def get_schema(request: web.Request) -> web.Response:
+    """A schema as the registry has it now: forms are made from it (a new optional field shows at once)."""
+    path = url_path("api", "v1", "schemas", request.match_info["schema_id"])
+    return await request.app[INDEX].call(request, "GET", path)
 
 
 @routes.post("/api/v1/blobs")

@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 WEB = Path(__file__).with_name("web")
-PAGES = ("/", "/books/{book_id}")  # the studio's addresses; each answers the same page, which routes itself
+PAGES = ("/", "/books/{book_id}", "/pitches/{blob_id}")  # the studio's addresses; each answers the same page, which routes itself
 HEADERS = {
     # Only the studio's own scripts, styles and socket; nothing inline, no framing, no referrer.
     "Content-Security-Policy": (
@@ -26,7 +26,7 @@ HEADERS = {
 
 def is_studio(path: str) -> bool:
     """Is `path` a page or a file of the studio (served to anyone)?"""
-    return path == "/" or path.startswith(("/static/", "/books/"))
+    return path == "/" or path.startswith(("/static/", "/books/", "/pitches/"))
 
 
 async def page(request: web.Request) -> web.FileResponse:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from contracts.ids import ID_PATTERN
+from contracts.ids import ID_PATTERN, SCHEMA_ID_PATTERN
 from contracts.problems import Problem
 
 from .errors import ServiceError
@@ -70,6 +70,7 @@ def described(**operation: Any) -> Callable[[F], F]:
 
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "uid": {"type": "string", "pattern": ID_PATTERN, "description": "the token's user id"},
+    "schema_id": {"type": "string", "pattern": SCHEMA_ID_PATTERN},
     "a": {"type": "integer", "minimum": 1},
     "b": {"type": "integer", "minimum": 1},
 }

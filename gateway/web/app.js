@@ -4,6 +4,7 @@ import { adoptTokenFromAddress, signIn, signOut, userId } from "./session.js";
 import { Live } from "./live.js";
 import { Dashboard } from "./dashboard.js";
 import { Writer } from "./writer.js";
+import { Pitch } from "./pitch.js";
 
 adoptTokenFromAddress();
 const live = new Live();
@@ -67,6 +68,8 @@ function Shell() {
 function page(path, user) {
   const book = /^\/books\/([^/]+)$/.exec(path);
   if (book) return html`<${Writer} key=${book[1]} user=${user} bookId=${decodeURIComponent(book[1])} live=${live} />`;
+  const pitch = /^\/pitches\/([^/]+)$/.exec(path);
+  if (pitch) return html`<${Pitch} key=${pitch[1]} blobId=${decodeURIComponent(pitch[1])} live=${live} />`;
   return html`<${Dashboard} user=${user} live=${live} />`;
 }
 

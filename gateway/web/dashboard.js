@@ -83,9 +83,10 @@ export function Dashboard({ user, live }) {
     </section>
     <section aria-labelledby="pitches-heading">
       <h2 id="pitches-heading">Pitches</h2>
+      <p><a href="/pitches/new" onClick=${(e) => { e.preventDefault(); go("/pitches/new"); }}>New pitch</a></p>
       ${pitches.blobs.length === 0 ? html`<p>No pitch notes yet.</p>` : html`<ul class="cards">
         ${pitches.blobs.map((blob) => html`<li class="card" key=${blob.id}>
-          <h3>${blob.data.title}</h3>
+          <h3><a href=${`/pitches/${encodeURIComponent(blob.id)}`} onClick=${(e) => { e.preventDefault(); go(`/pitches/${encodeURIComponent(blob.id)}`); }}>${blob.data.title}</a></h3>
           <p>${blob.data.logline}</p>
           <p>${blob.derived.length === 0 ? html`<span class="badge pending">pending</span>` : blob.derived.map((d) => html`<span class=${`badge ${d.status}`}>${d.processor}: ${d.status}</span> `)}</p>
         </li>`)}
