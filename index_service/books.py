@@ -119,13 +119,19 @@ class BookStore:
     async def create(self, request: CreateUserBook) -> BookState:
         book_id = request.id or slug(request.title)
         moment = now()
+        # The book and its `book.updated` event in one write: every view and socket of the user hears of it.
+        event = BookUpdated(event_id=new_id(), user_id=request.user_id, book_id=book_id, occurred_at=moment, fields=["created", "title"])
+        entry = outbox_entry(subjects.BOOK_UPDATED, event)
+        key = f"{request.user_id}/{book_id}"
         doc = {
-            "_id": f"{request.user_id}/{book_id}",
+            "_id": key,
             "user_id": request.user_id,
             "book_id": book_id,
             "title": request.title,
             "description": request.description,
             "created_at": moment,
+            "outbox": [entry],
+            PENDING_FLAG: True,
         }
         try:
             await self.books.insert_one(doc)
@@ -133,12 +139,13 @@ class BookStore:
             # A draft may have filed the book first under its bare id: adopt it and set the title.
             adopted = await self.books.find_one_and_update(
                 {"user_id": request.user_id, "book_id": book_id, "title": book_id, "named": {"$ne": True}},
-                {"$set": {"title": request.title, "description": request.description, "named": True}},
+                {"$set": {"title": request.title, "description": request.description, "named": True, PENDING_FLAG: True}, "$push": {"outbox": entry}},
             )
             if adopted is None:
                 raise BookExists(f"book {book_id} exists") from None
         else:
-            await self.books.update_one({"_id": doc["_id"]}, {"$set": {"named": True}})
+            await self.books.update_one({"_id": key}, {"$set": {"named": True}})
+        self.book_relay.notify(key)
         return (await self.books_of(request.user_id, book_id=book_id))[0]
 
     async def update(self, user_id: str, book_id: str, change: UpdateBook) -> BookState:

@@ -32,8 +32,7 @@ def paced() -> Iterator[Stack]:
         yield stack
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[webdriver.Chrome]:
+def launch() -> webdriver.Chrome:
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if binary is None or driver is None:
         pytest.fail("chromium and chromedriver are needed (make test installs Debian's packages)")
@@ -45,6 +44,20 @@ def chromium() -> Iterator[webdriver.Chrome]:
         options.add_argument(argument)
     browser = webdriver.Chrome(options=options, service=Service(driver))
     browser.implicitly_wait(0)
+    return browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    browser = launch()
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def second_browser() -> Iterator[webdriver.Chrome]:
+    """Another device: a browser of its own, with its own session."""
+    browser = launch()
     yield browser
     browser.quit()
 
