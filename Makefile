@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.federation
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.exports
+	$(BIN)/python -m bench.studio
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache
