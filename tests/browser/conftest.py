@@ -28,7 +28,7 @@ DOWNLOADS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) /
 @pytest.fixture(scope="session")
 def paced() -> Iterator[Stack]:
     """A stack whose offline expander writes at a reading pace, so that streaming can be watched."""
-    with running_stack(STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND="80", STUDIO_PROCESSORS="text-expansion,book-compiler") as stack:
+    with running_stack(STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND="80", STUDIO_PROCESSORS="text-expansion,book-compiler,summary") as stack:
         yield stack
 
 

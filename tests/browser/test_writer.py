@@ -42,8 +42,15 @@ def test_write_a_chapter_and_watch_it_expand_then_edit_compile_and_download(brow
     until(browser, lambda: expansion(browser)[0] == "ok" and "ferry" in expansion(browser)[1], "the new expansion", timeout=60)
     assert seen and streamed and first_words > 0
     print(f"typing to the first expanded words on screen: {first_words * 1000:.0f} ms")
+    # Every processor's output is there, the summary made from the expansion too, without a page change.
+    summary = until(browser, lambda: [a for a in browser.find_elements(By.CSS_SELECTOR, "article[data-processor=summary]") if "ferry" in a.text], "the summary", timeout=60)
+    assert "current" in summary[0].text
     screenshot(browser, "writer")
     assert axe(browser) == []
+    browser.set_window_size(375, 800)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), "nothing wider than a phone"
+    screenshot(browser, "writer-phone")
+    browser.set_window_size(1280, 900)
 
     # Another device saves first: the page shows the conflict and lets the writer keep their text.
     current = call(paced, user_id, "GET", f"/api/v1/blobs/{blob['id']}")

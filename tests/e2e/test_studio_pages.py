@@ -19,6 +19,9 @@ async def test_pages_and_files_are_served_with_a_strict_policy(stack: Stack) -> 
             policy = response.headers["Content-Security-Policy"]
             assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
             assert response.headers["X-Content-Type-Options"] == "nosniff"
+        for page in ("/books/any-book", "/pitches/new"):  # addressable pages: the same page, routed by its script
+            async with session.get(stack.gateway + page) as response:
+                assert response.status == 200 and response.content_type == "text/html"
         async with session.get(stack.gateway + "/static/app.js") as response:
             assert response.status == 200 and response.content_type == "text/javascript"
         for path in ("/static/../studio.py", "/static/%2E%2E/studio.py", "/static/vendor/LICENSE-htm", "/static/vendor/fetch.sh", "/static/nope.js"):
