@@ -27,3 +27,13 @@ export const paths = {
   state: (user) => `/api/v1/users/${encodeURIComponent(user)}/state`,
   blobs: (user, query = "") => `/api/v1/users/${encodeURIComponent(user)}/blobs${query}`,
 };
+
+/** Fetch a file with the token and hand it to the browser as a download (a link could not carry the token). */
+export async function download(path, fallback) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || fallback;
+  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: name });
+  link.click();
+  URL.revokeObjectURL(link.href);
+}

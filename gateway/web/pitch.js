@@ -1,8 +1,7 @@
 // The Pitch Creator: a form made from `pitch-input-v1` as the registry serves it, errors at their
 // fields, the built pitch beside it, and its one-pager to download.
 import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
-import { api, ApiError } from "./api.js";
-import { token } from "./session.js";
+import { api, download } from "./api.js";
 import { go } from "./app.js";
 
 const SCHEMA = "pitch-input-v1";
@@ -47,15 +46,6 @@ function Field({ name, property, required, value, error, change }) {
     ${hint && html`<p id=${`${id}-hint`} class="hint">${hint}</p>`}
     ${error && html`<p id=${`${id}-error`} class="error">${error}</p>`}
   </div>`;
-}
-
-async function download(blobId, fmt) {
-  const response = await fetch(`/api/v1/blobs/${encodeURIComponent(blobId)}/export?format=${fmt}`, { headers: { Authorization: `Bearer ${token()}` } });
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
-  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || `pitch.${fmt}`;
-  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: name });
-  link.click();
-  URL.revokeObjectURL(link.href);
 }
 
 export function Pitch({ blobId, live }) {
@@ -120,7 +110,7 @@ export function Pitch({ blobId, live }) {
         ${!pitch ? html`<p>${blob ? "Being built…" : "Fill in the notes and build it."}</p>` : html`<article class="output built">
           ${pitch.stale && html`<p class="reason">The book now has ${pitch.stale.words.toLocaleString()} words (version ${pitch.stale.book_version}): save to rebuild.</p>`}
           ${pitch.sections.map((s) => html`<section><h3>${s.heading}</h3>${s.body.split("\n").map((p) => html`<p>${p}</p>`)}</section>`)}
-          <p class="downloads">${[["pdf", "PDF"], ["docx", "DOCX"], ["md", "Markdown"]].map(([fmt, name]) => html`<button type="button" class="quiet" onClick=${() => download(blob.id, fmt).catch((p) => setMessage(p.message))}>Download ${name}</button> `)}</p>
+          <p class="downloads">${[["pdf", "PDF"], ["docx", "DOCX"], ["md", "Markdown"]].map(([fmt, name]) => html`<button type="button" class="quiet" onClick=${() => download(`/api/v1/blobs/${encodeURIComponent(blob.id)}/export?format=${fmt}`, `pitch.${fmt}`).catch((p) => setMessage(p.message))}>Download ${name}</button> `)}</p>
         </article>`}
       </section>
     </div>

@@ -1,8 +1,7 @@
 // The Book Writer: chapters on the left; a chapter's draft beside what every processor makes of it,
 // the expansion growing as it streams; compile, versions and downloads.
 import { html, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact.js";
-import { api, ApiError, paths } from "./api.js";
-import { token } from "./session.js";
+import { api, download, paths } from "./api.js";
 
 const SAVE_AFTER_MS = 800;
 const FORMATS = [["epub", "EPUB"], ["docx", "Manuscript (DOCX)"], ["pdf", "PDF"], ["md", "Markdown"]];
@@ -25,13 +24,8 @@ function spelled(run) {
   return Object.keys(run.texts).map(Number).sort((a, b) => a - b).map((i) => run.texts[i].trim()).join("\n\n");
 }
 
-async function download(user, bookId, fmt) {
-  const response = await fetch(`${paths.books(user)}/${encodeURIComponent(bookId)}/export?format=${fmt}`, { headers: { Authorization: `Bearer ${token()}` } });
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
-  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || `${bookId}.${fmt}`;
-  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: name });
-  link.click();
-  URL.revokeObjectURL(link.href);
+function downloadBook(user, bookId, fmt) {
+  return download(`${paths.books(user)}/${encodeURIComponent(bookId)}/export?format=${fmt}`, `${bookId}.${fmt}`);
 }
 
 function Editor({ chapter, saved }) {
@@ -198,7 +192,7 @@ export function Writer({ user, bookId, live }) {
       <button type="button" onClick=${compile}>Compile the book</button>
       ${notice && html`<p role="status">${notice}</p>`}
       ${versions.length > 0 && html`<ol class="versions">${versions.map((v) => html`<li key=${v.version}>Version ${v.version}: ${v.word_count.toLocaleString()} words, ${v.chapter_count} chapters (${v.expanded.length} expanded)</li>`)}</ol>
-      <p class="downloads">${FORMATS.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => download(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
+      <p class="downloads">${FORMATS.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => downloadBook(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
     </section>
   </main>`;
 }
