@@ -1,7 +1,8 @@
 """The web studio: its pages and its static files, served by the gateway (no Node toolchain at install).
 
 Pages carry no data: they are the same HTML for everyone, and the studio's script calls the API with
-the signed-in writer's token. Addressable pages (`/`, more as they come) all answer `index.html`.
+the signed-in writer's token. Every addressable page (the dashboard, a book's writer, a pitch)
+answers `index.html`, whose script routes itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 WEB = Path(__file__).with_name("web")
-PAGES = ("/", "/books/{book_id}", "/pitches/{blob_id}")  # the studio's addresses; each answers the same page, which routes itself
+PAGES = ("/", "/books/{book_id}", "/pitches/{blob_id}")
 HEADERS = {
     # Only the studio's own scripts, styles and socket; nothing inline, no framing, no referrer.
     "Content-Security-Policy": (
