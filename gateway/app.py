@@ -16,6 +16,7 @@ from servicekit.stream import connect, ensure_stream, nats_ready, progress_strea
 from . import apidocs, studio
 from .aggregate import Aggregator
 from .auth import auth_middleware
+from .identity import TokenVerifier
 from .breaker import CircuitBreaker
 from .cache import ViewCache
 from .limiter import AdaptiveLimit
@@ -84,7 +85,12 @@ def create_app(settings: Settings) -> web.Application:
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         body_timeout_seconds=settings.body_timeout_seconds,
-        auth=auth_middleware(settings.jwt_secret),
+        auth=auth_middleware(
+            TokenVerifier(
+                settings.jwt_secret, jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                jwks_cache_seconds=settings.jwks_cache_seconds, jwks_refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
+            )
+        ),
         routes=routes,
         resources=resources,
     )

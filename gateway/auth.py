@@ -9,10 +9,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from cachetools import LRUCache
 
-from servicekit.auth import PUBLIC_PATHS, bearer, verify_claims
+from servicekit.auth import PUBLIC_PATHS, bearer
 from servicekit.errors import Unauthorized
 
 from .errors import UserNotFound
+from .identity import TokenVerifier
 from .studio import is_studio
 
 DESCRIBED = frozenset({"/api/v1/openapi.json", "/api/v1/asyncapi.json"})  # what the API is, open to all
@@ -21,16 +22,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 USER_KEY = "user_id"
 
 
-def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
+def auth_middleware(verifier: TokenVerifier, *, remembered: int = 10_000) -> Middleware:
     # Verifying a signature on every request costs more than serving a cached view; a token
     # already verified is remembered (bounded), and its expiry is still checked each time.
     verified: LRUCache[str, tuple[str, float]] = LRUCache(maxsize=remembered)
 
-    def user_of(token: str) -> str:
+    async def user_of(token: str) -> str:
         known = verified.get(token)
         if known is not None and known[1] > time.time():
             return known[0]
-        user_id, expires = verify_claims(secret, token)
+        user_id, expires = await verifier.verify(token)
         verified[token] = (user_id, expires)
         return user_id
 
@@ -42,7 +43,7 @@ def auth_middleware(secret: str, *, remembered: int = 10_000) -> Middleware:
         token = bearer(request) or (request.query.get("token") if request.path == "/ws" else None)
         if token is None:
             raise Unauthorized("send Authorization: Bearer <token>")
-        user_id = user_of(token)
+        user_id = await user_of(token)
         uid = request.match_info.get("uid")
         if uid is not None and uid != user_id:
             raise UserNotFound("nothing here for this token")

@@ -14,6 +14,11 @@ class Settings:
     port: int = 8010
     index_url: str = "http://127.0.0.1:8006"
     jwt_secret: str
+    jwks_url: str | None = None  # an identity provider's keys: its RS256/ES256 tokens are accepted too
+    jwt_issuer: str | None = None  # required `iss` of the provider's tokens, when set
+    jwt_audience: str | None = None  # required `aud` of the provider's tokens, when set
+    jwks_cache_seconds: float = 300.0
+    jwks_refresh_cooldown_seconds: float = 30.0  # an unknown `kid` fetches the keys again at most this often
     service_token: str
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
@@ -34,11 +39,17 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
+        jwks = env.string("STUDIO_JWKS_URL", "")
         return cls(
             host=env.string("STUDIO_GATEWAY_HOST", "127.0.0.1"),
             port=env.integer("STUDIO_GATEWAY_PORT", 8010, minimum=1, maximum=65535),
             index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
             jwt_secret=env.required("STUDIO_JWT_SECRET", min_length=32),
+            jwks_url=env.url("STUDIO_JWKS_URL", jwks, schemes=("http", "https")) if jwks else None,
+            jwt_issuer=env.string("STUDIO_JWT_ISSUER", "") or None,
+            jwt_audience=env.string("STUDIO_JWT_AUDIENCE", "") or None,
+            jwks_cache_seconds=env.number("STUDIO_JWKS_CACHE_SECONDS", 300.0, minimum=1.0),
+            jwks_refresh_cooldown_seconds=env.number("STUDIO_JWKS_REFRESH_COOLDOWN_SECONDS", 30.0, minimum=0.0),
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
