@@ -2,22 +2,66 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
+import jwt
 import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servicekit.auth import issue_token
 
+from compose.fake_openai import ThreadedProvider
 from compose.harness import Stack, running_stack
 
 
+class IdentityProvider:
+    """An OpenID-style provider for the tests: an RSA key, its JWKS over HTTP, tokens it signs."""
+
+    issuer = "https://id.studio.test/"
+    audience = "reyna-studio"
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())), "kid": "test-1", "alg": "RS256", "use": "sig"}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+
+        async def jwks(request: web.Request) -> web.Response:
+            return web.json_response({"keys": [self.public]})
+
+        app.router.add_get("/jwks.json", jwks)
+        return app
+
+    def token(self, user_id: str, **claims: object) -> str:
+        now = int(time.time())
+        body = {"sub": user_id, "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + 600, **claims}
+        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": "test-1"})
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def identity() -> Iterator[tuple[IdentityProvider, str]]:
+    provider = IdentityProvider()
+    served = ThreadedProvider(provider).start()  # type: ignore[arg-type]
+    yield provider, served.url.replace("/v1", "/jwks.json")
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(identity: tuple[IdentityProvider, str]) -> Iterator[Stack]:
     # Bodies that trickle are cut off after 2 s here (10 s by default), and chapters pending for
-    # 5 s are requested again (30 s by default), so that tests can see both happen.
-    with running_stack(STUDIO_BODY_TIMEOUT_SECONDS="2", STUDIO_GATEWAY_PENDING_GRACE_SECONDS="5") as running:
+    # 5 s are requested again (30 s by default), so that tests can see both happen. The gateway
+    # also takes the test identity provider's tokens.
+    provider, jwks_url = identity
+    with running_stack(
+        STUDIO_BODY_TIMEOUT_SECONDS="2", STUDIO_GATEWAY_PENDING_GRACE_SECONDS="5",
+        STUDIO_JWKS_URL=jwks_url, STUDIO_JWT_ISSUER=provider.issuer, STUDIO_JWT_AUDIENCE=provider.audience,
+    ) as running:  # fmt: skip
         yield running
 
 
