@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import nats
 from pymongo import AsyncMongoClient
 
 from .children import ChildSpec, run_as, venv_tool
@@ -48,16 +49,22 @@ def mongo_spec(data_dir: Path, host: str, port: int, *, name: str = "mongo") -> 
     return ChildSpec(name, argv, dict(os.environ), data_dir / "logs" / f"{name}.log", ready, url, cwd=store)
 
 
-def nats_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
-    store = data_dir / "nats"
+def nats_spec(data_dir: Path, host: str, port: int, *, name: str = "nats", routes: NatsRoutes | None = None) -> ChildSpec:
+    """A nats-server with JetStream; with `routes`, one node of a cluster (its data under `nats-cluster/`)."""
+    # A cluster node's store never mixes with the single server's: streams differ in replicas.
+    store = data_dir / "nats-cluster" / name if routes is not None else data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
     config = store / "nats.conf"
     # sync_interval: always makes every acknowledged publish durable before the ack.
-    config.write_text(
+    text = (
         f'listen: "{host}:{port}"\n'
-        f'server_name: "studio-embedded"\n'
+        f'server_name: "studio-{name}"\n'
         f"jetstream {{\n  store_dir: \"{store / 'jetstream'}\"\n  sync_interval: always\n}}\n"
     )
+    if routes is not None:
+        others = ", ".join(f'"nats-route://{host}:{p}"' for p in routes.all_ports if p != routes.own_port)
+        text += f'cluster {{\n  name: "studio"\n  listen: "{host}:{routes.own_port}"\n  routes: [{others}]\n}}\n'
+    config.write_text(text)
 
     async def ready() -> None:
         reader, writer = await asyncio.open_connection(host, port)
@@ -69,7 +76,36 @@ def nats_spec(data_dir: Path, host: str, port: int) -> ChildSpec:
             writer.close()
 
     argv = [venv_tool("nats-server"), "-c", str(config)]
-    return ChildSpec("nats", argv, dict(os.environ), data_dir / "logs" / "nats.log", ready, f"nats://{host}:{port}")
+    return ChildSpec(name, argv, dict(os.environ), data_dir / "logs" / f"{name}.log", ready, f"nats://{host}:{port}")
+
+
+@dataclass(frozen=True)
+class NatsRoutes:
+    """A cluster node's own route port and every node's (its own included)."""
+
+    own_port: int
+    all_ports: tuple[int, ...]
+
+
+async def wait_for_jetstream(url: str, timeout: float) -> None:
+    """Until JetStream answers through `url`: a cluster has elected its meta leader."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            nc = await nats.connect(servers=url.split(","), connect_timeout=2, max_reconnect_attempts=1)
+        except Exception as exc:  # not up yet, whatever the client raised
+            last = exc
+        else:
+            try:
+                await nc.jetstream().account_info()
+                return
+            except Exception as exc:  # no leader yet
+                last = exc
+            finally:
+                await nc.close()
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"JetStream not available through {url} after {timeout:.0f}s: {last}")
 
 
 @dataclass(frozen=True)

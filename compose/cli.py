@@ -26,6 +26,7 @@ from . import secrets
 from .demo import DEMO_BOOK, DEMO_USER, load_demo
 from .settings import StackSettings
 from .supervisor import Supervisor, run, stack_file
+from .topology import TOPOLOGIES
 
 
 def _token_for(user_id: str, ttl: int) -> str:
@@ -36,7 +37,9 @@ def _token_for(user_id: str, ttl: int) -> str:
 
 
 async def _greet(supervisor: Supervisor) -> None:
-    gateway = supervisor.describe()["gateway"]
+    described = supervisor.describe()
+    gateway = described["gateway"]
+    others = "".join(f"\n  gateway:   {url}   (same API, same users)" for url in described["gateways"][1:])
     token = issue_token(supervisor.secrets["jwt_secret"], DEMO_USER)
     if supervisor.settings.demo:
         try:
@@ -46,7 +49,8 @@ async def _greet(supervisor: Supervisor) -> None:
             print(f"demo book not loaded: {exc}", file=sys.stderr)
     print(
         f"\nReYNa Studio is up.\n"
-        f"  gateway:   {gateway}\n"
+        f"  topology:  {described['topology']} (NATS: {described['nats_url']})\n"
+        f"  gateway:   {gateway}{others}\n"
         f"  stack:     {stack_file(supervisor.data_dir)}\n"
         f"  logs:      {supervisor.data_dir / 'logs'}\n"
         f"  user:      {DEMO_USER}\n"
@@ -68,7 +72,8 @@ def _nats_url() -> str:
     path = stack_file(data_dir(Env()))
     if not path.exists():
         raise SystemExit("studio: set STUDIO_NATS_URL or start the stack (no stack.json found)")
-    return str(json.loads(path.read_text())["nats"]["url"])
+    info = json.loads(path.read_text())
+    return str(info.get("nats_url") or info["nats"]["url"])
 
 
 async def _dead_letters(action: str, processor: str | None, seqs: list[int] | None) -> int:
@@ -146,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the whole federation on embedded servers until Ctrl-C")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo book")
+    up.add_argument(
+        "--topology", choices=tuple(TOPOLOGIES),
+        help="single: one of each (default, or STUDIO_TOPOLOGY); cluster: 3 NATS nodes, 2 gateways, 2 of each processor",
+    )  # fmt: skip
     token = commands.add_parser("token", help="print a JWT for USER_ID signed with the configured secret")
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds (default: 7 days)")
@@ -186,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.no_demo:
         settings = dataclasses.replace(settings, demo=False)
+    if args.topology:
+        settings = dataclasses.replace(settings, topology=TOPOLOGIES[args.topology])
     return asyncio.run(run(settings, on_ready=_greet))
 
 

@@ -78,7 +78,13 @@ class Stack:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.ports['nats']}"
+        """Every NATS node's URL, comma-separated (one URL unless the stack is a cluster)."""
+        return str(self.info.get("nats_url") or f"nats://127.0.0.1:{self.ports['nats']}")
+
+    @property
+    def gateways(self) -> list[str]:
+        """Every gateway's URL: one, or two in the cluster topology."""
+        return list(self.info.get("gateways") or [self.gateway])
 
     @property
     def mongo_url(self) -> str:

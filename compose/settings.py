@@ -8,11 +8,17 @@ from pathlib import Path
 
 from servicekit.settings import ConfigError, Env, data_dir
 
+from .topology import TOPOLOGIES, Topology
+
 # Backing servers listen on ports no stock installation uses, so `make up` never collides with a
 # MongoDB, PostgreSQL or NATS the user runs anyway. Each is overridden by STUDIO_<NAME>_PORT.
 DEFAULT_PORTS = {
     "mongo": 27817, "text_expansion_mongo": 27818, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
     "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014, "summary": 8015,
+    # Only the cluster topology listens on these: two more NATS nodes, the nodes' routes to each
+    # other, a second gateway and a second instance of each processor.
+    "nats_2": 4323, "nats_3": 4324, "nats_route": 6322, "nats_route_2": 6323, "nats_route_3": 6324,
+    "gateway_2": 8020, "text_expansion_2": 8022, "book_compiler_2": 8023, "pitch_builder_2": 8024, "summary_2": 8025,
 }  # fmt: skip
 # processor id -> the module that runs it
 PROCESSOR_MODULES = {
@@ -46,6 +52,7 @@ class StackSettings:
     demo: bool = True
     # Which processors this machine runs; an operator may run others elsewhere (or none, in tests).
     processors: tuple[str, ...] = tuple(PROCESSOR_MODULES)
+    topology: Topology = TOPOLOGIES["single"]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
@@ -57,4 +64,13 @@ class StackSettings:
             service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
             demo=env.boolean("STUDIO_DEMO", True),
             processors=_processors(env.string("STUDIO_PROCESSORS", ",".join(PROCESSOR_MODULES))),
+            topology=topology(env.string("STUDIO_TOPOLOGY", "single")),
         )
+
+
+def topology(name: str) -> Topology:
+    """The topology called `name`, or a clear error naming the known ones."""
+    try:
+        return TOPOLOGIES[name]
+    except KeyError:
+        raise ConfigError(f"STUDIO_TOPOLOGY={name!r} is not one of {', '.join(TOPOLOGIES)}") from None

@@ -20,15 +20,16 @@ from typing import Any
 import aiohttp
 
 from . import secrets
-from .backing import PG_PROCESSORS, mongo_spec, nats_spec, postgres_spec, provision_databases
+from .backing import PG_PROCESSORS, NatsRoutes, mongo_spec, nats_spec, postgres_spec, provision_databases, wait_for_jetstream
 from .children import Child, ChildSpec, python_module
 from .settings import PROCESSOR_MODULES, StackSettings, port_key
+from .topology import instance_name, port_name
 
 log = logging.getLogger("studio.supervisor")
 
 STACK_FILE = "stack.json"
 TEXT_EXPANSION_MONGO = "mongo-text-expansion"
-BACKING = ("mongo", TEXT_EXPANSION_MONGO, "nats", "postgres")
+BACKING = ("mongo", TEXT_EXPANSION_MONGO, "nats", "nats-2", "nats-3", "postgres")
 READY_TIMEOUT = 90.0
 MAX_BACKOFF = 10.0
 STABLE_AFTER = 30.0  # a child up this long has its back-off reset
@@ -56,12 +57,34 @@ class Supervisor:
 
     # Plan -----------------------------------------------------------------------------------------
 
+    def nats_url(self) -> str:
+        """Every NATS node's URL, comma-separated: clients fail over between them on their own."""
+        s = self.settings
+        nodes = range(1, s.topology.nats_nodes + 1)
+        return ",".join(f"nats://{s.host}:{s.ports[port_name('nats', n)]}" for n in nodes)
+
+    def nats_specs(self) -> list[ChildSpec]:
+        """One nats-server, or the nodes of a three-node cluster routed to each other."""
+        s = self.settings
+        if s.topology.nats_nodes == 1:
+            return [nats_spec(self.data_dir, s.host, s.ports["nats"])]
+        nodes = range(1, s.topology.nats_nodes + 1)
+        route_ports = tuple(s.ports[port_name("nats_route", n)] for n in nodes)
+        return [
+            nats_spec(
+                self.data_dir, s.host, s.ports[port_name("nats", n)], name=instance_name("nats", n),
+                routes=NatsRoutes(s.ports[port_name("nats_route", n)], route_ports),
+            )
+            for n in nodes
+        ]  # fmt: skip
+
     def service_specs(self) -> list[ChildSpec]:
-        """The index service, the processors this machine runs, then the gateway, each with its env."""
-        s, host = self.settings, self.settings.host
+        """The index service, each instance of the processors this machine runs, then the gateways."""
+        s, host, topology = self.settings, self.settings.host, self.settings.topology
         common = {
             **os.environ, "STUDIO_SERVICE_TOKEN": self.secrets["service_token"], "STUDIO_DATA_DIR": str(self.data_dir),
-            "STUDIO_NATS_URL": f"nats://{host}:{s.ports['nats']}", "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
+            "STUDIO_NATS_URL": self.nats_url(), "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
+            "STUDIO_STREAM_REPLICAS": str(topology.stream_replicas),
         }  # fmt: skip
         mongo_url = f"mongodb://{host}:{s.ports['mongo']}/?directConnection=true"
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
@@ -77,18 +100,26 @@ class Supervisor:
             "summary": {"STUDIO_SUMMARY_PG_URL": self.databases["summary"]},
         }
 
-        def spec(name: str, module: str, port_name: str, env: dict[str, str]) -> ChildSpec:
-            url = f"http://{host}:{s.ports[port_name]}"
-            prefix = f"STUDIO_{port_name.upper()}"
-            env = {**common, **env, f"{prefix}_HOST": host, f"{prefix}_PORT": str(s.ports[port_name])}
+        def spec(name: str, module: str, key: str, number: int, env: dict[str, str]) -> ChildSpec:
+            # Every instance of a service reads the same STUDIO_<KEY>_* variables; only its port differs.
+            port = s.ports[port_name(key, number)]
+            url = f"http://{host}:{port}"
+            prefix = f"STUDIO_{key.upper()}"
+            env = {**common, **env, f"{prefix}_HOST": host, f"{prefix}_PORT": str(port)}
+            name = instance_name(name, number)
             return ChildSpec(name, python_module(module), env, self.data_dir / "logs" / f"{name}.log", http_ready(url), url)
 
-        index = spec("index", "index_service", "index", {"STUDIO_INDEX_MONGO_URL": mongo_url})
+        index = spec("index", "index_service", "index", 1, {"STUDIO_INDEX_MONGO_URL": mongo_url})
         processors = [
-            spec(name, PROCESSOR_MODULES[name], port_key(name), own_database[name]) for name in s.processors
+            spec(name, PROCESSOR_MODULES[name], port_key(name), number, own_database[name])
+            for name in s.processors
+            for number in range(1, topology.replicas + 1)
         ]
-        gateway = spec("gateway", "gateway", "gateway", {"STUDIO_JWT_SECRET": self.secrets["jwt_secret"]})
-        return [index, *processors, gateway]
+        gateways = [
+            spec("gateway", "gateway", "gateway", number, {"STUDIO_JWT_SECRET": self.secrets["jwt_secret"]})
+            for number in range(1, topology.gateways + 1)
+        ]
+        return [index, *processors, *gateways]
 
     # Lifecycle ------------------------------------------------------------------------------------
 
@@ -100,11 +131,13 @@ class Supervisor:
         )
         s = self.settings
         postgres, layout = postgres_spec(self.data_dir, s.host, s.ports["postgres"], self.secrets["postgres_password"])
-        backing = [mongo_spec(self.data_dir, s.host, s.ports["mongo"]), nats_spec(self.data_dir, s.host, s.ports["nats"]), postgres]
+        backing = [mongo_spec(self.data_dir, s.host, s.ports["mongo"]), *self.nats_specs(), postgres]
         if "text-expansion" in s.processors:
             backing.append(mongo_spec(self.data_dir, s.host, s.ports["text_expansion_mongo"], name=TEXT_EXPANSION_MONGO))
         for spec in backing:
             await self._launch(spec)
+        if s.topology.nats_nodes > 1:
+            await wait_for_jetstream(self.nats_url(), READY_TIMEOUT)
         self.databases.update(
             await provision_databases(
                 layout,
@@ -170,13 +203,17 @@ class Supervisor:
         by_name = {c.spec.name: c for c in self.children}
         entry = lambda c: {"url": c.spec.url, "pid": c.pid, "restarts": c.restarts, "log": str(c.spec.log_path)}  # noqa: E731
         backing = BACKING
+        gateways = [c.spec.url for c in self.children if c.spec.name.startswith("gateway")]
         return {
             "supervisor_pid": os.getpid(),
             "data_dir": str(self.data_dir),
+            "topology": self.settings.topology.name,
             "services": {n: entry(c) for n, c in by_name.items() if n not in backing},
             **{n: entry(by_name[n]) for n in backing if n in by_name},
+            "nats_url": self.nats_url(),
             "databases": self.databases,
-            "gateway": by_name["gateway"].spec.url if "gateway" in by_name else None,
+            "gateway": gateways[0] if gateways else None,
+            "gateways": gateways,
         }
 
     def write_stack(self) -> None:

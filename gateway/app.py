@@ -61,7 +61,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     try:
         await live.start()
-        await ensure_stream(js, progress_stream_config())  # the processors that stream may not have started yet
+        await ensure_stream(js, progress_stream_config(replicas=settings.stream_replicas))  # the processors that stream may not have started yet
         await progress.start()
 
         async def index_ready() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.settings import Env
+from servicekit.settings import Env, stream_replicas
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +25,7 @@ class Settings:
     body_timeout_seconds: float = 10.0
     upstream_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4322"
+    stream_replicas: int = 1
     source_timeout_seconds: float = 0.25
     source_timeout_ceiling_seconds: float = 2.0
     request_budget_seconds: float = 1.0
@@ -56,6 +57,7 @@ class Settings:
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
+            stream_replicas=stream_replicas(env),
             source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,
             source_timeout_ceiling_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_CEILING_MS", 2000.0, minimum=1.0) / 1000,
             request_budget_seconds=env.number("STUDIO_GATEWAY_BUDGET_MS", 1000.0, minimum=1.0) / 1000,

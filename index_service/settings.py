@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.settings import Env
+from servicekit.settings import Env, stream_replicas
 
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4322"
@@ -43,6 +43,6 @@ class Settings:
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
             duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
-            stream_replicas=env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5),
+            stream_replicas=stream_replicas(env),
             crash_before_publish=env.boolean("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
         )

@@ -138,9 +138,10 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
         handler: Handler | None = None
         try:
             js = nc.jetstream()
-            await ensure_stream(js, stream_config())
-            await ensure_dead_letter_stream(js)
-            await ensure_stream(js, progress_stream_config())
+            replicas = settings.stream_replicas
+            await ensure_stream(js, stream_config(replicas=replicas))
+            await ensure_dead_letter_stream(js, replicas=replicas)
+            await ensure_stream(js, progress_stream_config(replicas=replicas))
             index = IndexClient(session, settings.index_url, settings.service_token)
             app[NATS], app[INDEX] = nc, index
             owned = owned_schemas(processor)

@@ -39,7 +39,7 @@ class _Advisory(msgspec.Struct):
     timestamp: datetime | None = None
 
 
-async def ensure_dead_letter_stream(js: JetStreamContext) -> None:
+async def ensure_dead_letter_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
     await ensure_stream(
         js,
         StreamConfig(
@@ -48,6 +48,7 @@ async def ensure_dead_letter_stream(js: JetStreamContext) -> None:
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=30 * 24 * 3600.0,
+            num_replicas=replicas,
         ),
     )
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.settings import ConfigError, Env, data_dir
+from servicekit.settings import ConfigError, Env, data_dir, stream_replicas
 
 
 def _durations(env: Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -30,6 +30,7 @@ class RuntimeSettings:
     port: int
     base_url: str
     nats_url: str = "nats://127.0.0.1:4322"
+    stream_replicas: int = 1
     index_url: str = "http://127.0.0.1:8006"
     service_token: str
     max_body_bytes: int = 1024 * 1024
@@ -54,6 +55,7 @@ class RuntimeSettings:
             port=port,
             base_url=env.url(f"STUDIO_{prefix}_BASE_URL", f"http://{reachable}:{port}", schemes=("http", "https")),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
+            stream_replicas=stream_replicas(env),
             index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),

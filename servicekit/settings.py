@@ -76,3 +76,8 @@ class Env:
 def data_dir(env: Env) -> Path:
     """Where the one-machine stack keeps its data: STUDIO_DATA_DIR, default `.data`."""
     return env.path("STUDIO_DATA_DIR", ".data").resolve()
+
+
+def stream_replicas(env: Env) -> int:
+    """STUDIO_STREAM_REPLICAS: copies of each JetStream stream (3 on a three-node cluster)."""
+    return env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5)
