@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,8 +25,36 @@ ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is fo
 PORT_NAMES = tuple(DEFAULT_PORTS)
 
 
+def _ephemeral_range() -> range:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on, below the kernel's ephemeral range, never handed out twice.
+
+    A port the kernel picks (bind to 0) comes from the range it also uses for outgoing
+    connections, so a server started later on it can find it taken by some client's socket.
+    """
+    ephemeral = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(20000, 32768)
+        if port in _handed_out or port in ephemeral:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as sock:  # a crowded machine: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
