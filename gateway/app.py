@@ -11,6 +11,7 @@ from aiohttp import web
 
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
+from servicekit.tracing import TRACING, client_tracing
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
 
 from . import apidocs, studio
@@ -40,7 +41,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     """One HTTP session for every upstream call, the NATS subscription, the hub; closed in reverse."""
     settings = app[SETTINGS]
     metrics = GatewayMetrics(app[METRICS_KEY].registry)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500, limit_per_host=200))
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=500, limit_per_host=200), trace_configs=[client_tracing(app[TRACING])]
+    )
     nc = await connect(settings.nats_url, name="studio-gateway")
     token = settings.service_token
     breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
@@ -51,7 +54,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
     js = nc.jetstream()
-    live = LiveEvents(js, hub, cache, directory, metrics)
+    live = LiveEvents(js, hub, cache, directory, metrics, tracer=app[TRACING].tracer)
     progress = app[PROGRESS] = ProgressFeed(js, hub, metrics)
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
@@ -93,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
         ),
         routes=routes,
         resources=resources,
+        tracing=settings.tracing,
     )
     app.router.add_routes(view_routes)
     app.router.add_routes(compiled_routes)

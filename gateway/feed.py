@@ -30,7 +30,7 @@ class StreamFeed:
         await unsubscribe_quietly(self._subscription)
 
     async def _on_message(self, msg: Msg) -> None:
-        self.handle(msg.subject, msg.data, msg.metadata.sequence.stream)
+        self.handle(msg.subject, msg.data, msg.metadata.sequence.stream, msg.headers)
 
-    def handle(self, subject: str, data: bytes, seq: int) -> None:
+    def handle(self, subject: str, data: bytes, seq: int, headers: dict[str, str] | None = None) -> None:
         raise NotImplementedError

@@ -16,6 +16,8 @@ from contracts import subjects
 from contracts.events import BlobCreated
 from contracts.subjects import STREAM_NAME
 
+from servicekit.tracing import SpanKind, Tracer, span
+
 from .cache import ViewCache
 from .feed import StreamFeed
 from .metrics import GatewayMetrics
@@ -28,14 +30,17 @@ CLIENT_SUBJECTS = ("blob.", "book.compiled", "book.updated", "processor.failed."
 
 
 class LiveEvents(StreamFeed):
-    def __init__(self, js: JetStreamContext, hub: Hub, cache: ViewCache, directory: Directory, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, js: JetStreamContext, hub: Hub, cache: ViewCache, directory: Directory, metrics: GatewayMetrics, *, tracer: Tracer
+    ) -> None:
         super().__init__(js, stream=STREAM_NAME, subject=">")
+        self.tracer = tracer
         self.hub = hub
         self.cache = cache
         self.directory = directory
         self.metrics = metrics
 
-    def handle(self, subject: str, data: bytes, seq: int) -> None:
+    def handle(self, subject: str, data: bytes, seq: int, headers: dict[str, str] | None = None) -> None:
         """Invalidate what the event changes, and tell the user's sockets."""
         self.hub.last_seq = max(self.hub.last_seq, seq)
         if subject.startswith(("processor.registered.", "processor.activated.", "processor.deactivated.")):
@@ -59,7 +64,16 @@ class LiveEvents(StreamFeed):
             if event.get("processor_id") not in self.directory.registrations:
                 self.directory.stale()
         message = client_message(subject, event, seq)
-        if message is not None:
+        if message is None:
+            return
+        if headers is None or "traceparent" not in headers:
+            self.hub.deliver(message[0], message[1], seq)
+            return
+        # The last hop of the write's trace: the event handed to its user's sockets here.
+        with span(self.tracer, f"deliver {subject}", kind=SpanKind.CONSUMER, parent=headers, **{
+            "messaging.system": "nats", "messaging.message.id": str(event.get("event_id", "")), "studio.event_seq": seq,
+            "studio.sockets": len(self.hub.by_user.get(message[0], ())),
+        }):  # fmt: skip
             self.hub.deliver(message[0], message[1], seq)
 
     async def replay(self, connection: Connection, after: int) -> bool:

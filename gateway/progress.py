@@ -70,7 +70,7 @@ class ProgressFeed(StreamFeed):
         self.hub = hub
         self.metrics = metrics
 
-    def handle(self, subject: str, data: bytes, seq: int) -> None:
+    def handle(self, subject: str, data: bytes, seq: int, headers: dict[str, str] | None = None) -> None:
         self.hub.last_progress_seq = max(self.hub.last_progress_seq, seq)
         message = _decode(data, seq)
         if message is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.settings import Env, stream_replicas
 
 
@@ -26,6 +27,7 @@ class Settings:
     upstream_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4322"
     stream_replicas: int = 1
+    tracing: TracingSettings = TracingSettings()
     source_timeout_seconds: float = 0.25
     source_timeout_ceiling_seconds: float = 2.0
     request_budget_seconds: float = 1.0
@@ -58,6 +60,7 @@ class Settings:
             upstream_timeout_seconds=env.number("STUDIO_UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
             stream_replicas=stream_replicas(env),
+            tracing=tracing_settings(env),
             source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,
             source_timeout_ceiling_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_CEILING_MS", 2000.0, minimum=1.0) / 1000,
             request_budget_seconds=env.number("STUDIO_GATEWAY_BUDGET_MS", 1000.0, minimum=1.0) / 1000,

@@ -12,6 +12,7 @@ from contracts.validation import ValidatorCache
 from servicekit.auth import service_token_middleware
 from servicekit.mongo import mongo_client
 from servicekit.app import service_app
+from servicekit.tracing import TRACING
 from servicekit.observability import READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
@@ -54,7 +55,10 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         schemas = SchemaRegistry(db, ValidatorCache())
         await schemas.load_builtins()
         relay, compile_relay, processor_relay, failure_relay, book_relay = relays = [
-            OutboxRelay(db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish)
+            OutboxRelay(
+                db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish,
+                tracer=app[TRACING].tracer,
+            )
             for name in ("blobs", "compile_requests", "processors", "failures", "books")
         ]
         await FailureStore.create_indexes(db)
@@ -95,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
         auth=service_token_middleware(settings.service_token),
         routes=routes,
         resources=resources,
+        tracing=settings.tracing,
     )
     app[SETTINGS] = settings
     return app

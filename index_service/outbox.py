@@ -19,6 +19,7 @@ import msgspec
 from nats.js import JetStreamContext
 from pymongo.asynchronous.collection import AsyncCollection
 
+from servicekit.tracing import SpanKind, Tracer, current_carrier, inject, span
 from contracts.events import BookUpdated, CompileBook, Event, ProcessorActivated, ProcessorDeactivated, ProcessorFailed, ProcessorRegistered
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,13 @@ BATCH = 200
 def outbox_entry(
     subject: str, event: Event | CompileBook | BookUpdated | ProcessorRegistered | ProcessorFailed | ProcessorActivated | ProcessorDeactivated
 ) -> dict[str, Any]:
-    """What a write stores for one event: the subject and the encoded payload, ready to publish."""
-    return {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}
+    """What a write stores for one event: the subject, the encoded payload ready to publish, and
+    the trace of the request that wrote it (published with the event, so consumers continue it)."""
+    entry: dict[str, Any] = {"event_id": event.event_id, "subject": subject, "payload": msgspec.json.encode(event)}
+    trace = current_carrier()
+    if trace:
+        entry["trace"] = trace
+    return entry
 
 
 def push_events(*entries: dict[str, Any]) -> dict[str, Any]:
@@ -52,12 +58,14 @@ class OutboxRelay:
         scan_seconds: float,
         crash_before_publish: bool = False,
         publish_timeout: float = 5.0,
+        tracer: Tracer,
     ) -> None:
         self._collection = collection
         self._js = js
         self._scan_seconds = scan_seconds
         self._crash_before_publish = crash_before_publish
         self._publish_timeout = publish_timeout
+        self._tracer = tracer
         self._dirty: set[str] = set()
         self._handed: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
@@ -149,12 +157,14 @@ class OutboxRelay:
             if self._crash_before_publish:
                 log.error("test hook: exiting between the database write and the publish")
                 os._exit(CRASH_EXIT_CODE)
-            ack = await self._js.publish(
-                entry["subject"],
-                bytes(entry["payload"]),
-                headers={"Nats-Msg-Id": entry["event_id"]},
-                timeout=self._publish_timeout,
-            )
+            subject = entry["subject"]
+            # The publish continues the trace of the write that queued the event, whenever it runs.
+            with span(self._tracer, f"publish {subject}", kind=SpanKind.PRODUCER, parent=entry.get("trace") or {}, **{
+                "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": entry["event_id"],
+            }):  # fmt: skip
+                headers = {"Nats-Msg-Id": entry["event_id"]}
+                inject(headers)
+                ack = await self._js.publish(subject, bytes(entry["payload"]), headers=headers, timeout=self._publish_timeout)
             if ack.duplicate:
                 log.info("event %s was already in the stream (published before a restart)", entry["event_id"])
             sent.append(entry["event_id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.settings import Env, stream_replicas
 
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true"
@@ -25,6 +26,7 @@ class Settings:
     outbox_scan_seconds: float = 1.0
     duplicate_window_seconds: float = 300.0
     stream_replicas: int = 1
+    tracing: TracingSettings = TracingSettings()
     # Test hook: exit the process after the database write and before the publish.
     crash_before_publish: bool = False
 
@@ -44,5 +46,6 @@ class Settings:
             outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
             duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
             stream_replicas=stream_replicas(env),
+            tracing=tracing_settings(env),
             crash_before_publish=env.boolean("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
         )

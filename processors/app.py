@@ -23,6 +23,7 @@ from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
+from servicekit.tracing import TRACING, client_tracing
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config, stream_config
 
 from .base import DerivingProcessor, Handler, Processor
@@ -132,7 +133,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await processor.open()
-        session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession(trace_configs=[client_tracing(app[TRACING])])
         nc = await connect(settings.nats_url, name=f"studio-{processor.info.id}")
         lifecycle: Lifecycle | None = None
         handler: Handler | None = None
@@ -160,7 +161,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
                 return [
                     EventConsumer(
                         js, processor_id=processor.info.id, subject=subject, settings=settings, handle=running.handle,
-                        metrics=metrics, report=index.report_failure,
+                        metrics=metrics, report=index.report_failure, tracer=app[TRACING].tracer,
                         workers=settings.concurrency if not subject.startswith(("blob.deleted", "processor.replay")) else 1,
                     )  # fmt: skip
                     for subject in running.subjects()
@@ -192,6 +193,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
         auth=service_token_middleware(settings.service_token),
         routes=routes,
         resources=resources,
+        tracing=settings.tracing,
     )
     app.router.add_routes(processor.extra_routes())
     app[PROCESSOR] = processor

@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts.events import AnyEvent, BlobChanged, CompileBook
 from contracts.models import RecordFailure
 from contracts.subjects import STREAM_NAME
+from servicekit.tracing import SpanKind, Tracer, span
 from servicekit.stream import unsubscribe_quietly
 
 from .errors import PermanentError
@@ -74,6 +75,7 @@ class EventConsumer:
         metrics: ProcessorMetrics,
         workers: int,
         report: Report | None = None,
+        tracer: Tracer,
     ) -> None:
         self.js = js
         self.subject = subject
@@ -84,6 +86,7 @@ class EventConsumer:
         self.processor_id = processor_id
         self.metrics = metrics
         self.workers = workers
+        self.tracer = tracer
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[JetStreamContext.PullSubscription] = []
 
@@ -166,7 +169,13 @@ class EventConsumer:
         event: AnyEvent | None = None
         try:
             event = _EVENTS.decode(message.data)
-            outcome = await self.handle(event, attempt=delivered)
+            # The handling continues the trace of the write that announced the event.
+            with span(self.tracer, f"process {message.subject}", kind=SpanKind.CONSUMER, parent=message.headers or {}, **{
+                "messaging.system": "nats", "messaging.consumer.group.name": self.durable,
+                "messaging.message.id": event.event_id, "messaging.delivery.attempt": delivered,
+            }) as current:  # fmt: skip
+                outcome = await self.handle(event, attempt=delivered)
+                current.set_attribute("studio.outcome", outcome.value)
         except msgspec.DecodeError as exc:
             await self._term(message, f"undecodable event: {exc}")
         except PermanentError as exc:

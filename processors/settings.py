@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.settings import ConfigError, Env, data_dir, stream_replicas
 
 
@@ -31,6 +32,7 @@ class RuntimeSettings:
     base_url: str
     nats_url: str = "nats://127.0.0.1:4322"
     stream_replicas: int = 1
+    tracing: TracingSettings = TracingSettings()
     index_url: str = "http://127.0.0.1:8006"
     service_token: str
     max_body_bytes: int = 1024 * 1024
@@ -56,6 +58,7 @@ class RuntimeSettings:
             base_url=env.url(f"STUDIO_{prefix}_BASE_URL", f"http://{reachable}:{port}", schemes=("http", "https")),
             nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
             stream_replicas=stream_replicas(env),
+            tracing=tracing_settings(env),
             index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
             service_token=env.required("STUDIO_SERVICE_TOKEN"),
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),

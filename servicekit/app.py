@@ -11,6 +11,7 @@ from .bodies import BodyReader
 from .identifiers import identifier_middleware
 from .middleware import STANDARD_MIDDLEWARES
 from .observability import add_health_routes
+from .tracing import TracingSettings, tracing_middleware, tracing_resource
 
 BODIES = web.AppKey("bodies", BodyReader)
 
@@ -24,11 +25,15 @@ def service_app(
     auth: Middleware,
     routes: web.RouteTableDef,
     resources: Callable[[web.Application], AsyncIterator[None]],
+    tracing: TracingSettings,
 ) -> web.Application:
-    """An app with the standard middlewares, then `auth`, then identifier checks; health routes; a body reader."""
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[*STANDARD_MIDDLEWARES, auth, identifier_middleware])
+    """An app with a span per request, the standard middlewares, then `auth`, then identifier
+    checks; health routes; a body reader; the tracer opened before `resources` and closed after."""
+    middlewares = [tracing_middleware, *STANDARD_MIDDLEWARES, auth, identifier_middleware]
+    app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[BODIES] = BodyReader(max_depth=max_json_depth, read_timeout=body_timeout_seconds)
     add_health_routes(app, service)
     app.router.add_routes(routes)
+    app.cleanup_ctx.append(tracing_resource(service, tracing))
     app.cleanup_ctx.append(resources)
     return app

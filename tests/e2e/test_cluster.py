@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,11 +20,13 @@ import aiohttp
 import nats
 import pytest
 
+from compose.fake_openai import ThreadedProvider
 from compose.harness import Stack, running_stack
 from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
 
 from ..conftest import draft
+from ..otlp import ReceivedSpan, TraceCollector
 from ..integration.waiting import eventually
 from .test_websocket import Socket
 
@@ -33,10 +36,19 @@ WRITE_LOOPS = 4
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Stack]:
+def collector() -> Iterator[tuple[TraceCollector, str]]:
+    received = TraceCollector()
+    served = ThreadedProvider(received).start()  # type: ignore[arg-type]
+    yield received, served.url.removesuffix("/v1")
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(collector: tuple[TraceCollector, str]) -> Iterator[Stack]:
     with running_stack(
         STUDIO_TOPOLOGY="cluster", STUDIO_PROCESSORS=",".join(PROCESSORS), STUDIO_GATEWAY_PENDING_GRACE_SECONDS="3",
         STUDIO_PROCESSOR_ACK_WAIT_SECONDS="5", STUDIO_PROCESSOR_MAX_DELIVER="20", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2,0.5,1",
+        STUDIO_OTLP_ENDPOINT=collector[1], STUDIO_OTLP_EXPORT_DELAY_SECONDS="0.2",
     ) as stack:  # fmt: skip
         yield stack
 
@@ -132,6 +144,55 @@ async def test_a_socket_dropped_from_one_gateway_resumes_on_the_other(cluster: S
         assert event["id"] <= last_id
     finally:
         await second.close()
+
+
+async def test_one_trace_runs_from_a_draft_written_on_one_gateway_to_its_expansion_on_the_others_socket(
+    cluster: Stack, collector: tuple[TraceCollector, str], session: aiohttp.ClientSession
+) -> None:
+    a, b = cluster.gateways
+    user = "cluster-traced"
+    listening = await socket_on(session, cluster, b, user)
+    trace_id, caller = secrets.token_hex(16), secrets.token_hex(8)
+    try:
+        async with session.post(
+            a + "/api/v1/blobs", json=draft("traced", 1, "The lamp was lit at six. Nobody came."),
+            headers={**headers(cluster, user), "traceparent": f"00-{trace_id}-{caller}-01"},
+        ) as response:  # fmt: skip
+            assert response.status == 201, await response.text()
+            blob = (await response.json())["id"]
+        (expansion,) = await listening.wait_for(derived_from(blob, "text-expansion"), timeout=30)
+    finally:
+        await listening.close()
+    services = cluster.refresh()["services"]
+    gateway_b = f":{services['gateway-2']['pid']}"
+
+    def delivered_on_b(spans: list[ReceivedSpan]) -> bool:
+        return any(
+            s.name.startswith("deliver ") and s.instance.endswith(gateway_b)
+            and s.attributes.get("messaging.message.id") == expansion["event_id"] and s.attributes.get("studio.sockets") == 1
+            for s in spans
+        )  # fmt: skip
+
+    def parents_of_roots(spans: list[ReceivedSpan]) -> set[str]:
+        ids = {s.span_id for s in spans}
+        return {s.parent_span_id for s in spans if s.parent_span_id not in ids}
+
+    # Spans are sent as they end, each service on its own: wait for the last hop and a whole tree.
+    received, _ = collector
+    spans = await eventually(
+        lambda: asyncio.sleep(0, received.trace(trace_id)), lambda s: delivered_on_b(s) and parents_of_roots(s) == {caller},
+        timeout=30, what="the trace's last hop, and every span's parent",
+    )  # fmt: skip
+    by_service = {(s.service, s.name) for s in spans}
+    print("\n".join(sorted(f"{service:>15}  {name}" for service, name in by_service)))
+    assert ("gateway", "POST /api/v1/blobs") in by_service
+    assert ("index", "POST /api/v1/blobs") in by_service
+    assert ("index", "publish blob.created.text-input-v1") in by_service
+    assert ("text-expansion", "process blob.created.text-input-v1") in by_service
+    assert any(service == "index" and name.startswith("publish blob.created.expanded-text") for service, name in by_service)
+    # One tree: the gateway's first span is the caller's child, and every other span has its parent in the trace.
+    (root,) = [s for s in spans if s.parent_span_id == caller]
+    assert (root.service, root.name) == ("gateway", "POST /api/v1/blobs")
 
 
 async def handled(session: aiohttp.ClientSession, url: str, processor: str) -> float:
