@@ -62,10 +62,15 @@ class ViewCache:
 
     async def get(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]], *, bypass: bool = False) -> Served:
         """The cached view, or one build shared by every caller asking meanwhile."""
-        if not bypass:
-            cached = self._views.get(key)
-            if cached is not None:
-                return Served(cached.body, "hit", time.monotonic() - cached.stored_at)
+        if bypass:
+            # Fresh means fresh: a build begun before the caller's write may not show it.
+            started_at = self._clock
+            body, complete = await build()
+            self._keep(key, body, complete, started_at)
+            return Served(body, "bypass", 0.0)
+        cached = self._views.get(key)
+        if cached is not None:
+            return Served(cached.body, "hit", time.monotonic() - cached.stored_at)
         flight = self._flights.get(key)
         if flight is not None:
             return Served(await asyncio.shield(flight), "shared", 0.0)
@@ -84,6 +89,10 @@ class ViewCache:
         finally:
             self._flights.pop(key, None)
         flight.set_result(body)
+        self._keep(key, body, complete, started_at)
+        return Served(body, "miss", 0.0)
+
+    def _keep(self, key: Key, body: bytes, complete: bool, started_at: int) -> None:
+        """Cache a complete view, unless its user's data changed while it was being built."""
         if complete and max(self._stamps.get(key[0], 0), self._everyone) <= started_at:
             self._views[key] = Cached(body, time.monotonic())
-        return Served(body, "bypass" if bypass else "miss", 0.0)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import msgspec
 
 from contracts.problems import Problem
-from servicekit.errors import PROBLEM_TYPE_PREFIX, NotFound, ServiceError, Unavailable
+from servicekit.errors import PROBLEM_TYPE_PREFIX, BadRequest, NotFound, ServiceError, Unavailable
+
+
+class BadConsistencyToken(BadRequest):
+    code, title = "bad-consistency-token", "Studio-Consistency must be the token a write answered with"
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"{token!r} is not a consistency token (milliseconds, digits only)")
 
 
 class UpstreamUnavailable(Unavailable):

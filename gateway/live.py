@@ -19,6 +19,7 @@ from contracts.subjects import STREAM_NAME
 from servicekit.tracing import SpanKind, Tracer, span
 
 from .cache import ViewCache
+from .consistency import Seen
 from .feed import StreamFeed
 from .metrics import GatewayMetrics
 from .registry import Directory
@@ -35,6 +36,7 @@ class LiveEvents(StreamFeed):
     ) -> None:
         super().__init__(js, stream=STREAM_NAME, subject=">")
         self.tracer = tracer
+        self.seen = Seen()
         self.hub = hub
         self.cache = cache
         self.directory = directory
@@ -59,6 +61,9 @@ class LiveEvents(StreamFeed):
         user_id = event.get("user_id")
         if isinstance(user_id, str):
             self.cache.invalidate(user_id)
+            occurred_at = event.get("occurred_at")
+            if isinstance(occurred_at, str):
+                self.seen.saw(user_id, occurred_at)  # after the invalidation: a token is met by a fresh cache
         if subject.startswith("blob.created.") and event.get("processor_id") not in (None, "user"):
             # A derived blob of a processor we may not know yet: look at the registry again soon.
             if event.get("processor_id") not in self.directory.registrations:

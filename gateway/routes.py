@@ -15,6 +15,7 @@ from servicekit.app import BODIES
 from servicekit.openapi import described
 from servicekit.urls import url_path
 
+from .consistency import stamp
 from .auth import current_user
 from .keys import CACHE, INDEX, PROGRESS
 from .pitches import BLOB_VIEWS, current_pitch
@@ -97,7 +98,7 @@ async def create_blob(request: web.Request) -> web.Response:
         user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
         parent_id=body.parent_id, conversation_id=body.conversation_id,
     )  # fmt: skip
-    return await request.app[INDEX].call(request, "POST", url_path("api", "v1", "blobs"), body=internal)
+    return stamp(await request.app[INDEX].call(request, "POST", url_path("api", "v1", "blobs"), body=internal))
 
 
 @routes.get("/api/v1/blobs/{blob_id}")
@@ -132,7 +133,7 @@ async def update_blob(request: web.Request) -> web.Response:
     """A new version of a blob (`version`: the one the client last read); what was made from it is made again."""
     body = await request.app[BODIES].read(request, UpdateBlob)
     internal = UpdateUserBlob(user_id=current_user(request), data=body.data, version=body.version)
-    return await request.app[INDEX].call(request, "PUT", url_path("api", "v1", "blobs", request.match_info["blob_id"]), body=internal)
+    return stamp(await request.app[INDEX].call(request, "PUT", url_path("api", "v1", "blobs", request.match_info["blob_id"]), body=internal))
 
 
 @routes.delete("/api/v1/blobs/{blob_id}")

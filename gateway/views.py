@@ -13,7 +13,8 @@ from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
 
 from .auth import current_user
-from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS
+from .consistency import requested
+from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, LIVE
 
 routes = web.RouteTableDef()
 LIST_PARAMS = ("book_id", "type", "limit", "cursor")
@@ -45,7 +46,8 @@ def _include(request: web.Request) -> frozenset[str] | None:
     query=(Query("include", {"type": "string"}, "comma-separated processor ids: only their pieces (and stores)"),),
 )
 async def book_view(request: web.Request) -> web.Response:
-    """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status."""
+    """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status.
+    With a write's `Studio-Consistency` token sent back, the view shows that write, whichever gateway answers."""
     user_id, book_id = current_user(request), request.match_info["book_id"]
     include = _include(request)
 
@@ -54,7 +56,9 @@ async def book_view(request: web.Request) -> web.Response:
         return msgspec.json.encode(view), view.complete()
 
     key = (user_id, book_id, ",".join(sorted(include)) if include is not None else "")
-    served = await request.app[CACHE].get(key, build, bypass=_no_cache(request))
+    token = requested(request)
+    fresh = _no_cache(request) or (token is not None and not request.app[LIVE].seen.caught_up(user_id, token))
+    served = await request.app[CACHE].get(key, build, bypass=fresh)
     request.app[GATEWAY_METRICS].cache.labels(served.source).inc()
     return web.Response(
         body=served.body,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ from contracts.subjects import PROGRESS_STREAM, PROGRESS_SUBJECTS, STREAM_NAME, 
 log = logging.getLogger(__name__)
 
 STREAM_ALREADY_IN_USE = 10058  # JetStream's code for "same name, other configuration"
+NO_SUITABLE_PEERS = 10005  # "no suitable peers for placement": fewer JetStream nodes known than replicas
 
 
 def stream_config(*, duplicate_window_seconds: float = 300.0, replicas: int = 1) -> StreamConfig:
@@ -48,8 +51,26 @@ def progress_stream_config(*, max_age_seconds: float = 600.0, max_bytes: int = 2
     )
 
 
-async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream, or bring an existing one to `config`; safe to run from every service."""
+async def ensure_stream(js: JetStreamContext, config: StreamConfig, *, placement_wait: float = 60.0) -> None:
+    """Create the stream, or bring an existing one to `config`; safe to run from every service.
+
+    A cluster that is still gathering its nodes cannot place replicas yet: wait for it a while.
+    """
+    deadline = time.monotonic() + placement_wait
+    delay = 0.1
+    while True:
+        try:
+            await _create_or_update(js, config)
+            return
+        except BadRequestError as exc:
+            if exc.err_code != NO_SUITABLE_PEERS or time.monotonic() > deadline:
+                raise
+            log.info("stream %s: not enough JetStream peers yet for %s replicas; waiting", config.name, config.num_replicas)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         await js.add_stream(config)
     except BadRequestError as exc:

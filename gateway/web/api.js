@@ -9,12 +9,23 @@ export class ApiError extends Error {
   }
 }
 
+// The newest write's consistency token: reads send it back, so that whichever gateway answers
+// shows that write (read-your-writes behind a load balancer of several gateways).
+let consistency = "";
+
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const response = await fetch(path, {
     method,
-    headers: { Authorization: `Bearer ${token()}`, ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
+    headers: {
+      Authorization: `Bearer ${token()}`,
+      ...(body ? { "Content-Type": "application/json" } : {}),
+      ...(method === "GET" && consistency ? { "Studio-Consistency": consistency } : {}),
+      ...headers,
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
+  const written = response.headers.get("Studio-Consistency");
+  if (written && Number(written) > Number(consistency || 0)) consistency = written;
   if (response.status === 204) return null;
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;

@@ -14,6 +14,7 @@ import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -334,3 +335,43 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
         )
     finally:
         await listening.close()
+
+
+async def test_a_writer_reads_their_write_through_the_other_gateway_with_its_consistency_token(
+    cluster: Stack, session: aiohttp.ClientSession
+) -> None:
+    a, b = cluster.gateways
+    user = "cluster-ryw"
+    view = f"{b}/api/v1/users/{user}/books/ryw"
+    sources = []
+    for chapter in range(1, 21):
+        if chapter > 1:
+            async with session.get(view, headers=headers(cluster, user)) as response:
+                assert response.status == 200  # B now holds the book in its cache
+        body = draft("ryw", chapter, f"Chapter {chapter}, read back at once.")
+        async with session.post(a + "/api/v1/blobs", json=body, headers=headers(cluster, user)) as response:
+            assert response.status == 201
+            token = response.headers["Studio-Consistency"]
+            assert int(token) == int(datetime.fromisoformat((await response.json())["updated_at"]).timestamp() * 1000)
+        async with session.get(view, headers={**headers(cluster, user), "Studio-Consistency": token}) as response:
+            assert response.status == 200
+            chapters = (await response.json())["chapters"]
+            sources.append(response.headers["X-Cache"])
+        assert len(chapters) == chapter, f"B's view after the write of chapter {chapter} shows {len(chapters)}"
+    print(f"B served from: {sorted(set(sources))}")
+    # Once B has seen the write's event, the token no longer costs a fresh build.
+    await asyncio.sleep(0.5)
+    async with session.get(view, headers=headers(cluster, user)) as response:
+        assert response.status == 200
+    async with session.get(view, headers={**headers(cluster, user), "Studio-Consistency": token}) as response:
+        assert response.headers["X-Cache"] == "hit"
+
+
+@pytest.mark.parametrize("token", ["soon", "-1", "1e3", "12a", "9" * 17, "1" * 16 + "0"])
+async def test_a_malformed_consistency_token_is_a_400_problem(cluster: Stack, session: aiohttp.ClientSession, token: str) -> None:
+    async with session.get(
+        f"{cluster.gateways[1]}/api/v1/users/cluster-bad/books/any", headers={**headers(cluster, "cluster-bad"), "Studio-Consistency": token}
+    ) as response:
+        assert response.status == 400
+        assert response.content_type == "application/problem+json"
+        assert (await response.json())["type"] == "urn:studio:problem:bad-consistency-token"

@@ -14,7 +14,6 @@ import io
 import json
 import random
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
