@@ -97,50 +97,129 @@ async def throughput(stack: Stack, session: aiohttp.ClientSession, drafts: int, 
     return drafts / (finished - started)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes(stack: Stack, instances: Instances) -> dict[str, list[int]]:
+    """pids by role: each backing server, the index, the gateways, the expansion instances."""
+    info = stack.refresh()
+    roles: dict[str, list[int]] = {}
+    for name, entry in [*info["services"].items(), *((n, info[n]) for n in ("mongo", "nats", "nats-2", "nats-3", "postgres") if n in info)]:
+        role = "nats (3 nodes)" if name.startswith("nats") else "gateway (2)" if name.startswith("gateway") else name
+        roles.setdefault(role, []).append(int(entry["pid"]))
+    roles["text-expansion mongo"] = [int(info["mongo-text-expansion"]["pid"])] if "mongo-text-expansion" in info else []
+    roles["text expansion"] = [i.process.pid for i in instances.running if i.process is not None]
+    return roles
+
+
 async def scaling(stack: Stack, session: aiohttp.ClientSession, instances: Instances, model_url: str, drafts: int, concurrency: int) -> None:
     print(f"\n1. Replica scaling: {drafts} drafts of 2 sections, each instance taking {concurrency} drafts at once")
     print("| expander | 1 instance | 2 instances | ratio |\n| --- | --- | --- | --- |")
+    notes: list[str] = []
     provider = {
         "STUDIO_OPENAI_API_KEY": "bench", "STUDIO_OPENAI_BASE_URL": model_url, "STUDIO_OPENAI_MAX_RETRIES": "0",
     }  # fmt: skip
     for label, env, count in (("simulated provider", provider, drafts), ("offline", {}, drafts * 4)):
         rates = []
+        spent: list[str] = []
         for replicas in (1, 2):
             await instances.set(replicas, STUDIO_TEXT_EXPANSION_CONCURRENCY=str(concurrency), **env)
             await throughput(stack, session, max(8, count // 8))  # warm up: connections, caches, consumers
+            roles = processes(stack, instances)
+            before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+            started = time.perf_counter()
             rates.append(await throughput(stack, session, count))
+            took = time.perf_counter() - started
+            used = {role: sum(cpu_seconds(p) for p in pids) - before[role] for role, pids in roles.items()}
+            busiest = sorted(used.items(), key=lambda kv: -kv[1])[:5]
+            spent.append(
+                f"   {label}, {replicas} instance(s): {sum(used.values()) / took:.2f} of {os.cpu_count()} cores busy in the stack; "
+                + ", ".join(f"{role} {seconds / took:.2f}" for role, seconds in busiest)
+            )
         print(f"| {label} | {rates[0]:.1f} drafts/s | {rates[1]:.1f} drafts/s | {rates[1] / rates[0]:.2f}x |", flush=True)
+        notes.extend(spent)
+    print("   cores used while measuring (CPU seconds per second, the five busiest):")
+    print("\n".join(notes))
 
 
 async def view_chapters(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> int:
-    async with session.get(url, headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return len((await response.json())["chapters"])
+    """Chapters in B's book view; a 503 (the gateway shedding load) is asked again after its Retry-After."""
+    return len((await book_view(session, url, headers))[0]["chapters"])
 
 
-async def window(stack: Stack, session: aiohttp.ClientSession, samples: int, *, token: bool) -> list[float]:
-    """From A's acknowledgement of a new chapter to the first view from B that shows it (seconds)."""
+async def book_view(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """The view and where it came from (X-Cache); 503s are asked again after their Retry-After."""
+    while True:
+        async with session.get(url, headers=headers) as response:
+            if response.status == 503:
+                await asyncio.sleep(float(response.headers.get("Retry-After", "0.1")))
+                continue
+            assert response.status == 200, await response.text()
+            return await response.json(), response.headers.get("X-Cache", "")
+
+
+async def window(
+    stack: Stack, session: aiohttp.ClientSession, samples: int, *, token: bool
+) -> tuple[list[float], list[float], list[float], int]:
+    """From A's acknowledgement of a new chapter to the end of the first view from B that shows it
+    (seconds); how long B's views take; from the ack to the write's event on B's socket (B knows
+    of it: its cache is dropped); how many first reads after the ack missed the write."""
     a, b = stack.gateways
     user = f"window-{uuid.uuid4().hex[:8]}"
-    book = "window"
     headers = auth(stack, user)
-    view = f"{b}/api/v1/users/{user}/books/{book}"
     found: list[float] = []
-    for chapter in range(1, samples + 1):
+    reads: list[float] = []
+    heard: list[float] = []
+    stale = 0
+    arrivals: dict[str, float] = {}
+    socket = await session.ws_connect(f"{b}/ws", params={"token": issue_token(stack.secrets["jwt_secret"], user)})
+
+    async def listen() -> None:
+        async for message in socket:
+            body = message.json()
+            if body["type"] == "blob.created":
+                arrivals.setdefault(body["blob_id"], time.perf_counter())
+
+    listener = asyncio.create_task(listen())
+    for number in range(samples):
+        book, chapter = f"window-{number // 10}", number % 10 + 1  # books of 10 chapters: views stay small
+        view = f"{b}/api/v1/users/{user}/books/{book}"
         if chapter > 1:
-            await view_chapters(session, view, headers)  # B holds the book in its cache
+            # Until B serves the book from its cache: the earlier chapters expanded, the view complete.
+            for _ in range(500):
+                started = time.perf_counter()
+                _, source = await book_view(session, view, headers)
+                if source == "hit":
+                    break
+                reads.append(time.perf_counter() - started)
+                await asyncio.sleep(0.01)
         async with session.post(
             f"{a}/api/v1/blobs", headers=headers,
-            json={"schema_id": "text-input-v1", "data": {"content": f"Chapter {chapter}.", "metadata": {"book_id": book, "chapter": chapter}}},
+            json={"schema_id": "text-input-v1", "data": {"content": f"Chapter {number}, read back from the other gateway.", "metadata": {"book_id": book, "chapter": chapter}}},
         ) as response:  # fmt: skip
             assert response.status == 201, await response.text()
             consistency = response.headers.get("Studio-Consistency", "")
+            blob = (await response.json())["id"]
         acknowledged = time.perf_counter()
         read_headers = {**headers, "Studio-Consistency": consistency} if token else headers
+        first = True
         while await view_chapters(session, view, read_headers) < chapter:
+            stale += first
+            first = False
             await asyncio.sleep(0.002)
         found.append(time.perf_counter() - acknowledged)
-    return found
+        while blob not in arrivals:
+            await asyncio.sleep(0.001)
+        heard.append(arrivals[blob] - acknowledged)
+    listener.cancel()
+    await socket.close()
+    return found, reads, heard, stale
 
 
 async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop: asyncio.Event, writers: int = 8) -> int:
@@ -153,12 +232,14 @@ async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop:
         chapter = 0
         while not stop.is_set():
             chapter += 1
-            async with session.post(
-                f"{stack.gateways[chapter % 2]}/api/v1/blobs", headers=auth(stack, user),
-                json={"schema_id": "text-input-v1", "data": {"content": f"Load {chapter}.", "metadata": {"book_id": "load", "chapter": chapter}}},
-            ) as response:  # fmt: skip
-                if response.status == 201:
-                    written += 1
+            try:
+                async with session.post(
+                    f"{stack.gateways[chapter % 2]}/api/v1/blobs", headers=auth(stack, user),
+                    json={"schema_id": "text-input-v1", "data": {"content": f"Load chapter {chapter}, written to keep the gateways busy.", "metadata": {"book_id": "load", "chapter": chapter}}},
+                ) as response:  # fmt: skip
+                    written += response.status == 201
+            except aiohttp.ClientError:
+                pass  # the load is the point, not its answers
             await asyncio.sleep(0.05)
 
     await asyncio.gather(*(one(n) for n in range(writers)))
@@ -167,20 +248,24 @@ async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop:
 
 async def windows(stack: Stack, session: aiohttp.ClientSession, samples: int) -> None:
     print(f"\n2. Cross-gateway window: ack on A -> B's next book view shows the chapter; {samples} samples each")
-    print("| reads from B | load | p50 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- |")
+    print("   Before each write B holds the book, complete, in its cache; text expansion runs (2 instances).")
+    print("| reads from B | load | first read missed the write | visible p50 / p99 / max ms | event on B p50 / p99 ms | a view built on B p50 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for token in (False, True):
         for loaded in (False, True):
             stop = asyncio.Event()
             load = asyncio.create_task(background_writers(stack, session, stop)) if loaded else None
             started = time.perf_counter()
-            found = await window(stack, session, samples, token=token)
+            found, reads, heard, stale = await window(stack, session, samples, token=token)
             stop.set()
             written = await load if load is not None else 0
             rate = written / (time.perf_counter() - started)
             label = "with A's Studio-Consistency token" if token else "plain"
-            ms = [x * 1000 for x in found]
+            ms, event_ms = [x * 1000 for x in found], [x * 1000 for x in heard]
             print(
-                f"| {label} | {f'{rate:.0f} writes/s' if loaded else 'quiet'} | {statistics.median(ms):.1f} | {pct(ms, 0.99):.1f} | {max(ms):.1f} |",
+                f"| {label} | {f'{rate:.0f} writes/s' if loaded else 'quiet'} | {stale} of {samples} "
+                f"| {statistics.median(ms):.1f} / {pct(ms, 0.99):.1f} / {max(ms):.1f} "
+                f"| {statistics.median(event_ms):.1f} / {pct(event_ms, 0.99):.1f} | {statistics.median(reads) * 1000:.1f} |",
                 flush=True,
             )
 
@@ -212,7 +297,7 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
             try:
                 async with session.post(
                     f"{stack.gateways[chapter % 2]}/api/v1/blobs", headers=auth(stack, user), timeout=aiohttp.ClientTimeout(total=10),
-                    json={"schema_id": "text-input-v1", "data": {"content": f"Line {chapter}.", "metadata": {"book_id": book, "chapter": chapter}}},
+                    json={"schema_id": "text-input-v1", "data": {"content": f"Line {chapter} of the loop, written while a node dies.", "metadata": {"book_id": book, "chapter": chapter}}},
                 ) as response:  # fmt: skip
                     if response.status == 201:
                         acknowledged.append((book, (await response.json())["id"]))
@@ -227,7 +312,12 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
         await asyncio.sleep(seconds / 3)
         os.kill(int(stack.refresh()[victim]["pid"]), signal.SIGKILL)
 
+    roles = processes(stack, instances)
+    before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+    started = time.perf_counter()
     await asyncio.gather(kill(), *(loop(n) for n in range(8)))
+    took = time.perf_counter() - started
+    used = {role: sum(cpu_seconds(p) for p in pids) - before[role] for role, pids in roles.items()}
     # Every acknowledged write readable through both gateways, and expanded exactly once.
     lost = 0
     for book, blob in acknowledged:
@@ -248,15 +338,28 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
         if all(b in expanded for _, b in acknowledged) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
-    state = await stream_info(stack)
-    replicas = [(r.name, r.current, r.lag or 0) for r in state.cluster.replicas or []]
+    waited = time.monotonic()
+    while True:  # the node back in the stream's group, and current
+        try:
+            state = await stream_info(stack)
+        except Exception:  # a node still electing: ask again
+            await asyncio.sleep(0.2)
+            continue
+        replicas = [(r.name, r.current, r.lag or 0) for r in state.cluster.replicas or []]
+        if (len(replicas) == 2 and all(current and not lag for _, current, lag in replicas)) or time.monotonic() - waited > 120:
+            break
+        await asyncio.sleep(0.2)
+    waited = time.monotonic() - waited
     missing = sum(b not in expanded for _, b in acknowledged)
     twice = sum(expanded.get(b, 0) > 1 for _, b in acknowledged)
-    ms = [x * 1000 for x in latencies]
+    ms = [x * 1000 for x in latencies] or [float("nan")]
     print(f"\n3. kill -9 of {victim} (the stream's leader) {seconds / 3:.0f} s into {seconds:.0f} s of writes through both gateways (8 writers)")
     print(f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; not expanded {missing}, expanded twice {twice}")
     print(f"   write latency p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
-    print(f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}; restarts of {victim}: {stack.refresh()[victim]['restarts']}")
+    print(f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}")
+    busiest = sorted(used.items(), key=lambda kv: -kv[1])[:6]
+    print(f"   cores busy in the stack during the loop: {sum(used.values()) / took:.2f} of {os.cpu_count()}; "
+          + ", ".join(f"{role} {seconds / took:.2f}" for role, seconds in busiest))
 
 
 async def run(drafts: int, samples: int, concurrency: int, parts: set[str]) -> None:

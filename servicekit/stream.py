@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -76,8 +77,12 @@ async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
     except BadRequestError as exc:
         if exc.err_code != STREAM_ALREADY_IN_USE:
             raise
-        await js.update_stream(config)
-        log.info("stream %s updated to the current configuration", config.name)
+        # Never fewer copies than it has: one instance started without STUDIO_STREAM_REPLICAS
+        # must not take a cluster's stream down to one replica. Fewer is an operator's decision.
+        existing = (await js.stream_info(str(config.name))).config
+        replicas = max(existing.num_replicas or 1, config.num_replicas or 1)
+        await js.update_stream(dataclasses.replace(config, num_replicas=replicas))
+        log.info("stream %s updated to the current configuration (%d replicas)", config.name, replicas)
 
 
 async def connect(url: str, *, name: str) -> NatsClient:

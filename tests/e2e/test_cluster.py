@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +23,7 @@ import nats
 import pytest
 
 from compose.fake_openai import ThreadedProvider
-from compose.harness import Stack, running_stack
+from compose.harness import ServiceProcess, Stack, running_stack
 from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
 
@@ -95,6 +96,24 @@ async def test_the_stack_lists_every_node_and_keeps_three_copies_of_each_stream(
             found = await js.stream_info(stream)
             assert found.config.num_replicas == 3, stream
             assert found.cluster is not None and len(found.cluster.replicas or []) == 2, stream
+    finally:
+        await nc.close()
+
+
+async def test_an_instance_started_without_the_replica_setting_keeps_the_streams_at_three(
+    cluster: Stack, tmp_path: Path
+) -> None:
+    # It makes sure the streams exist, asking for one replica: that must not take a copy away.
+    stray = ServiceProcess.text_expansion(cluster, "stray_instance", tmp_path)
+    stray.start()
+    try:
+        await asyncio.to_thread(stray.wait_ready, 60)
+    finally:
+        stray.kill()
+    nc = await nats.connect(servers=cluster.nats_url.split(","))
+    try:
+        for stream in (STREAM_NAME, "STUDIO_PROGRESS", "STUDIO_DLQ"):
+            assert (await nc.jetstream().stream_info(stream)).config.num_replicas == 3, stream
     finally:
         await nc.close()
 
