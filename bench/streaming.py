@@ -20,8 +20,6 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,7 +30,8 @@ import aiohttp
 import msgspec
 import nats
 
-from compose.harness import ROOT, ServiceProcess, Stack, free_port, new_stack
+from compose.fake_openai import provider_process
+from compose.harness import ServiceProcess, Stack, free_port, new_stack
 from contracts import subjects
 from contracts.events import BlobProgress
 from servicekit.auth import issue_token
@@ -175,10 +174,7 @@ async def gateway_counter(session: aiohttp.ClientSession, stack: Stack, name: st
 async def run(samples: int, sockets: int, only_sockets: bool) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
     model_port = free_port()
-    model = subprocess.Popen(
-        [sys.executable, "-m", "compose.fake_openai", "--port", str(model_port), "--tokens-per-second", "50", "--first-token-seconds", "0.4"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(data_dir / "model.log", "wb"),
-    )  # fmt: skip
+    model = provider_process(model_port, data_dir / "model.log")
     stack = new_stack(STUDIO_PROCESSORS="")
     stack.start()
     bench = Bench(stack, data_dir, f"http://127.0.0.1:{model_port}/v1")

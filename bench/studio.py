@@ -17,8 +17,6 @@ import gzip
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -31,7 +29,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import ROOT, ServiceProcess, Stack, free_port, new_stack
+from compose.fake_openai import provider_process
+from compose.harness import ServiceProcess, Stack, free_port, new_stack
 from gateway.studio import WEB, files
 from servicekit.auth import issue_token
 
@@ -76,10 +75,7 @@ def first_load_bytes() -> tuple[int, int]:
 def run(samples: int) -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-studio-"))
     model_port = free_port()
-    model = subprocess.Popen(
-        [sys.executable, "-m", "compose.fake_openai", "--port", str(model_port), "--tokens-per-second", "50", "--first-token-seconds", "0.4"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    model = provider_process(model_port)
     stack = new_stack(STUDIO_PROCESSORS="")
     stack.start()
     expansion_process = ServiceProcess.text_expansion(

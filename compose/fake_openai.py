@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from processors.text_expansion.offline import expand
 
-from .harness import free_port
+from .harness import ROOT, free_port
 
 _TOKEN = re.compile(r"\S+\s*")
 
@@ -191,6 +194,20 @@ class ThreadedProvider:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+def provider_process(port: int, log: Path | None = None, *, tokens_per_second: float = 50, first_token_seconds: float = 0.4) -> subprocess.Popen[bytes]:
+    """The simulated provider as a process of its own, so that it never shares a benchmark's event loop."""
+    argv = [
+        sys.executable, "-m", "compose.fake_openai", "--port", str(port),
+        "--tokens-per-second", str(tokens_per_second), "--first-token-seconds", str(first_token_seconds),
+    ]  # fmt: skip
+    errors = open(log, "wb") if log is not None else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+    finally:
+        if log is not None:
+            errors.close()  # type: ignore[union-attr]
 
 
 def main() -> None:
