@@ -318,7 +318,8 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
     started = time.perf_counter()
     await asyncio.gather(kill(), *(loop(n) for n in range(8)))
     took = time.perf_counter() - started
-    used = {role: sum(cpu_seconds(p) for p in pids) - before[role] for role, pids in roles.items()}
+    # A process killed meanwhile took its CPU time with it: its share counts as 0, not as negative.
+    used = {role: max(0.0, sum(cpu_seconds(p) for p in pids) - before[role]) for role, pids in roles.items()}
     # Every acknowledged write readable through both gateways, and expanded exactly once.
     lost = 0
     for book, blob in acknowledged:
