@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.exports
 	$(BIN)/python -m bench.studio
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache
