@@ -100,24 +100,6 @@ async def test_the_stack_lists_every_node_and_keeps_three_copies_of_each_stream(
         await nc.close()
 
 
-async def test_an_instance_started_without_the_replica_setting_keeps_the_streams_at_three(
-    cluster: Stack, tmp_path: Path
-) -> None:
-    # It makes sure the streams exist, asking for one replica: that must not take a copy away.
-    stray = ServiceProcess.text_expansion(cluster, "stray_instance", tmp_path)
-    stray.start()
-    try:
-        await asyncio.to_thread(stray.wait_ready, 60)
-    finally:
-        stray.kill()
-    nc = await nats.connect(servers=cluster.nats_url.split(","))
-    try:
-        for stream in (STREAM_NAME, "STUDIO_PROGRESS", "STUDIO_DLQ"):
-            assert (await nc.jetstream().stream_info(stream)).config.num_replicas == 3, stream
-    finally:
-        await nc.close()
-
-
 async def test_a_socket_on_either_gateway_hears_what_was_written_through_the_other(
     cluster: Stack, session: aiohttp.ClientSession
 ) -> None:
@@ -394,3 +376,22 @@ async def test_a_malformed_consistency_token_is_a_400_problem(cluster: Stack, se
         assert response.status == 400
         assert response.content_type == "application/problem+json"
         assert (await response.json())["type"] == "urn:studio:problem:bad-consistency-token"
+
+
+async def test_an_instance_started_without_the_replica_setting_keeps_the_streams_at_three(
+    cluster: Stack, tmp_path: Path
+) -> None:
+    # It makes sure the streams exist, asking for one replica: that must not take a copy away.
+    # Last in the module: it registers its own URL as text expansion's, and then it is gone.
+    stray = ServiceProcess.text_expansion(cluster, "stray_instance", tmp_path)
+    stray.start()
+    try:
+        await asyncio.to_thread(stray.wait_ready, 60)
+    finally:
+        stray.kill()
+    nc = await nats.connect(servers=cluster.nats_url.split(","))
+    try:
+        for stream in (STREAM_NAME, "STUDIO_PROGRESS", "STUDIO_DLQ"):
+            assert (await nc.jetstream().stream_info(stream)).config.num_replicas == 3, stream
+    finally:
+        await nc.close()
