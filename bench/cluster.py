@@ -117,6 +117,24 @@ def processes(stack: Stack, instances: Instances) -> dict[str, list[int]]:
     return roles
 
 
+class CpuMeter:
+    """The CPU the stack's processes use from its making to `summary()`, by role."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+        self.before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+        self.started = time.perf_counter()
+
+    def summary(self, busiest: int = 5) -> str:
+        took = time.perf_counter() - self.started
+        # A process killed meanwhile took its CPU time with it: its share counts as 0, not as negative.
+        used = {role: max(0.0, sum(cpu_seconds(p) for p in pids) - self.before[role]) for role, pids in self.roles.items()}
+        top = sorted(used.items(), key=lambda kv: -kv[1])[:busiest]
+        return f"{sum(used.values()) / took:.2f} of {os.cpu_count()} cores busy in the stack; " + ", ".join(
+            f"{role} {seconds / took:.2f}" for role, seconds in top
+        )
+
+
 async def scaling(stack: Stack, session: aiohttp.ClientSession, instances: Instances, model_url: str, drafts: int, concurrency: int) -> None:
     print(f"\n1. Replica scaling: {drafts} drafts of 2 sections, each instance taking {concurrency} drafts at once")
     print("| expander | 1 instance | 2 instances | ratio |\n| --- | --- | --- | --- |")
@@ -130,17 +148,9 @@ async def scaling(stack: Stack, session: aiohttp.ClientSession, instances: Insta
         for replicas in (1, 2):
             await instances.set(replicas, STUDIO_TEXT_EXPANSION_CONCURRENCY=str(concurrency), **env)
             await throughput(stack, session, max(8, count // 8))  # warm up: connections, caches, consumers
-            roles = processes(stack, instances)
-            before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
-            started = time.perf_counter()
+            meter = CpuMeter(processes(stack, instances))
             rates.append(await throughput(stack, session, count))
-            took = time.perf_counter() - started
-            used = {role: sum(cpu_seconds(p) for p in pids) - before[role] for role, pids in roles.items()}
-            busiest = sorted(used.items(), key=lambda kv: -kv[1])[:5]
-            spent.append(
-                f"   {label}, {replicas} instance(s): {sum(used.values()) / took:.2f} of {os.cpu_count()} cores busy in the stack; "
-                + ", ".join(f"{role} {seconds / took:.2f}" for role, seconds in busiest)
-            )
+            spent.append(f"   {label}, {replicas} instance(s): {meter.summary()}")
         print(f"| {label} | {rates[0]:.1f} drafts/s | {rates[1]:.1f} drafts/s | {rates[1] / rates[0]:.2f}x |", flush=True)
         notes.extend(spent)
     print("   cores used while measuring (CPU seconds per second, the five busiest):")
@@ -313,13 +323,9 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
         await asyncio.sleep(seconds / 3)
         os.kill(int(stack.refresh()[victim]["pid"]), signal.SIGKILL)
 
-    roles = processes(stack, instances)
-    before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
-    started = time.perf_counter()
+    meter = CpuMeter(processes(stack, instances))
     await asyncio.gather(kill(), *(loop(n) for n in range(8)))
-    took = time.perf_counter() - started
-    # A process killed meanwhile took its CPU time with it: its share counts as 0, not as negative.
-    used = {role: max(0.0, sum(cpu_seconds(p) for p in pids) - before[role]) for role, pids in roles.items()}
+    cores = meter.summary(busiest=6)
     # Every acknowledged write readable through both gateways, and expanded exactly once.
     lost = 0
     for book, blob in acknowledged:
@@ -359,9 +365,7 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
     print(f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; not expanded {missing}, expanded twice {twice}")
     print(f"   write latency p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
     print(f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}")
-    busiest = sorted(used.items(), key=lambda kv: -kv[1])[:6]
-    print(f"   cores busy in the stack during the loop: {sum(used.values()) / took:.2f} of {os.cpu_count()}; "
-          + ", ".join(f"{role} {seconds / took:.2f}" for role, seconds in busiest))
+    print(f"   during the loop: {cores}")
 
 
 async def run(drafts: int, samples: int, concurrency: int, parts: set[str]) -> None:

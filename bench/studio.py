@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import shutil
 import statistics
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,22 +28,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from compose.fake_openai import provider_process
-from compose.harness import ServiceProcess, Stack, free_port, new_stack
+from compose.harness import ServiceProcess, call, free_port, new_stack
 from gateway.studio import WEB, files
 from servicekit.auth import issue_token
 
 DRAFT = "Mara found the ledger under the harbour stairs. The ink had faded to the colour of weak tea."
 TYPED = "At dawn the ferry left without her, and the gulls followed it out past the breakwater."
-
-
-def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        stack.gateway + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else None
 
 
 def wait(check: Any, timeout: float = 120.0, step: float = 0.01) -> Any:

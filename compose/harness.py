@@ -13,10 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from servicekit.auth import issue_token
 
 from .settings import DEFAULT_PORTS
 from .supervisor import BACKING
@@ -173,6 +176,17 @@ class Stack:
     def supervisor_log(self) -> str:
         path = self.data_dir / "supervisor.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+
+def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Any:
+    """The public API as `user_id`, blocking: what another device does, from a test or a benchmark."""
+    request = urllib.request.Request(
+        stack.gateway + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    return json.loads(text) if text else None
 
 
 def new_stack(**extra_env: str) -> Stack:

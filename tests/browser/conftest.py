@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,17 +71,6 @@ def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
 
 def sign_in_link(stack: Stack, user_id: str, path: str = "/") -> str:
     return f"{stack.gateway}{path}#token={issue_token(stack.secrets['jwt_secret'], user_id)}"
-
-
-def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None) -> Any:
-    """The public API, as `user_id`, from the test (what another device would do)."""
-    request = urllib.request.Request(
-        stack.gateway + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read()
-    return json.loads(text) if text else None
 
 
 def screenshot(browser: webdriver.Chrome, name: str) -> Path:

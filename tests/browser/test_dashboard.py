@@ -10,10 +10,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack
+from compose.harness import Stack, call
 
 from ..conftest import draft
-from .conftest import axe, call, screenshot, sign_in_link
+from .conftest import axe, screenshot, sign_in_link
 
 
 def until(browser: webdriver.Chrome, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:

@@ -10,9 +10,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack, pid_alive
+from compose.harness import Stack, call, pid_alive
 
-from .conftest import call, screenshot, sign_in_link
+from .conftest import screenshot, sign_in_link
 from .test_dashboard import until
 
 

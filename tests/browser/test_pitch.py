@@ -6,9 +6,9 @@ from __future__ import annotations
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from compose.harness import Stack
+from compose.harness import Stack, call
 
-from .conftest import DOWNLOADS, axe, call, screenshot, sign_in_link
+from .conftest import DOWNLOADS, axe, screenshot, sign_in_link
 from .test_dashboard import until
 
 

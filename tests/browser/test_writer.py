@@ -10,10 +10,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack
+from compose.harness import Stack, call
 
 from ..conftest import draft
-from .conftest import DOWNLOADS, axe, call, screenshot, sign_in_link
+from .conftest import DOWNLOADS, axe, screenshot, sign_in_link
 from .test_dashboard import until
 
 OPENING = "Mara found the ledger under the harbour stairs. The ink had faded to the colour of weak tea."
