@@ -40,26 +40,32 @@ async def _greet(supervisor: Supervisor) -> None:
     described = supervisor.describe()
     gateway = described["gateway"]
     others = "".join(f"\n  gateway:   {url}   (same API, same users)" for url in described["gateways"][1:])
-    token = issue_token(supervisor.secrets["jwt_secret"], DEMO_USER)
-    if supervisor.settings.demo:
-        try:
-            result = await load_demo(gateway, token)
-            print(f"demo book {DEMO_BOOK}: {'loaded' if result['created'] else 'already there'}")
-        except Exception as exc:  # the stack is up; a failed demo load is worth a line, not a stop
-            print(f"demo book not loaded: {exc}", file=sys.stderr)
-    print(
+    head = (
         f"\nReYNa Studio is up.\n"
         f"  topology:  {described['topology']} (NATS: {described['nats_url']})\n"
         f"  gateway:   {gateway}{others}\n"
         f"  stack:     {stack_file(supervisor.data_dir)}\n"
         f"  logs:      {supervisor.data_dir / 'logs'}\n"
+    )
+    if not supervisor.settings.demo:
+        # Nobody is signed in by default: no token is printed (this output is often kept as a log).
+        print(f"{head}  tokens:    studio token USER_ID\n\nCtrl-C stops everything.", flush=True)
+        return
+    token = issue_token(supervisor.secrets["jwt_secret"], DEMO_USER)
+    try:
+        result = await load_demo(gateway, token)
+        print(f"demo book {DEMO_BOOK}: {'loaded' if result['created'] else 'already there'}")
+    except Exception as exc:  # the stack is up; a failed demo load is worth a line, not a stop
+        print(f"demo book not loaded: {exc}", file=sys.stderr)
+    print(
+        f"{head}"
         f"  user:      {DEMO_USER}\n"
         f"  token:     {token}\n"
         f"  studio:    {gateway}/#token={token}   (open this link to sign the demo writer in)\n\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books\n"
         f"  curl -s -H 'Authorization: Bearer {token}' {gateway}/api/v1/users/{DEMO_USER}/books/{DEMO_BOOK}\n"
         f"Live events and expansions as they stream (blob.progress): a WebSocket to\n"
-        f"  {gateway.replace('http', 'ws', 1)}/ws?token={token}\n\n"
+        f"  {gateway.replace('http', 'ws', 1)}/ws   with the header 'Authorization: Bearer {token}'\n\n"
         f"Ctrl-C stops everything.",
         flush=True,
     )
