@@ -26,6 +26,7 @@ from .supervisor import BACKING
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
 PORT_NAMES = tuple(DEFAULT_PORTS)
+SECRET_VARIABLES = ("TOKEN", "SECRET", "PASSWORD")  # an extra setting whose name ends so is a secret
 
 
 def _ephemeral_range() -> range:
@@ -177,6 +178,37 @@ class Stack:
         path = self.data_dir / "supervisor.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
+    def log_files(self) -> list[Path]:
+        """Every log the stack writes: the supervisor's and each child's (services and backing servers)."""
+        return [p for p in [self.data_dir / "supervisor.log", *sorted((self.data_dir / "logs").glob("*.log"))] if p.is_file()]
+
+    def secret_values(self) -> list[str]:
+        """Every secret the stack holds: the generated ones and any secret setting it was given."""
+        given = [v for k, v in self.extra_env.items() if k.endswith(SECRET_VARIABLES) and v]
+        return sorted({*self.secrets.values(), *given})
+
+
+_log_archive: Path | None = None
+
+
+def keep_logs_in(directory: Path | None) -> None:
+    """From now on, a stack that `running_stack` removes leaves its logs and the list of its secrets
+    in a folder of `directory` (None: nothing is kept), so that a test run can read them afterwards."""
+    global _log_archive
+    _log_archive = directory
+
+
+def _archive_logs(stack: Stack) -> None:
+    if _log_archive is None:
+        return
+    kept = _log_archive / stack.data_dir.name
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in stack.log_files():
+        shutil.copyfile(path, kept / path.name)
+    fd = os.open(kept / "secrets.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(stack.secret_values(), handle)
+
 
 def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Any:
     """The public API as `user_id`, blocking: what another device does, from a test or a benchmark."""
@@ -263,4 +295,5 @@ def running_stack(**extra_env: str) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+        _archive_logs(stack)
         shutil.rmtree(stack.data_dir, ignore_errors=True)

@@ -15,8 +15,27 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servicekit.auth import issue_token
 
+from compose import harness
 from compose.fake_openai import ThreadedProvider
 from compose.harness import Stack, running_stack
+
+from .logscan import scan, secrets_of
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """When the run ends (after every stack has stopped), no log line of any service holds a token
+    or a secret: each stack leaves its logs and secrets here, processes tests started log under
+    the run's temporary folder, and every `.log` there is read."""
+    kept = tmp_path_factory.mktemp("stack-logs")
+    harness.keep_logs_in(kept)
+    yield
+    harness.keep_logs_in(None)
+    root = tmp_path_factory.getbasetemp()
+    findings = scan(sorted(root.rglob("*.log")), secrets_of(kept))
+    if findings:
+        shown = "\n".join(str(f) for f in findings[:20])
+        pytest.fail(f"{len(findings)} log line(s) hold a token or a secret:\n{shown}", pytrace=False)
 
 
 class IdentityProvider:
