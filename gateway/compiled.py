@@ -22,6 +22,7 @@ from .upstream import Upstream, relayed_response
 routes = web.RouteTableDef()
 RELAYED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "X-Compiled-Version", "Content-Length")
 CHUNK = 256 * 1024  # a few large writes: a 2 MiB PDF in eight
+EXPORT_READ_SECONDS = 120
 
 
 
@@ -87,12 +88,13 @@ async def export_book(request: web.Request) -> web.StreamResponse:
     headers = _headers(request)
     if "If-None-Match" in request.headers:
         headers["If-None-Match"] = request.headers["If-None-Match"]
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=60)
+    # A render may wait its turn and then take the renderer's whole limit (see processors/sandbox.py).
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=EXPORT_READ_SECONDS)
     try:
         async with request.app[SESSION].get(
             upstream_url(registration.base_url, path), params=params, headers=headers, timeout=timeout
         ) as upstream:
-            if upstream.status >= 500:
+            if upstream.status in (502, 503, 504):
                 raise UpstreamUnavailable(f"{registration.id} answered {upstream.status}")
             if upstream.status not in (200, 304):
                 body = await upstream.read()

@@ -54,7 +54,9 @@ class Upstream:
                 status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
-        if status >= 500:
+        # A service's own problem answer is relayed, a 500 too (a render that failed fails again: a
+        # 503 would tell the client to retry it); a 502/503/504, or a 5xx without a problem, is unavailability.
+        if status >= 500 and (status != 500 or "problem" not in relayed.get("Content-Type", "")):
             raise UpstreamUnavailable(f"{self.name} answered {status}")
         if status == 401:
             # The service refused our service token: a deployment fault, not the client's.

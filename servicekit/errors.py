@@ -107,3 +107,15 @@ class Unstorable(Unprocessable):
 class Unavailable(ServiceError):
     status, code, title = 503, "unavailable", "A dependency is unavailable"
     retryable = True
+
+
+class RenderLimit(Unprocessable):
+    """A file that cannot be made within the renderer's time or memory limit (the same ask fails again)."""
+
+    code, title = "render-limit", "The file is too large to make within the renderer's limits"
+
+
+class RenderFailed(ServiceError):
+    """A renderer failed on its own: a defect, not the writer's text, and not worth retrying."""
+
+    code, title = "render-failed", "The file could not be made"

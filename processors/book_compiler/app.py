@@ -7,6 +7,7 @@ from aiohttp import web
 from processors.app import RuntimeContext, processor_app
 from processors.base import Handler
 from processors.pg import PgOutboxRelay
+from processors.sandbox import Sandbox
 
 from .handler import CompileHandler
 from .processor import BookCompiler
@@ -17,7 +18,7 @@ from .store import CompiledBookStore
 
 def create_app(settings: Settings) -> web.Application:
     store = CompiledBookStore(settings.pg_url)
-    processor = BookCompiler(store)
+    processor = BookCompiler(store, Sandbox(settings.render))
 
     def handler(context: RuntimeContext) -> Handler:
         expansions = ExpansionSource(

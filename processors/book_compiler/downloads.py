@@ -12,10 +12,11 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from processors.errors import DerivedNotFound
+from processors.sandbox import Sandbox
 from servicekit.errors import UnknownFormat
 from servicekit.params import int_param, user_param
 
-from .exports import ALIASES, FORMATS
+from .exports import ALIASES, FORMATS, JOB, job_of
 from .store import CompiledBookStore
 
 CHUNK = 256 * 1024  # a few large writes: a 2 MiB PDF in eight
@@ -31,18 +32,19 @@ def export_format(value: str | None) -> str:
 
 
 class Exporter:
-    """Renders each (version, format) once, even when asked for it many times at once; keeps the
-    latest ones asked for in memory too (`memory_bytes` of them), so a hot file skips the database."""
+    """Renders each (version, format) once, in the sandbox, even when asked for it many times at once;
+    keeps the latest ones asked for in memory too (`memory_bytes` of them), so a hot file skips the database."""
 
-    def __init__(self, store: CompiledBookStore, *, memory_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, store: CompiledBookStore, sandbox: Sandbox, *, memory_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
+        self.sandbox = sandbox
         self._rendering: dict[tuple[uuid.UUID, str], asyncio.Task[tuple[str, bytes]]] = {}
         self._memory: LRUCache[tuple[uuid.UUID, str], tuple[str, bytes]] = LRUCache(memory_bytes, getsizeof=lambda v: len(v[1]) + 200)
 
     async def _render(self, user_id: str, book_id: str, book: asyncpg.Record, fmt: str) -> tuple[str, bytes]:
         manuscript = await self.store.manuscript(user_id, book_id, book)
         started = time.perf_counter()
-        content = await asyncio.to_thread(FORMATS[fmt][2], manuscript)
+        content = await self.sandbox.render(JOB, job_of(fmt, manuscript))
         etag = f'"{fmt}-v{manuscript.version}-{hashlib.sha256(content).hexdigest()[:24]}"'
         await self.store.save_export(uuid.UUID(manuscript.compiled_id), fmt, etag, content, (time.perf_counter() - started) * 1000)
         return etag, content
@@ -65,7 +67,7 @@ class Exporter:
         key = (book["id"], fmt)
         held = self._memory.get(key)
         cached = (held[0], None) if held is not None else await self.store.cached_export(book["id"], fmt, with_content=False)
-        if cached is not None and wanted is not None and cached[0] in _tags(wanted):
+        if cached is not None and wanted is not None and (wanted.strip() == "*" or cached[0] in _tags(wanted)):
             return web.Response(status=304, headers={**headers, "ETag": cached[0]})
         found = held or (await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None)
         if found is not None and found[1] is not None:

@@ -1,22 +1,24 @@
 """A compiled version of a book as a file a writer takes away: EPUB, DOCX, PDF, Markdown, plain text.
 
 Each format is made by a maintained tool, never by hand: EPUB 3 by pandoc (the binary from the
-`pypandoc-binary` wheel, run as its own process), the manuscript DOCX by `python-docx`, the print
-PDF by Typst (the `typst` wheel, its own fonts embedded). Rendering is CPU work: callers run it in
-a thread.
+`pypandoc-binary` wheel, run as its own process in its sandbox mode), the manuscript DOCX by
+`python-docx`, the print PDF by Typst (the `typst` wheel, its own fonts embedded). The writer's text
+reaches each as data (`processors.prose`): a pandoc document tree, Typst JSON, python-docx runs.
+`job` is what the sandbox runs: a render happens in a process of its own, within limits.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import tempfile
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pypandoc
 import typst
 from docx import Document
@@ -25,12 +27,14 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Inches, Pt
 
+from processors import prose
+from processors.sandbox import LimitReached
+
 from .compiler import CompiledChapterText
 
-_PARAGRAPHS = re.compile(r"\n\s*\n")
-# A line of its own made of `#`, `*` or `~` (with spaces): a scene break in the writer's text.
-_SCENE_BREAK = re.compile(r"^\s*(?:[#*~]\s*){1,5}$")
 TYPST_TEMPLATE = Path(__file__).with_name("book.typ")
+# The pandoc document tree's version that the pinned pandoc reads (a unit test asks the binary).
+PANDOC_API_VERSION = [1, 23, 1, 1]
 
 
 @dataclass(frozen=True)
@@ -62,86 +66,116 @@ class Manuscript:
     def heading(self, chapter: CompiledChapterText) -> str:
         """`Chapter 3: The Ledger`, or `Chapter 3` when the title says no more."""
         plain = f"Chapter {chapter.chapter}"
-        return plain if chapter.title.strip() in ("", plain) else f"{plain}: {chapter.title}"
-
-
-def paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
-
-
-def is_scene_break(paragraph: str) -> bool:
-    return _SCENE_BREAK.match(paragraph) is not None
+        title = prose.line(chapter.title)
+        return plain if title in ("", plain) else f"{plain}: {title}"
 
 
 # Markdown and text -----------------------------------------------------------------------------
 
 
 def markdown(book: Manuscript) -> bytes:
-    parts = [f"# {book.title}"]
+    """Markdown that shows the writer's text as typed: only their own marks are Markdown's."""
+    line = prose.escape_markdown
+    parts = [f"# {line(prose.line(book.title))}"]
     if book.subtitle:
-        parts.append(f"*{book.subtitle}*")
+        parts.append(f"*{line(prose.line(book.subtitle))}*")
     if book.author:
-        parts.append(f"by {book.author}")
+        parts.append(f"by {line(prose.line(book.author))}")
     if book.dedication:
-        parts += ["## Dedication", book.dedication]
+        parts += ["## Dedication", prose.markdown(book.dedication)]
     if book.front_matter:
-        parts.append(book.front_matter.strip())
+        parts.append(prose.markdown(book.front_matter))
     for chapter in book.chapters:
-        parts += [f"## {book.heading(chapter)}", *["* * *" if is_scene_break(p) else p for p in paragraphs(chapter.text)]]
+        parts += [f"## {line(book.heading(chapter))}", prose.markdown(chapter.text)]
     if book.back_matter:
-        parts.append(book.back_matter.strip())
-    return ("\n\n".join(parts) + "\n").encode()
+        parts.append(prose.markdown(book.back_matter))
+    return ("\n\n".join(p for p in parts if p) + "\n").encode()
 
 
 def plain_text(book: Manuscript) -> bytes:
-    parts = [book.title]
-    if book.subtitle:
-        parts.append(book.subtitle)
-    if book.author:
-        parts.append(f"by {book.author}")
-    if book.dedication:
-        parts.append(book.dedication)
-    if book.front_matter:
-        parts.append(book.front_matter.strip())
+    """The text as the writer typed it, paragraphs apart, scene breaks as `#`."""
+    parts = [prose.line(book.title)]
+    for field in (book.subtitle, f"by {book.author}" if book.author else None):
+        if field:
+            parts.append(prose.line(field))
+    for text in (book.dedication, book.front_matter):
+        if text:
+            parts += prose.paragraphs(text)
     for chapter in book.chapters:
-        parts += [book.heading(chapter), *["#" if is_scene_break(p) else p for p in paragraphs(chapter.text)]]
+        parts += [book.heading(chapter), *prose.paragraphs(chapter.text)]
     if book.back_matter:
-        parts.append(book.back_matter.strip())
+        parts += prose.paragraphs(book.back_matter)
     return ("\n\n".join(parts) + "\n").encode()
 
 
 # EPUB ------------------------------------------------------------------------------------------
 
 
-def epub(book: Manuscript) -> bytes:
-    """EPUB 3 by pandoc: title page, navigation document, one file per chapter, metadata."""
-    metadata = {
-        "title": book.title, "lang": book.lang, "identifier": [{"scheme": "UUID", "text": f"urn:uuid:{book.compiled_id}"}],
-        "date": book.created_at.date().isoformat(),
+def _meta(text: str) -> dict[str, Any]:
+    return {"t": "MetaInlines", "c": prose.pandoc_text(text)}
+
+
+def _header(identifier: str, text: str, *, epub_type: str, numbered: bool = False) -> dict[str, Any]:
+    classes = [] if numbered else ["unnumbered"]
+    return {"t": "Header", "c": [1, [identifier, classes, [["epub:type", epub_type]]], prose.pandoc_text(text)]}
+
+
+def pandoc_document(book: Manuscript) -> dict[str, Any]:
+    """The book as pandoc's document tree: metadata and blocks, the writer's text as words, never markup."""
+    meta: dict[str, Any] = {
+        "title": _meta(prose.line(book.title)), "lang": _meta(prose.line(book.lang)),
+        "date": _meta(book.created_at.date().isoformat()),
+        "identifier": {"t": "MetaList", "c": [{"t": "MetaMap", "c": {
+            "scheme": _meta("UUID"), "text": _meta(f"urn:uuid:{book.compiled_id}"),
+        }}]},
     }  # fmt: skip
     if book.subtitle:
-        metadata["subtitle"] = book.subtitle
+        meta["subtitle"] = _meta(prose.line(book.subtitle))
     if book.author:
-        metadata["creator"] = [{"role": "author", "text": book.author}]
-    parts: list[str] = []
+        creator = {"role": _meta("author"), "text": _meta(prose.line(book.author))}
+        meta["creator"] = {"t": "MetaList", "c": [{"t": "MetaMap", "c": creator}]}
+    blocks: list[dict[str, Any]] = []
     if book.dedication:
-        parts.append("# Dedication {.unnumbered epub:type=dedication}\n\n" + book.dedication)
+        blocks += [_header("dedication", "Dedication", epub_type="dedication"), *prose.pandoc_blocks(book.dedication)]
     if book.front_matter:
-        parts.append("# Foreword {.unnumbered epub:type=foreword}\n\n" + book.front_matter.strip())
+        blocks += [_header("foreword", "Foreword", epub_type="foreword"), *prose.pandoc_blocks(book.front_matter)]
     for chapter in book.chapters:
-        body = ["\\* \\* \\*" if is_scene_break(p) else p for p in paragraphs(chapter.text)]
-        parts.append(f"# {book.heading(chapter)} {{epub:type=chapter}}\n\n" + "\n\n".join(body))
+        heading = _header(f"chapter-{chapter.chapter}", book.heading(chapter), epub_type="chapter", numbered=True)
+        blocks += [heading, *prose.pandoc_blocks(chapter.text)]
     if book.back_matter:
-        parts.append("# Afterword {.unnumbered epub:type=afterword}\n\n" + book.back_matter.strip())
-    with tempfile.TemporaryDirectory(prefix="studio-epub-") as work:
-        meta = Path(work) / "metadata.json"
-        meta.write_text(json.dumps(metadata))
-        out = Path(work) / "book.epub"
-        pypandoc.convert_text(
-            "\n\n".join(parts), "epub3", format="markdown-smart+smart", outputfile=str(out),
-            extra_args=[f"--metadata-file={meta}", "--split-level=1", "--epub-title-page=true", "--toc", "--toc-depth=1"],
-        )  # fmt: skip
-        return out.read_bytes()
+        blocks += [_header("afterword", "Afterword", epub_type="afterword"), *prose.pandoc_blocks(book.back_matter)]
+    return {"pandoc-api-version": PANDOC_API_VERSION, "meta": meta, "blocks": blocks}
+
+
+def pandoc(document: dict[str, Any], to: str, *extra: str) -> bytes:
+    """pandoc run on a document tree in its sandbox mode: it reads no file and fetches nothing."""
+    memory_mb = _address_space_mb()
+    rts = ["+RTS", f"-M{memory_mb * 3 // 4}m", "-RTS"] if memory_mb else []
+    done = subprocess.run(
+        [pypandoc.get_pandoc_path(), *rts, "--sandbox", "--from=json", f"--to={to}", "--output=-", *extra],
+        input=json.dumps(document).encode(), capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace")
+        if "Heap exhausted" in detail or "out of memory" in detail:
+            raise LimitReached("memory")
+        if done.returncode < 0:
+            raise LimitReached("time")
+        raise RuntimeError(f"pandoc failed ({done.returncode}): {detail.strip()[-300:]}")
+    return done.stdout
+
+
+def _address_space_mb() -> int:
+    """The address-space limit this process runs under, in MiB (0: none)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return 0 if soft == resource.RLIM_INFINITY else soft // (1024 * 1024)
+
+
+def epub(book: Manuscript) -> bytes:
+    """EPUB 3 by pandoc: title page, navigation document, one file per chapter, metadata."""
+    return pandoc(pandoc_document(book), "epub3", "--split-level=1", "--epub-title-page=true", "--toc", "--toc-depth=1")
 
 
 # DOCX: standard manuscript format (Shunn) -------------------------------------------------------
@@ -188,7 +222,7 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
     section.different_first_page_header_footer = True  # page one has the contact block instead
     head = section.header.paragraphs[0]
     head.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    head.add_run(f"{surname(book.author)} / {book.title.upper()} / ")
+    head.add_run(f"{surname(book.author)} / {prose.line(book.title).upper()} / ")
     _page_field(head)
 
     def single(text: str, align: WD_ALIGN_PARAGRAPH = WD_ALIGN_PARAGRAPH.LEFT) -> None:
@@ -196,7 +230,7 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
         paragraph.alignment = align
         paragraph.paragraph_format.line_spacing = 1.0
 
-    contact = [line for line in (book.contact or book.author or "").splitlines() if line.strip()] or ["(contact)"]
+    contact = [line for line in prose.clean(book.contact or book.author or "").splitlines() if line.strip()] or ["(contact)"]
     table = document.add_table(rows=1, cols=2)
     left, right = table.rows[0].cells
     left.paragraphs[0].text = contact[0]
@@ -209,20 +243,26 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
             paragraph.paragraph_format.line_spacing = 1.0
     for _ in range(8):  # the title sits about halfway down page one
         single("")
-    single(book.title.upper(), WD_ALIGN_PARAGRAPH.CENTER)
+    single(prose.line(book.title).upper(), WD_ALIGN_PARAGRAPH.CENTER)
     if book.subtitle:
-        single(book.subtitle, WD_ALIGN_PARAGRAPH.CENTER)
-    single(f"by {book.author or 'Anonymous'}", WD_ALIGN_PARAGRAPH.CENTER)
+        single(prose.line(book.subtitle), WD_ALIGN_PARAGRAPH.CENTER)
+    single(f"by {prose.line(book.author or '') or 'Anonymous'}", WD_ALIGN_PARAGRAPH.CENTER)
     if book.dedication:
         single("")
-        single(book.dedication, WD_ALIGN_PARAGRAPH.CENTER)
+        for block in prose.blocks(book.dedication):
+            paragraph = document.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            paragraph.paragraph_format.line_spacing = 1.0
+            prose.docx_runs(paragraph, block)
 
     def body(text: str) -> None:
-        for part in paragraphs(text):
-            if is_scene_break(part):
-                document.add_paragraph("#").alignment = WD_ALIGN_PARAGRAPH.CENTER
+        for block in prose.blocks(text):
+            paragraph = document.add_paragraph()
+            if isinstance(block, prose.SceneBreak):
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
             else:
-                document.add_paragraph(part).paragraph_format.first_line_indent = Inches(0.5)
+                paragraph.paragraph_format.first_line_indent = Inches(0.5)
+            prose.docx_runs(paragraph, block)
 
     sections = ([("Foreword", book.front_matter)] if book.front_matter else []) + [
         (book.heading(c), c.text) for c in book.chapters
@@ -234,8 +274,8 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
         body(text)
     single("")
     document.add_paragraph("END").alignment = WD_ALIGN_PARAGRAPH.CENTER
-    document.core_properties.title = book.title
-    document.core_properties.author = book.author or ""
+    document.core_properties.title = prose.line(book.title)
+    document.core_properties.author = prose.line(book.author or "")
     document.core_properties.language = book.lang
     out = BytesIO()
     document.save(out)
@@ -248,13 +288,11 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
 def pdf(book: Manuscript) -> bytes:
     """A 6 x 9 in print PDF by Typst: title page, chapters on new pages, page numbers, fonts embedded."""
     content = {
-        "title": book.title, "subtitle": book.subtitle or "", "author": book.author or "", "lang": book.lang,
-        "dedication": book.dedication or "",
-        "front": paragraphs(book.front_matter or ""), "back": paragraphs(book.back_matter or ""),
-        "chapters": [
-            {"heading": book.heading(c), "paragraphs": ["" if is_scene_break(p) else p for p in paragraphs(c.text)]}
-            for c in book.chapters
-        ],
+        "title": prose.line(book.title), "subtitle": prose.line(book.subtitle or ""),
+        "author": prose.line(book.author or ""), "lang": prose.line(book.lang),
+        "dedication": prose.typst(prose.blocks(book.dedication or "")),
+        "front": prose.typst(prose.blocks(book.front_matter or "")), "back": prose.typst(prose.blocks(book.back_matter or "")),
+        "chapters": [{"heading": book.heading(c), "paragraphs": prose.typst(prose.blocks(c.text))} for c in book.chapters],
     }  # fmt: skip
     # The text goes in as data, never as markup: nothing a writer types can change the layout.
     return bytes(typst.compile(str(TYPST_TEMPLATE), sys_inputs={"book": json.dumps(content)}))
@@ -271,3 +309,24 @@ FORMATS: dict[str, tuple[str, str, Renderer]] = {
 }
 ALIASES = {"markdown": "md", "text": "txt"}
 
+
+class Job(msgspec.Struct, frozen=True):
+    """What the sandbox is handed: the format and the manuscript."""
+
+    format: str
+    book: dict[str, Any]
+
+
+def job(payload: bytes) -> bytes:
+    """The sandbox's entry: a `Job` in, the file out. Every string is cleaned before any tool sees it."""
+    task = msgspec.json.decode(payload, type=Job)
+    book = msgspec.convert(prose.clean_all(task.book), Manuscript)
+    return FORMATS[task.format][2](book)
+
+
+def job_of(fmt: str, book: Manuscript) -> bytes:
+    """The bytes `job` takes for rendering `book` as `fmt`."""
+    return msgspec.json.encode(Job(format=fmt, book=msgspec.to_builtins(book)))
+
+
+JOB = f"{__name__}:job"

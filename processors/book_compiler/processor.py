@@ -6,6 +6,7 @@ from aiohttp import web
 
 from processors.base import ProcessorInfo
 from processors.errors import DerivedNotFound
+from processors.sandbox import Sandbox
 from servicekit.params import user_param, version_param
 
 from .diff import diff
@@ -30,9 +31,9 @@ INFO = ProcessorInfo(
 class BookCompiler:
     info = INFO
 
-    def __init__(self, store: CompiledBookStore) -> None:
+    def __init__(self, store: CompiledBookStore, sandbox: Sandbox) -> None:
         self.store = store
-        self.exporter = Exporter(store)
+        self.exporter = Exporter(store, sandbox)
 
     async def open(self) -> None:
         await self.store.open()

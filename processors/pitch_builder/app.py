@@ -6,6 +6,7 @@ from aiohttp import web
 
 from processors.app import RuntimeContext, deriving, processor_app
 from processors.base import Handler
+from processors.sandbox import Sandbox
 
 from .builder import OfflinePitchBuilder, OpenAIPitchBuilder, PitchBuilder
 from .handler import FollowsCompiles
@@ -20,7 +21,7 @@ def make_builder(settings: Settings) -> PitchBuilder:
 
 
 def create_app(settings: Settings) -> web.Application:
-    processor = PitchBuilderProcessor(PitchStore(settings.pg_url), make_builder(settings))
+    processor = PitchBuilderProcessor(PitchStore(settings.pg_url), make_builder(settings), Sandbox(settings.render))
     derive = deriving(processor)
 
     def handler(context: RuntimeContext) -> Handler:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import openai
 
+from processors import prose
 from processors.errors import ProviderError
 from processors.llm import chat
 
@@ -43,7 +44,14 @@ def _join(items: list[str]) -> str:
 
 
 def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
-    """Sections written from the notes alone, in the order a one-pager reads."""
+    """Sections written from the notes alone, in the order a one-pager reads. A section's body is
+    in the writer's marks (`processors.prose`): the notes' prose (synopsis, audience, a character's
+    description) keeps its marks; their names and one-line fields are escaped into it, so that
+    `*` in a title is a star and a character's name is in bold because the builder says so."""
+    notes = {k: v if k in PROSE_FIELDS else _escaped(v) for k, v in notes.items()}
+    notes["characters"] = [
+        {k: v if k == "description" else _escaped(v) for k, v in person.items()} for person in notes.get("characters") or []
+    ]
     title, logline = str(notes["title"]), str(notes["logline"]).strip()
     genre, tone = notes.get("genre"), notes.get("tone")
     kind = " ".join(p for p in (tone, genre) if p) or "novel"
@@ -71,20 +79,40 @@ def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": key, "heading": heading, "body": body[key]} for key, heading in SECTION_ORDER if key in body]
 
 
+PROSE_FIELDS = frozenset({"synopsis", "audience", "author_bio", "characters"})  # characters: see offline_sections
+
+
+def _escaped(value: Any) -> Any:
+    """The notes' text with the marks' characters escaped (lists and records followed)."""
+    if isinstance(value, str):
+        return prose.escape_marks(value)
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value
+
+
+def section_text(body: str) -> str:
+    """A section's body as the writer's text: each of its lines a paragraph."""
+    return "\n\n".join(body.split("\n"))
+
+
 def one_pager(notes: dict[str, Any], sections: list[dict[str, str]], words: int | None = None) -> str:
     """The pitch as one Markdown page: title, logline, genre and length, each section under its
-    heading, and the author's bio."""
-    facts = [f"**{label}:** {notes[key]}" for key, label in (("genre", "Genre"), ("tone", "Tone")) if notes.get(key)]
+    heading, and the author's bio. The notes' words are escaped: a Markdown reader shows them as typed."""
+    md = prose.escape_markdown
+    facts = [f"**{label}:** {md(prose.line(str(notes[key])))}" for key, label in (("genre", "Genre"), ("tone", "Tone")) if notes.get(key)]
     if words is not None:
         facts.append(f"**Length:** {words:,} words")
-    parts = [f"# {notes['title']}", "", f"*{str(notes['logline']).strip()}*", ""]
+    parts = [f"# {md(prose.line(str(notes['title'])))}", "", f"*{md(prose.line(str(notes['logline'])))}*", ""]
     if facts:
         parts += [" · ".join(facts), ""]
     for section in sections:
-        parts += [f"## {section['heading']}", "", section["body"], ""]
+        parts += [f"## {md(prose.line(section['heading']))}", "", prose.markdown(section_text(section["body"])), ""]
     if notes.get("author_bio"):
-        name = f" {notes['author_name']}" if notes.get("author_name") else ""
-        parts += [f"## About the author{':' if name else ''}{name}", "", str(notes["author_bio"]).strip(), ""]
+        name = f" {md(prose.line(str(notes['author_name'])))}" if notes.get("author_name") else ""
+        parts += [f"## About the author{':' if name else ''}{name}", "", prose.markdown(str(notes["author_bio"])), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -10,11 +9,12 @@ from aiohttp import web
 
 from processors.base import Derived, ProcessorInfo, Source
 from processors.errors import DerivedNotFound
+from processors.sandbox import Sandbox
 from servicekit.errors import UnknownFormat
 from servicekit.params import user_param
 
 from .builder import PitchBuilder, one_pager
-from .exports import FORMATS
+from .exports import FORMATS, JOB, job_of
 from .store import PitchStore
 
 INFO = ProcessorInfo(
@@ -34,9 +34,10 @@ INFO = ProcessorInfo(
 class PitchBuilderProcessor:
     info = INFO
 
-    def __init__(self, store: PitchStore, builder: PitchBuilder) -> None:
+    def __init__(self, store: PitchStore, builder: PitchBuilder, sandbox: Sandbox) -> None:
         self.store = store
         self.builder = builder
+        self.sandbox = sandbox
 
     async def open(self) -> None:
         await self.store.open()
@@ -82,8 +83,8 @@ class PitchBuilderProcessor:
         pitch = await self.store.get(user_param(request), request.match_info["blob_id"])
         if pitch is None:
             raise DerivedNotFound(f"no pitch {request.match_info['blob_id']}")
-        content_type, extension, render = FORMATS[fmt]
-        content = await asyncio.to_thread(render, pitch.data)
+        content_type, extension, _ = FORMATS[fmt]
+        content = await self.sandbox.render(JOB, job_of(fmt, pitch.data))
         name = re.sub(r"[^A-Za-z0-9]+", "-", str(pitch.data["title"])).strip("-").lower() or "pitch"
         headers = {
             "X-Pitch-Version": str(pitch.version), "Content-Disposition": f'attachment; filename="{name}-pitch.{extension}"',

@@ -75,8 +75,8 @@ def route_table() -> dict[str, list[tuple[str, str]]]:
         return found
 
     extras = [
-        *BookCompiler(None).extra_routes(),  # type: ignore[arg-type]
-        *PitchBuilderProcessor(None, None).extra_routes(),  # type: ignore[arg-type]
+        *BookCompiler(None, None).extra_routes(),  # type: ignore[arg-type]
+        *PitchBuilderProcessor(None, None, None).extra_routes(),  # type: ignore[arg-type]
         *TextExpansion(None, None).extra_routes(),  # type: ignore[arg-type]
     ]
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.models import BOOK_EXPORT_FORMATS
 from processors.book_compiler.diff import diff, word_changes
-from processors.book_compiler.exports import FORMATS, is_scene_break, nearest_hundred, surname
+from processors.book_compiler.exports import FORMATS, nearest_hundred, surname
 
 
 def test_the_gateway_and_the_compiler_offer_the_same_formats() -> None:
@@ -29,4 +29,3 @@ def test_a_diff_names_chapters_added_removed_and_changed() -> None:
 def test_manuscript_arithmetic() -> None:
     assert [nearest_hundred(n) for n in (0, 49, 150, 1249, 1250, 80_049)] == [100, 100, 200, 1200, 1200, 80_000]
     assert surname("Ann Marie Lee") == "Lee" and surname(None) == "Anonymous" and surname("  ") == "Anonymous"
-    assert all(is_scene_break(s) for s in ("#", "* * *", " ~~~ ", "###")) and not is_scene_break("# Heading")
