@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.tracing import TracingSettings, tracing_settings
-from servicekit.settings import Env, stream_replicas
+from servicekit.settings import Env, service_tokens, stream_replicas
 
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4322"
@@ -20,6 +20,7 @@ class Settings:
     database: str = "studio_index"
     nats_url: str = DEFAULT_NATS_URL
     service_token: str
+    metrics_token: str  # the scrape token of /metrics (STUDIO_METRICS_TOKEN, else the service token)
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     body_timeout_seconds: float = 10.0
@@ -33,13 +34,15 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
+        service_token, metrics_token = service_tokens(env)
         return cls(
             host=env.string("STUDIO_INDEX_HOST", "127.0.0.1"),
             port=env.integer("STUDIO_INDEX_PORT", 8006, minimum=1, maximum=65535),
             mongo_url=env.url("STUDIO_INDEX_MONGO_URL", DEFAULT_MONGO_URL, schemes=("mongodb", "mongodb+srv")),
             database=env.string("STUDIO_INDEX_DATABASE", "studio_index"),
             nats_url=env.url("STUDIO_NATS_URL", DEFAULT_NATS_URL, schemes=("nats", "tls")),
-            service_token=env.required("STUDIO_SERVICE_TOKEN"),
+            service_token=service_token,
+            metrics_token=metrics_token,
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),

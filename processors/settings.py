@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.tracing import TracingSettings, tracing_settings
-from servicekit.settings import ConfigError, Env, data_dir, stream_replicas
+from servicekit.settings import ConfigError, Env, data_dir, service_tokens, stream_replicas
 
 
 def _durations(env: Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -35,6 +35,7 @@ class RuntimeSettings:
     tracing: TracingSettings = TracingSettings()
     index_url: str = "http://127.0.0.1:8006"
     service_token: str
+    metrics_token: str  # the scrape token of /metrics (STUDIO_METRICS_TOKEN, else the service token)
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     body_timeout_seconds: float = 10.0
@@ -52,6 +53,7 @@ class RuntimeSettings:
         host = env.string(f"STUDIO_{prefix}_HOST", "127.0.0.1")
         port = env.integer(f"STUDIO_{prefix}_PORT", default_port, minimum=1, maximum=65535)
         reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        service_token, metrics_token = service_tokens(env)
         return cls(
             host=host,
             port=port,
@@ -60,7 +62,8 @@ class RuntimeSettings:
             stream_replicas=stream_replicas(env),
             tracing=tracing_settings(env),
             index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
-            service_token=env.required("STUDIO_SERVICE_TOKEN"),
+            service_token=service_token,
+            metrics_token=metrics_token,
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),

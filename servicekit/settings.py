@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+SECRET_MIN_LENGTH = 32  # the JWT secret, the service token and the scrape token
+
+
 class ConfigError(ValueError):
     """A configuration variable holds a value the service cannot use."""
 
@@ -81,3 +84,12 @@ def data_dir(env: Env) -> Path:
 def stream_replicas(env: Env) -> int:
     """STUDIO_STREAM_REPLICAS: copies of each JetStream stream (3 on a three-node cluster)."""
     return env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5)
+
+
+def service_tokens(env: Env) -> tuple[str, str]:
+    """STUDIO_SERVICE_TOKEN (internal routes) and STUDIO_METRICS_TOKEN (`/metrics`; the service token
+    when unset), each at least SECRET_MIN_LENGTH characters long."""
+    service = env.required("STUDIO_SERVICE_TOKEN", min_length=SECRET_MIN_LENGTH)
+    if not env.string("STUDIO_METRICS_TOKEN", ""):
+        return service, service
+    return service, env.required("STUDIO_METRICS_TOKEN", min_length=SECRET_MIN_LENGTH)
