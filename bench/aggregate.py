@@ -195,7 +195,7 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float, 
             await asyncio.gather(*(reader(n, started + seconds / SLICES) for n in range(clients)))
             elapsed += time.perf_counter() - started
             cpu += cpu_seconds(gateway_pid) - cpu_before
-            async with service.get(f"{stack.gateway}/metrics") as response:
+            async with service.get(f"{stack.gateway}/metrics", headers=stack.metrics_headers) as response:
                 limits = [line.split("{", 1)[1].replace('source="', "").replace('"} ', "=") for line in (await response.text()).splitlines() if line.startswith("studio_gateway_source_limit{")]
             started = time.perf_counter()
             await asyncio.gather(*(caller(n, started + seconds / SLICES) for n in range(clients)))

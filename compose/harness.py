@@ -124,6 +124,13 @@ class Stack:
         return f"mongodb://127.0.0.1:{self.ports['mongo']}/?directConnection=true"
 
     @property
+    def metrics_headers(self) -> dict[str, str]:
+        """What a scrape of any service's `/metrics` sends: the scrape token (STUDIO_METRICS_TOKEN,
+        else the service token)."""
+        token = self.extra_env.get("STUDIO_METRICS_TOKEN") or self.secrets["service_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
     def stack_file(self) -> Path:
         return self.data_dir / "stack.json"
 
@@ -240,6 +247,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_headers(self) -> dict[str, str]:
+        """What a scrape of its `/metrics` sends (the scrape token, else the service token)."""
+        return {"Authorization": f"Bearer {self.env.get('STUDIO_METRICS_TOKEN') or self.env['STUDIO_SERVICE_TOKEN']}"}
 
     @classmethod
     def text_expansion(cls, stack: Stack, database: str, log_dir: Path, **env: str) -> ServiceProcess:

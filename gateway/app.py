@@ -16,12 +16,12 @@ from servicekit.stream import connect, ensure_stream, nats_ready, progress_strea
 
 from . import apidocs, studio
 from .aggregate import Aggregator
-from .auth import auth_middleware
+from .auth import Authenticator, auth_middleware
 from .identity import TokenVerifier
 from .breaker import CircuitBreaker
 from .cache import ViewCache
 from .limiter import AdaptiveLimit
-from .keys import AGGREGATOR, CACHE, DIRECTORY, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
+from .keys import AGGREGATOR, AUTHENTICATOR, CACHE, DIRECTORY, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
 from .live import LiveEvents
 from .progress import ProgressFeed
 from .metrics import GatewayMetrics
@@ -83,17 +83,20 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    authenticator = Authenticator(
+        TokenVerifier(
+            settings.jwt_secret, jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            jwks_cache_seconds=settings.jwks_cache_seconds, jwks_refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        )
+    )  # fmt: skip
     app = service_app(
         "gateway",
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         body_timeout_seconds=settings.body_timeout_seconds,
-        auth=auth_middleware(
-            TokenVerifier(
-                settings.jwt_secret, jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                jwks_cache_seconds=settings.jwks_cache_seconds, jwks_refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
-            )
-        ),
+        auth=auth_middleware(authenticator),
+        metrics_token=settings.metrics_token,
         routes=routes,
         resources=resources,
         tracing=settings.tracing,
@@ -103,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(pitch_routes)
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
+    app[AUTHENTICATOR] = authenticator
     apidocs.install(app)
     studio.install(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import ClientSession, web
 
 from .aggregate import Aggregator
+from .auth import Authenticator
 from .cache import ViewCache
 from .live import LiveEvents
 from .metrics import GatewayMetrics
@@ -24,3 +25,4 @@ LIVE = web.AppKey("live", LiveEvents)
 GATEWAY_METRICS = web.AppKey("gateway_metrics", GatewayMetrics)
 PROGRESS = web.AppKey("progress", ProgressFeed)
 DIRECTORY = web.AppKey("directory", Directory)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

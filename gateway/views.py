@@ -63,7 +63,7 @@ async def book_view(request: web.Request) -> web.Response:
     return web.Response(
         body=served.body,
         content_type="application/json",
-        headers={"X-Cache": served.source, "Age": str(int(served.age)), "Cache-Control": "private, no-cache"},
+        headers={"X-Cache": served.source, "Age": str(int(served.age)), "Cache-Control": "no-store"},
     )
 
 

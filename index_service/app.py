@@ -97,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
         max_json_depth=settings.max_json_depth,
         body_timeout_seconds=settings.body_timeout_seconds,
         auth=service_token_middleware(settings.service_token),
+        metrics_token=settings.metrics_token,
         routes=routes,
         resources=resources,
         tracing=settings.tracing,

@@ -191,6 +191,7 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
         max_json_depth=settings.max_json_depth,
         body_timeout_seconds=settings.body_timeout_seconds,
         auth=service_token_middleware(settings.service_token),
+        metrics_token=settings.metrics_token,
         routes=routes,
         resources=resources,
         tracing=settings.tracing,

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from contracts.problems import PROBLEM_CONTENT_TYPE, Problem
 
+from .auth import challenge
 from .bodies import encode
-from .errors import PROBLEM_TYPE_PREFIX, PayloadTooLarge, ServiceError
+from .errors import PROBLEM_TYPE_PREFIX, PayloadTooLarge, ServiceError, Unauthorized
 from .observability import METRICS_KEY
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ async def _problem_or_response(request: web.Request, handler: Handler) -> web.St
         elif exc.close_connection:
             log.info("%s %s -> %s: %s [%s]", request.method, request.path, exc.status, exc, request_id)
         response = problem_response(exc.problem(request_id))
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = challenge(exc)  # RFC 6750 §3
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         if exc.close_connection:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aiohttp import web
+from aiohttp import web, web_response
 from aiohttp.abc import AbstractAccessLogger
 
 from .settings import ConfigError
@@ -35,6 +36,50 @@ def redacted_target(target: str) -> str:
     return JWT_TEXT.sub(REDACTED, target)
 
 
+# In free text (a traceback quoting a request line, a URL with its password): `token=...`,
+# `password=...` and the like, and the password of a `scheme://user:password@host` URL.
+SECRET_PAIR = re.compile(r"(?i)([A-Za-z0-9_]*(?:token|secret|password)[A-Za-z0-9_]*=)[^&\s'\"]+")
+URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@")
+SECRET_FIELDS = ("token", "secret", "password", "key")  # a setting whose name holds one is a secret
+
+
+def redacted_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every JWT, credential-like `name=value`, URL password and known secret replaced."""
+    text = JWT_TEXT.sub(REDACTED, text)
+    text = SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def secrets_of(settings: object) -> list[str]:
+    """The values of every secret setting (`*_token`, `*_secret`, `*_password`, `*_key`), nested
+    settings included, longest first."""
+    found: set[str] = set()
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        for field in dataclasses.fields(settings):
+            value = getattr(settings, field.name)
+            if isinstance(value, str) and len(value) >= 8 and any(word in field.name for word in SECRET_FIELDS):
+                found.add(value)
+            elif dataclasses.is_dataclass(value):
+                found.update(secrets_of(value))
+    return sorted(found, key=len, reverse=True)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Every line a service logs, tracebacks included, passes through `redacted_text`: whatever
+    reaches a log (a request line quoted by the HTTP parser's error, a database URL in an
+    exception), no token, secret or password does."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self.secrets: list[str] = []
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redacted_text(super().format(record), self.secrets)
+
+
 class AccessLog(AbstractAccessLogger):
     """`<client> "<method> <target> HTTP/<v>" <status> <bytes> <seconds>s rid=<request id>`, the
     target redacted: a token in a URL (`/ws?token=`) never reaches a log."""
@@ -50,16 +95,20 @@ class AccessLog(AbstractAccessLogger):
 
 def serve(name: str, load: Callable[[], Any], factory: Callable[[Any], web.Application]) -> None:
     """Read settings (exit 2 with the reason if they are bad) and serve until SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    formatter = RedactingFormatter(f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # aiohttp names itself and its version in a `Server` header. `answer_headers` drops it from
+    # every answer the app makes; the plain 400 its HTTP parser sends for a request it cannot
+    # parse is made outside the app, where only this default reaches.
+    web_response.SERVER_SOFTWARE = "studio"
     try:
         settings = load()
     except ConfigError as exc:
         print(f"{name}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    formatter.secrets = secrets_of(settings)
     web.run_app(
         factory(settings),
         host=settings.host,

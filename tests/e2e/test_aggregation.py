@@ -78,7 +78,7 @@ async def view(client: aiohttp.ClientSession, user_id: str, book_id: str, **head
         return await response.json(), response
 
 
-async def settled(client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
+async def settled(stack: Stack, client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
     """The view once every chapter's expansion is there and current, and the gateway has had
     every event about them (the index publishes through its outbox a moment after it answers)."""
     body, _ = await eventually(
@@ -87,21 +87,21 @@ async def settled(client: aiohttp.ClientSession, user_id: str, book_id: str) -> 
         timeout=30, what="every chapter expanded",
     )  # fmt: skip
     seen = -1.0
-    while (now := await events_seen(client)) != seen:
+    while (now := await events_seen(stack, client)) != seen:
         seen = now
         await asyncio.sleep(0.5)
     return body
 
 
-async def events_seen(client: aiohttp.ClientSession) -> float:
-    async with client.get("/metrics") as response:
+async def events_seen(stack: Stack, client: aiohttp.ClientSession) -> float:
+    async with client.get("/metrics", headers=stack.metrics_headers) as response:
         text = await response.text()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("studio_gateway_events_total{"))
 
 
 async def upstream_calls(stack: Stack) -> dict[str, float]:
     async with aiohttp.ClientSession() as session:
-        async with session.get(stack.gateway + "/metrics") as response:
+        async with session.get(stack.gateway + "/metrics", headers=stack.metrics_headers) as response:
             text = await response.text()
     calls: dict[str, float] = {}
     for line in text.splitlines():
@@ -122,7 +122,7 @@ async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_sour
 ) -> None:
     stack, _ = agg
     drafts = await write_book(client, user_id, "twenty", 20)
-    body = await settled(client, user_id, "twenty")
+    body = await settled(agg[0], client, user_id, "twenty")
     assert body["book"] == {"id": "twenty", "title": "Book twenty", "description": None}
     assert [c["chapter"] for c in body["chapters"]] == list(range(1, 21))
     assert [c["draft"]["id"] for c in body["chapters"]] == drafts
@@ -146,7 +146,7 @@ async def test_a_frozen_store_costs_its_deadline_and_is_used_again_when_thawed(
 ) -> None:
     stack, expansion = agg
     await write_book(client, user_id, "frozen", 3)
-    await settled(client, user_id, "frozen")
+    await settled(agg[0], client, user_id, "frozen")
     assert expansion.process is not None
     os.kill(expansion.process.pid, signal.SIGSTOP)
     try:
@@ -160,14 +160,14 @@ async def test_a_frozen_store_costs_its_deadline_and_is_used_again_when_thawed(
         assert [e["source"] for e in body["errors"]] == ["text-expansion"]
     finally:
         os.kill(expansion.process.pid, signal.SIGCONT)
-    await settled(client, user_id, "frozen")  # the circuit probes again after its cool-down
+    await settled(agg[0], client, user_id, "frozen")  # the circuit probes again after its cool-down
 
 
 async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
     agg: tuple[Stack, ServiceProcess], provider: ThreadedProvider, client: aiohttp.ClientSession, user_id: str
 ) -> None:
     drafts = await write_book(client, user_id, "stale", 2)
-    await settled(client, user_id, "stale")
+    await settled(agg[0], client, user_id, "stale")
     provider.provider.down = True
     try:
         async with client.put(f"/api/v1/blobs/{drafts[1]}", json={"data": draft("stale", 2, "A new second chapter, longer.")["data"]}) as r:
@@ -191,7 +191,7 @@ async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
         assert set(listing["sources"]) == {"index", "text-expansion"} and listing["errors"] == []
     finally:
         provider.provider.down = False
-    await settled(client, user_id, "stale")
+    await settled(agg[0], client, user_id, "stale")
 
 
 async def test_a_dangling_index_entry_is_missing_and_repaired(
@@ -199,7 +199,7 @@ async def test_a_dangling_index_entry_is_missing_and_repaired(
 ) -> None:
     stack, _ = agg
     await write_book(client, user_id, "lost", 2)
-    body = await settled(client, user_id, "lost")
+    body = await settled(agg[0], client, user_id, "lost")
     lost = body["chapters"][0]["expanded"]["id"]
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     try:
@@ -209,7 +209,7 @@ async def test_a_dangling_index_entry_is_missing_and_repaired(
     body, _ = await view(client, user_id, "lost", **{"Cache-Control": "no-cache"})
     assert [c["status"] for c in body["chapters"]] == ["missing", "ok"]
     assert body["errors"] == [{"source": "text-expansion", "status": "missing", "detail": body["errors"][0]["detail"], "ids": [lost]}]
-    repaired = await settled(client, user_id, "lost")
+    repaired = await settled(agg[0], client, user_id, "lost")
     assert repaired["chapters"][0]["expanded"]["id"] == lost  # made again, under the same id
 
 
@@ -217,7 +217,7 @@ async def test_the_cache_follows_every_kind_of_event(
     agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
 ) -> None:
     drafts = await write_book(client, user_id, "cached", 1)
-    await settled(client, user_id, "cached")
+    await settled(agg[0], client, user_id, "cached")
 
     async def cached_then(change: Any, seen: Any, what: str) -> None:
         # Only a complete view is cached: a chapter still pending after the last step is not yet.
@@ -257,7 +257,7 @@ async def test_fifty_identical_requests_share_one_fan_out(
 ) -> None:
     stack, _ = agg
     await write_book(client, user_id, "crowd", 5)
-    await settled(client, user_id, "crowd")
+    await settled(agg[0], client, user_id, "crowd")
     async with client.post("/api/v1/blobs", json=draft(content="An unrelated note, to drop the cached view.")) as r:
         assert r.status == 201
     await eventually(lambda: view(client, user_id, "crowd"), lambda v: v[1].headers["X-Cache"] == "miss", what="cache dropped")
@@ -340,7 +340,7 @@ async def test_a_slow_saturated_store_under_load_gives_complete_answers_or_503s_
     for book in books:  # each reader on its own book: no two requests share a fan-out
         await write_book(client, user_id, book, 4)
     for book in books:
-        await settled(client, user_id, book)
+        await settled(agg[0], client, user_id, book)
     outcomes: dict[str, int] = {"complete": 0, "partial": 0, "shed": 0}
     async with SlowStore(expansion.url) as slow:
         await reroute(stack, "text-expansion", slow.url)
@@ -369,7 +369,7 @@ async def test_a_slow_saturated_store_under_load_gives_complete_answers_or_503s_
     assert outcomes["partial"] == 0, outcomes
     assert outcomes["complete"] > 10, outcomes
     async with aiohttp.ClientSession() as session:
-        async with session.get(stack.gateway + "/metrics") as response:
+        async with session.get(stack.gateway + "/metrics", headers=stack.metrics_headers) as response:
             metrics = await response.text()
     assert 'studio_gateway_source_limit{source="text-expansion"}' in metrics
     assert 'studio_gateway_source_queued{source="text-expansion"}' in metrics

@@ -197,9 +197,9 @@ async def test_one_trace_runs_from_a_draft_written_on_one_gateway_to_its_expansi
     assert (root.service, root.name) == ("gateway", "POST /api/v1/blobs")
 
 
-async def handled(session: aiohttp.ClientSession, url: str, processor: str) -> float:
+async def handled(session: aiohttp.ClientSession, url: str, processor: str, cluster: Stack) -> float:
     """How many messages one processor instance handled to the end (its `processed` outcome; labels come sorted)."""
-    async with session.get(url + "/metrics") as response:
+    async with session.get(url + "/metrics", headers=cluster.metrics_headers) as response:
         text = await response.text()
     found = re.search(rf'studio_processor_messages_total{{outcome="processed",processor="{processor}"}} ([0-9.e+]+)', text)
     return float(found.group(1)) if found else 0.0
@@ -210,7 +210,7 @@ async def test_two_instances_of_a_processor_split_the_work_and_derive_each_draft
 ) -> None:
     info = cluster.refresh()["services"]
     instances = [info["text-expansion"]["url"], info["text-expansion-2"]["url"]]
-    before = [await handled(session, url, "text-expansion") for url in instances]
+    before = [await handled(session, url, "text-expansion", cluster) for url in instances]
     user = "cluster-split"
     a, b = cluster.gateways
     blobs = await asyncio.gather(*(create(session, cluster, (a, b)[n % 2], user, "split", n + 1) for n in range(40)))
@@ -231,7 +231,7 @@ async def test_two_instances_of_a_processor_split_the_work_and_derive_each_draft
 
     async def shares() -> list[float]:
         # An instance counts a message once it has acked it, a moment after the index has its blob.
-        return [await handled(session, url, "text-expansion") - b for url, b in zip(instances, before, strict=True)]
+        return [await handled(session, url, "text-expansion", cluster) - b for url, b in zip(instances, before, strict=True)]
 
     split = await eventually(shares, lambda s: sum(s) >= len(blobs), what="every message counted")
     assert all(share > 0 for share in split), f"each instance's share: {split}"

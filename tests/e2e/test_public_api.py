@@ -174,6 +174,9 @@ async def test_credentials_are_required_and_checked(stack: Stack, user_id: str) 
         "no subject": jwt.encode({"exp": time.time() + 60}, secret, algorithm="HS256"),
         "garbage": "not-a-jwt",
         "service token": stack.secrets["service_token"],
+        "valid for a century": issue_token(secret, user_id, ttl_seconds=100 * 365 * 24 * 3600),
+        "expiry as a string": jwt.encode({"sub": user_id, "exp": str(int(time.time()) + 60)}, secret, algorithm="HS256"),
+        "expiry as a boolean": jwt.encode({"sub": user_id, "exp": True}, secret, algorithm="HS256"),
     }
     async with aiohttp.ClientSession(base_url=stack.gateway) as session:
         for name, token in bad_tokens.items():
@@ -181,9 +184,11 @@ async def test_credentials_are_required_and_checked(stack: Stack, user_id: str) 
             async with session.get(f"/api/v1/users/{user_id}/books", headers=headers) as response:
                 assert response.status == 401, name
                 assert response.content_type == PROBLEM
+                challenge = "Bearer" if token is None else 'Bearer error="invalid_token"'
+                assert response.headers["WWW-Authenticate"] == challenge, name
         async with session.get("/healthz") as response:
             assert response.status == 200
-        async with session.get("/metrics") as response:
+        async with session.get("/metrics", headers=stack.metrics_headers) as response:
             assert "studio_http_requests_total" in await response.text()
 
 

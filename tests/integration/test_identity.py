@@ -1,6 +1,7 @@
 """Tokens from an identity provider: RS256 and ES256 checked against its JWKS served over HTTP,
 keys cached, a rotated key followed, `iss`, `aud`, `exp` and `nbf` checked; the stack's own
-HS256 tokens still accepted."""
+HS256 tokens still accepted, with no clock leeway; no token valid for longer than allowed; a
+remembered token never outlives its expiry."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from compose.harness import free_port
+from gateway.auth import Authenticator
 from gateway.identity import TokenVerifier
 from servicekit.auth import issue_token
 from servicekit.errors import Unauthorized
@@ -111,3 +113,35 @@ async def test_forged_unsigned_and_unknown_key_tokens_are_refused(provider: tupl
         await verifier.verify(unsigned)
     with pytest.raises(Unauthorized, match="not accepted"):
         await TokenVerifier(SECRET).verify(keys.token("k1"))  # no provider configured: RS256 is refused
+
+
+async def test_only_a_providers_clock_gets_leeway_and_no_token_lives_past_the_longest_lifetime(provider: tuple[Provider, str]) -> None:
+    keys, url = provider
+    keys.add("k1", rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
+    verifier = TokenVerifier(SECRET, jwks_url=url, issuer=ISSUER, audience=AUDIENCE, max_lifetime_seconds=3600)
+    now = int(time.time())
+    # A provider's token 5 s past its exp is still taken (its clock may run ahead), until exp + 30 s.
+    user, until = await verifier.verify(keys.token("k1", iat=now - 600, exp=now - 5))
+    assert user == "alice" and until == now - 5 + 30
+    # The stack's own token 5 s past its exp is not: this clock made it.
+    with pytest.raises(Unauthorized, match="expired"):
+        await verifier.verify(issue_token(SECRET, "alice", ttl_seconds=60, now=now - 65))
+    _, until = await verifier.verify(issue_token(SECRET, "alice", ttl_seconds=600, now=now))
+    assert until == now + 600
+    for token in (keys.token("k1", exp=now + 7200), issue_token(SECRET, "alice", ttl_seconds=7200), keys.token("k1", iat=None, exp=now + 7200)):
+        with pytest.raises(Unauthorized, match="longer than"):
+            await verifier.verify(token)
+    for claims in ({"exp": str(now + 60)}, {"nbf": True}, {"iat": "yesterday"}):
+        with pytest.raises(Unauthorized, match="not a number"):
+            await verifier.verify(keys.token("k1", **claims))
+
+
+async def test_a_remembered_token_is_never_taken_past_its_expiry() -> None:
+    authenticator = Authenticator(TokenVerifier(SECRET))
+    token = issue_token(SECRET, "alice", ttl_seconds=2)
+    user, expires = await authenticator.verify(token)
+    assert user == "alice" and token in authenticator.verified
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(Unauthorized, match="expired"):
+        await authenticator.verify(token)
+    assert token not in authenticator.verified

@@ -91,7 +91,7 @@ async def stored(bare: Stack, user_id: str) -> list[dict[str, Any]]:
 
 async def metric(process: ServiceProcess, outcome: str) -> float:
     async with aiohttp.ClientSession() as session:
-        async with session.get(process.url + "/metrics") as response:
+        async with session.get(process.url + "/metrics", headers=process.metrics_headers) as response:
             text = await response.text()
     prefix = f'studio_processor_messages_total{{outcome="{outcome}",processor="text-expansion"}}'
     line = next((l for l in text.splitlines() if l.startswith(prefix)), "")

@@ -25,3 +25,29 @@ TOKEN = issue_token("s" * 32, "alice")
 )
 def test_credentials_in_a_target_are_redacted(target: str, logged: str) -> None:
     assert redacted_target(target) == logged
+
+
+def test_every_log_line_loses_tokens_passwords_and_known_secrets() -> None:
+    from dataclasses import dataclass
+
+    from servicekit.runner import redacted_text, secrets_of
+
+    @dataclass(frozen=True)
+    class Inner:
+        api_key: str = "sk-provider-key-123"
+
+    @dataclass(frozen=True)
+    class Settings:
+        service_token: str = "t" * 40
+        port: int = 8010
+        inner: Inner = Inner()
+
+    assert secrets_of(Settings()) == ["t" * 40, "sk-provider-key-123"]
+    line = (
+        f"InvalidURLError: b'GET /ws?token={TOKEN}\\x01 HTTP/1.1' at postgresql://book_compiler:hunter2pass@db:5432/books"
+        f" with Bearer {'t' * 40} and STUDIO_OPENAI_API_KEY=sk-provider-key-123 password=swordfish"
+    )
+    cleaned = redacted_text(line, secrets_of(Settings()))
+    for secret in (TOKEN, "hunter2pass", "t" * 40, "sk-provider-key-123", "swordfish"):
+        assert secret not in cleaned
+    assert "postgresql://book_compiler:[redacted]@db:5432/books" in cleaned
