@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 import msgspec
 
+# Application close codes (RFC 6455 §7.4.2 leaves 4000-4999 to applications).
+CLOSE_TOKEN_EXPIRED = 4001  # the token expired and no fresh one came: sign in again, then reconnect
+CLOSE_TOKEN_REFUSED = 4003  # an `authenticate` action carried a token that is invalid or another user's
+CLOSE_SLOW_CONSUMER = 4008  # the client did not keep up: reconnect and resume
+EXPIRY_NOTICE_SECONDS = 60  # `token.expiring` comes this long before the socket is closed (at once if less remains)
+
 
 class Ready(msgspec.Struct, kw_only=True):
     """Sent once the socket is live (after any replay): the newest `id` and `progress_id` so far."""
@@ -112,11 +118,38 @@ class ProgressMessage(msgspec.Struct, kw_only=True):
     restart: bool
 
 
+class TokenExpiring(msgspec.Struct, kw_only=True):
+    """The socket's token stops being accepted at `expires_at` (epoch seconds): send an
+    `authenticate` action with a fresh token of the same user before then, or the socket is closed
+    with 4001. Sent a minute ahead (at once when less remains)."""
+
+    type: Literal["token.expiring"] = "token.expiring"
+    expires_at: int
+
+
+class Authenticated(msgspec.Struct, kw_only=True):
+    """The answer to `authenticate`: the fresh token is the socket's now, until `expires_at`."""
+
+    type: Literal["authenticated"] = "authenticated"
+    request_id: str | None = None
+    expires_at: int
+
+
 class CreateBlobAction(msgspec.Struct, kw_only=True):
     """`{"action": "create_blob", "data": {...}}`: a full blob body, or the seeds' `{content, book_id, chapter}`."""
 
     action: Literal["create_blob"]
     data: dict[str, Any]
+    request_id: str | None = None
+
+
+class AuthenticateAction(msgspec.Struct, kw_only=True):
+    """`{"action": "authenticate", "token": "<fresh JWT>"}`: keep the socket open past its token's
+    expiry. The token must be valid and name the same user, else the socket gets an `error` and is
+    closed with 4003."""
+
+    action: Literal["authenticate"]
+    token: str
     request_id: str | None = None
 
 
@@ -142,7 +175,7 @@ class ErrorMessage(msgspec.Struct, kw_only=True):
 
 SENT: tuple[type[msgspec.Struct], ...] = (
     Ready, Resync, BlobChangedMessage, BlobDerivedMessage, BookCompiledMessage, BookUpdatedMessage, ProcessorFailedMessage,
-    ProgressMessage,
+    ProgressMessage, TokenExpiring, Authenticated,
     CreateBlobResult, ErrorMessage,
 )
-RECEIVED: tuple[type[msgspec.Struct], ...] = (CreateBlobAction,)
+RECEIVED: tuple[type[msgspec.Struct], ...] = (CreateBlobAction, AuthenticateAction)

@@ -26,7 +26,12 @@ def socket_document() -> dict[str, Any]:
         "info": {
             "title": "ReYNa Studio live updates", "version": "1",
             "description": "Each user's own events and the progress of what is being made for them. Authenticate the "
-            "handshake like a REST call (or `?token=`); resume with `?last_event_id=` and `?last_progress_id=`.",
+            "handshake like a REST call (`Authorization: Bearer`) or, from a browser, by offering the subprotocols "
+            "`studio` and `bearer.<token>` (the answer selects `studio`); `?token=` is read for older clients. "
+            "Resume with `?last_event_id=` and `?last_progress_id=`. A socket lives no longer than its token: "
+            "`token.expiring` comes a minute ahead, an `authenticate` action with a fresh token of the same user "
+            "keeps it open, else it is closed with 4001; a refused token closes it with 4003; a client that does "
+            "not keep up is closed with 4008.",
         },  # fmt: skip
         "servers": {"gateway": {"host": "localhost:8010", "protocol": "ws", "pathname": "/ws"}},
         "channels": {

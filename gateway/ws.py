@@ -18,10 +18,11 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, web
 
+from contracts.live import CLOSE_SLOW_CONSUMER as SLOW_CONSUMER
+
 from .metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
-SLOW_CONSUMER = 4008  # application close code: the client did not keep up
 
 
 @dataclass(eq=False)

@@ -19,7 +19,8 @@ MESSAGE_OF = {
     "ready": "Ready", "resync": "Resync", "blob.created": "BlobChangedMessage", "blob.updated": "BlobChangedMessage",
     "blob.deleted": "BlobChangedMessage", "blob.derived": "BlobDerivedMessage", "book.compiled": "BookCompiledMessage",
     "processor.failed": "ProcessorFailedMessage", "blob.progress": "ProgressMessage", "blob.create.result": "CreateBlobResult",
-    "error": "ErrorMessage", "book.updated": "BookUpdatedMessage",
+    "error": "ErrorMessage", "book.updated": "BookUpdatedMessage", "token.expiring": "TokenExpiring",
+    "authenticated": "Authenticated",
 }  # fmt: skip
 
 
@@ -78,7 +79,7 @@ async def test_the_openapi_document_is_valid_covers_every_route_and_matches_answ
 async def test_the_asyncapi_document_describes_what_the_socket_sends(stack: Stack, api: aiohttp.ClientSession, user_id: str) -> None:
     document = await fetch(api, "/api/v1/asyncapi.json")
     assert document["asyncapi"] == "3.0.0" and document["channels"]["live"]["address"] == "/ws"
-    assert set(MESSAGE_OF.values()) | {"CreateBlobAction"} == set(document["components"]["messages"])
+    assert set(MESSAGE_OF.values()) | {"CreateBlobAction", "AuthenticateAction"} == set(document["components"]["messages"])
     seen: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(f"{stack.gateway}/ws", params={"token": token_for(stack, user_id)}) as ws:
