@@ -33,12 +33,15 @@ function SignIn() {
   </main>`;
 }
 
-function Status() {
+function Status({ onSignIn }) {
   const [status, setStatus] = useState(live.status);
   useEffect(() => live.onStatus(setStatus), []);
   const kind = status === "live" ? "ok" : status === "connecting" ? "wait" : "bad";
+  const text =
+    status === "live" ? "Live" : status === "connecting" ? "Connecting…" : status === "expired" ? "Session expired" : `Connection lost (${status})`;
   return html`<p class=${`status ${kind}`} role="status" aria-live="polite" data-status=${status}>
-    <span aria-hidden="true">●</span> ${status === "live" ? "Live" : status === "connecting" ? "Connecting…" : `Connection lost (${status})`}
+    <span aria-hidden="true">●</span> ${text}
+    ${status === "expired" && html` <button type="button" class="quiet" onClick=${onSignIn}>Sign in again</button>`}
   </p>`;
 }
 
@@ -57,7 +60,7 @@ function Shell() {
   return html`<div class="shell">
     <header>
       <a class="brand" href="/" onClick=${(e) => { e.preventDefault(); go("/"); }}>ReYNa Studio</a>
-      <${Status} />
+      <${Status} onSignIn=${leave} />
       <span class="who">${user}</span>
       <button type="button" class="quiet" onClick=${leave}>Sign out</button>
     </header>

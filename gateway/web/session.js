@@ -1,4 +1,5 @@
-// Who is signed in: a bearer token kept in sessionStorage (never in a URL, but the socket's handshake).
+// Who is signed in: a bearer token kept in sessionStorage (never in a URL: the socket's handshake
+// carries it as a subprotocol).
 const KEY = "studio.token";
 
 /** Take a token handed over in the address (`/#token=…`) and forget it from the address. */
@@ -21,15 +22,26 @@ export function signOut() {
   sessionStorage.removeItem(KEY);
 }
 
-/** The user id the token names (its `sub`), or null when there is no readable token. */
-export function userId() {
+/** The token's claims (unverified: the gateway checks them), or null when there is no readable token. */
+function claims() {
   const value = token();
   if (!value) return null;
   try {
     const part = value.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
-    return typeof claims.sub === "string" ? claims.sub : null;
+    return JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
   } catch {
     return null;
   }
+}
+
+/** The user id the token names (its `sub`), or null when there is no readable token. */
+export function userId() {
+  const found = claims();
+  return found && typeof found.sub === "string" ? found.sub : null;
+}
+
+/** Has the token's `exp` passed (by this device's clock)? */
+export function tokenExpired() {
+  const found = claims();
+  return !!found && typeof found.exp === "number" && found.exp * 1000 <= Date.now();
 }

@@ -1,16 +1,19 @@
 """Live and resilient in a real browser: two devices stay in sync; the gateway killed mid-session,
-the page says so, retries, and catches up without a reload."""
+the page says so, retries, and catches up without a reload; a session whose token expires says so
+and stops trying; the token never travels in the socket's URL."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from compose.harness import Stack, call, pid_alive
+from servicekit.auth import issue_token
 
 from .conftest import screenshot, sign_in_link
 from .test_dashboard import until
@@ -49,3 +52,21 @@ def test_the_page_recovers_when_the_gateway_is_killed(browser: webdriver.Chrome,
     until(browser, lambda: status(browser) == "live", "live again", timeout=60)
     until(browser, lambda: "Written while it was away" in titles(browser), "what happened meanwhile")
     assert browser.execute_script("return performance.getEntriesByType('navigation').length") == 1, "no reload"
+
+
+def test_an_expired_session_says_so_and_stops_trying(browser: webdriver.Chrome, paced: Stack, user_id: str) -> None:
+    token = issue_token(paced.secrets["jwt_secret"], user_id, ttl_seconds=5)
+    browser.get(f"{paced.gateway}/#token={token}")
+    until(browser, lambda: status(browser) == "live", "a live socket")
+    # The gateway closes the socket when the token expires (4001); the page does not retry.
+    until(browser, lambda: status(browser) == "expired", "the session shown as expired", timeout=20)
+    shown = browser.find_element(By.CSS_SELECTOR, "[role=status]")
+    assert "Session expired" in shown.text
+    screenshot(browser, "session-expired")
+    time.sleep(2)  # what is checked is that nothing happens: no retry in the meantime
+    assert status(browser) == "expired"
+    shown.find_element(By.XPATH, ".//button[normalize-space()='Sign in again']").click()
+    until(browser, lambda: browser.find_element(By.ID, "token"), "the sign-in form")
+    # The studio's sockets carried their token as a subprotocol: no socket URL held one.
+    log = (paced.data_dir / "logs" / "gateway.log").read_text(errors="replace")
+    assert '"GET /ws HTTP/1.1" 101' in log and "/ws?token=" not in log
