@@ -19,7 +19,7 @@ from processors.index_client import IndexClient
 from processors.rederive import rederive
 from servicekit.auth import issue_token
 from contracts.ids import is_id
-from servicekit.settings import ConfigError, Env, data_dir
+from servicekit.settings import ConfigError, Env, data_dir, jwt_max_lifetime
 from servicekit.urls import upstream_url, url_path
 
 from . import secrets
@@ -184,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_dead_letters(args.action, args.processor, args.seq))
 
     if args.command == "token":
+        try:
+            longest = jwt_max_lifetime(Env())
+        except ConfigError as exc:
+            print(f"studio: configuration error: {exc}", file=sys.stderr)
+            return 2
+        if not 0 < args.ttl <= longest:
+            print(f"studio: --ttl must be 1..{longest} seconds (STUDIO_JWT_MAX_LIFETIME_SECONDS): the gateway refuses longer-lived tokens", file=sys.stderr)
+            return 2
         print(_token_for(args.user_id, args.ttl))
         return 0
     if args.command == "stack":

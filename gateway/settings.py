@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.auth import DEFAULT_MAX_LIFETIME_SECONDS
-from servicekit.settings import SECRET_MIN_LENGTH, ConfigError, Env, service_tokens, stream_replicas
+from servicekit.settings import SECRET_MIN_LENGTH, ConfigError, Env, jwt_max_lifetime, service_tokens, stream_replicas
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,9 +61,7 @@ class Settings:
             jwks_url=env.url("STUDIO_JWKS_URL", jwks, schemes=("http", "https")) if jwks else None,
             jwt_issuer=env.string("STUDIO_JWT_ISSUER", "") or None,
             jwt_audience=env.string("STUDIO_JWT_AUDIENCE", "") or None,
-            jwt_max_lifetime_seconds=env.integer(
-                "STUDIO_JWT_MAX_LIFETIME_SECONDS", DEFAULT_MAX_LIFETIME_SECONDS, minimum=60, maximum=366 * 24 * 3600
-            ),
+            jwt_max_lifetime_seconds=jwt_max_lifetime(env),
             jwks_cache_seconds=env.number("STUDIO_JWKS_CACHE_SECONDS", 300.0, minimum=1.0),
             jwks_refresh_cooldown_seconds=env.number("STUDIO_JWKS_REFRESH_COOLDOWN_SECONDS", 30.0, minimum=0.0),
             service_token=service_token,

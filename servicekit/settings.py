@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from .auth import DEFAULT_MAX_LIFETIME_SECONDS
+
 
 SECRET_MIN_LENGTH = 32  # the JWT secret, the service token and the scrape token
 
@@ -84,6 +86,12 @@ def data_dir(env: Env) -> Path:
 def stream_replicas(env: Env) -> int:
     """STUDIO_STREAM_REPLICAS: copies of each JetStream stream (3 on a three-node cluster)."""
     return env.integer("STUDIO_STREAM_REPLICAS", 1, minimum=1, maximum=5)
+
+
+def jwt_max_lifetime(env: Env) -> int:
+    """STUDIO_JWT_MAX_LIFETIME_SECONDS: the longest a token may be valid (`exp - iat`, or `exp` -
+    now without `iat`); what the gateway accepts and what `studio token` issues."""
+    return env.integer("STUDIO_JWT_MAX_LIFETIME_SECONDS", DEFAULT_MAX_LIFETIME_SECONDS, minimum=60, maximum=366 * 24 * 3600)
 
 
 def service_tokens(env: Env) -> tuple[str, str]:

@@ -120,3 +120,18 @@ def test_own_tokens_expire_when_they_say_and_live_no_longer_than_allowed() -> No
         verify_claims(SECRET, issue_token(SECRET, "alice", ttl_seconds=3601), max_lifetime=3600)
     with pytest.raises(Unauthorized, match="future"):
         verify_token(SECRET, _signed(iat=int(now) + 60, exp=int(now) + 120))
+
+
+def test_studio_token_issues_no_token_the_gateway_would_refuse(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compose.cli import main
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_JWT_SECRET", SECRET)
+    assert main(["token", "alice", "--ttl", "3600"]) == 0
+    assert verify_claims(SECRET, capsys.readouterr().out.strip())[0] == "alice"
+    assert main(["token", "alice", "--ttl", str(31 * 24 * 3600)]) == 2
+    assert "STUDIO_JWT_MAX_LIFETIME_SECONDS" in capsys.readouterr().err
+    monkeypatch.setenv("STUDIO_JWT_MAX_LIFETIME_SECONDS", "600")
+    assert main(["token", "alice", "--ttl", "3600"]) == 2
