@@ -2,7 +2,8 @@
 
 Thousands of generated bad requests (mangled bodies, hostile values, odd encodings and media
 types, tricks in paths and queries) must each get a 2xx or a 4xx problem, never a 5xx, and no
-service may restart.
+service may restart. What was accepted (book metadata, drafts and pitch notes full of control
+characters) then exports in every format.
 """
 
 from __future__ import annotations
@@ -20,20 +21,33 @@ import aiohttp
 from yarl import URL
 
 from compose.harness import Stack
+from contracts.models import BOOK_EXPORT_FORMATS, PITCH_EXPORT_FORMATS
 
 from ..conftest import draft, token_for
+from ..integration.waiting import eventually
 
 SEED = 20261122
 HTTP_REQUESTS = 2400
 SOCKET_MESSAGES = 400
 CONCURRENCY = 8
+PITCHES_EXPORTED = 4
 
+# Control characters a word processor pastes (and others): accepted text must render in every format.
+CONTROLS = ["\u000b", "a\u0007b", "\u0001", "\u001b[31m", "\u000c", "\u0085", "\u2028", "\u2029", "\ufffe", "\u007f"]
 NASTY_STRINGS = [
     "", " ", "\u0000", "a\u0000b", "..", "../..", "%2F", "%00", "?user_id=x", "#", "\n", "\r\n", "\u202e", "\ufeff",
     "\u0430", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "'; DROP TABLE compiled_books; --", '{"$gt": ""}', "$where", "a.b", "x" * 300, "x" * 70_000,
+    *CONTROLS,
 ]  # fmt: skip
+PITCH_FIELDS = ("title", "logline", "genre", "synopsis", "audience", "author_name", "author_bio")
 NASTY_NUMBERS = [0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, 1.5, -0.0, 1e308]
 NASTY_KEYS = ["", "$set", "$where", "a.b", "a\u0000b", "__proto__", "_id", "user_id", "x" * 500]
+
+
+def pitch_notes(rng: random.Random) -> dict[str, Any]:
+    """Pitch notes with a control character in every text field."""
+    notes: dict[str, Any] = {f: f"The {f} {rng.choice(CONTROLS)} of a pitch worth reading." for f in PITCH_FIELDS}
+    return {**notes, "characters": [{"name": f"N{rng.choice(CONTROLS)}", "description": rng.choice(CONTROLS)}], "comparables": [rng.choice(CONTROLS) + "x"]}
 
 
 class Fuzzer:
@@ -97,12 +111,13 @@ class Fuzzer:
         if route == "compile":
             return {"prefer": "draft"}
         if route == "patch":
-            return {"author": "Ann Lee", "language": "en-GB", "dedication": "For M.", "front_matter": "# Foreword", "subtitle": None}
+            fields = ("subtitle", "author", "dedication", "front_matter", "back_matter", "contact")
+            return {"language": "en-GB", **{f: f"{f.title()} {self.rng.choice(CONTROLS)} ends" for f in fields}}
         if route == "update":
             return {"data": {"content": "A replacement draft of some length.", "metadata": {"book_id": "fz-1", "chapter": self.rng.randint(1, 40)}}, "version": 1}
         if self.rng.random() < 0.2:
-            return {"schema_id": "pitch-input-v1", "data": {"title": "T", "logline": "A logline of note.", "characters": [{"name": "N"}]}}
-        return draft(f"fz-{self.rng.randint(0, 5)}", self.rng.randint(1, 2000))
+            return {"schema_id": "pitch-input-v1", "data": pitch_notes(self.rng)}
+        return draft(f"fz-{self.rng.randint(0, 5)}", self.rng.randint(1, 2000), f"A draft {self.rng.choice(CONTROLS)} of some length.")
 
     def raw(self, body: Any) -> tuple[bytes, dict[str, str]]:
         """The body as bytes, sometimes mangled, with the headers to send it."""
@@ -167,15 +182,54 @@ class Fuzzer:
         return json.dumps(action)
 
 
+async def export_everything(session: aiohttp.ClientSession, stack: Stack, token: str, user_id: str, failures: list[str]) -> int:
+    """Compile the fuzzed book (its metadata and drafts full of control characters) and export it, and
+    every pitch the fuzz made, in every format: text that was accepted renders."""
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"{stack.gateway}/api/v1/users/{user_id}"
+    async with session.post(f"{base}/books/fz-1/compile", json={"prefer": "draft"}, headers=auth) as response:
+        assert response.status == 202, await response.text()
+
+    async def compiled() -> Any:
+        async with session.get(f"{base}/books", headers=auth) as response:
+            return {b["book_id"]: b for b in (await response.json())["books"]}["fz-1"]["compiled_version"]
+
+    await eventually(compiled, lambda v: v is not None, timeout=60, what="the fuzzed book compiled")
+    async with session.get(f"{base}/blobs", params={"type": "pitch-input", "limit": "500"}, headers=auth) as response:
+        # The seeded notes (the oldest) and a few the fuzz made: every render is a process of its own.
+        pitches = [b["id"] for b in (await response.json())["blobs"]][:PITCHES_EXPORTED]
+
+    async def built() -> list[Any]:
+        found = []
+        for notes_id in pitches:
+            async with session.get(f"{stack.gateway}/api/v1/blobs/{notes_id}", headers=auth) as response:
+                found.append((await response.json()).get("pitch"))
+        return found
+
+    await eventually(built, lambda found: all(p is not None for p in found), timeout=60, what="every fuzzed pitch built")
+    exports = [(f"{base}/books/fz-1/export", fmt) for fmt in BOOK_EXPORT_FORMATS]
+    exports += [(f"{stack.gateway}/api/v1/blobs/{notes_id}/export", fmt) for notes_id in pitches for fmt in PITCH_EXPORT_FORMATS]
+    for url, fmt in exports:
+        async with session.get(url, params={"format": fmt}, headers=auth) as response:
+            if response.status != 200:
+                failures.append(f"export {url[-60:]} {fmt} -> {response.status} {(await response.read())[:300]!r}")
+    return len(exports)
+
+
 async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
     stack: Stack, api: aiohttp.ClientSession, user_id: str
 ) -> None:
     pids_before = sorted(stack.pids())
     blob_ids = []
-    for chapter in (1, 2):
-        async with api.post("/api/v1/blobs", json=draft("fz-1", chapter)) as response:
+    for chapter, control in ((1, "\u000b"), (2, "\u0007\u0001")):
+        async with api.post("/api/v1/blobs", json=draft("fz-1", chapter, f"A chapter {control} with a pasted control.")) as response:
+            assert response.status == 201
             blob_ids.append((await response.json())["id"])
     fuzzer = Fuzzer(random.Random(SEED), blob_ids, ["fz-1", "fz-2"])
+    async with api.patch(f"/api/v1/users/{user_id}/books/fz-1", json=fuzzer.valid_body("patch")) as response:
+        assert response.status == 200, await response.text()
+    async with api.post("/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": pitch_notes(fuzzer.rng)}) as response:
+        assert response.status == 201, await response.text()
     token = token_for(stack, user_id)
     requests = [fuzzer.request(user_id) for _ in range(HTTP_REQUESTS)]
     statuses: dict[int, int] = {}
@@ -217,7 +271,10 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
                 failures.append(f"socket -> {answer}")
         await ws.close()
 
+        exported = await export_everything(session, stack, token, user_id, failures)
+
     print(f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, {answered} socket messages answered")
+    print(f"fuzz: {exported} exports of what the fuzz left (books and pitches), by format")
     assert not failures, "\n".join(failures[:20])
     assert sum(statuses.values()) == HTTP_REQUESTS and answered == SOCKET_MESSAGES
     assert sum(n for s, n in statuses.items() if 400 <= s < 500) > HTTP_REQUESTS // 2, statuses
