@@ -3,8 +3,9 @@
 Starts its own stack (index, gateway, book compiler), writes a 20- and a 200-chapter book of
 ~1,000-word chapters through the index, compiles each from its drafts `--versions` times, then for every format asks the gateway for
 each version's export (the first request renders it: the median of those is `first`), then
-`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, and the book compiler's peak RSS
-while it renders the 200-chapter PDF (sampled from /proc every 10 ms).
+`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, the book compiler's peak RSS
+while it renders the 200-chapter PDF and the render process's (sampled from /proc every 10 ms), then each format
+rendered in this process and in the sandbox side by side.
 
 Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
 """
@@ -46,10 +47,60 @@ def chapter_text(n: int, words: int = 1000) -> str:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass  # gone while we looked
     return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (a render's process and the pandoc it runs)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def sandbox_overhead(repeats: int = 5) -> None:
+    """Each format of a 20-chapter book rendered in this process (as before the sandbox) and in the
+    sandbox (a process of its own, within limits), side by side: medians and their ratio."""
+    from datetime import UTC, datetime
+
+    from processors.book_compiler.compiler import CompiledChapterText
+    from processors.book_compiler.exports import FORMATS as RENDERERS
+    from processors.book_compiler.exports import JOB, Manuscript, job_of
+    from processors.sandbox import RenderLimits, Sandbox
+
+    chapters = [CompiledChapterText(n, f"Tide {n}", chapter_text(n), "draft", "d", 1, None, None) for n in range(1, 21)]
+    book = Manuscript("b", "00000000-0000-0000-0000-000000000002", 1, "Salt Ledger", datetime.now(UTC), chapters, author="Ann Lee")
+    sandbox = Sandbox(RenderLimits())
+    print("\n20 chapters rendered in the service's own process and in the sandbox (median of", repeats, "each)\n")
+    print("| format | in process ms | sandboxed ms | sandboxed / in process |")
+    print("| --- | --- | --- | --- |")
+    for fmt in FORMATS:
+        inline, boxed = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            RENDERERS[fmt][2](book)
+            inline.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            asyncio.run(sandbox.render(JOB, job_of(fmt, book)))
+            boxed.append(time.perf_counter() - started)
+        a, b = statistics.median(inline) * 1000, statistics.median(boxed) * 1000
+        print(f"| {fmt} | {a:,.0f} | {b:,.0f} | {b / a:.2f} |", flush=True)
 
 
 async def book(session: aiohttp.ClientSession, stack: Stack, user_id: str, book_id: str, chapters: int) -> None:
@@ -108,6 +159,7 @@ async def run(repeats: int, versions: int) -> None:
         print("| chapters | format | size | first p50 ms | cached p50 / p99 ms | cached / first |")
         print("| --- | --- | --- | --- | --- | --- |")
         pdf_memory = (0.0, 0.0)
+        pdf_render_peak = 0.0
         async with aiohttp.ClientSession() as session:
             for chapters in (20, 200):
                 book_id = f"b{chapters}"
@@ -119,12 +171,13 @@ async def run(repeats: int, versions: int) -> None:
                     for version in range(1, versions + 1):
                         url = f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export?format={fmt}&version={version}"
                         peak = before = rss_mib(compiler_pid)
-                        sampling = True
+                        render_peak, sampling = 0.0, True
 
                         async def sample() -> None:
-                            nonlocal peak
+                            nonlocal peak, render_peak
                             while sampling:
                                 peak = max(peak, rss_mib(compiler_pid))
+                                render_peak = max(render_peak, sum(rss_mib(p) for p in descendants(compiler_pid)))
                                 await asyncio.sleep(0.01)
 
                         sampler = asyncio.create_task(sample())
@@ -134,13 +187,16 @@ async def run(repeats: int, versions: int) -> None:
                         firsts.append(first)
                         if chapters == 200 and fmt == "pdf":
                             pdf_memory = (min(pdf_memory[0] or before, before), max(pdf_memory[1], peak))
+                            pdf_render_peak = max(pdf_render_peak, render_peak)
                     cached = sorted([(await fetch(session, url, headers))[0] for _ in range(repeats)])
                     p50, p99, first_p50 = statistics.median(cached), cached[int(0.99 * (len(cached) - 1))], statistics.median(firsts)
                     print(
                         f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first_p50 * 1000:,.0f} | {p50 * 1000:.1f} / {p99 * 1000:.1f} "
                         f"| {p50 / first_p50:.3f} |", flush=True,
                     )  # fmt: skip
-        print(f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak")
+        print(f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak;")
+        print(f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, within STUDIO_RENDER_MEMORY_MB")
+    sandbox_overhead()
 
 
 def main() -> None:

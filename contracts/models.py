@@ -177,8 +177,8 @@ class BookMetadata(msgspec.Struct, kw_only=True):
     author: str | None = None  # the byline; a manuscript's running head takes its last word
     language: str | None = None  # BCP 47; exports assume `en` without one
     dedication: str | None = None
-    front_matter: str | None = None  # Markdown: a foreword, an epigraph
-    back_matter: str | None = None  # Markdown: acknowledgements, about the author
+    front_matter: str | None = None  # the writer's text (their marks: docs/decisions.md): a foreword, an epigraph
+    back_matter: str | None = None  # the writer's text: acknowledgements, about the author
     contact: str | None = None  # a manuscript's contact block (name, address, email), one item a line
 
 
