@@ -13,6 +13,7 @@ Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
 from __future__ import annotations
 
 import argparse
+import sys
 import asyncio
 import random
 import statistics
@@ -74,7 +75,7 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def sandbox_overhead(repeats: int = 5) -> None:
+async def sandbox_overhead(repeats: int = 5) -> None:
     """Each format of a 20-chapter book rendered in this process (as before the sandbox) and in the
     sandbox (a process of its own, within limits), side by side: medians and their ratio."""
     from datetime import UTC, datetime
@@ -97,7 +98,7 @@ def sandbox_overhead(repeats: int = 5) -> None:
             RENDERERS[fmt][2](book)
             inline.append(time.perf_counter() - started)
             started = time.perf_counter()
-            asyncio.run(sandbox.render(JOB, job_of(fmt, book)))
+            await sandbox.render(JOB, job_of(fmt, book))
             boxed.append(time.perf_counter() - started)
         a, b = statistics.median(inline) * 1000, statistics.median(boxed) * 1000
         print(f"| {fmt} | {a:,.0f} | {b:,.0f} | {b / a:.2f} |", flush=True)
@@ -196,10 +197,13 @@ async def run(repeats: int, versions: int) -> None:
                     )  # fmt: skip
         print(f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak;")
         print(f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, within STUDIO_RENDER_MEMORY_MB")
-    sandbox_overhead()
+    await sandbox_overhead()
 
 
 def main() -> None:
+    if "--sandbox-only" in sys.argv:
+        asyncio.run(sandbox_overhead())
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30, help="cached requests per format")
     parser.add_argument("--versions", type=int, default=3, help="compiled versions per book (each rendered once per format)")

@@ -5,20 +5,17 @@ more than asked if they could: this process holds no secret, no connection and n
 job it was handed on its standard input, and it is killed when it uses more than its share. A huge
 or hostile book then costs one render a clear problem answer, and the next render works.
 
-Run as `python -m processors.sandbox MODULE:FUNCTION SECONDS MEGABYTES`: the function takes the
-job's bytes and returns the file's; the module and function come from the service's code, never from
-a request.
+A render is `python -m processors.render_process MODULE:FUNCTION SECONDS MEGABYTES`: the function
+takes the job's bytes and returns the file's; the module and function come from the service's code,
+never from a request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import math
 import os
-import resource
 import signal
 import sys
 import tempfile
@@ -28,18 +25,11 @@ from dataclasses import dataclass
 from servicekit.errors import RenderFailed, RenderLimit
 from servicekit.settings import Env
 
+from .render_process import MEMORY_EXIT, TIME_EXIT
+
 log = logging.getLogger(__name__)
-MEMORY_EXIT = 3  # the child ran out of its memory
-TIME_EXIT = 4  # the child (or a program it ran) ran out of its CPU time
 _MEMORY_SIGNS = ("memory allocation of", "MemoryError", "Heap exhausted", "out of memory", "Cannot allocate memory")
-
-
-class LimitReached(Exception):
-    """Raised in the child by a renderer whose own helper program hit a limit."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind  # memory | time
+CHILD = "processors.render_process"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,38 +52,94 @@ class RenderLimits:
         return max(self.seconds * 3, self.seconds + 10)
 
 
+@dataclass(eq=False)
+class _Child:
+    """A render's process, started before its job arrives (its imports done), and its working folder."""
+
+    process: asyncio.subprocess.Process
+    work: tempfile.TemporaryDirectory[str]
+
+    def discard(self) -> None:
+        if self.process.returncode is None:
+            _kill(self.process.pid)
+        self.work.cleanup()
+
+
 class Sandbox:
-    """Runs renders in child processes, `limits.concurrency` at a time."""
+    """Runs renders in child processes, `limits.concurrency` at a time. Each process makes one file;
+    once a target has been rendered, the next process for it is started ahead (its imports take
+    longer than most renders), so a render waits only for itself."""
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
         self._slots = asyncio.Semaphore(limits.concurrency)
+        self._spares: dict[str, asyncio.Task[_Child]] = {}
+
+    async def __aenter__(self) -> Sandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the processes started ahead."""
+        spares, self._spares = list(self._spares.values()), {}
+        for spare in spares:
+            # Not cancelled: a start cut short after the fork would leave its process behind.
+            with contextlib.suppress(Exception):
+                child = await spare
+                child.discard()
+                await child.process.wait()
 
     async def render(self, target: str, job: bytes) -> bytes:
         """The bytes `target` (`module:function`) makes of `job`, in a child process within the limits."""
         async with self._slots:
-            with tempfile.TemporaryDirectory(prefix="studio-render-") as work:
-                return await self._run(target, job, work)
+            child = await self._take(target)
+            try:
+                return await self._run(target, child, job)
+            finally:
+                child.discard()
 
-    async def _run(self, target: str, job: bytes, work: str) -> bytes:
+    async def _take(self, target: str) -> _Child:
+        """A started process for `target` (the one started ahead if it is still there); the next is started."""
+        spare = self._spares.pop(target, None)
+        self._spares[target] = asyncio.create_task(self._start(target))
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                child = await spare
+                if child.process.returncode is None:
+                    return child
+                child.discard()
+        return await self._start(target)
+
+    async def _start(self, target: str) -> _Child:
         limits = self.limits
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", __name__, target, str(limits.seconds), str(limits.memory_mb),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=work, env=_environment(work), start_new_session=True,
-        )  # fmt: skip
+        work = tempfile.TemporaryDirectory(prefix="studio-render-")
         try:
-            out, err = await asyncio.wait_for(child.communicate(job), timeout=limits.wall_seconds)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", CHILD, target, str(limits.seconds), str(limits.memory_mb),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                cwd=work.name, env=_environment(work.name), start_new_session=True,
+            )  # fmt: skip
+        except BaseException:
+            work.cleanup()
+            raise
+        return _Child(process, work)
+
+    async def _run(self, target: str, child: _Child, job: bytes) -> bytes:
+        limits = self.limits
+        try:
+            out, err = await asyncio.wait_for(child.process.communicate(job), timeout=limits.wall_seconds)
         except TimeoutError:
-            _kill(child.pid)
-            await child.wait()
+            _kill(child.process.pid)
+            await child.process.wait()
             raise RenderLimit(f"the file took longer than {limits.wall_seconds:.0f} s to make") from None
         except BaseException:  # cancelled: the render and whatever it started go
-            _kill(child.pid)
+            _kill(child.process.pid)
             with contextlib.suppress(ProcessLookupError):
-                await child.wait()
+                await child.process.wait()
             raise
-        code = child.returncode
+        code = child.process.returncode
         if code == 0:
             return out
         detail = err.decode(errors="replace")
@@ -117,37 +163,3 @@ def _environment(work: str) -> dict[str, str]:
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-
-
-# The child -------------------------------------------------------------------------------------
-
-
-def _limit(seconds: float, memory_mb: int) -> None:
-    memory = memory_mb * 1024 * 1024
-    cpu = math.ceil(seconds)
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def main(argv: list[str]) -> int:
-    target, seconds, memory_mb = argv[0], float(argv[1]), int(argv[2])
-    _limit(seconds, memory_mb)
-    module, _, function = target.partition(":")
-    render = getattr(importlib.import_module(module), function)
-    job = sys.stdin.buffer.read()
-    # Run as `-m`, this module is `__main__`: renderers raise the class of the imported module.
-    reached_class = importlib.import_module("processors.sandbox").LimitReached
-    try:
-        out = render(job)
-    except MemoryError:
-        return MEMORY_EXIT
-    except reached_class as reached:
-        return MEMORY_EXIT if reached.kind == "memory" else TIME_EXIT
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -28,7 +28,7 @@ from docx.oxml.ns import qn
 from docx.shared import Inches, Pt
 
 from processors import prose
-from processors.sandbox import LimitReached
+from processors.render_process import LimitReached, address_space_mb
 
 from .compiler import CompiledChapterText
 
@@ -149,7 +149,7 @@ def pandoc_document(book: Manuscript) -> dict[str, Any]:
 
 def pandoc(document: dict[str, Any], to: str, *extra: str) -> bytes:
     """pandoc run on a document tree in its sandbox mode: it reads no file and fetches nothing."""
-    memory_mb = _address_space_mb()
+    memory_mb = address_space_mb()
     rts = ["+RTS", f"-M{memory_mb * 3 // 4}m", "-RTS"] if memory_mb else []
     done = subprocess.run(
         [pypandoc.get_pandoc_path(), *rts, "--sandbox", "--from=json", f"--to={to}", "--output=-", *extra],
@@ -163,14 +163,6 @@ def pandoc(document: dict[str, Any], to: str, *extra: str) -> bytes:
             raise LimitReached("time")
         raise RuntimeError(f"pandoc failed ({done.returncode}): {detail.strip()[-300:]}")
     return done.stdout
-
-
-def _address_space_mb() -> int:
-    """The address-space limit this process runs under, in MiB (0: none)."""
-    import resource
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    return 0 if soft == resource.RLIM_INFINITY else soft // (1024 * 1024)
 
 
 def epub(book: Manuscript) -> bytes:

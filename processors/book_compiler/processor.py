@@ -39,6 +39,7 @@ class BookCompiler:
         await self.store.open()
 
     async def close(self) -> None:
+        await self.exporter.sandbox.close()
         await self.store.close()
 
     def extra_routes(self) -> list[web.RouteDef]:

@@ -43,6 +43,7 @@ class PitchBuilderProcessor:
         await self.store.open()
 
     async def close(self) -> None:
+        await self.sandbox.close()
         await self.builder.close()
         await self.store.close()
 

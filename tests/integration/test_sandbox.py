@@ -30,31 +30,31 @@ def book(chapters: int, words: int = 1000) -> Manuscript:
 
 @pytest.mark.parametrize("fmt", ["pdf", "epub"])
 async def test_a_render_over_its_memory_is_a_problem_and_the_next_one_works(fmt: str) -> None:
-    sandbox = Sandbox(RenderLimits(memory_mb=256, seconds=60))
-    with pytest.raises(RenderLimit) as refused:
-        await sandbox.render(JOB, job_of(fmt, book(200)))
-    assert refused.value.status == 422 and "256 MiB" in refused.value.detail
-    assert refused.value.problem().type == "urn:studio:problem:render-limit"
-    small = await sandbox.render(JOB, job_of(fmt, book(2, 200)))
+    async with Sandbox(RenderLimits(memory_mb=256, seconds=60)) as sandbox:
+        with pytest.raises(RenderLimit) as refused:
+            await sandbox.render(JOB, job_of(fmt, book(200)))
+        assert refused.value.status == 422 and "256 MiB" in refused.value.detail
+        assert refused.value.problem().type == "urn:studio:problem:render-limit"
+        small = await sandbox.render(JOB, job_of(fmt, book(2, 200)))
     assert small[:4] in (b"%PDF", b"PK\x03\x04")
 
 
 async def test_a_render_over_its_time_is_a_problem_and_the_next_one_works() -> None:
-    sandbox = Sandbox(RenderLimits(seconds=1, memory_mb=2048))
-    with pytest.raises(RenderLimit) as refused:
-        await sandbox.render(JOB, job_of("pdf", book(200)))
-    assert "processor time" in refused.value.detail
-    assert (await sandbox.render(JOB, job_of("pdf", book(1, 100))))[:4] == b"%PDF"
+    async with Sandbox(RenderLimits(seconds=1, memory_mb=2048)) as sandbox:
+        with pytest.raises(RenderLimit) as refused:
+            await sandbox.render(JOB, job_of("pdf", book(200)))
+        assert "processor time" in refused.value.detail
+        assert (await sandbox.render(JOB, job_of("pdf", book(1, 100))))[:4] == b"%PDF"
 
 
-def _renders() -> set[int]:
-    """This process's render children (`python -m processors.sandbox ...`)."""
+def _renders(target: str) -> set[int]:
+    """This machine's render processes for `target` (`python -m processors.render_process TARGET ...`)."""
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if b"processors.sandbox" in f.read():
+                    if f.read().split(b"\0")[2:4] == [b"processors.render_process", target.encode()]:
                         found.add(int(entry))
             except OSError:
                 continue
@@ -64,17 +64,22 @@ def _renders() -> set[int]:
 async def test_a_render_holds_no_secret_and_goes_with_its_cancelled_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STUDIO_SERVICE_TOKEN", "a-secret-the-render-must-not-see")
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))  # so that the child finds this test's function
-    sandbox = Sandbox(RenderLimits(concurrency=1))
-    environment = await sandbox.render("tests.integration.sandboxed:environment", b"")
-    assert b"STUDIO_" not in environment and b"a-secret" not in environment and b"HOME=/tmp/studio-render-" in environment
-    before = _renders()
-    slow = asyncio.ensure_future(sandbox.render(JOB, job_of("pdf", book(200))))
-    async def new() -> set[int]:
-        return _renders() - before
 
-    started = await eventually(new, bool, what="the render's process")
-    slow.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await slow
-    await eventually(new, lambda now: not (now & started), what="the render's process to go")
-    assert (await sandbox.render(JOB, job_of("md", book(1, 10)))).startswith(b"# Salt Ledger"), "its turn was given back"
+    async def processes() -> set[int]:
+        return _renders(JOB)
+
+    async with Sandbox(RenderLimits(concurrency=1)) as sandbox:
+        environment = await sandbox.render("tests.integration.sandboxed:environment", b"")
+        assert b"STUDIO_" not in environment and b"a-secret" not in environment and b"HOME=/tmp/studio-render-" in environment
+        assert await processes() == set()
+        slow = asyncio.ensure_future(sandbox.render(JOB, job_of("pdf", book(200))))
+        # The render's process, and the next one started ahead for the same target.
+        started = await eventually(processes, lambda found: len(found) == 2, what="the render's process")
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        ahead = await eventually(processes, lambda found: len(found) == 1, what="the cancelled render's process to go")
+        assert ahead < started
+        assert (await sandbox.render(JOB, job_of("md", book(1, 10)))).startswith(b"# Salt Ledger"), "its turn was given back"
+        assert ahead.isdisjoint(await eventually(processes, lambda found: len(found) == 1, what="the next one ahead")), "one process, one file"
+    await eventually(processes, lambda found: not found, what="the process started ahead to go with the sandbox")
