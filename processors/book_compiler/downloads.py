@@ -67,7 +67,7 @@ class Exporter:
         key = (book["id"], fmt)
         held = self._memory.get(key)
         cached = (held[0], None) if held is not None else await self.store.cached_export(book["id"], fmt, with_content=False)
-        if cached is not None and wanted is not None and (wanted.strip() == "*" or cached[0] in _tags(wanted)):
+        if cached is not None and _matches(wanted, cached[0]):
             return web.Response(status=304, headers={**headers, "ETag": cached[0]})
         found = held or (await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None)
         if found is not None and found[1] is not None:
@@ -80,6 +80,8 @@ class Exporter:
             etag, content = await asyncio.shield(task)
         if len(content) <= self._memory.maxsize // 4:
             self._memory[key] = (etag, content)
+        if _matches(wanted, etag):  # `*`, asked before the file was first made: it exists now
+            return web.Response(status=304, headers={**headers, "ETag": etag})
         response = web.StreamResponse(headers={**headers, "ETag": etag, "Content-Type": content_type})
         response.content_length = len(content)
         await response.prepare(request)
@@ -89,6 +91,9 @@ class Exporter:
         return response
 
 
-def _tags(header: str) -> set[str]:
-    """The entity tags of an `If-None-Match` header (weak ones compare as strong here)."""
-    return {t.strip().removeprefix("W/") for t in header.split(",")}
+def _matches(header: str | None, etag: str) -> bool:
+    """Does an `If-None-Match` header name `etag` (weak tags compare as strong here), or `*`?"""
+    if header is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags

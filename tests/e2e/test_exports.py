@@ -168,6 +168,10 @@ async def test_exports_are_cached_per_version_and_format_and_owned(
     assert status == 200 and again == first and repeat["ETag"] == headers["ETag"]
     status, body, _ = await export(api, user_id, "cached", "pdf", **{"If-None-Match": headers["ETag"]})
     assert status == 304 and body == b""
+    # `*`: any file of it exists, made before or made now.
+    for fmt in ("pdf", "txt"):
+        status, body, star = await export(api, user_id, "cached", fmt, **{"If-None-Match": "*"})
+        assert (status, body) == (304, b"") and star["ETag"].startswith(f'"{fmt}-v1-')
     status, _, other = await export(api, user_id, "cached", "docx", **{"If-None-Match": headers["ETag"]})
     assert status == 200 and other["ETag"] != headers["ETag"]
     # Someone else: the same path under their own id knows no such book; under ours, 403/404.
