@@ -62,7 +62,7 @@ class Lease:
             self._timer.cancel()
 
     async def _run(self, expires: float) -> None:
-        with contextlib.suppress(ConnectionResetError, RuntimeError):
+        with contextlib.suppress(Exception):  # a socket already gone has nothing to be told
             await asyncio.sleep(max(0.0, expires - EXPIRY_NOTICE_SECONDS - time.time()))
             await self.socket.send_json({"type": "token.expiring", "expires_at": int(expires)})
             await asyncio.sleep(max(0.0, expires - time.time()))
