@@ -48,16 +48,20 @@ async def test_a_render_over_its_time_is_a_problem_and_the_next_one_works() -> N
 
 
 def _renders(target: str) -> set[int]:
-    """This machine's render processes for `target` (`python -m processors.render_process TARGET ...`)."""
+    """This test's render processes for `target` (`python -m processors.render_process TARGET ...`;
+    a running stack's renderers have processes of their own)."""
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[2:4] == [b"processors.render_process", target.encode()]:
-                        found.add(int(entry))
-            except OSError:
+                    command = f.read().split(b"\0")[2:4]
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
+            if command == [b"processors.render_process", target.encode()] and parent == os.getpid():
+                found.add(int(entry))
     return found
 
 
