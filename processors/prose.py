@@ -9,6 +9,7 @@ text with every other Markdown character escaped, so that a Markdown reader show
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,15 +69,20 @@ def line(text: str) -> str:
     return " ".join(clean(text).split())
 
 
+def each_string(value: Any, change: Callable[[str], str]) -> Any:
+    """A JSON-like value with `change` made to every string in it (keys stay as they are)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [each_string(v, change) for v in value]
+    if isinstance(value, dict):
+        return {k: each_string(v, change) for k, v in value.items()}
+    return value
+
+
 def clean_all(value: Any) -> Any:
     """Every string in a JSON-like value cleaned: what a renderer is handed can always be rendered."""
-    if isinstance(value, str):
-        return clean(value)
-    if isinstance(value, list):
-        return [clean_all(v) for v in value]
-    if isinstance(value, dict):
-        return {k: clean_all(v) for k, v in value.items()}
-    return value
+    return each_string(value, clean)
 
 
 def escape_marks(text: str) -> str:

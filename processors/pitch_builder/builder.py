@@ -84,13 +84,7 @@ PROSE_FIELDS = frozenset({"synopsis", "audience", "author_bio", "characters"})  
 
 def _escaped(value: Any) -> Any:
     """The notes' text with the marks' characters escaped (lists and records followed)."""
-    if isinstance(value, str):
-        return prose.escape_marks(value)
-    if isinstance(value, list):
-        return [_escaped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _escaped(v) for k, v in value.items()}
-    return value
+    return prose.each_string(value, prose.escape_marks)
 
 
 def section_text(body: str) -> str:

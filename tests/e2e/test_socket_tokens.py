@@ -20,40 +20,9 @@ from contracts.live import CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REFUSED
 from servicekit.auth import issue_token
 
 from ..conftest import draft
+from ..sockets import Socket
 from ..integration.waiting import eventually
 from .test_api_documents import MESSAGE_OF, checker
-
-
-class Socket:
-    """A client socket that keeps every message, and its close code once the server closed it."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.messages: list[dict[str, Any]] = []
-        self.closed = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                self.messages.append(message.json())
-        self.closed.set_result(self.ws.close_code)
-
-    async def wait_for(self, kind: str, timeout: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while not (found := [m for m in self.messages if m["type"] == kind]):
-            assert time.monotonic() < deadline, f"no {kind}; got {self.messages[-10:]}"
-            assert not self.closed.done(), f"closed ({self.closed.result()}) before {kind}; got {self.messages[-10:]}"
-            await asyncio.sleep(0.02)
-        return found[0]
-
-    async def close_code(self, timeout: float = 15.0) -> int | None:
-        return await asyncio.wait_for(asyncio.shield(self.closed), timeout)
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
 
 
 @pytest.fixture
@@ -70,7 +39,7 @@ async def document(stack: Stack) -> dict[str, Any]:
 
 async def open_socket(session: aiohttp.ClientSession, stack: Stack, token: str) -> Socket:
     socket = Socket(await session.ws_connect(stack.gateway + "/ws", headers={"Authorization": f"Bearer {token}"}))
-    await socket.wait_for("ready")
+    await socket.first("ready")
     return socket
 
 
@@ -81,7 +50,7 @@ async def test_a_socket_is_told_before_its_token_expires_and_closed_when_it_does
     expires = jwt.decode(token, options={"verify_signature": False})["exp"]
     socket = await open_socket(session, stack, token)
     try:
-        notice = await socket.wait_for("token.expiring")  # less than a minute left: at once
+        notice = await socket.first("token.expiring")  # less than a minute left: at once
         assert notice == {"type": "token.expiring", "expires_at": expires}
         checker(document, MESSAGE_OF["token.expiring"]).validate(notice)
         assert await socket.close_code(timeout=10) == CLOSE_TOKEN_EXPIRED
@@ -102,17 +71,17 @@ async def test_a_fresh_token_of_the_same_user_keeps_the_socket_open(
     first_expiry = jwt.decode(first, options={"verify_signature": False})["exp"]
     socket = await open_socket(session, stack, first)
     try:
-        await socket.wait_for("token.expiring")
+        await socket.first("token.expiring")
         fresh = issue_token(secret, user_id, ttl_seconds=600)
         await socket.ws.send_json({"action": "authenticate", "token": fresh, "request_id": "renew-1"})
-        renewed = await socket.wait_for("authenticated")
+        renewed = await socket.first("authenticated")
         assert renewed == {"type": "authenticated", "request_id": "renew-1", "expires_at": jwt.decode(fresh, options={"verify_signature": False})["exp"]}
         checker(document, MESSAGE_OF["authenticated"]).validate(renewed)
         # Past the first token's expiry the socket still hears the user's events.
         await asyncio.sleep(max(0.0, first_expiry + 1 - time.time()))  # the moment itself is what is waited for
         async with api.post("/api/v1/blobs", json=draft("renewed", 1, "Written after the first token expired.")) as response:
             blob = await response.json()
-        created = await socket.wait_for("blob.created")
+        created = await socket.first("blob.created")
         assert created["blob_id"] == blob["id"] and not socket.closed.done()
     finally:
         await socket.close()
@@ -134,11 +103,11 @@ async def test_a_bad_token_or_another_users_closes_the_socket_with_4003(
     socket = await open_socket(session, stack, issue_token(secret, user_id))
     try:
         await socket.ws.send_json({"action": "authenticate", "request_id": "r1"})  # no token: an error, the socket stays
-        missing = await socket.wait_for("error")
+        missing = await socket.first("error")
         assert missing["status"] == 422 and missing["problem"]["errors"][0]["pointer"] == "/token"
         socket.messages.clear()
         await socket.ws.send_json({"action": "authenticate", "token": sent, "request_id": "r2"})
-        error = await socket.wait_for("error")
+        error = await socket.first("error")
         assert (error["status"], error["request_id"]) == (status, "r2")
         checker(document, MESSAGE_OF["error"]).validate(error)
         assert await socket.close_code() == CLOSE_TOKEN_REFUSED
@@ -173,10 +142,10 @@ async def test_the_socket_takes_its_token_as_a_subprotocol_and_answers_with_stud
     socket = Socket(ws)
     try:
         assert ws.protocol == "studio"
-        await socket.wait_for("ready")
+        await socket.first("ready")
         async with api.post("/api/v1/blobs", json=draft("by-protocol", 1, "Heard over a socket opened by subprotocol.")) as response:
             blob = await response.json()
-        created = await socket.wait_for("blob.created")
+        created = await socket.first("blob.created")
         assert created["blob_id"] == blob["id"]
     finally:
         await socket.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,32 +13,7 @@ from compose.harness import Stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-
-
-class Socket:
-    """A client socket that collects every message it is sent."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.messages: list[dict[str, Any]] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                self.messages.append(message.json())
-
-    async def wait_for(self, match: Any, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(found := [m for m in self.messages if match(m)]) < count:
-            assert time.monotonic() < deadline, f"wanted {count}, got {found}; all: {self.messages[-10:]}"
-            await asyncio.sleep(0.02)
-        return found
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
+from ..sockets import Socket
 
 
 @pytest.fixture

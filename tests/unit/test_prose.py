@@ -13,6 +13,8 @@ from processors import prose
 from processors.book_compiler.exports import PANDOC_API_VERSION
 from processors.prose import Paragraph, SceneBreak, Span
 
+from ..readback import markdown_nodes, markdown_text
+
 # What a writer may type that other tools would take as instructions: it must stay text.
 HOSTILE = [
     "![x](/etc/hostname)",
@@ -68,55 +70,18 @@ def test_the_writers_marks(typed: str, spans: list[Span]) -> None:
     assert list(prose.spans(typed)) == spans
 
 
-def _pandoc(markdown: str) -> dict[str, Any]:
-    """pandoc's reading of `markdown` (its Markdown with every extension but typographic quotes and dashes)."""
-    done = subprocess.run(
-        [pypandoc.get_pandoc_path(), "--sandbox", "--from=markdown-smart", "--to=json"], input=markdown.encode(), capture_output=True, check=True
-    )
-    return dict(json.loads(done.stdout))
-
-
-def _nodes(tree: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(tree, dict):
-        if "t" in tree:
-            found.add(tree["t"])
-        for value in tree.values():
-            found |= _nodes(value)
-    elif isinstance(tree, list):
-        for value in tree:
-            found |= _nodes(value)
-    return found
-
-
-def _text(tree: Any) -> str:
-    """A pandoc tree's words and spaces, as they would be shown."""
-    if isinstance(tree, dict):
-        kind = tree.get("t")
-        if kind == "Str":
-            return str(tree["c"])
-        if kind in ("Space", "SoftBreak"):
-            return " "
-        if kind == "LineBreak":
-            return "\n"
-        return _text(tree.get("c", []))
-    if isinstance(tree, list):
-        return "".join(_text(v) for v in tree)
-    return ""
-
-
 @pytest.mark.parametrize("typed", HOSTILE)
 def test_markdown_shows_what_was_typed(typed: str) -> None:
-    tree = _pandoc(prose.markdown(f"Before {typed} after *kept*"))
-    assert _nodes(tree["blocks"]) <= {"Para", "Str", "Space", "Emph"}
-    assert _text(tree["blocks"]) == f"Before {typed} after kept"
+    markdown = prose.markdown(f"Before {typed} after *kept*")
+    assert markdown_nodes(markdown) <= {"Para", "Str", "Space", "Emph"}
+    assert markdown_text(markdown) == f"Before {typed} after kept\n"
 
 
 def test_markdown_line_starts_stay_text() -> None:
     typed = "- not a list\n+ nor this\n1. nor this\n> nor a quote\n= nor a rule\n: nor a definition"
-    tree = _pandoc(prose.markdown(typed))
-    assert _nodes(tree["blocks"]) <= {"Para", "Str", "Space", "LineBreak"}
-    assert _text(tree["blocks"]) == typed
+    markdown = prose.markdown(typed)
+    assert markdown_nodes(markdown) <= {"Para", "Str", "Space", "LineBreak"}
+    assert markdown_text(markdown) == typed + "\n"
 
 
 def test_the_pandoc_tree_holds_words_not_markup() -> None:
