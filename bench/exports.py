@@ -23,6 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.measure import descendants, rss_mib
 from compose.harness import Stack, running_stack
 from servicekit.auth import issue_token
 
@@ -45,34 +46,6 @@ def chapter_text(n: int, words: int = 1000) -> str:
             count += len(sentence.split())
         paragraphs.append(" ".join(sentences))
     return "\n\n".join(paragraphs)
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass  # gone while we looked
-    return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes `pid` started, and theirs (a render's process and the pandoc it runs)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 async def sandbox_overhead(repeats: int = 5) -> None:

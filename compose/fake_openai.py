@@ -27,6 +27,7 @@ from processors.text_expansion.offline import expand
 from .harness import ROOT, free_port
 
 _TOKEN = re.compile(r"\S+\s*")
+_FIELDS = re.compile(r"fields ((?:[a-z_]+, )*[a-z_]+) and ([a-z_]+)")
 
 
 @dataclass
@@ -54,8 +55,18 @@ class FakeProvider:
     log: list[tuple[float, str]] = field(default_factory=list)
 
     def _tokens(self, body: dict[str, Any]) -> list[str]:
+        """The answer, a token a word: the draft expanded; a JSON object of the fields the system
+        prompt names when one is asked for; never more than `max_tokens`, as a hosted model."""
         draft = str(body["messages"][-1]["content"])
-        return _TOKEN.findall(expand(draft, "creative"))
+        if (body.get("response_format") or {}).get("type") == "json_object":
+            named = _FIELDS.search(str(body["messages"][0]["content"]))
+            fields = [*named.group(1).split(", "), named.group(2)] if named else ["text"]
+            words = expand(draft[:400], "creative").split()
+            tokens = _TOKEN.findall(json.dumps({f: " ".join(words[n * 12 : n * 12 + 40]) for n, f in enumerate(fields)}))
+        else:
+            tokens = _TOKEN.findall(expand(draft, "creative"))
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        return tokens[:limit] if isinstance(limit, int) and limit > 0 else tokens
 
     async def _pace(self, started: float, index: int) -> None:
         """Sleep until token `index` is due."""

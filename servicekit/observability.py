@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -27,6 +30,32 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.loop_lag = Histogram(
+            "studio_event_loop_lag_seconds",
+            "How late the event loop ran a timer it was asked to run (every 0.25 s): how long work waited for the loop",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+
+
+LAG_INTERVAL_SECONDS = 0.25
+
+
+async def _watch_loop(metrics: Metrics) -> None:
+    """Sleep a known time, again and again; whatever comes on top is the loop's lag."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(LAG_INTERVAL_SECONDS)
+        metrics.loop_lag.observe(max(0.0, time.perf_counter() - asked - LAG_INTERVAL_SECONDS))
+
+
+async def loop_lag_resource(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context: the event-loop lag watched while the app runs."""
+    watcher = asyncio.create_task(_watch_loop(app[METRICS_KEY]))
+    yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
 
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
@@ -58,3 +87,4 @@ def add_health_routes(app: web.Application, service: str) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.cleanup_ctx.append(loop_lag_resource)

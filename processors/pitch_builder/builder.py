@@ -20,6 +20,7 @@ SECTION_ORDER = (
     ("comparables", "Comparables"),
     ("positioning", "Why it works"),
 )
+MAX_TOKENS = 1500  # six short paragraphs; the bound keeps a runaway answer from being paid for
 SYSTEM_PROMPT = (
     "You turn a writer's pitch notes into a one-page pitch for agents and editors. Answer with one "
     "JSON object with the string fields hook, synopsis, characters, audience, comparables and "
@@ -126,7 +127,7 @@ class OpenAIPitchBuilder:
     async def build(self, notes: dict[str, Any]) -> BuiltPitch:
         reply = await chat(
             self._client, self._model, system=SYSTEM_PROMPT, user=json.dumps(notes), refused="the notes",
-            response_format={"type": "json_object"}, temperature=0.7,
+            response_format={"type": "json_object"}, temperature=0.7, max_tokens=MAX_TOKENS,
         )  # fmt: skip
         try:
             fields = json.loads(reply.text)

@@ -15,6 +15,7 @@ SENTENCE = re.compile(r"[^.!?]+[.!?]+[\"')\]]*|[^.!?]+$")
 WORD = re.compile(r"[\w'’-]+")
 MAX_SENTENCES = 3
 MAX_SUMMARY = 600
+MAX_TOKENS = 300  # a summary of a few sentences; the bound keeps a runaway answer from being paid for
 SYSTEM_PROMPT = (
     "You summarise a chapter of a novel for its author in two or three plain sentences: who does what, "
     "and what changes. No preamble, no judgement."
@@ -70,7 +71,9 @@ class OpenAISummariser:
         self._model = model
 
     async def summarise(self, text: str) -> Summary:
-        reply = await chat(self._client, self._model, system=SYSTEM_PROMPT, user=text, refused="the chapter", temperature=0.2)
+        reply = await chat(
+            self._client, self._model, system=SYSTEM_PROMPT, user=text, refused="the chapter", temperature=0.2, max_tokens=MAX_TOKENS
+        )  # fmt: skip
         if not reply.text:
             raise ProviderError("the model returned an empty summary")
         return Summary(text=reply.text[:2000], key_sentences=key_sentences(text), model_used=reply.model, tokens_used=reply.tokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from processors.errors import ProviderError
@@ -18,11 +19,26 @@ BACKOFF_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
+class Part:
+    """One section of an expansion: what it was made from, its text, and whether it was reused."""
+
+    section: Section
+    key: str
+    written: Written
+    reused: bool
+
+
+@dataclass(frozen=True)
 class Expansion:
     text: str
     model_used: str
     tokens_used: int
     sections: int = 1
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def reused(self) -> int:
+        return sum(p.reused for p in self.parts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,24 +61,44 @@ class SectionedExpander:
         self._shared = asyncio.Semaphore(limits.shared)
         self.retried = 0  # section tries that failed and were made again
 
-    async def expand(self, text: str, style: str, progress: Progress | None = None) -> Expansion:
+    async def expand(
+        self, text: str, style: str, progress: Progress | None = None, *,
+        reuse: Callable[[str], Written | None] | None = None, remember: Callable[[str, Written], None] | None = None,
+    ) -> Expansion:  # fmt: skip
+        """The draft expanded. A section `reuse` knows by its key (the same text, style and model,
+        written before) is not written again: its text is told at once. Each section written is
+        handed to `remember` as soon as it is done, even if the draft is then cancelled."""
         sections = split(text, self.limits.section_words)
+        keys = [s.key(self.writer.model, style) for s in sections]
+        known = {k: found for k in set(keys) if reuse is not None and (found := reuse(k)) is not None}
         told = progress if progress is not None else NoProgress()
         told.begin(len(sections))
         per_draft = asyncio.Semaphore(self.limits.per_draft)
-        tasks = [asyncio.create_task(self._section(s, style, told, per_draft, len(sections))) for s in sections]
+
+        async def part(section: Section, key: str) -> Part:
+            if key in known:
+                told.delta(section.index, known[key].text)
+                told.done(section.index)
+                return Part(section, key, known[key], reused=True)
+            written = await self._section(section, style, told, per_draft, len(sections))
+            if remember is not None:
+                remember(key, written)
+            return Part(section, key, written, reused=False)
+
+        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys)]
         try:
-            written = await asyncio.gather(*tasks)
+            parts = await asyncio.gather(*tasks)
         except BaseException:
             # One section gave up, or the whole draft is cancelled: none of the others is needed.
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        models = [w.model_used for w in written if w.model_used]
+        fresh = [p.written for p in parts if not p.reused]
+        models = [w.model_used for w in fresh or [p.written for p in parts] if w.model_used]
         return Expansion(
-            text=stitch([w.text for w in written]), model_used=models[0] if models else "",
-            tokens_used=sum(w.tokens_used for w in written), sections=len(sections),
+            text=stitch([p.written.text for p in parts]), model_used=models[0] if models else "",
+            tokens_used=sum(w.tokens_used for w in fresh), sections=len(sections), parts=tuple(parts),
         )  # fmt: skip
 
     async def _section(self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int) -> Written:

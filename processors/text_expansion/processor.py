@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from dataclasses import replace
 
+from aiohttp import web
+from cachetools import LRUCache
+
+from contracts.processors import DerivedBlob
 from processors.base import Derived, ProcessorInfo, Source
 from processors.progress import Progress
 
-from .expander import SectionedExpander
+from .expander import Expansion, SectionedExpander
+from .writers import Written
 from .store import ExpandedTextStore
 from .style import analyse, words
 
@@ -28,10 +31,35 @@ INFO = ProcessorInfo(
 PREVIEW_CHARS = 200
 
 
-def sections_of(text: str) -> list[dict[str, object]]:
-    """The expansion's paragraphs, numbered, with their word counts."""
-    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-    return [{"index": i, "text": p, "word_count": len(words(p))} for i, p in enumerate(paragraphs, start=1)]
+REMEMBERED = 20_000  # sections written lately, by user: a cancelled draft's finished sections are not paid for twice
+
+
+def sections_of(expansion: Expansion) -> list[dict[str, object]]:
+    """Each section of the expansion, in order: a stable id (the same text, style and model keep it
+    from version to version), its text, the draft's paragraphs it was made from, the model that wrote it."""
+    found: list[dict[str, object]] = []
+    seen: dict[str, int] = {}
+    for index, part in enumerate(expansion.parts, start=1):
+        seen[part.key] = seen.get(part.key, 0) + 1
+        section_id = part.key if seen[part.key] == 1 else f"{part.key}-{seen[part.key]}"
+        text = part.written.text.strip()
+        found.append({
+            "index": index, "id": section_id, "key": part.key, "text": text, "word_count": len(words(text)),
+            "source": {"paragraphs": [part.section.paragraph, part.section.paragraph]}, "model": part.written.model_used,
+        })  # fmt: skip
+    return found
+
+
+def reusable(previous: list[DerivedBlob], style: str) -> dict[str, Written]:
+    """Sections of earlier expansions of the same draft, by key (written with the same style and model)."""
+    found: dict[str, Written] = {}
+    for blob in sorted(previous, key=lambda b: b.source_version or 0):
+        if blob.data.get("style", "creative") != style:
+            continue
+        for section in blob.data.get("sections") or []:
+            if isinstance(section, dict) and isinstance(section.get("key"), str) and isinstance(section.get("text"), str):
+                found[section["key"]] = Written(text=section["text"], model_used=str(section.get("model") or ""), tokens_used=0)
+    return found
 
 
 class TextExpansion:
@@ -39,6 +67,7 @@ class TextExpansion:
         self.store = store
         self.expander = expander
         self.info = INFO if streaming else replace(INFO, streams=False)
+        self._remembered: LRUCache[tuple[str, str], Written] = LRUCache(maxsize=REMEMBERED)
 
     async def open(self) -> None:
         await self.store.open()
@@ -51,7 +80,15 @@ class TextExpansion:
         content = str(source.data["content"])
         metadata = source.data.get("metadata") or {}
         style = metadata.get("style") if isinstance(metadata, dict) else None
-        expansion = await self.expander.expand(content, style or "creative", progress)
+        style = style or "creative"
+        # What was written before for this draft is not written again: only the sections that
+        # changed cost a model call (an autosave changes one paragraph, not the chapter).
+        reuse = reusable(await self.store.for_parent(source.user_id, source.id), style)
+        user = source.user_id
+        expansion = await self.expander.expand(
+            content, style, progress, reuse=lambda key: reuse.get(key) or self._remembered.get((user, key)),
+            remember=lambda key, written: self._remembered.__setitem__((user, key), written),
+        )  # fmt: skip
         analysis = analyse(expansion.text)
         ratio = len(words(expansion.text)) / max(1, len(words(content)))
         title = metadata.get("title") if isinstance(metadata, dict) and metadata.get("title") else f"Expanded: {source.title or source.id}"
@@ -65,8 +102,9 @@ class TextExpansion:
                 "tone": analysis.tone,
             },
             "style_analysis": analysis.as_dict(),
-            "sections": sections_of(expansion.text),
-            "style": style or "creative",
+            "sections": sections_of(expansion),
+            "sections_reused": expansion.reused,
+            "style": style,
         }
         return Derived(
             data=data,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -19,16 +20,25 @@ class Section:
     text: str
     before: str = ""
     after: str = ""
+    paragraph: int = 1  # the draft's paragraph it is part of (from 1); a long paragraph makes several sections
+
+    def key(self, model: str, style: str) -> str:
+        """What its expansion depends on: the model, the style, and its own text (not its neighbours')."""
+        return hashlib.sha256(f"{model}\0{style}\0{self.text}".encode()).hexdigest()[:24]
 
 
 def split(text: str, max_words: int) -> list[Section]:
     """Paragraphs, and paragraphs longer than `max_words` as groups of whole sentences."""
     parts: list[str] = []
+    origins: list[int] = []
+    number = 0
     for paragraph in (p.strip() for p in _PARAGRAPH_BREAK.split(text)):
         if not paragraph:
             continue
+        number += 1
         if len(words(paragraph)) <= max_words:
             parts.append(paragraph)
+            origins.append(number)
             continue
         group: list[str] = []
         count = 0
@@ -36,18 +46,20 @@ def split(text: str, max_words: int) -> list[Section]:
             size = len(words(sentence))
             if group and count + size > max_words:
                 parts.append(" ".join(group))
+                origins.append(number)
                 group, count = [], 0
             group.append(sentence)
             count += size
         if group:
             parts.append(" ".join(group))
+            origins.append(number)
     if not parts:
-        parts = [text.strip()]
+        parts, origins = [text.strip()], [1]
     return [
         Section(
             index=i, text=part,
             before=_last_words(parts[i - 1]) if i > 0 else "",
-            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "",
+            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "", paragraph=origins[i],
         )  # fmt: skip
         for i, part in enumerate(parts)
     ]

@@ -56,6 +56,8 @@ class SectionFailed(Exception):
 
 
 class SectionWriter(Protocol):
+    model: str  # the model it asks for (a section's expansion is reused only by the same model)
+
     async def write(self, section: Section, style: str, emit: Emit) -> Written:
         """The section expanded; its text is also told through `emit` as it is written."""
         ...
@@ -65,6 +67,8 @@ class SectionWriter(Protocol):
 
 class OfflineWriter:
     """No model: the offline expander, told sentence by sentence, optionally at a reading pace."""
+
+    model = "offline"
 
     def __init__(self, *, words_per_second: float = 0.0) -> None:
         self.words_per_second = words_per_second
@@ -99,7 +103,7 @@ class OpenAIWriter:
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, *, streaming: bool = True) -> None:
         self._client = client
-        self._model = model
+        self._model = self.model = model
         self.streaming = streaming
 
     def messages(self, section: Section, style: str) -> list[ChatCompletionMessageParam]:

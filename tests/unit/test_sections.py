@@ -88,6 +88,8 @@ class Recorder:
 class Writer:
     """Writes each section three times over, a word at a time; can fail chosen tries."""
 
+    model = "test-model"
+
     def __init__(self, *, fail: dict[int, int] | None = None, forever: set[int] | None = None) -> None:
         self.fail = dict(fail or {})
         self.forever = forever or set()
@@ -129,6 +131,40 @@ async def test_sections_run_within_the_per_draft_limit_and_join_in_order() -> No
     assert writer.most == 3 and made.sections == 10 and made.tokens_used == 30
     assert made.text == stitch([" ".join([f"Paragraph {n} has five words."] * 3) for n in range(10)])
     assert recorder.events[0] == ("begin", 10) and sorted(e[1] for e in recorder.events if e[0] == "done") == list(range(10))
+
+
+async def test_sections_written_before_are_reused_and_told_at_once() -> None:
+    """An autosave changes a paragraph: only that section is written again; the others come from
+    what was written before (same text, style and model), told in one delta each."""
+    expander = SectionedExpander(Writer(), Limits())
+    remembered: dict[str, Written] = {}
+    first = await expander.expand(DRAFT, "creative", remember=remembered.__setitem__)
+    assert first.reused == 0 and len(remembered) == 10 and first.tokens_used == 30
+    edited = DRAFT.replace("Paragraph 4 has five words.", "Paragraph 4 now has six words.")
+    writer = Writer()
+    recorder = Recorder()
+    again = await SectionedExpander(writer, Limits()).expand(edited, "creative", recorder, reuse=remembered.get)
+    assert again.reused == 9 and writer.tries == {4: 1} and again.tokens_used == 3
+    assert again.text == first.text.replace("Paragraph 4 has five words.", "Paragraph 4 now has six words.")
+    told = [e for e in recorder.events if e[0] == "delta" and e[1] == 0]
+    assert told == [("delta", 0, first.parts[0].written.text)]
+    # Another style or model is another expansion: nothing is reused.
+    assert (await SectionedExpander(Writer(), Limits()).expand(edited, "formal", reuse=remembered.get)).reused == 0
+    other = Writer()
+    other.model = "another-model"
+    assert (await SectionedExpander(other, Limits()).expand(edited, "creative", reuse=remembered.get)).reused == 0
+
+
+async def test_a_cancelled_draft_remembers_the_sections_it_finished() -> None:
+    remembered: dict[str, Written] = {}
+    writer = Writer(forever={9})  # the last section never finishes: the draft is still running when cancelled
+    draft = asyncio.create_task(SectionedExpander(writer, Limits(attempts=1000)).expand(DRAFT, "creative", remember=remembered.__setitem__))
+    while len(remembered) < 9:
+        await asyncio.sleep(0.01)
+    draft.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await draft
+    assert len(remembered) == 9
 
 
 async def test_the_shared_limit_holds_across_drafts() -> None:

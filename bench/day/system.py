@@ -1,0 +1,131 @@
+"""What the stack spent while writers worked: CPU and memory per service, the gateway's event-loop
+lag, and how far behind each durable consumer was, sampled from outside the services."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from nats.js import JetStreamContext
+
+from bench.measure import cpu_seconds, descendants, rss_mib, slope_per_minute
+from compose.harness import Stack
+from contracts.subjects import STREAM_NAME
+
+BACKING = ("mongo", "mongo-text-expansion", "nats", "postgres")
+LAG_BUCKET = re.compile(r'^studio_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', re.M)
+
+
+@dataclass
+class Process:
+    name: str
+    pids: list[int]  # the process, and for PostgreSQL its backends too (read again at each sample)
+    cpu_start: float = 0.0
+    rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, MiB)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in self.pids)
+
+
+def processes(stack: Stack, extra: dict[str, int]) -> list[Process]:
+    """Every service and backing server of `stack`, and `extra` (the simulated provider, this benchmark)."""
+    info = stack.refresh()
+    found = [Process(name, [int(entry["pid"])]) for name, entry in sorted(info["services"].items())]
+    found += [Process(name, [int(info[name]["pid"])]) for name in BACKING if name in info]
+    found += [Process(name, [pid]) for name, pid in extra.items()]
+    return found
+
+
+class Sampler:
+    """CPU seconds and resident memory of each process every `interval` s; consumers' backlog every 5 s."""
+
+    def __init__(self, stack: Stack, procs: list[Process], js: JetStreamContext, *, interval: float = 2.0) -> None:
+        self.stack, self.procs, self.js, self.interval = stack, procs, js, interval
+        self.backlog: list[tuple[float, dict[str, int]]] = []  # (seconds, durable -> pending + unacknowledged)
+        self.started = 0.0
+        self.lag_start: dict[str, float] = {}
+        self.lag_end: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        for proc in self.procs:
+            proc.pids = self._tree(proc)
+            proc.cpu_start = proc.cpu()
+        self.lag_start = await self._lag(session)
+        self.started = time.monotonic()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self, session: aiohttp.ClientSession) -> float:
+        """Stop sampling; the seconds sampled."""
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self.lag_end = await self._lag(session)
+        return time.monotonic() - self.started
+
+    def _tree(self, proc: Process) -> list[int]:
+        root = proc.pids[0]
+        return [root, *descendants(root)] if proc.name == "postgres" else [root]
+
+    async def _run(self) -> None:
+        tick = 0
+        while True:
+            at = time.monotonic() - self.started
+            for proc in self.procs:
+                proc.pids = self._tree(proc) if proc.name == "postgres" else proc.pids
+                proc.rss.append((at, sum(rss_mib(p) for p in proc.pids)))
+            if tick % max(1, round(5 / self.interval)) == 0:
+                self.backlog.append((at, await self.consumers()))
+            tick += 1
+            await asyncio.sleep(self.interval)
+
+    async def consumers(self) -> dict[str, int]:
+        """Each durable consumer of the event stream: messages not yet handled (pending and unacknowledged)."""
+        found = {}
+        for info in await self.js.consumers_info(STREAM_NAME):
+            name = info.name or ""
+            if info.config.durable_name:
+                found[name] = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        return found
+
+    async def _lag(self, session: aiohttp.ClientSession) -> dict[str, float]:
+        """The gateway's event-loop lag histogram: cumulative count per bucket bound."""
+        async with session.get(f"{self.stack.gateway}/metrics", headers=self.stack.metrics_headers) as response:
+            text = await response.text()
+        return {bound: float(count) for bound, count in LAG_BUCKET.findall(text)}
+
+    def lag_quantiles(self) -> tuple[str, str, int]:
+        """The gateway's loop lag during the run: p50 and p99 as bucket bounds, and the samples."""
+        counts = {b: self.lag_end.get(b, 0.0) - self.lag_start.get(b, 0.0) for b in self.lag_end}
+        total = counts.get("+Inf", 0.0)
+
+        def bound(q: float) -> str:
+            for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
+                if n >= q * total:
+                    return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "> 2.5 s"
+            return "-"
+
+        return bound(0.5), bound(0.99), int(total)
+
+    def resources_table(self, seconds: float) -> str:
+        rows = ["| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |", "| --- | --- | --- | --- | --- | --- |"]
+        for proc in sorted(self.procs, key=lambda p: -(p.cpu() - p.cpu_start)):
+            used = max(0.0, proc.cpu() - proc.cpu_start)
+            peak = max((v for _, v in proc.rss), default=0.0)
+            end = proc.rss[-1][1] if proc.rss else 0.0
+            # The slope is taken over the second half: the first fills caches and pools.
+            half = [s for s in proc.rss if s[0] >= seconds / 2]
+            rows.append(f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope_per_minute(half):+.1f} |")
+        return "\n".join(rows)
+
+    def backlog_table(self) -> str:
+        names = sorted({n for _, found in self.backlog for n in found})
+        rows = ["| consumer | max behind | at end | samples over time (every ~5 s) |", "| --- | --- | --- | --- |"]
+        for name in names:
+            series = [found.get(name, 0) for _, found in self.backlog]
+            shown = " ".join(str(v) for v in series[:: max(1, len(series) // 12)])
+            rows.append(f"| {name} | {max(series, default=0)} | {series[-1] if series else 0} | {shown} |")
+        return "\n".join(rows)
