@@ -6,7 +6,8 @@ kept: every invalidation stamps the user with a counter, and a build that starte
 stamp is thrown away after it has answered its callers, so no view older than an event the
 gateway has seen is ever served again. A build that says its view is incomplete (a piece pending,
 stale, missing or unavailable) is not kept either: no event may come to replace it. Identical
-concurrent requests share one build.
+concurrent requests share one build; a fresh read (no cache, or a consistency token the gateway
+has not caught up with) shares only a build that began after it arrived.
 """
 
 from __future__ import annotations
@@ -35,13 +36,21 @@ class Served:
     age: float  # seconds since the view was assembled
 
 
+@dataclass(eq=False)
+class _Flight:
+    """A view being built: when it started, and the answer its callers wait for."""
+
+    started: float  # time.monotonic()
+    future: asyncio.Future[bytes]
+
+
 class ViewCache:
     def __init__(self, maxsize: int = 10_000) -> None:
         self._views: LRUCache[Key, Cached] = LRUCache(maxsize=maxsize)
         self._stamps: LRUCache[str, int] = LRUCache(maxsize=max(maxsize * 10, 1000))
         self._counter = itertools.count(1)
         self._clock = 0
-        self._flights: dict[Key, asyncio.Future[bytes]] = {}
+        self._flights: dict[Key, _Flight] = {}  # the newest build of each view
         self._everyone = 0  # the clock when every view was last forgotten
 
     def invalidate(self, user_id: str) -> None:
@@ -60,37 +69,43 @@ class ViewCache:
         self._everyone = self._clock
         self._views.clear()
 
-    async def get(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]], *, bypass: bool = False) -> Served:
-        """The cached view, or one build shared by every caller asking meanwhile."""
-        if bypass:
-            # Fresh means fresh: a build begun before the caller's write may not show it.
-            started_at = self._clock
-            body, complete = await build()
-            self._keep(key, body, complete, started_at)
-            return Served(body, "bypass", 0.0)
-        cached = self._views.get(key)
-        if cached is not None:
-            return Served(cached.body, "hit", time.monotonic() - cached.stored_at)
-        flight = self._flights.get(key)
-        if flight is not None:
-            return Served(await asyncio.shield(flight), "shared", 0.0)
+    async def get(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]], *, fresh: bool = False) -> Served:
+        """The cached view, or one build shared by every caller asking meanwhile.
+
+        `fresh`: no cached view, and no build that began before this call (it may have read the
+        stores before the caller's write): fresh means fresh. Such a caller shares a build that
+        began after it arrived; while an older build runs, it waits for that one to end and shares
+        the next, so a crowd of fresh readers costs one build at a time, not one build each."""
+        arrived = time.monotonic()
+        if not fresh:
+            cached = self._views.get(key)
+            if cached is not None:
+                return Served(cached.body, "hit", time.monotonic() - cached.stored_at)
+        while (flight := self._flights.get(key)) is not None:
+            if not fresh or flight.started >= arrived:
+                return Served(await asyncio.shield(flight.future), "shared", 0.0)
+            await asyncio.wait([flight.future])  # an older build: the next one starts after it
+        return Served(await self._build(key, build), "bypass" if fresh else "miss", 0.0)
+
+    async def _build(self, key: Key, build: Callable[[], Awaitable[tuple[bytes, bool]]]) -> bytes:
         started_at = self._clock
-        flight = asyncio.get_running_loop().create_future()
+        flight = _Flight(time.monotonic(), asyncio.get_running_loop().create_future())
         self._flights[key] = flight
         try:
             body, complete = await build()
         except asyncio.CancelledError:
-            flight.cancel()
+            flight.future.cancel()
             raise
         except Exception as exc:
-            flight.set_exception(exc)
-            flight.exception()  # retrieved here: the callers that shared it get it, nobody else needs it
+            flight.future.set_exception(exc)
+            flight.future.exception()  # retrieved here: the callers that shared it get it, nobody else needs it
             raise
         finally:
-            self._flights.pop(key, None)
-        flight.set_result(body)
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        flight.future.set_result(body)
         self._keep(key, body, complete, started_at)
-        return Served(body, "miss", 0.0)
+        return body
 
     def _keep(self, key: Key, body: bytes, complete: bool, started_at: int) -> None:
         """Cache a complete view, unless its user's data changed while it was being built."""

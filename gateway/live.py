@@ -3,7 +3,9 @@ behind a load balancer each serve their own sockets, and each keeps its own cach
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +66,8 @@ class LiveEvents(StreamFeed):
             occurred_at = event.get("occurred_at")
             if isinstance(occurred_at, str):
                 self.seen.saw(user_id, occurred_at)  # after the invalidation: a token is met by a fresh cache
+                with contextlib.suppress(ValueError):
+                    self.metrics.event_age.observe(max(0.0, time.time() - datetime.fromisoformat(occurred_at).timestamp()))
         if subject.startswith("blob.created.") and event.get("processor_id") not in (None, "user"):
             # A derived blob of a processor we may not know yet: look at the registry again soon.
             if event.get("processor_id") not in self.directory.registrations:

@@ -25,6 +25,12 @@ class GatewayMetrics:
         self.shed = Counter("studio_gateway_shed", "Calls shed: no slot within the request's budget", ["source"], registry=registry)
         self.circuit = Gauge("studio_gateway_circuit_state", "0 closed, 1 half-open, 2 open", ["source"], registry=registry)
         self.events = Counter("studio_gateway_events", "Events received from the stream", ["type"], registry=registry)
+        self.event_age = Histogram(
+            "studio_gateway_event_age_seconds",
+            "From an event's occurred_at (the write, on its service's clock) to its arrival here: outbox, broker, stream",
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
         self.progress = Counter("studio_gateway_progress", "Progress messages received from the progress stream", registry=registry)
         self.coalesced = Counter(
             "studio_gateway_progress_coalesced", "Progress messages joined to an unsent one for a socket that was behind", registry=registry

@@ -58,7 +58,7 @@ async def book_view(request: web.Request) -> web.Response:
     key = (user_id, book_id, ",".join(sorted(include)) if include is not None else "")
     token = requested(request)
     fresh = _no_cache(request) or (token is not None and not request.app[LIVE].seen.caught_up(user_id, token))
-    served = await request.app[CACHE].get(key, build, bypass=fresh)
+    served = await request.app[CACHE].get(key, build, fresh=fresh)
     request.app[GATEWAY_METRICS].cache.labels(served.source).inc()
     return web.Response(
         body=served.body,

@@ -53,7 +53,7 @@ SETUP_AT_ONCE = 16  # writers making their books at the same time
 class Outcome:
     writers: int
     record: Record
-    lag: tuple[str, str, int]
+    histograms: str
 
 
 def _loopback(stack: Stack) -> None:
@@ -146,8 +146,8 @@ async def _measured(
     print("\nOperations:\n")
     print(record.operations_table(seconds / 60))
     print(f"\nsocket messages: {dict(record.socket_messages.most_common())}; reconnects: {record.reconnects}")
-    lag = sampler.lag_quantiles()
-    print(f"\ngateway event-loop lag: p50 {lag[0]}, p99 {lag[1]} ({lag[2]} samples)")
+    print("\nLatencies the services report (from their histograms):\n")
+    print(sampler.histograms_table())
     print("\nProcesses (CPU over the run; memory sampled every 2 s):\n")
     print(sampler.resources_table(seconds))
     print("\nDurable consumers, messages not yet handled:\n")
@@ -157,7 +157,7 @@ async def _measured(
     if spy is not None:
         print(f"\nProfile of {profile} over the run (py-spy):\n")
         print(spy.summary())
-    return Outcome(count, record, lag)
+    return Outcome(count, record, sampler.histograms_table())
 
 
 def knee(outcomes: list[Outcome]) -> str:
@@ -176,7 +176,6 @@ def knee(outcomes: list[Outcome]) -> str:
         total = o.record.requests()
         cells.append(f"{wrong / total:.2%} ({server} 5xx)" if total else "-")
     rows.append("| errors | < 1 %, no 5xx | " + " | ".join(cells) + " |")
-    rows.append("| gateway loop lag p99 | | " + " | ".join(o.lag[1] for o in outcomes) + " |")
     return "\n".join(rows)
 
 

@@ -16,7 +16,13 @@ from compose.harness import Stack
 from contracts.subjects import STREAM_NAME
 
 BACKING = ("mongo", "mongo-text-expansion", "nats", "postgres")
-LAG_BUCKET = re.compile(r'^studio_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', re.M)
+# Histograms read from the services' /metrics at the start and the end of the run.
+HISTOGRAMS = {
+    "gateway event-loop lag": ("gateway", "studio_event_loop_lag_seconds"),
+    "index event-loop lag": ("index", "studio_event_loop_lag_seconds"),
+    "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds"),
+    "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds"),
+}
 
 
 @dataclass
@@ -46,15 +52,15 @@ class Sampler:
         self.stack, self.procs, self.js, self.interval = stack, procs, js, interval
         self.backlog: list[tuple[float, dict[str, int]]] = []  # (seconds, durable -> pending + unacknowledged)
         self.started = 0.0
-        self.lag_start: dict[str, float] = {}
-        self.lag_end: dict[str, float] = {}
+        self.hist_start: dict[str, dict[str, float]] = {}
+        self.hist_end: dict[str, dict[str, float]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         for proc in self.procs:
             proc.pids = self._tree(proc)
             proc.cpu_start = proc.cpu()
-        self.lag_start = await self._lag(session)
+        self.hist_start = await self._histograms(session)
         self.started = time.monotonic()
         self._task = asyncio.create_task(self._run())
 
@@ -63,7 +69,7 @@ class Sampler:
         assert self._task is not None
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
-        self.lag_end = await self._lag(session)
+        self.hist_end = await self._histograms(session)
         return time.monotonic() - self.started
 
     def _tree(self, proc: Process) -> list[int]:
@@ -91,24 +97,33 @@ class Sampler:
                 found[name] = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
         return found
 
-    async def _lag(self, session: aiohttp.ClientSession) -> dict[str, float]:
-        """The gateway's event-loop lag histogram: cumulative count per bucket bound."""
-        async with session.get(f"{self.stack.gateway}/metrics", headers=self.stack.metrics_headers) as response:
-            text = await response.text()
-        return {bound: float(count) for bound, count in LAG_BUCKET.findall(text)}
+    async def _histograms(self, session: aiohttp.ClientSession) -> dict[str, dict[str, float]]:
+        """Each watched histogram: cumulative count per bucket bound, as the service reports it now."""
+        found: dict[str, dict[str, float]] = {}
+        urls = {"gateway": self.stack.gateway, "index": self.stack.index, "text-expansion": self.stack.text_expansion}
+        for label, (service, metric) in HISTOGRAMS.items():
+            async with session.get(f"{urls[service]}/metrics", headers=self.stack.metrics_headers) as response:
+                text = await response.text()
+            pattern = re.compile(rf'^{metric}_bucket\{{le="([^"]+)"\}} ([0-9.e+]+)$', re.M)
+            found[label] = {bound: float(count) for bound, count in pattern.findall(text)}
+        return found
 
-    def lag_quantiles(self) -> tuple[str, str, int]:
-        """The gateway's loop lag during the run: p50 and p99 as bucket bounds, and the samples."""
-        counts = {b: self.lag_end.get(b, 0.0) - self.lag_start.get(b, 0.0) for b in self.lag_end}
-        total = counts.get("+Inf", 0.0)
+    def histograms_table(self) -> str:
+        """Each watched histogram over the run: p50 and p99 as bucket bounds, and how many observations."""
+        rows = ["| what | p50 | p99 | observations |", "| --- | --- | --- | --- |"]
+        for label in HISTOGRAMS:
+            end, start = self.hist_end.get(label, {}), self.hist_start.get(label, {})
+            counts = {b: end[b] - start.get(b, 0.0) for b in end}
+            total = counts.get("+Inf", 0.0)
 
-        def bound(q: float) -> str:
-            for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
-                if n >= q * total:
-                    return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "> 2.5 s"
-            return "-"
+            def bound(q: float) -> str:
+                for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
+                    if total and n >= q * total:
+                        return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "above the last bucket"
+                return "-"
 
-        return bound(0.5), bound(0.99), int(total)
+            rows.append(f"| {label} | {bound(0.5)} | {bound(0.99)} | {int(total)} |")
+        return "\n".join(rows)
 
     def resources_table(self, seconds: float) -> str:
         rows = ["| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |", "| --- | --- | --- | --- | --- | --- |"]

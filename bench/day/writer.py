@@ -131,16 +131,17 @@ class Writer:
                         body = await response.read()
                         status = response.status
                         retry = float(response.headers.get("Retry-After", "0") or 0)
+                        served = response.headers.get("X-Cache")  # a book view: hit, miss, shared, bypass
                         if "Studio-Consistency" in response.headers:
                             self.consistency = response.headers["Studio-Consistency"]
                 except (aiohttp.ClientError, asyncio.TimeoutError):
-                    status, body, retry = 599, b"", 0.0  # no answer: counted as a failure of the server
+                    status, body, retry, served = 599, b"", 0.0, None  # no answer: counted as a failure of the server
                 took = time.perf_counter() - started
             if status == 503 and retry and attempt < RETRIES:
                 shared.record.operation(f"{name} (shed, asked again)", took, status, expected=(503,))
                 await asyncio.sleep(retry)
                 continue
-            shared.record.operation(name, took, status, expected=expected)
+            shared.record.operation(f"{name} ({served})" if served else name, took, status, expected=expected)
             return status, (_json(body) if body else None)
         raise AssertionError("unreachable")
 
