@@ -85,6 +85,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await app[BLOBS].close()
     finally:
         await nc.drain()
         await mongo.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import msgspec
@@ -50,6 +52,7 @@ from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_
 from .failures import FailureStore, summary
 from .registry import SchemaRegistry
 
+log = logging.getLogger(__name__)
 MAX_UPDATE_ATTEMPTS = 8
 KNOWN_BOOKS_MAX = 100_000
 MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
@@ -86,6 +89,7 @@ class BlobStore:
         # Books this process has filed: a book is never un-filed while a draft names it, so a
         # second upsert would change nothing.
         self._known_books: set[tuple[str, str]] = set()
+        self._cascading: dict[str, asyncio.Task[None]] = {}  # deletions whose cascade runs after their answer
 
     @staticmethod
     async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -275,13 +279,15 @@ class BlobStore:
             return to_user_blob({**doc, **fields})
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
-    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None) -> None:
+    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None, wait: bool = False) -> None:
         """Tombstone a blob in one write that also holds its `blob.deleted` event and a cascade
         mark; then tombstone what was derived from it, each with its own event, and clear the mark.
 
-        A crash before the write leaves the blob untouched; a crash after it leaves a marked
-        tombstone whose cascade `finish_cascades` completes at the next start. Either way no live
-        blob is left with its derived blobs half gone.
+        The caller's answer waits for the tombstone only (a delete costs what a save does); the
+        cascade runs after it (`wait`: before returning). A crash before the write leaves the blob
+        untouched; a crash after it leaves a marked tombstone whose cascade `finish_cascades`
+        completes at the next start or sweep. Either way no live blob is left with its derived
+        blobs half gone for longer than that.
         """
         doc = await self._live(user_id, blob_id)
         children = await self._live_children(user_id, blob_id)
@@ -303,7 +309,30 @@ class BlobStore:
         if result.modified_count == 0:
             raise BlobNotFound(f"blob {blob_id} does not exist")
         self.relay.notify(blob_id, [entry], deleted=True)
-        await self._cascade(user_id, blob_id, doc.get("parent_id"))
+        if wait:
+            await self._cascade(user_id, blob_id, doc.get("parent_id"))
+        else:
+            self._cascade_later(user_id, blob_id, doc.get("parent_id"))
+
+    def _cascade_later(self, user_id: str, blob_id: str, parent_id: str | None) -> None:
+        if blob_id in self._cascading:
+            return
+        task = asyncio.create_task(self._cascade_logged(user_id, blob_id, parent_id))
+        self._cascading[blob_id] = task
+        task.add_done_callback(lambda _: self._cascading.pop(blob_id, None))
+
+    async def _cascade_logged(self, user_id: str, blob_id: str, parent_id: str | None) -> None:
+        try:
+            await self._cascade(user_id, blob_id, parent_id)
+        except Exception as exc:  # the mark stays: the sweep finishes it
+            log.warning("the deletion of %s is left for the sweep: %s", blob_id, exc)
+
+    async def close(self) -> None:
+        """Stop the cascades under way; their marks stay, and the next start finishes them."""
+        running = list(self._cascading.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def _live_children(self, user_id: str, parent_id: str) -> list[str]:
         children = await self.blobs.find({"parent_id": parent_id, "user_id": user_id, **LIVE}, {"_id": 1}).to_list(None)
@@ -317,7 +346,7 @@ class BlobStore:
         # is no longer live), so one sweep after the tombstone finds every child there will be.
         for child in await self._live_children(user_id, blob_id):
             with contextlib.suppress(BlobNotFound):  # its processor may be replacing it right now
-                await self.delete(user_id, child)
+                await self.delete(user_id, child, wait=True)
         await self.blobs.update_one({"_id": blob_id}, {"$unset": {CASCADE_FLAG: ""}})
         # The relay leaves a marked tombstone alone; once its event is out it has nothing to say.
         await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}})
@@ -325,9 +354,10 @@ class BlobStore:
     async def finish_cascades(self) -> int:
         """Complete the cascades a crash interrupted; returns how many tombstones it finished."""
         marked = await self.blobs.find({CASCADE_FLAG: True}, {"_id": 1, "user_id": 1, "parent_id": 1}).to_list(None)
-        for doc in marked:
+        waiting = [doc for doc in marked if doc["_id"] not in self._cascading]  # the others are under way here
+        for doc in waiting:
             await self._cascade(doc["user_id"], doc["_id"], doc.get("parent_id"))
-        return len(marked)
+        return len(waiting)
 
     async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
@@ -406,7 +436,7 @@ class BlobStore:
                 removed = await self.blobs.delete_one({"_id": request.id, "outbox.event_id": event.event_id})
                 if not removed.deleted_count:
                     with contextlib.suppress(BlobNotFound):
-                        await self.delete(request.user_id, request.id)
+                        await self.delete(request.user_id, request.id, wait=True)
             raise BlobNotFound(f"blob {request.parent_id} does not exist")
         if created:
             self.relay.notify(request.id, doc["outbox"])
