@@ -28,9 +28,17 @@ PG_SUPERUSER = "postgres"
 PG_PROCESSORS = {"book-compiler": "book_compiler", "pitch-builder": "pitch_builder", "summary": "summary"}
 
 
+def embedded_mongo_url(host: str, port: int) -> str:
+    """The URL of an embedded MongoDB-wire server. Retryable writes are off: that server keeps a
+    record of each one and scans them all on every write (10,000 records, 30 minutes), which
+    made it the stack's busiest process; on loopback to one server a driver retry has nothing to
+    fail over to. A real MongoDB's URL (`STUDIO_*_MONGO_URL`) keeps the driver's default."""
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
+
+
 def mongo_spec(data_dir: Path, host: str, port: int, *, name: str = "mongo") -> ChildSpec:
     """A MongoDB-wire server of its own, with its data in `data_dir/<name>`."""
-    url = f"mongodb://{host}:{port}/?directConnection=true"
+    url = embedded_mongo_url(host, port)
 
     async def ready() -> None:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, serverSelectionTimeoutMS=1000)

@@ -21,6 +21,7 @@ from typing import Any
 
 from servicekit.auth import issue_token
 
+from .backing import embedded_mongo_url
 from .settings import DEFAULT_PORTS
 from .supervisor import BACKING
 
@@ -121,7 +122,7 @@ class Stack:
 
     @property
     def mongo_url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.ports['mongo']}/?directConnection=true"
+        return embedded_mongo_url("127.0.0.1", self.ports["mongo"])
 
     @property
     def metrics_headers(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from . import secrets
-from .backing import PG_PROCESSORS, NatsRoutes, mongo_spec, nats_spec, postgres_spec, provision_databases, wait_for_jetstream
+from .backing import PG_PROCESSORS, NatsRoutes, embedded_mongo_url, mongo_spec, nats_spec, postgres_spec, provision_databases, wait_for_jetstream
 from .children import Child, ChildSpec, python_module
 from .settings import PROCESSOR_MODULES, StackSettings, port_key
 from .topology import instance_name, port_name
@@ -86,10 +86,10 @@ class Supervisor:
             "STUDIO_NATS_URL": self.nats_url(), "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
             "STUDIO_STREAM_REPLICAS": str(topology.stream_replicas),
         }  # fmt: skip
-        mongo_url = f"mongodb://{host}:{s.ports['mongo']}/?directConnection=true"
+        mongo_url = embedded_mongo_url(host, s.ports["mongo"])
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
         # Text expansion keeps its database on a server of its own: owners do not take turns.
-        expansion_url = f"mongodb://{host}:{s.ports['text_expansion_mongo']}/?directConnection=true"
+        expansion_url = embedded_mongo_url(host, s.ports["text_expansion_mongo"])
         self.databases["text-expansion"] = expansion_url.replace("/?", "/studio_text_expansion?")
         # With the demo, the offline expander writes at a reading pace, so that expansions are seen streaming.
         pace = {"STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND": "40"} if s.demo and not os.environ.get("STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND") else {}

@@ -279,7 +279,7 @@ class BlobStore:
             return to_user_blob({**doc, **fields})
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
-    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None, wait: bool = False) -> None:
+    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None, wait: bool = False, unlink: bool = True) -> None:
         """Tombstone a blob in one write that also holds its `blob.deleted` event and a cascade
         mark; then tombstone what was derived from it, each with its own event, and clear the mark.
 
@@ -287,7 +287,8 @@ class BlobStore:
         cascade runs after it (`wait`: before returning). A crash before the write leaves the blob
         untouched; a crash after it leaves a marked tombstone whose cascade `finish_cascades`
         completes at the next start or sweep. Either way no live blob is left with its derived
-        blobs half gone for longer than that.
+        blobs half gone for longer than that. `unlink`: take it out of its parent's `derived_ids`
+        (not when the parent is being deleted too).
         """
         doc = await self._live(user_id, blob_id)
         children = await self._live_children(user_id, blob_id)
@@ -309,10 +310,11 @@ class BlobStore:
         if result.modified_count == 0:
             raise BlobNotFound(f"blob {blob_id} does not exist")
         self.relay.notify(blob_id, [entry], deleted=True)
+        parent_id = doc.get("parent_id") if unlink else None
         if wait:
-            await self._cascade(user_id, blob_id, doc.get("parent_id"))
+            await self._cascade(user_id, blob_id, parent_id)
         else:
-            self._cascade_later(user_id, blob_id, doc.get("parent_id"))
+            self._cascade_later(user_id, blob_id, parent_id)
 
     def _cascade_later(self, user_id: str, blob_id: str, parent_id: str | None) -> None:
         if blob_id in self._cascading:
@@ -346,10 +348,16 @@ class BlobStore:
         # is no longer live), so one sweep after the tombstone finds every child there will be.
         for child in await self._live_children(user_id, blob_id):
             with contextlib.suppress(BlobNotFound):  # its processor may be replacing it right now
-                await self.delete(user_id, child, wait=True)
-        await self.blobs.update_one({"_id": blob_id}, {"$unset": {CASCADE_FLAG: ""}})
-        # The relay leaves a marked tombstone alone; once its event is out it has nothing to say.
-        await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}})
+                await self.delete(user_id, child, wait=True, unlink=False)  # this tombstone keeps no list
+        # A tombstone whose event is out has nothing left to say: it goes, in one write (each write
+        # is a commit the database syncs). One whose event is still to go loses its mark instead,
+        # and the relay removes it once the event is out; if the event went out in between, it goes now.
+        gone = await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}})
+        if gone.deleted_count:
+            return
+        unmarked = await self.blobs.update_one({"_id": blob_id, "outbox.0": {"$exists": True}}, {"$unset": {CASCADE_FLAG: ""}})
+        if not unmarked.matched_count:
+            await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}})
 
     async def finish_cascades(self) -> int:
         """Complete the cascades a crash interrupted; returns how many tombstones it finished."""

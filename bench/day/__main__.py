@@ -120,13 +120,14 @@ async def _measured(
 
     shared.record = Record()  # the day's record starts with the clock
     await sampler.start(session)
-    spy = None
-    if profile:
-        pid = int(stack.refresh()["services"][profile]["pid"])
-        spy = Profile(pid, minutes * 60, work / f"profile-{profile}-{count}.txt")
-        if not await spy.start():
+    spies: dict[str, Profile] = {}
+    info = stack.refresh()
+    for name in (profile or "").split(",") if profile else []:
+        pid = int((info["services"].get(name) or info[name])["pid"])
+        spies[name] = Profile(pid, minutes * 60, work / f"profile-{name}-{count}.txt")
+        if not await spies[name].start():
             print("(py-spy is not installed: no profile)")
-            spy = None
+            spies.pop(name)
     until = time.monotonic() + minutes * 60
     await asyncio.gather(*(w.run(until) for w in writers))
     seconds = await sampler.stop(session)
@@ -137,7 +138,7 @@ async def _measured(
     drained = await _settle(sampler, 600)
     shared.stopping.set()
     await asyncio.gather(*(w.close() for w in writers))
-    if spy is not None:
+    for spy in spies.values():
         await spy.wait()
 
     print("\nThe promises:\n")
@@ -154,8 +155,8 @@ async def _measured(
     print(sampler.backlog_table())
     behind_text = ", ".join(f"{k} {v}" for k, v in behind.items() if v) or "nothing"
     print(f"\nwhen the writers stopped, behind: {behind_text}; caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)")
-    if spy is not None:
-        print(f"\nProfile of {profile} over the run (py-spy):\n")
+    for name, spy in spies.items():
+        print(f"\nProfile of {name} over the run (py-spy):\n")
         print(spy.summary())
     return Outcome(count, record, sampler.histograms_table())
 
@@ -186,7 +187,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--in-flight", type=int, default=0, help="requests in flight at most (default: one per writer)")
     parser.add_argument("--settle-minutes", type=float, default=15.0, help="how long to wait for the setup's expansions at most")
-    parser.add_argument("--profile", default=None, help="a service to sample with py-spy during the run (e.g. gateway, index)")
+    parser.add_argument("--profile", default=None, help="services to sample with py-spy during the run, comma-separated (gateway, index, mongo, ...)")
     args = parser.parse_args()
     counts = [int(n) for n in args.writers.split(",")]
     outcomes = []

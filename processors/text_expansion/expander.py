@@ -45,8 +45,8 @@ class Expansion:
 class Limits:
     """How a draft is cut and how much runs at once."""
 
-    section_words: int = 40  # a paragraph longer than this is cut into groups of sentences
-    per_draft: int = 32  # sections of one draft written at the same time
+    section_words: int = 32  # a paragraph longer than this is cut into groups of sentences
+    per_draft: int = 64  # sections of one draft written at the same time
     shared: int = 128  # sections written at the same time by this instance, all drafts together
     attempts: int = 3  # tries of one section before the whole message is given back to JetStream
     max_retry_after: float = 60.0  # the longest a 429's Retry-After is waited for within one delivery

@@ -13,7 +13,7 @@ from .expander import Limits
 
 PREFIX = "TEXT_EXPANSION"
 DEFAULT_PORT = 8012
-DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true"
+DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true&retryWrites=false"  # the embedded server (compose/backing.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,8 +34,8 @@ class Settings(ProcessorSettings):
             mongo_url=env.url("STUDIO_TEXT_EXPANSION_MONGO_URL", DEFAULT_MONGO_URL, schemes=("mongodb", "mongodb+srv")),
             database=env.string("STUDIO_TEXT_EXPANSION_DATABASE", "studio_text_expansion"),
             limits=Limits(
-                section_words=env.integer("STUDIO_TEXT_EXPANSION_SECTION_WORDS", 40, minimum=5, maximum=10_000),
-                per_draft=env.integer("STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT", 32, minimum=1, maximum=256),
+                section_words=env.integer("STUDIO_TEXT_EXPANSION_SECTION_WORDS", 32, minimum=5, maximum=10_000),
+                per_draft=env.integer("STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT", 64, minimum=1, maximum=256),
                 shared=env.integer("STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE", 128, minimum=1, maximum=4096),
                 attempts=env.integer("STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS", 3, minimum=1, maximum=20),
                 max_retry_after=env.number("STUDIO_TEXT_EXPANSION_MAX_RETRY_AFTER_SECONDS", 60.0, minimum=0.0),
