@@ -69,6 +69,10 @@ class OutboxRelay:
         self._dirty: set[str] = set()
         self._handed: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
+        # Published, to be marked sent: (document ids, event ids, tombstone ids) per batch.
+        self._unmarked: list[tuple[list[str], list[str], list[str]]] = []
+        self._marking: set[str] = set()  # the documents the marker is writing now
+        self._marks_due = asyncio.Event()
         self.published = 0
 
     def notify(self, doc_id: str, entries: list[dict[str, Any]] | None = None, *, deleted: bool = False) -> None:
@@ -80,7 +84,20 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until cancelled: written events at once, a full scan at start and periodically."""
+        """Relay until cancelled: written events at once, a full scan at start and periodically.
+
+        Marking events sent runs beside publishing: under load the marking write waits its turn
+        in the database, and the next events must not wait behind it (they would reach clients
+        that much later). An event marked late is at worst published again, and JetStream's
+        de-duplication window drops the second copy."""
+        marker = asyncio.create_task(self._mark_forever())
+        try:
+            await self._publish_forever()
+        finally:
+            marker.cancel()
+            await asyncio.gather(marker, return_exceptions=True)
+
+    async def _publish_forever(self) -> None:
         last_scan = 0.0
         failures = 0
         while True:
@@ -99,7 +116,9 @@ class OutboxRelay:
                 if dirty:
                     await self.relay({"_id": {"$in": sorted(dirty)}})
                 if time.monotonic() - last_scan >= self._scan_seconds:
-                    await self.relay({PENDING_FLAG: True})
+                    # What is published but not yet marked is not left behind: it is not published again.
+                    awaiting = {i for ids, _, _ in self._unmarked for i in ids} | self._marking
+                    await self.relay({PENDING_FLAG: True, **({"_id": {"$nin": sorted(awaiting)}} if awaiting else {})})
                     last_scan = time.monotonic()
                 failures = 0
             except asyncio.CancelledError:
@@ -117,38 +136,62 @@ class OutboxRelay:
         return await self._publish(docs)
 
     async def _publish(self, docs: list[dict[str, Any]]) -> int:
-        """Publish every document's events, then mark them sent with as few writes as possible.
-
-        Writes to one collection serialise and every commit is fsynced, so the batch is marked
-        in one write: a document whose outbox is exactly one sent event is emptied and unflagged.
-        Only when some document held more does a second write pull the sent events from it.
-        """
+        """Publish every document's events; hand them to the marker, which marks them sent."""
         results = await asyncio.gather(*(self._publish_doc(doc) for doc in docs), return_exceptions=True)
         sent = [event_id for result in results if isinstance(result, list) for event_id in result]
         ids = [doc["_id"] for doc in docs]
         if ids:
-            cleared = await self._collection.update_many(
-                {"_id": {"$in": ids}, "outbox": {"$size": 1}, "outbox.event_id": {"$in": sent}},
-                {"$set": {"outbox": []}, "$unset": {PENDING_FLAG: ""}},
-            )
-            if cleared.modified_count < len(ids):
-                await self._collection.update_many(
-                    {"_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}}
-                )
-                await self._collection.update_many(
-                    {"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}}
-                )
-            tombstones = [doc["_id"] for doc in docs if doc.get("deleted")]
-            if tombstones:
-                # A tombstone whose deletion event is out has nothing left to say.
-                await self._collection.delete_many(
-                    {"_id": {"$in": tombstones}, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}}
-                )
+            self._unmarked.append((ids, sent, [doc["_id"] for doc in docs if doc.get("deleted")]))
+            self._marks_due.set()
         self.published += len(sent)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
         return len(sent)
+
+    async def _mark_forever(self) -> None:
+        failures = 0
+        while True:
+            await self._marks_due.wait()
+            self._marks_due.clear()
+            batches, self._unmarked = self._unmarked, []
+            self._marking = {i for ids, _, _ in batches for i in ids}
+            try:
+                await self._mark(
+                    [i for ids, _, _ in batches for i in ids], [e for _, sent, _ in batches for e in sent],
+                    [t for _, _, tombstones in batches for t in tombstones],
+                )  # fmt: skip
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the events stay pending in the database; the next try or scan marks them
+                failures += 1
+                self._unmarked[:0] = batches
+                self._marks_due.set()
+                log.warning("marking events sent failed (%s: %s)", type(exc).__name__, exc)
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+            finally:
+                self._marking = set()
+
+    async def _mark(self, ids: list[str], sent: list[str], tombstones: list[str]) -> None:
+        """Mark published events sent with as few writes as possible.
+
+        Writes to one collection serialise and every commit is fsynced, so what was published since
+        the last marking is marked in one write: a document whose outbox is exactly one sent event
+        is emptied and unflagged. Only when some document held more does a second write pull the
+        sent events from it."""
+        cleared = await self._collection.update_many(
+            {"_id": {"$in": ids}, "outbox": {"$size": 1}, "outbox.event_id": {"$in": sent}},
+            {"$set": {"outbox": []}, "$unset": {PENDING_FLAG: ""}},
+        )
+        if cleared.modified_count < len(set(ids)):
+            await self._collection.update_many({"_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}})
+            await self._collection.update_many({"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}})
+        if tombstones:
+            # A tombstone whose deletion event is out has nothing left to say.
+            await self._collection.delete_many(
+                {"_id": {"$in": tombstones}, "deleted": True, "outbox": {"$size": 0}, CASCADE_FLAG: {"$exists": False}}
+            )
 
     async def _publish_doc(self, doc: dict[str, Any]) -> list[str]:
         """Publish one document's events in order; the broker's ack comes before the next."""

@@ -15,7 +15,7 @@ SENTENCE = re.compile(r"[^.!?]+[.!?]+[\"')\]]*|[^.!?]+$")
 WORD = re.compile(r"[\w'’-]+")
 MAX_SENTENCES = 3
 MAX_SUMMARY = 600
-MAX_TOKENS = 300  # a summary of a few sentences; the bound keeps a runaway answer from being paid for
+MAX_TOKENS = 160  # a summary of three sentences; the bound keeps a runaway answer from being paid for
 SYSTEM_PROMPT = (
     "You summarise a chapter of a novel for its author in two or three plain sentences: who does what, "
     "and what changes. No preamble, no judgement."
