@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python -m bench.exports
 	$(BIN)/python -m bench.studio
 	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.day --writers 10 --minutes 1 --settle-minutes 5
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache
