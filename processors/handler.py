@@ -136,6 +136,11 @@ class DerivingHandler:
             raise PermanentError(f"{info.id} cannot read {event.processor_id}'s blobs")
         if source is None:
             return Outcome.SKIPPED  # deleted since; its deletion event tidies up
+        if source.version > event.version:
+            # The source moved on since this event: the newer version's own event derives it. A
+            # writer typing saves a version every few seconds; a processor behind would otherwise
+            # register every one it missed, each a write to the index, only to drop it.
+            return Outcome.SUPERSEDED
         try:
             return await self.derive(source, attempt=attempt)
         except Superseded as exc:

@@ -48,7 +48,7 @@ class RuntimeSettings:
     crash_after_store: bool = False
 
     @classmethod
-    def from_env(cls, prefix: str, default_port: int, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
+    def from_env(cls, prefix: str, default_port: int, environ: Mapping[str, str] | None = None, *, concurrency: int = 16) -> RuntimeSettings:
         env = Env(environ)
         host = env.string(f"STUDIO_{prefix}_HOST", "127.0.0.1")
         port = env.integer(f"STUDIO_{prefix}_PORT", default_port, minimum=1, maximum=65535)
@@ -67,7 +67,7 @@ class RuntimeSettings:
             max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
             body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            concurrency=env.integer(f"STUDIO_{prefix}_CONCURRENCY", 16, minimum=1, maximum=256),
+            concurrency=env.integer(f"STUDIO_{prefix}_CONCURRENCY", concurrency, minimum=1, maximum=256),
             ack_wait_seconds=env.number("STUDIO_PROCESSOR_ACK_WAIT_SECONDS", 30.0, minimum=0.5),
             max_deliver=env.integer("STUDIO_PROCESSOR_MAX_DELIVER", 5, minimum=1, maximum=1000),
             backoff_seconds=_durations(env, "STUDIO_PROCESSOR_BACKOFF_SECONDS", (1.0, 5.0, 15.0, 30.0)),

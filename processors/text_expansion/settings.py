@@ -29,7 +29,9 @@ class Settings(ProcessorSettings):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
         return cls(
-            runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ),
+            # A draft's messages spend seconds waiting on the model (its sections share
+            # SECTIONS_AT_ONCE): many writers' drafts must be under way at once to keep up.
+            runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ, concurrency=64),
             llm=LLMSettings.from_env(environ),
             mongo_url=env.url("STUDIO_TEXT_EXPANSION_MONGO_URL", DEFAULT_MONGO_URL, schemes=("mongodb", "mongodb+srv")),
             database=env.string("STUDIO_TEXT_EXPANSION_DATABASE", "studio_text_expansion"),
