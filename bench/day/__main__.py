@@ -144,6 +144,8 @@ async def _measured(
     print("\nThe promises:\n")
     print(record.promises_table(count))
     print(f"\n{record.late_expansions} 1,000-word drafts were still waiting for their expansion when the clock stopped.")
+    print("\nOther times:\n")
+    print(record.timings_table())
     print("\nOperations:\n")
     print(record.operations_table(seconds / 60))
     print(f"\nsocket messages: {dict(record.socket_messages.most_common())}; reconnects: {record.reconnects}")

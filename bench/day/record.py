@@ -39,6 +39,7 @@ class Record:
     operations: dict[str, Operation] = field(default_factory=dict)
     # Promise name -> samples in seconds.
     samples: dict[str, list[float]] = field(default_factory=lambda: {p.name: [] for p in PROMISES})
+    timings: dict[str, list[float]] = field(default_factory=dict)  # other times worth showing (seconds)
     socket_messages: Counter[str] = field(default_factory=Counter)
     reconnects: int = 0
     late_expansions: int = 0  # 1,000-word drafts whose expansion had not come when the clock stopped
@@ -51,6 +52,15 @@ class Record:
 
     def promise(self, index: int, seconds: float) -> None:
         self.samples[PROMISES[index].name].append(seconds)
+
+    def timing(self, name: str, seconds: float) -> None:
+        self.timings.setdefault(name, []).append(seconds)
+
+    def timings_table(self) -> str:
+        rows = ["| time | samples | p50 | p99 | max |", "| --- | --- | --- | --- | --- |"]
+        for name, values in sorted(self.timings.items()):
+            rows.append(f"| {name} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} | {_time(max(values, default=0))} |")
+        return "\n".join(rows)
 
     def requests(self) -> int:
         return sum(sum(o.statuses.values()) for o in self.operations.values())

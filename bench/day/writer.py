@@ -20,6 +20,7 @@ from . import plan
 from .record import Record
 
 SAVED, EVENT, VALIDATION, EXPANDED = range(4)  # the promises, as `record.PROMISES` orders them
+ACK_TO_SOCKET = "a save's answer to its event on the saving device's socket"
 RETRIES = 3  # a shed request (503 with Retry-After) is asked again, as the studio does
 
 
@@ -92,6 +93,12 @@ class Device:
             started = writer.saves.pop((body["blob_id"], body["version"]), None)
             if started is not None:
                 record.promise(SAVED, now - started)
+        if kind == "blob.updated" and self.main:
+            acked = writer.acks.pop((body["blob_id"], body["version"]), None)
+            if acked is not None:
+                record.timing(ACK_TO_SOCKET, now - acked)
+            else:
+                writer.heard[(body["blob_id"], body["version"])] = now  # before the answer: the answer times it
         if kind == "blob.derived" and body.get("processor") == "text-expansion":
             started = writer.probes.pop(body["parent_id"], None)
             if started is not None:
@@ -113,6 +120,8 @@ class Writer:
         self.pitch: dict[str, Any] = {}
         self.devices = [Device(self, main=n == 0) for n in range(self.shape.devices)]
         self.saves: dict[tuple[str, int], float] = {}  # (blob, version) saved by the main device -> when
+        self.acks: dict[tuple[str, int], float] = {}  # (blob, version) saved -> when its answer came
+        self.heard: dict[tuple[str, int], float] = {}  # (blob, version) whose event came before its answer
         self.probes: dict[str, float] = {}  # 1,000-word drafts whose expansion is awaited -> when saved
         self.compiled = asyncio.Event()
         self.consistency: str | None = None
@@ -195,6 +204,10 @@ class Writer:
         status, found = await self.call(name, "PUT", f"/api/v1/blobs/{chapter.id}", json={"data": data, "version": chapter.version})
         if status == 200:
             chapter.version, chapter.text, chapter.title = found["version"], text, title
+            if self.heard.pop((chapter.id, chapter.version), None) is not None:
+                self.shared.record.timing(ACK_TO_SOCKET, 0.0)
+            else:
+                self.acks[(chapter.id, chapter.version)] = time.time()
         else:
             self.saves.pop(saved, None)
         return status
