@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import msgspec
+from cachetools import LRUCache
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -54,6 +55,7 @@ from .registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_ATTEMPTS = 8
+SCHEMAS_KNOWN = 100_000  # user blobs whose schema this process remembers
 KNOWN_BOOKS_MAX = 100_000
 MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
 
@@ -90,6 +92,7 @@ class BlobStore:
         # second upsert would change nothing.
         self._known_books: set[tuple[str, str]] = set()
         self._cascading: dict[str, asyncio.Task[None]] = {}  # deletions whose cascade runs after their answer
+        self._schemas_of: LRUCache[str, tuple[str, str]] = LRUCache(maxsize=SCHEMAS_KNOWN)  # user blob -> (owner, schema)
 
     @staticmethod
     async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -236,10 +239,15 @@ class BlobStore:
 
     async def update(self, blob_id: str, request: UpdateUserBlob) -> UserBlob:
         """Replace a user blob's data as a new version; `request.version` makes it conditional."""
+        known = self._schemas_of.get(blob_id)
+        if known is not None and known[0] == request.user_id:
+            # A blob's schema never changes: data its schema refuses is refused before any read.
+            await self.schemas.validate_blob(known[1], request.data)
         for _ in range(MAX_UPDATE_ATTEMPTS):
             doc = await self._live(request.user_id, blob_id)
             if doc.get("processor_id") != USER_PROCESSOR:
                 raise BlobNotFound(f"blob {blob_id} is derived; only user blobs are edited")
+            self._schemas_of[blob_id] = (request.user_id, doc["schema_id"])
             current = doc["version"]
             if request.version is not None and request.version != current:
                 raise VersionMismatch(f"blob {blob_id} is at version {current}, not {request.version}")
@@ -291,6 +299,7 @@ class BlobStore:
         (not when the parent is being deleted too).
         """
         doc = await self._live(user_id, blob_id)
+        self._schemas_of.pop(blob_id, None)
         children = await self._live_children(user_id, blob_id)
         moment = now()
         event = BlobDeleted(
