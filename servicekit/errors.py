@@ -107,6 +107,7 @@ class Unstorable(Unprocessable):
 class Unavailable(ServiceError):
     status, code, title = 503, "unavailable", "A dependency is unavailable"
     retryable = True
+    retry_after: float | None = 1.0  # a dependency that did not answer in time is asked again, not given up on
 
 
 class RenderLimit(Unprocessable):

@@ -24,6 +24,7 @@ from compose.harness import ServiceProcess, Stack, free_port, running_stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
+from ..sockets import Socket
 from ..integration.waiting import eventually
 
 EXPANSIONS_DB = "studio_text_expansion_aggregation"
@@ -257,13 +258,19 @@ async def test_fifty_identical_requests_share_one_fan_out(
 ) -> None:
     stack, _ = agg
     await write_book(client, user_id, "crowd", 5)
+    async with client.post(f"/api/v1/users/{user_id}/books", json={"id": "aside", "title": "Aside"}) as r:
+        assert r.status == 201
     await settled(agg[0], client, user_id, "crowd")
-    async with client.post("/api/v1/blobs", json=draft(content="An unrelated note, to drop the cached view.")) as r:
-        assert r.status == 201
-    await eventually(lambda: view(client, user_id, "crowd"), lambda v: v[1].headers["X-Cache"] == "miss", what="cache dropped")
-    async with client.post("/api/v1/blobs", json=draft(content="Another note, to drop it again.")) as r:
-        assert r.status == 201
-    await asyncio.sleep(0.3)  # let the gateway see the event
+    socket = Socket(await client.ws_connect("/ws"))
+    try:
+        await socket.first("ready")
+        # A change of another book drops the cached view; the event reaching the socket proves the
+        # gateway has had it (it drops the views before it tells the sockets), so none comes mid-crowd.
+        async with client.patch(f"/api/v1/users/{user_id}/books/aside", json={"title": "Aside, renamed"}) as r:
+            assert r.status == 200, await r.text()
+        await socket.first(lambda m: m["type"] == "book.updated" and m["book_id"] == "aside")
+    finally:
+        await socket.close()
     before = await upstream_calls(stack)
     answers = await asyncio.gather(*(view(client, user_id, "crowd") for _ in range(50)))
     after = await upstream_calls(stack)

@@ -163,8 +163,9 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
                     return found
                 since = page["next_since"]
 
-        async def views() -> dict[str, dict[str, Any]]:
-            """Every chapter of every writer's book, by draft id."""
+        async def views() -> dict[str, dict[str, Any]] | None:
+            """Every chapter of every writer's book, by draft id; None while the gateway sheds load (a 503
+            while the restarted index catches up on the backlog is an answer to retry, not a loss)."""
             chapters = {}
             for number in range(WRITERS):
                 token = issue_token(stack.secrets["jwt_secret"], users[number % 2])
@@ -174,6 +175,8 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
                     ) as response:
                         if response.status == 404:
                             continue
+                        if response.status == 503 and response.headers.get("Retry-After"):
+                            return None
                         assert response.status == 200, await response.text()
                         for chapter in (await response.json())["chapters"]:
                             chapters[chapter["draft"]["id"] if chapter["draft"] else f"?{chapter['chapter']}"] = chapter
@@ -181,7 +184,7 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
 
         # At rest: every live chapter's expansion is there and current (pending ones were asked again).
         settled = await eventually(
-            views, lambda found: all(c["status"] == "ok" for c in found.values()), timeout=90, what="every chapter expanded"
+            views, lambda found: found is not None and all(c["status"] == "ok" for c in found.values()), timeout=90, what="every chapter expanded"
         )
         # 0 acknowledged writes lost (creates and edits), 0 acknowledged deletes undone.
         for blob, (user, book, version) in ledger.live.items():
