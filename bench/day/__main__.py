@@ -199,9 +199,11 @@ def main() -> None:
                 count, args.minutes, seed=args.seed, in_flight=args.in_flight or count, settle_minutes=args.settle_minutes,
                 profile=args.profile, work=Path(work),
             )))  # fmt: skip
-            if args.profile:
+            if args.profile:  # the raw stacks are kept for a flame graph, where the tests keep theirs
+                kept = Path.cwd() / ".artifacts" / "bench"
+                kept.mkdir(parents=True, exist_ok=True)
                 for found in Path(work).glob("profile-*"):
-                    found.replace(Path.cwd() / found.name)
+                    found.replace(kept / found.name)
     if len(outcomes) > 1:
         print("\n## The knee\n")
         print(knee(outcomes))
