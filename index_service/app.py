@@ -18,7 +18,7 @@ from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
 from .books import BookStore
 from .failures import FailureStore
-from .keys import BLOBS, BOOKS, FAILURES, MONGO, NATS, PROCESSORS, RELAY, SCHEMAS, SETTINGS
+from .keys import BLOBS, BOOKS, FAILURES, MONGO, NATS, PROCESSOR_LANE, PROCESSORS, RELAY, SCHEMAS, SETTINGS
 from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .routes import routes
@@ -104,4 +104,5 @@ def create_app(settings: Settings) -> web.Application:
         tracing=settings.tracing,
     )
     app[SETTINGS] = settings
+    app[PROCESSOR_LANE] = asyncio.Semaphore(settings.processor_writes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -25,3 +26,4 @@ BOOKS = web.AppKey("books", BookStore)
 SCHEMAS = web.AppKey("schemas", SchemaRegistry)
 PROCESSORS = web.AppKey("processors", ProcessorRegistry)
 FAILURES = web.AppKey("failures", FailureStore)
+PROCESSOR_LANE = web.AppKey("processor_lane", asyncio.Semaphore)

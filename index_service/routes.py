@@ -30,7 +30,7 @@ from servicekit.errors import Unprocessable
 from servicekit.params import int_param, user_param
 from servicekit.urls import url_path
 
-from .keys import BLOBS, BOOKS, FAILURES, PROCESSORS, SCHEMAS
+from .keys import BLOBS, BOOKS, FAILURES, PROCESSOR_LANE, PROCESSORS, SCHEMAS
 from .processing import follow
 
 routes = web.RouteTableDef()
@@ -99,7 +99,10 @@ async def list_blobs(request: web.Request) -> web.Response:
 @routes.post("/api/v1/blob-index")
 async def register_derived(request: web.Request) -> web.Response:
     body = await request.app[BODIES].read(request, RegisterDerivedBlob)
-    entry, created = await request.app[BLOBS].register_derived(body)
+    # Writes to one collection serialise in the database: processors (64 drafts at once in text
+    # expansion) queue here, so a writer's own save waits behind a few of theirs, not all of them.
+    async with request.app[PROCESSOR_LANE]:
+        entry, created = await request.app[BLOBS].register_derived(body)
     return json_response(entry, status=201 if created else 200)
 
 
@@ -117,7 +120,8 @@ async def query_index(request: web.Request) -> web.Response:
 async def record_failure(request: web.Request) -> web.Response:
     """A processor gave up on a message: keep it for the owner's views and announce it."""
     body = await request.app[BODIES].read(request, RecordFailure)
-    failure, created = await request.app[FAILURES].record(body)
+    async with request.app[PROCESSOR_LANE]:
+        failure, created = await request.app[FAILURES].record(body)
     return json_response(failure, status=201 if created else 200)
 
 

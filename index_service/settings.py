@@ -27,6 +27,7 @@ class Settings:
     outbox_scan_seconds: float = 1.0
     duplicate_window_seconds: float = 300.0
     stream_replicas: int = 1
+    processor_writes: int = 4  # processors' writes in flight at once; writers' own writes never wait behind more
     tracing: TracingSettings = TracingSettings()
     # Test hook: exit the process after the database write and before the publish.
     crash_before_publish: bool = False
@@ -49,6 +50,7 @@ class Settings:
             outbox_scan_seconds=env.number("STUDIO_OUTBOX_SCAN_SECONDS", 1.0, minimum=0.05),
             duplicate_window_seconds=env.number("STUDIO_DUPLICATE_WINDOW_SECONDS", 300.0, minimum=1.0),
             stream_replicas=stream_replicas(env),
+            processor_writes=env.integer("STUDIO_INDEX_PROCESSOR_WRITES", 4, minimum=1, maximum=1024),
             tracing=tracing_settings(env),
             crash_before_publish=env.boolean("STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH", False),
         )

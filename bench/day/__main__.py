@@ -151,6 +151,8 @@ async def _measured(
     print(f"\nsocket messages: {dict(record.socket_messages.most_common())}; reconnects: {record.reconnects}")
     print("\nLatencies the services report (from their histograms):\n")
     print(sampler.histograms_table())
+    print("\nWhat the index was asked:\n")
+    print(sampler.index_calls(seconds))
     print("\nProcesses (CPU over the run; memory sampled every 2 s):\n")
     print(sampler.resources_table(seconds))
     print("\nDurable consumers, messages not yet handled:\n")

@@ -15,13 +15,19 @@ from bench.measure import cpu_seconds, descendants, rss_mib, slope_per_minute
 from compose.harness import Stack
 from contracts.subjects import STREAM_NAME
 
+INDEX_CALLS = "index calls"
 BACKING = ("mongo", "mongo-text-expansion", "nats", "postgres")
 # Histograms read from the services' /metrics at the start and the end of the run.
+# (service, metric, the labels before `le` as the service prints them)
 HISTOGRAMS = {
-    "gateway event-loop lag": ("gateway", "studio_event_loop_lag_seconds"),
-    "index event-loop lag": ("index", "studio_event_loop_lag_seconds"),
-    "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds"),
-    "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds"),
+    "gateway event-loop lag": ("gateway", "studio_event_loop_lag_seconds", ""),
+    "index event-loop lag": ("index", "studio_event_loop_lag_seconds", ""),
+    "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds", ""),
+    "the gateway's calls to the index": ("gateway", "studio_gateway_upstream_seconds", 'source="index",'),
+    "the index answering a blob (read, save, delete)": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blobs/{blob_id}",'),
+    "the index answering a new blob": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blobs",'),
+    "the index answering a processor's derived blobs": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blob-index",'),
+    "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds", ""),
 }
 
 
@@ -101,12 +107,28 @@ class Sampler:
         """Each watched histogram: cumulative count per bucket bound, as the service reports it now."""
         found: dict[str, dict[str, float]] = {}
         urls = {"gateway": self.stack.gateway, "index": self.stack.index, "text-expansion": self.stack.text_expansion}
-        for label, (service, metric) in HISTOGRAMS.items():
-            async with session.get(f"{urls[service]}/metrics", headers=self.stack.metrics_headers) as response:
-                text = await response.text()
-            pattern = re.compile(rf'^{metric}_bucket\{{le="([^"]+)"\}} ([0-9.e+]+)$', re.M)
+        pages: dict[str, str] = {}
+        for label, (service, metric, labels) in HISTOGRAMS.items():
+            if service not in pages:
+                async with session.get(f"{urls[service]}/metrics", headers=self.stack.metrics_headers) as response:
+                    pages[service] = await response.text()
+            text = pages[service]
+            pattern = re.compile(rf'^{metric}_bucket\{{{re.escape(labels)}le="([^"]+)"\}} ([0-9.e+]+)$', re.M)
             found[label] = {bound: float(count) for bound, count in pattern.findall(text)}
+        calls = re.compile(r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M)
+        asked: dict[str, float] = {}
+        for method, route, count in calls.findall(pages["index"]):
+            asked[f"{method} {route}"] = asked.get(f"{method} {route}", 0.0) + float(count)
+        found[INDEX_CALLS] = asked
         return found
+
+    def index_calls(self, seconds: float) -> str:
+        """What the index was asked over the run, per route: who loads its database."""
+        end, start = self.hist_end.get(INDEX_CALLS, {}), self.hist_start.get(INDEX_CALLS, {})
+        counts = sorted(((n - start.get(route, 0.0), route) for route, n in end.items()), reverse=True)
+        rows = ["| index route | calls | per s |", "| --- | --- | --- |"]
+        rows += [f"| `{route}` | {int(n)} | {n / seconds:.1f} |" for n, route in counts if n > 0]
+        return "\n".join(rows)
 
     def histograms_table(self) -> str:
         """Each watched histogram over the run: p50 and p99 as bucket bounds, and how many observations."""
