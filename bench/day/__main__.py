@@ -167,13 +167,14 @@ async def _measured(
 
 def knee(outcomes: list[Outcome]) -> str:
     """The promises at each writer count, side by side."""
-    head = "| promise | target | " + " | ".join(f"{o.writers} writers p99" for o in outcomes) + " |"
+    head = "| promise | target | " + " | ".join(f"{o.writers} writers p50 / p99" for o in outcomes) + " |"
     rows = [head, "| --- | --- | " + " | ".join("---" for _ in outcomes) + " |"]
     for promise in PROMISES:
         cells = []
         for o in outcomes:
             values = o.record.samples[promise.name]
-            cells.append("-" if not values else f"{pct(values, 0.99) * 1000:.0f} ms{'' if pct(values, 0.99) < promise.limit else ' ✗'}")
+            p50, p99 = pct(values, 0.5), pct(values, 0.99)
+            cells.append("-" if not values else f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms{'' if p99 < promise.limit else ' ✗'}")
         rows.append(f"| {promise.name} | {promise.target} | " + " | ".join(cells) + " |")
     cells = []
     for o in outcomes:

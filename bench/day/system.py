@@ -18,15 +18,15 @@ from contracts.subjects import STREAM_NAME
 INDEX_CALLS = "index calls"
 BACKING = ("mongo", "mongo-text-expansion", "nats", "postgres")
 # Histograms read from the services' /metrics at the start and the end of the run.
-# (service, metric, the labels before `le` as the service prints them)
+# (service, metric, the labels after `le` as the service prints them)
 HISTOGRAMS = {
     "gateway event-loop lag": ("gateway", "studio_event_loop_lag_seconds", ""),
     "index event-loop lag": ("index", "studio_event_loop_lag_seconds", ""),
     "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds", ""),
-    "the gateway's calls to the index": ("gateway", "studio_gateway_upstream_seconds", 'source="index",'),
-    "the index answering a blob (read, save, delete)": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blobs/{blob_id}",'),
-    "the index answering a new blob": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blobs",'),
-    "the index answering a processor's derived blobs": ("index", "studio_http_request_duration_seconds", 'route="/api/v1/blob-index",'),
+    "the gateway's calls to the index": ("gateway", "studio_gateway_upstream_seconds", ',source="index"'),
+    "the index answering a blob (read, save, delete)": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs/{blob_id}"'),
+    "the index answering a new blob": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs"'),
+    "the index answering a processor's derived blobs": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blob-index"'),
     "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds", ""),
 }
 
@@ -113,7 +113,7 @@ class Sampler:
                 async with session.get(f"{urls[service]}/metrics", headers=self.stack.metrics_headers) as response:
                     pages[service] = await response.text()
             text = pages[service]
-            pattern = re.compile(rf'^{metric}_bucket\{{{re.escape(labels)}le="([^"]+)"\}} ([0-9.e+]+)$', re.M)
+            pattern = re.compile(rf'^{metric}_bucket\{{le="([^"]+)"{re.escape(labels)}\}} ([0-9.e+]+)$', re.M)
             found[label] = {bound: float(count) for bound, count in pattern.findall(text)}
         calls = re.compile(r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M)
         asked: dict[str, float] = {}
