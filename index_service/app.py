@@ -13,13 +13,14 @@ from servicekit.auth import service_token_middleware
 from servicekit.mongo import mongo_client
 from servicekit.app import service_app
 from servicekit.tracing import TRACING
-from servicekit.observability import READINESS_KEY
+from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
 
 from .books import BookStore
 from .failures import FailureStore
 from .keys import BLOBS, BOOKS, FAILURES, MONGO, NATS, PROCESSOR_LANE, PROCESSORS, RELAY, SCHEMAS, SETTINGS
 from .outbox import OutboxRelay
+from .lane import ProcessorLane
 from .registry import ProcessorRegistry, SchemaRegistry
 from .routes import routes
 from .settings import Settings
@@ -104,5 +105,5 @@ def create_app(settings: Settings) -> web.Application:
         tracing=settings.tracing,
     )
     app[SETTINGS] = settings
-    app[PROCESSOR_LANE] = asyncio.Semaphore(settings.processor_writes)
+    app[PROCESSOR_LANE] = ProcessorLane(settings.processor_writes, app[METRICS_KEY].registry)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +11,7 @@ from pymongo import AsyncMongoClient
 
 from .books import BookStore
 from .failures import FailureStore
+from .lane import ProcessorLane
 from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .settings import Settings
@@ -26,4 +26,4 @@ BOOKS = web.AppKey("books", BookStore)
 SCHEMAS = web.AppKey("schemas", SchemaRegistry)
 PROCESSORS = web.AppKey("processors", ProcessorRegistry)
 FAILURES = web.AppKey("failures", FailureStore)
-PROCESSOR_LANE = web.AppKey("processor_lane", asyncio.Semaphore)
+PROCESSOR_LANE = web.AppKey("processor_lane", ProcessorLane)

@@ -76,7 +76,11 @@ async def delete_blob(request: web.Request) -> web.Response:
     reason = request.query.get("reason") or None
     if reason not in (None, "superseded"):
         raise Unprocessable("reason may only be 'superseded'", errors=[FieldError(pointer="/reason", detail="unknown")])
-    await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
+    if reason == "superseded":  # a processor dropping what an older version made: it takes its turn
+        async with request.app[PROCESSOR_LANE].turn():
+            await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
+    else:
+        await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
     return web.Response(status=204)
 
 
@@ -101,7 +105,7 @@ async def register_derived(request: web.Request) -> web.Response:
     body = await request.app[BODIES].read(request, RegisterDerivedBlob)
     # Writes to one collection serialise in the database: processors (64 drafts at once in text
     # expansion) queue here, so a writer's own save waits behind a few of theirs, not all of them.
-    async with request.app[PROCESSOR_LANE]:
+    async with request.app[PROCESSOR_LANE].turn():
         entry, created = await request.app[BLOBS].register_derived(body)
     return json_response(entry, status=201 if created else 200)
 
@@ -120,7 +124,7 @@ async def query_index(request: web.Request) -> web.Response:
 async def record_failure(request: web.Request) -> web.Response:
     """A processor gave up on a message: keep it for the owner's views and announce it."""
     body = await request.app[BODIES].read(request, RecordFailure)
-    async with request.app[PROCESSOR_LANE]:
+    async with request.app[PROCESSOR_LANE].turn():
         failure, created = await request.app[FAILURES].record(body)
     return json_response(failure, status=201 if created else 200)
 

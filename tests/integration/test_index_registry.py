@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aiohttp
@@ -72,6 +73,33 @@ async def test_registering_a_derived_blob_is_idempotent_and_announced(
     assert {e["blob_id"] for _, _, e in events} == {parent["id"], body["id"]}
     # A processor's registration racing the delete is undone by the registration itself.
     await eventually(lambda: index_entries(internal, user_id), lambda e: e == [], timeout=5, what="no entries left")
+
+
+async def processor_writes_waited(stack: Stack) -> float:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{stack.index}/metrics", headers=stack.metrics_headers) as response:
+            text = await response.text()
+    (line,) = [line for line in text.splitlines() if line.startswith("studio_index_processor_writes_waited_total ")]
+    return float(line.split()[1])
+
+
+async def test_processors_writes_take_turns_for_a_few_places(
+    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, stack: Stack, user_id: str
+) -> None:
+    """Eighty registrations at once: 4 reach the database (STUDIO_INDEX_PROCESSOR_WRITES), the others wait
+    in the index, so a writer's save is never queued behind all of them; each is still written once."""
+    async with api.post("/api/v1/blobs", json=draft(content="A chapter many pieces are made from.")) as response:
+        parent = await response.json()
+    before = await processor_writes_waited(stack)
+
+    async def register(n: int) -> int:
+        async with internal.post("/api/v1/blob-index", json=derived_body(user_id, parent, blob_id=f"tp-lane-{n}")) as response:
+            return response.status
+
+    assert await asyncio.gather(*(register(n) for n in range(80))) == [201] * 80
+    assert await processor_writes_waited(stack) > before
+    entries = await index_entries(internal, user_id, parent_id=parent["id"], processor_id=FAKE)
+    assert sorted(e["id"] for e in entries) == sorted(f"tp-lane-{n}" for n in range(80))
 
 
 async def test_derived_registration_is_checked(
