@@ -112,15 +112,20 @@ class Source:
         try:
             async with asyncio.timeout(timeout):
                 async with self._session.request(
-                    method, upstream_url(self.base_url, path), params=params, headers=headers,
+                    method,
+                    upstream_url(self.base_url, path),
+                    params=params,
+                    headers=headers,
                     data=None if body is None else msgspec.json.encode(body),
-                ) as response:  # fmt: skip
+                ) as response:
                     payload = await response.read()
                     status = response.status
             latency = time.perf_counter() - started
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
-            raise SourceFailed(f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}") from exc
+            raise SourceFailed(
+                f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}"
+            ) from exc
         finally:
             failed = latency is None
             self.limit.release(latency, dropped=failed)
@@ -150,17 +155,25 @@ class Source:
         started = time.perf_counter()
         try:
             status, payload = await self.request(
-                "POST", self.batch_path, request_id=request_id, deadline=deadline,
+                "POST",
+                self.batch_path,
+                request_id=request_id,
+                deadline=deadline,
                 body=BlobBatchRequest(user_id=user_id, ids=ids),
-            )  # fmt: skip
+            )
             if status != 200:
                 raise SourceFailed(f"{self.name} refused the batch: {status}")
             answer = msgspec.json.decode(payload)
         except Shed as exc:
-            return SourceResult(self.name, SHED, (time.perf_counter() - started) * 1000, error=str(exc), retry_after=exc.retry_after)
+            return SourceResult(
+                self.name, SHED, (time.perf_counter() - started) * 1000, error=str(exc), retry_after=exc.retry_after
+            )
         except (SourceFailed, msgspec.DecodeError) as exc:
             return SourceResult(self.name, "unavailable", (time.perf_counter() - started) * 1000, error=str(exc))
         return SourceResult(
-            self.name, "ok", (time.perf_counter() - started) * 1000,
-            blobs={b["id"]: b for b in answer["blobs"]}, missing=list(answer.get("missing", [])),
-        )  # fmt: skip
+            self.name,
+            "ok",
+            (time.perf_counter() - started) * 1000,
+            blobs={b["id"]: b for b in answer["blobs"]},
+            missing=list(answer.get("missing", [])),
+        )

@@ -59,7 +59,9 @@ class Record:
     def timings_table(self) -> str:
         rows = ["| time | samples | p50 | p99 | max |", "| --- | --- | --- | --- | --- |"]
         for name, values in sorted(self.timings.items()):
-            rows.append(f"| {name} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} | {_time(max(values, default=0))} |")
+            rows.append(
+                f"| {name} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} | {_time(max(values, default=0))} |"
+            )
         return "\n".join(rows)
 
     def requests(self) -> int:
@@ -72,7 +74,10 @@ class Record:
         return wrong, server
 
     def operations_table(self, minutes: float) -> str:
-        rows = ["| operation | count | per s | p50 ms | p95 ms | p99 ms | max ms | answers | error rate |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        rows = [
+            "| operation | count | per s | p50 ms | p95 ms | p99 ms | max ms | answers | error rate |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for name, op in sorted(self.operations.items(), key=lambda kv: -len(kv[1].seconds)):
             ms = [s * 1000 for s in op.seconds]
             total = sum(op.statuses.values())
@@ -96,7 +101,9 @@ class Record:
         wrong, server = self.errors()
         total = self.requests()
         share = wrong / total if total else 0.0
-        rows.append(f"| errors | < 1 % of requests, no 5xx | {total} | | | | {'yes' if share < 0.01 and server == 0 else '**no**'}: {share:.2%}, {server} 5xx |")
+        rows.append(
+            f"| errors | < 1 % of requests, no 5xx | {total} | | | | {'yes' if share < 0.01 and server == 0 else '**no**'}: {share:.2%}, {server} 5xx |"
+        )
         rows.append(f"| writers active at once | all of the above | {writers} | | | | |")
         return "\n".join(rows)
 

@@ -24,10 +24,22 @@ HISTOGRAMS = {
     "index event-loop lag": ("index", "studio_event_loop_lag_seconds", ""),
     "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds", ""),
     "the gateway's calls to the index": ("gateway", "studio_gateway_upstream_seconds", ',source="index"'),
-    "the index answering a blob (read, save, delete)": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs/{blob_id}"'),
+    "the index answering a blob (read, save, delete)": (
+        "index",
+        "studio_http_request_duration_seconds",
+        ',route="/api/v1/blobs/{blob_id}"',
+    ),
     "the index answering a new blob": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs"'),
-    "the index answering a processor's derived blobs": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blob-index"'),
-    "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds", ""),
+    "the index answering a processor's derived blobs": (
+        "index",
+        "studio_http_request_duration_seconds",
+        ',route="/api/v1/blob-index"',
+    ),
+    "an event's age when the gateway reads it (write, outbox, broker)": (
+        "gateway",
+        "studio_gateway_event_age_seconds",
+        "",
+    ),
 }
 
 
@@ -115,7 +127,9 @@ class Sampler:
             text = pages[service]
             pattern = re.compile(rf'^{metric}_bucket\{{le="([^"]+)"{re.escape(labels)}\}} ([0-9.e+]+)$', re.M)
             found[label] = {bound: float(count) for bound, count in pattern.findall(text)}
-        calls = re.compile(r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M)
+        calls = re.compile(
+            r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M
+        )
         asked: dict[str, float] = {}
         for method, route, count in calls.findall(pages["index"]):
             asked[f"{method} {route}"] = asked.get(f"{method} {route}", 0.0) + float(count)
@@ -148,14 +162,19 @@ class Sampler:
         return "\n".join(rows)
 
     def resources_table(self, seconds: float) -> str:
-        rows = ["| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |", "| --- | --- | --- | --- | --- | --- |"]
+        rows = [
+            "| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for proc in sorted(self.procs, key=lambda p: -(p.cpu() - p.cpu_start)):
             used = max(0.0, proc.cpu() - proc.cpu_start)
             peak = max((v for _, v in proc.rss), default=0.0)
             end = proc.rss[-1][1] if proc.rss else 0.0
             # The slope is taken over the second half: the first fills caches and pools.
             half = [s for s in proc.rss if s[0] >= seconds / 2]
-            rows.append(f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope_per_minute(half):+.1f} |")
+            rows.append(
+                f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope_per_minute(half):+.1f} |"
+            )
         return "\n".join(rows)
 
     def backlog_table(self) -> str:

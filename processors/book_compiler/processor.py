@@ -63,4 +63,3 @@ class BookCompiler:
             if found is None:
                 raise DerivedNotFound(f"book {book_id} has no compiled version {number}")
         return web.json_response({"from": numbers[0], "to": numbers[1], **diff(texts[0] or {}, texts[1] or {})})
-

@@ -136,7 +136,13 @@ def expand(text: str, style: str = "creative") -> str:
 
 
 def _compose(
-    bank: tuple[str, ...], local: list[str], everywhere: list[str], used: set[str], templates_used: set[str], seed: int, turn: int
+    bank: tuple[str, ...],
+    local: list[str],
+    everywhere: list[str],
+    used: set[str],
+    templates_used: set[str],
+    seed: int,
+    turn: int,
 ) -> tuple[str, str] | None:
     """A sentence not written yet, from a template not used yet if any is left; with its template."""
     a = local[turn % len(local)]
