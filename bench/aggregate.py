@@ -231,7 +231,8 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float, 
     spread = ms(latencies) if latencies else "no answers"
     print(
         f"{chapters:3d} ch {clients:3d} clients  complete {rate['complete']:6.1f}/s  partial {rate['partial']:5.1f}/s  "
-        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  complete/ceiling {rate['complete'] / ceiling:.2f}x  "
+        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  "
+        f"complete/ceiling {rate['complete'] / ceiling:.2f}x  "
         f"gateway CPU {cpu_ms:.1f} ms/answer, peak RSS {peak_rss_mib(gateway_pid):.0f} MiB  limits {' '.join(limits)}"
     )
 
@@ -334,13 +335,16 @@ async def run(samples: int, load_seconds: float, cells: list[tuple[int, int]], p
                 g, limit, naive, cached = (statistics.median(found[k]) for k in ("gateway", "limit", "naive", "cached"))
                 print(f"{chapters:3d} chapters  uncached view  {ms(found['gateway'])}")
                 print(
-                    f"{chapters:3d} chapters  limit          {ms(found['limit'])}   gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)"
+                    f"{chapters:3d} chapters  limit          {ms(found['limit'])}   "
+                    f"gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)"
                 )
                 print(
-                    f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   naive/gateway p50 {naive / g:.1f}x (aim >= 10x)"
+                    f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   "
+                    f"naive/gateway p50 {naive / g:.1f}x (aim >= 10x)"
                 )
                 print(
-                    f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)"
+                    f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   "
+                    f"cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)"
                 )
             url = f"{stack.gateway}/api/v1/users/{USER}/books/book-20"
             async with user.get(url) as response:
@@ -355,7 +359,8 @@ async def run(samples: int, load_seconds: float, cells: list[tuple[int, int]], p
                     cached_rps = await throughput(url, user_headers, concurrency)
                     bare_rps = await throughput(f"http://127.0.0.1:{port}/view", {}, concurrency)
                     print(
-                        f"{concurrency:3d} clients  cached view {cached_rps:7.0f} req/s  bare handler {bare_rps:7.0f} req/s  ratio {cached_rps / bare_rps:.2f}x"
+                        f"{concurrency:3d} clients  cached view {cached_rps:7.0f} req/s  "
+                        f"bare handler {bare_rps:7.0f} req/s  ratio {cached_rps / bare_rps:.2f}x"
                     )
             finally:
                 bare.terminate()

@@ -291,7 +291,8 @@ async def windows(stack: Stack, session: aiohttp.ClientSession, samples: int) ->
     print(f"\n2. Cross-gateway window: ack on A -> B's next book view shows the chapter; {samples} samples each")
     print("   Before each write B holds the book, complete, in its cache; text expansion runs (2 instances).")
     print(
-        "| reads from B | load | first read missed the write | visible p50 / p99 / max ms | event on B p50 / p99 ms | a view built on B p50 ms |"
+        "| reads from B | load | first read missed the write | visible p50 / p99 / max ms "
+        "| event on B p50 / p99 ms | a view built on B p50 ms |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
     for token in (False, True):
@@ -308,7 +309,8 @@ async def windows(stack: Stack, session: aiohttp.ClientSession, samples: int) ->
             print(
                 f"| {label} | {f'{rate:.0f} writes/s' if loaded else 'quiet'} | {stale} of {samples} "
                 f"| {statistics.median(ms):.1f} / {pct(ms, 0.99):.1f} / {max(ms):.1f} "
-                f"| {statistics.median(event_ms):.1f} / {pct(event_ms, 0.99):.1f} | {statistics.median(reads) * 1000:.1f} |",
+                f"| {statistics.median(event_ms):.1f} / {pct(event_ms, 0.99):.1f} "
+                f"| {statistics.median(reads) * 1000:.1f} |",
                 flush=True,
             )
 
@@ -410,14 +412,17 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
     twice = sum(expanded.get(b, 0) > 1 for _, b in acknowledged)
     ms = [x * 1000 for x in latencies] or [float("nan")]
     print(
-        f"\n3. kill -9 of {victim} (the stream's leader) {seconds / 3:.0f} s into {seconds:.0f} s of writes through both gateways (8 writers)"
+        f"\n3. kill -9 of {victim} (the stream's leader) {seconds / 3:.0f} s into {seconds:.0f} s "
+        "of writes through both gateways (8 writers)"
     )
     print(
-        f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; not expanded {missing}, expanded twice {twice}"
+        f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; "
+        f"not expanded {missing}, expanded twice {twice}"
     )
     print(f"   write latency p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
     print(
-        f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}"
+        f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, "
+        f"after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}"
     )
     print(f"   during the loop: {cores}")
 

@@ -1,11 +1,11 @@
 """Book exports through the gateway: time and size per format, first render against cached.
 
 Starts its own stack (index, gateway, book compiler), writes a 20- and a 200-chapter book of
-~1,000-word chapters through the index, compiles each from its drafts `--versions` times, then for every format asks the gateway for
-each version's export (the first request renders it: the median of those is `first`), then
-`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, the book compiler's peak RSS
-while it renders the 200-chapter PDF and the render process's (sampled from /proc every 10 ms), then each format
-rendered in this process and in the sandbox side by side.
+~1,000-word chapters through the index, compiles each from its drafts `--versions` times, then for every format
+asks the gateway for each version's export (the first request renders it: the median of those is `first`), then
+`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, the book
+compiler's peak RSS while it renders the 200-chapter PDF and the render process's (sampled from /proc every 10 ms),
+then each format rendered in this process and in the sandbox side by side.
 
 Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
 """
@@ -30,9 +30,9 @@ FORMATS = ("epub", "docx", "pdf", "md", "txt")
 NAMES = "Mara Ines Tobias Elin Soren Hale Wren Agnes Pell Corin".split()
 NOUNS = "ledger lamp harbour ferry storm quay rope lantern gull tide keeper cargo compass chart anchor mast".split()
 VERBS = "carried watched found dropped mended counted followed hid opened burned read lost".split()
-PLACES = "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier".split(
-    "|"
-)
+PLACES = (
+    "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier"
+).split("|")
 
 
 def chapter_text(n: int, words: int = 1000) -> str:
@@ -42,7 +42,10 @@ def chapter_text(n: int, words: int = 1000) -> str:
     while count < words:
         sentences = []
         for _ in range(rng.randint(3, 6)):
-            sentence = f"{rng.choice(NAMES)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} {rng.choice(PLACES)} while the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            sentence = (
+                f"{rng.choice(NAMES)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} {rng.choice(PLACES)} "
+                f"while the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            )
             sentences.append(sentence)
             count += len(sentence.split())
         paragraphs.append(" ".join(sentences))
@@ -145,7 +148,8 @@ async def run(repeats: int, versions: int) -> None:
         user_id = f"bench-{uuid.uuid4().hex[:8]}"
         headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
         print(
-            f"each format's first request for each of {versions} compiled versions (rendered), then {repeats} cached requests\n"
+            f"each format's first request for each of {versions} compiled versions (rendered), "
+            f"then {repeats} cached requests\n"
         )
         print("| chapters | format | size | first p50 ms | cached p50 / p99 ms | cached / first |")
         print("| --- | --- | --- | --- | --- | --- |")
@@ -160,7 +164,10 @@ async def run(repeats: int, versions: int) -> None:
                 for fmt in FORMATS:
                     firsts: list[float] = []
                     for version in range(1, versions + 1):
-                        url = f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export?format={fmt}&version={version}"
+                        url = (
+                            f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export"
+                            f"?format={fmt}&version={version}"
+                        )
                         peak = before = rss_mib(compiler_pid)
                         render_peak, sampling = 0.0, True
 
@@ -186,15 +193,18 @@ async def run(repeats: int, versions: int) -> None:
                         statistics.median(firsts),
                     )
                     print(
-                        f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first_p50 * 1000:,.0f} | {p50 * 1000:.1f} / {p99 * 1000:.1f} "
+                        f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first_p50 * 1000:,.0f} "
+                        f"| {p50 * 1000:.1f} / {p99 * 1000:.1f} "
                         f"| {p50 / first_p50:.3f} |",
                         flush=True,
                     )
         print(
-            f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak;"
+            f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, "
+            f"{pdf_memory[1]:.0f} MiB at peak;"
         )
         print(
-            f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, within STUDIO_RENDER_MEMORY_MB"
+            f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, "
+            "within STUDIO_RENDER_MEMORY_MB"
         )
     await sandbox_overhead()
 

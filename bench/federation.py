@@ -95,7 +95,8 @@ async def view_and_limit(
         limits.append(lookup + slowest)
     g, limit = statistics.median(views), statistics.median(limits)
     print(
-        f"{len(processors)} processors, {CHAPTERS} chapters  view {ms(views)}  limit {ms(limits)}  view/limit p50 {g / limit:.2f}x  "
+        f"{len(processors)} processors, {CHAPTERS} chapters  view {ms(views)}  limit {ms(limits)}  "
+        f"view/limit p50 {g / limit:.2f}x  "
         f"upstream calls per view {statistics.median(calls):.0f} (index + {statistics.median(calls) - 1:.0f} stores)"
     )
 

@@ -50,7 +50,10 @@ async def run(writers: int, seconds: float, concurrency: int) -> None:
                     body = {
                         "schema_id": "text-input-v1",
                         "data": {
-                            "content": f"Chapter {chapter}. The tide came in over the causeway while the lamp turned above them.",
+                            "content": (
+                                f"Chapter {chapter}. The tide came in over the causeway "
+                                "while the lamp turned above them."
+                            ),
                             "metadata": {"book_id": f"keep-up-{n}", "chapter": chapter},
                         },
                     }
@@ -73,7 +76,8 @@ async def run(writers: int, seconds: float, concurrency: int) -> None:
         drained = time.monotonic() - stopped
         await nc.drain()
         print(
-            f"{writers} writers, text expansion with {concurrency} workers, for {wrote_for:.0f} s: {written} drafts ({written / wrote_for:.1f}/s)"
+            f"{writers} writers, text expansion with {concurrency} workers, for {wrote_for:.0f} s: "
+            f"{written} drafts ({written / wrote_for:.1f}/s)"
         )
         print("backlog while writing: " + ", ".join(f"{at:.0f} s: {n}" for at, n in samples))
         print(

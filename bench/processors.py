@@ -165,7 +165,8 @@ async def run(drafts: int, samples: int) -> None:
         bench.model_env = {}
         print(f"model taking 250 ms, {drafts // 4} drafts, 1 instance:  {slow_one:7.1f} drafts/s")
         print(
-            f"model taking 250 ms, {drafts // 4} drafts, 2 instances: {slow_two:7.1f} drafts/s  ({slow_two / slow_one:.2f}x of 1 instance)"
+            f"model taking 250 ms, {drafts // 4} drafts, 2 instances: {slow_two:7.1f} drafts/s  "
+            f"({slow_two / slow_one:.2f}x of 1 instance)"
         )
         lags, memory_idle = await bench.latency(samples)
         print(

@@ -137,7 +137,8 @@ class Bench:
     async def drafts(
         self, session: aiohttp.ClientSession, text: str, count: int, *, users: int = 1
     ) -> tuple[list[float], list[float], int]:
-        """`count` drafts one after another (or `users` writers at once, one draft each); first-delta and completion seconds."""
+        """`count` drafts one after another (or `users` writers at once, one draft each);
+        first-delta and completion seconds."""
         writers = [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(users)]
         watchers = [Watcher(self.stack, user) for user in writers]
         for watcher in watchers:
@@ -190,7 +191,8 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
     bench = Bench(stack, data_dir, f"http://127.0.0.1:{model_port}/v1")
     text = chapter()
     print(
-        f"draft: {len(text.split())} words, {text.count(chr(10) * 2) + 1} paragraphs; provider 50 tokens/s, 400 ms to the first token"
+        f"draft: {len(text.split())} words, {text.count(chr(10) * 2) + 1} paragraphs; "
+        "provider 50 tokens/s, 400 ms to the first token"
     )
     try:
         # No pool limit: a hundred sockets must not take every connection the writers need.
@@ -209,10 +211,13 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
             published = await gateway_counter(session, stack, "studio_gateway_progress_total") - published
             coalesced = await gateway_counter(session, stack, "studio_gateway_progress_coalesced_total") - coalesced
             print(
-                f"\n{sockets} sockets, each watching its own expansion ({len(short.split())}-word drafts, all at once): "
+                f"\n{sockets} sockets, each watching its own expansion "
+                f"({len(short.split())}-word drafts, all at once): "
                 f"{delivered} progress messages delivered in {took:.1f} s = {delivered / took:.0f}/s "
-                f"(the gateway received {published:.0f}, joined {coalesced:.0f} for sockets behind); first delta p50/p99 "
-                f"{pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} ms; complete p50/p99 {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} s; "
+                f"(the gateway received {published:.0f}, joined {coalesced:.0f} for sockets behind); "
+                "first delta p50/p99 "
+                f"{pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} ms; "
+                f"complete p50/p99 {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} s; "
                 f"wall {time.perf_counter() - started:.1f} s"
             )
             await gateway_fan_out(session, stack, sockets)
@@ -271,8 +276,10 @@ async def gateway_fan_out(session: aiohttp.ClientSession, stack: Stack, sockets:
         await watcher.stop()
     await nc.drain()
     print(
-        f"the gateway alone, {sockets} sockets: {messages} progress messages published in {published:.1f} s; every socket "
-        f"had its text whole after {took:.1f} s ({whole}/{sockets} whole) = {messages / took:.0f} messages/s through one "
+        f"the gateway alone, {sockets} sockets: {messages} progress messages published in {published:.1f} s; "
+        "every socket "
+        f"had its text whole after {took:.1f} s ({whole}/{sockets} whole) = {messages / took:.0f} messages/s "
+        "through one "
         f"gateway, in {received} socket messages ({messages - received} joined for sockets behind)"
     )
 
@@ -291,7 +298,8 @@ async def drafts_table(bench: Bench, session: aiohttp.ClientSession, text: str, 
         results[f"streaming-{per_draft}"] = statistics.median(totals)
         label = f"40-word sections, {per_draft} at once" + (" (serial yardstick)" if per_draft == 1 else "")
         print(
-            f"| {label} | {count} | {pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} | {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |",
+            f"| {label} | {count} | {pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} "
+            f"| {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |",
             flush=True,
         )
     await bench.expansion_with(
@@ -302,7 +310,8 @@ async def drafts_table(bench: Bench, session: aiohttp.ClientSession, text: str, 
     _, totals, progress = await bench.drafts(session, text, samples * 2)
     results["whole-32"] = statistics.median(totals)
     print(
-        f"| streaming and progress off, 32 at once | {samples * 2} | - ({progress} messages) | {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |"
+        f"| streaming and progress off, 32 at once | {samples * 2} | - ({progress} messages) "
+        f"| {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |"
     )
     print(
         f"\nserial / 32 at once: {results['streaming-1'] / results['streaming-32']:.1f}x faster; "

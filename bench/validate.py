@@ -72,7 +72,8 @@ def main() -> None:
         checked = per_call_us(lambda: reader.decode(raw, CreateBlob), calls)
         bare = per_call_us(lambda: typed.decode(raw), calls)
         print(
-            f"body {label:26s} ({len(raw):>7} bytes): checked {checked:9.1f} us, bare typed decode {bare:9.1f} us, ratio {checked / bare:5.2f}"
+            f"body {label:26s} ({len(raw):>7} bytes): checked {checked:9.1f} us, "
+            f"bare typed decode {bare:9.1f} us, ratio {checked / bare:5.2f}"
         )
 
 

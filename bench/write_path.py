@@ -144,18 +144,21 @@ async def run(requests: int, with_processors: bool) -> None:
             for name, lat, rps in (("gateway", g_lat, g_rps), ("index", i_lat, i_rps), ("bare", b_lat, b_rps)):
                 print(f"{concurrency:>7} {name:>8} {pct(lat, 0.5) * 1e3:8.2f} {pct(lat, 0.99) * 1e3:8.2f} {rps:8.0f}")
             print(
-                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(b_lat, 0.5):8.1f}x {pct(g_lat, 0.99) / pct(b_lat, 0.99):7.1f}x "
+                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(b_lat, 0.5):8.1f}x "
+                f"{pct(g_lat, 0.99) / pct(b_lat, 0.99):7.1f}x "
                 f"{g_rps / b_rps:8.2f}x  (gateway / bare)"
             )
             print(
-                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(i_lat, 0.5):8.1f}x {pct(g_lat, 0.99) / pct(i_lat, 0.99):7.1f}x {g_rps / i_rps:8.2f}x  (gateway / index alone)"
+                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(i_lat, 0.5):8.1f}x "
+                f"{pct(g_lat, 0.99) / pct(i_lat, 0.99):7.1f}x {g_rps / i_rps:8.2f}x  (gateway / index alone)"
             )
         await asyncio.sleep(2.0)
         for concurrency, acked in acked_by_phase.items():
             lags = [arrivals[i] - t for i, t in acked if i in arrivals]
             missing = len(acked) - len(lags)
             print(
-                f"{concurrency:>2} clients: 201 -> event at a JetStream consumer: p50 {statistics.median(lags) * 1e3:.2f} ms, "
+                f"{concurrency:>2} clients: 201 -> event at a JetStream consumer: "
+                f"p50 {statistics.median(lags) * 1e3:.2f} ms, "
                 f"p99 {pct(lags, 0.99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
             )
     finally:

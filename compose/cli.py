@@ -139,7 +139,8 @@ async def _processors(action: str, processor_id: str | None) -> int:
                 for p in (await response.json())["processors"]:
                     state = "active" if p["active"] else "retired"
                     print(
-                        f"{p['id']:<24} {state:<8} {', '.join(p['input_schema_ids'])} -> {p['output_schema_id']}  {p['base_url']}"
+                        f"{p['id']:<24} {state:<8} {', '.join(p['input_schema_ids'])} "
+                        f"-> {p['output_schema_id']}  {p['base_url']}"
                     )
             return 0
         if not processor_id or not is_id(processor_id):
@@ -164,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument(
         "--topology",
         choices=tuple(TOPOLOGIES),
-        help="single: one of each (default, or STUDIO_TOPOLOGY); cluster: 3 NATS nodes, 2 gateways, 2 of each processor",
+        help=(
+            "single: one of each (default, or STUDIO_TOPOLOGY); cluster: 3 NATS nodes, 2 gateways, 2 of each processor"
+        ),
     )
     token = commands.add_parser("token", help="print a JWT for USER_ID signed with the configured secret")
     token.add_argument("user_id")
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if not 0 < args.ttl <= longest:
             print(
-                f"studio: --ttl must be 1..{longest} seconds (STUDIO_JWT_MAX_LIFETIME_SECONDS): the gateway refuses longer-lived tokens",
+                f"studio: --ttl must be 1..{longest} seconds (STUDIO_JWT_MAX_LIFETIME_SECONDS): "
+                "the gateway refuses longer-lived tokens",
                 file=sys.stderr,
             )
             return 2

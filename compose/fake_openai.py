@@ -242,7 +242,8 @@ def provider_process(
 
 
 def main() -> None:
-    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`: a process of its own."""
+    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`:
+    a process of its own."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

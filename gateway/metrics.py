@@ -42,7 +42,8 @@ class GatewayMetrics:
         self.events = Counter("studio_gateway_events", "Events received from the stream", ["type"], registry=registry)
         self.event_age = Histogram(
             "studio_gateway_event_age_seconds",
-            "From an event's occurred_at (the write, on its service's clock) to its arrival here: outbox, broker, stream",
+            "From an event's occurred_at (the write, on its service's clock) to its arrival here: "
+            "outbox, broker, stream",
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )

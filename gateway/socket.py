@@ -158,7 +158,8 @@ def _offers_no_studio(request: web.Request) -> bool:
         Query(
             "token",
             {"type": "string"},
-            "the bearer token, for older clients: prefer `Authorization: Bearer`, or the subprotocols `studio` and `bearer.<token>` (browsers)",
+            "the bearer token, for older clients: prefer `Authorization: Bearer`, "
+            "or the subprotocols `studio` and `bearer.<token>` (browsers)",
         ),
         Query("last_event_id", {"type": "integer", "minimum": 0}, "resume after this event's `id`"),
         Query(

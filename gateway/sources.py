@@ -122,10 +122,10 @@ class Source:
                     status = response.status
             latency = time.perf_counter() - started
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
-            raise SourceFailed(
-                f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}"
-            ) from exc
+            timed_out = isinstance(exc, TimeoutError)
+            self._fail("timeout" if timed_out else "error", started)
+            reason = f"no answer within {round(timeout * 1000)} ms" if timed_out else type(exc).__name__
+            raise SourceFailed(f"{self.name}: {reason}") from exc
         finally:
             failed = latency is None
             self.limit.release(latency, dropped=failed)

@@ -190,7 +190,8 @@ async def _measured(
     print(sampler.backlog_table())
     behind_text = ", ".join(f"{k} {v}" for k, v in behind.items() if v) or "nothing"
     print(
-        f"\nwhen the writers stopped, behind: {behind_text}; caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)"
+        f"\nwhen the writers stopped, behind: {behind_text}; "
+        f"caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)"
     )
     for name, spy in spies.items():
         print(f"\nProfile of {name} over the run (py-spy):\n")

@@ -1,4 +1,5 @@
-"""A service profiled while writers work: py-spy samples it from outside, and the functions that held it most are printed."""
+"""A service profiled while writers work: py-spy samples it from outside,
+and the functions that held it most are printed."""
 
 from __future__ import annotations
 

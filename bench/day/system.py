@@ -173,7 +173,8 @@ class Sampler:
             # The slope is taken over the second half: the first fills caches and pools.
             half = [s for s in proc.rss if s[0] >= seconds / 2]
             rows.append(
-                f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope_per_minute(half):+.1f} |"
+                f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} "
+                f"| {slope_per_minute(half):+.1f} |"
             )
         return "\n".join(rows)
 

@@ -16,7 +16,9 @@ from .store import PROCESSOR_ID, SCHEMA_ID, CompiledBookStore
 INFO = ProcessorInfo(
     id=PROCESSOR_ID,
     name="Book compiler",
-    description="Compiles a book's chapters, in order, into a versioned book; exports EPUB, DOCX, PDF, Markdown and text.",
+    description=(
+        "Compiles a book's chapters, in order, into a versioned book; exports EPUB, DOCX, PDF, Markdown and text."
+    ),
     input_schema_ids=("text-input-v1", "expanded-text-v1"),
     output_schema_id=SCHEMA_ID,
     storage_type="postgresql",

@@ -25,8 +25,14 @@ PROCESSOR_ID = "book-compiler"
 SCHEMA_ID = "compiled-book-v1"
 PREVIEW_CHARS = 200
 METADATA = frozenset(BookMetadata.__struct_fields__)
-_BOOK_COLUMNS = "id, blob_id, request_id, user_id, book_id, version, title, word_count, chapter_count, source_blob_ids, compile_config, timings, created_at, left(full_text, 200) AS preview"
-_CHAPTER_COLUMNS = "chapter_num, title, draft_blob_id, expanded_blob_id, draft_version, source, fallback_reason, compiled_text, word_count"
+_BOOK_COLUMNS = (
+    "id, blob_id, request_id, user_id, book_id, version, title, word_count, chapter_count, source_blob_ids,"
+    " compile_config, timings, created_at, left(full_text, 200) AS preview"
+)
+_CHAPTER_COLUMNS = (
+    "chapter_num, title, draft_blob_id, expanded_blob_id, draft_version, source, fallback_reason,"
+    " compiled_text, word_count"
+)
 
 
 class StoreUnavailable(RetryableError):
@@ -120,8 +126,8 @@ class CompiledBookStore(PgStore):
                     compiled_id = uuid.uuid4()
                     blob_id = blob_id_for(version)
                     await connection.execute(
-                        "INSERT INTO compiled_books (id, blob_id, request_id, user_id, book_id, version, title, full_text,"
-                        " word_count, chapter_count, source_blob_ids, compile_config, timings, metadata)"
+                        "INSERT INTO compiled_books (id, blob_id, request_id, user_id, book_id, version, title,"
+                        " full_text, word_count, chapter_count, source_blob_ids, compile_config, timings, metadata)"
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                         compiled_id,
                         blob_id,
@@ -194,7 +200,8 @@ class CompiledBookStore(PgStore):
         if not books:
             return []
         rows = await self.pool.fetch(
-            f"SELECT book_id AS compiled_id, {_CHAPTER_COLUMNS} FROM book_chapters WHERE book_id = ANY($1::uuid[]) ORDER BY chapter_num",
+            f"SELECT book_id AS compiled_id, {_CHAPTER_COLUMNS} FROM book_chapters"
+            " WHERE book_id = ANY($1::uuid[]) ORDER BY chapter_num",
             [b["id"] for b in books],
         )
         by_book: dict[uuid.UUID, list[asyncpg.Record]] = {}
@@ -217,7 +224,8 @@ class CompiledBookStore(PgStore):
 
     async def since(self, user_id: str, since: datetime | None, limit: int) -> list[DerivedBlob]:
         books = await self.pool.fetch(
-            f"SELECT {_BOOK_COLUMNS} FROM compiled_books WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at > $2)"
+            f"SELECT {_BOOK_COLUMNS} FROM compiled_books"
+            " WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at > $2)"
             " ORDER BY created_at, blob_id LIMIT $3",
             user_id,
             since,
@@ -238,8 +246,10 @@ class CompiledBookStore(PgStore):
         """Every compiled version, oldest first, with which chapters used the expansion and which the draft."""
         rows = await self.pool.fetch(
             "SELECT b.version, b.blob_id, b.word_count, b.chapter_count, b.created_at,"
-            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num) FILTER (WHERE c.source = 'expanded'), '{}') AS expanded,"
-            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num) FILTER (WHERE c.source = 'draft'), '{}') AS draft"
+            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num)"
+            " FILTER (WHERE c.source = 'expanded'), '{}') AS expanded,"
+            " COALESCE(array_agg(c.chapter_num ORDER BY c.chapter_num)"
+            " FILTER (WHERE c.source = 'draft'), '{}') AS draft"
             " FROM compiled_books b LEFT JOIN book_chapters c ON c.book_id = b.id"
             " WHERE b.user_id = $1 AND b.book_id = $2 GROUP BY b.id ORDER BY b.version",
             user_id,
@@ -286,7 +296,8 @@ class CompiledBookStore(PgStore):
     ) -> tuple[str, bytes | None] | None:
         """A rendered export's ETag (and bytes, when asked), if it was made before."""
         row = await self.pool.fetchrow(
-            f"SELECT etag{', content' if with_content else ''} FROM book_exports WHERE compiled_id = $1 AND format = $2",
+            f"SELECT etag{', content' if with_content else ''} FROM book_exports"
+            " WHERE compiled_id = $1 AND format = $2",
             compiled_id,
             fmt,
         )

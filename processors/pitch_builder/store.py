@@ -79,7 +79,8 @@ class PitchStore(PgStore):
                     )
                     pitch_id = uuid.uuid4()
                     await connection.execute(
-                        f"INSERT INTO pitches ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                        f"INSERT INTO pitches ({_COLUMNS})"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                         pitch_id,
                         blob.id,
                         blob.user_id,
@@ -98,7 +99,8 @@ class PitchStore(PgStore):
                         {k: data[k] for k in DETAILS if k in data},
                     )
                     await connection.executemany(
-                        "INSERT INTO pitch_sections (id, pitch_id, position, key, heading, body) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO pitch_sections (id, pitch_id, position, key, heading, body)"
+                        " VALUES ($1, $2, $3, $4, $5, $6)",
                         [
                             (uuid.uuid4(), pitch_id, i, s["key"], s["heading"], s["body"])
                             for i, s in enumerate(data["sections"])
@@ -115,7 +117,8 @@ class PitchStore(PgStore):
         if not pitches:
             return []
         rows = await self.pool.fetch(
-            "SELECT pitch_id, key, heading, body FROM pitch_sections WHERE pitch_id = ANY($1::uuid[]) ORDER BY position",
+            "SELECT pitch_id, key, heading, body FROM pitch_sections"
+            " WHERE pitch_id = ANY($1::uuid[]) ORDER BY position",
             [p["id"] for p in pitches],
         )
         by_pitch: dict[uuid.UUID, list[asyncpg.Record]] = {}
@@ -163,7 +166,8 @@ class PitchStore(PgStore):
         async with self.pool.acquire() as connection, connection.transaction():
             newer = await connection.fetchval(
                 "INSERT INTO book_compiles (user_id, book_id, version, word_count) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (user_id, book_id) DO UPDATE SET version = EXCLUDED.version, word_count = EXCLUDED.word_count"
+                " ON CONFLICT (user_id, book_id)"
+                " DO UPDATE SET version = EXCLUDED.version, word_count = EXCLUDED.word_count"
                 " WHERE book_compiles.version < EXCLUDED.version RETURNING 1",
                 user_id,
                 book_id,

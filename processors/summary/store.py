@@ -61,7 +61,8 @@ class SummaryStore(PgStore):
         data: dict[str, Any] = blob.data
         try:
             await self.pool.execute(
-                f"INSERT INTO summaries ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                f"INSERT INTO summaries ({_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 " ON CONFLICT (blob_id) DO NOTHING",
                 blob.id,
                 blob.user_id,

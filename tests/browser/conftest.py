@@ -95,6 +95,7 @@ def axe(browser: webdriver.Chrome) -> list[dict[str, Any]]:
     browser.execute_script(AXE.read_text())
     result = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations)).catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations))"
+        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
     )
     return [v for v in result if v.get("impact") in ("serious", "critical")]

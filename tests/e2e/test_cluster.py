@@ -336,7 +336,8 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
             what="every replica current",
         )
         print(
-            f"stream leader now {caught_up.cluster.leader}; replicas {[(r.name, r.current, r.lag) for r in caught_up.cluster.replicas]}"
+            f"stream leader now {caught_up.cluster.leader}; "
+            f"replicas {[(r.name, r.current, r.lag) for r in caught_up.cluster.replicas]}"
         )
 
         # Every acknowledged write is there, its event reached both processors, and the socket heard it.

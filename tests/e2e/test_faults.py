@@ -142,7 +142,8 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
     assert killed == ["index", "text-expansion", "nats"]
     assert ledger.acknowledged > 50, ledger
     print(
-        f"writes acknowledged {ledger.acknowledged}, not acknowledged {ledger.refused}, uncertain {len(ledger.uncertain)}, "
+        f"writes acknowledged {ledger.acknowledged}, not acknowledged {ledger.refused}, "
+        f"uncertain {len(ledger.uncertain)}, "
         f"live drafts {len(ledger.live)}, acknowledged deletes {len(ledger.deleted)}"
     )
 
@@ -303,5 +304,6 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
                 assert at_rest[blob] == (404, 0, 0), f"an acknowledged delete of {blob} is undone: {at_rest[blob]}"
         print(
             f"deletes acknowledged {statuses.count(204)}, refused {len(statuses) - statuses.count(204)}; "
-            f"at rest {sum(v == (404, 0, 0) for v in at_rest.values())} gone, {sum(v == (200, 1, 1) for v in at_rest.values())} whole"
+            f"at rest {sum(v == (404, 0, 0) for v in at_rest.values())} gone, "
+            f"{sum(v == (200, 1, 1) for v in at_rest.values())} whole"
         )

@@ -329,7 +329,8 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
         exported = await export_everything(session, stack, token, user_id, failures)
 
     print(
-        f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, {answered} socket messages answered"
+        f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, "
+        f"{answered} socket messages answered"
     )
     print(f"fuzz: {exported} exports of what the fuzz left (books and pitches), by format")
     assert not failures, "\n".join(failures[:20])

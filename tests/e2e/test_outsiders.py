@@ -54,17 +54,23 @@ OUTSIDER = textwrap.dedent(
 
     async def batch(request):
         if request.headers.get("Authorization") != "Bearer " + TOKEN:
-            return web.json_response({"title": "Unauthorized", "status": 401}, status=401, content_type="application/problem+json")
+            return web.json_response(
+                {"title": "Unauthorized", "status": 401}, status=401, content_type="application/problem+json"
+            )
         body = await request.json()
         found = [store[i] for i in body["ids"] if i in store and store[i]["user_id"] == body["user_id"]]
-        return web.json_response({"blobs": found, "missing": [i for i in body["ids"] if i not in {b["id"] for b in found}]})
+        return web.json_response(
+            {"blobs": found, "missing": [i for i in body["ids"] if i not in {b["id"] for b in found}]}
+        )
 
     async def health(request):
         return web.json_response({"status": "ok"})
 
     async def derive(http, event):
         await asyncio.sleep(SLOW)
-        async with http.post(f"{INDEX}/api/v1/blobs/batch", json={"user_id": event["user_id"], "ids": [event["blob_id"]]}) as r:
+        async with http.post(
+            f"{INDEX}/api/v1/blobs/batch", json={"user_id": event["user_id"], "ids": [event["blob_id"]]}
+        ) as r:
             blobs = (await r.json())["blobs"]
         if not blobs:
             return  # deleted since
@@ -89,7 +95,11 @@ OUTSIDER = textwrap.dedent(
                 store.pop(blob_id, None)
                 return
             assert r.status in (200, 201), await r.text()
-        for old in [b for b in list(store.values()) if b["parent_blob_id"] == source["id"] and b["source_version"] < source["version"]]:
+        for old in [
+            b
+            for b in list(store.values())
+            if b["parent_blob_id"] == source["id"] and b["source_version"] < source["version"]
+        ]:
             params = {"user_id": old["user_id"], "reason": "superseded"}
             async with http.delete(f"{INDEX}/api/v1/blobs/{seg(old['id'])}", params=params) as r:
                 assert r.status in (204, 404)
@@ -175,8 +185,10 @@ RUNTIME = textwrap.dedent(
         async def ready(self): pass
         async def upsert(self, blob): self.blobs[blob.id] = blob; self.save()
         async def get(self, user_id, blob_id): return next(iter(await self.batch(user_id, [blob_id])), None)
-        async def batch(self, user_id, ids): return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
-        async def since(self, user_id, since, limit): return [b for b in self.blobs.values() if b.user_id == user_id][:limit]
+        async def batch(self, user_id, ids):
+            return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
+        async def since(self, user_id, since, limit):
+            return [b for b in self.blobs.values() if b.user_id == user_id][:limit]
         async def for_parent(self, user_id, parent_id):
             return [b for b in self.blobs.values() if b.user_id == user_id and b.parent_blob_id == parent_id]
         async def delete(self, user_id, ids):
@@ -201,7 +213,11 @@ RUNTIME = textwrap.dedent(
         shouter = Shouter()
         return processor_app(shouter, settings, deriving(shouter))
 
-    serve(os.environ["PROCESSOR_ID"], lambda: RuntimeSettings.from_env("SHOUTER", int(os.environ["STUDIO_SHOUTER_PORT"])), create_app)
+    serve(
+        os.environ["PROCESSOR_ID"],
+        lambda: RuntimeSettings.from_env("SHOUTER", int(os.environ["STUDIO_SHOUTER_PORT"])),
+        create_app,
+    )
     '''
 )
 

@@ -135,7 +135,8 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(api: aiohttp.ClientS
             "schema-violation",
         ),
         (
-            b'{"schema_id": "text-input-v1", "data": {"content": "long enough text", "metadata": {"chapter": 0, "book_id": "b"}}}',
+            b'{"schema_id": "text-input-v1", "data": {"content": "long enough text", '
+            b'"metadata": {"chapter": 0, "book_id": "b"}}}',
             422,
             "schema-violation",
         ),

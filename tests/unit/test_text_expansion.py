@@ -54,7 +54,8 @@ def test_flesch_reading_ease_by_the_formula() -> None:
     assert (analysis.sentence_count, analysis.word_count) == (2, 9)
     assert analysis.vocabulary_level == "basic"
     hard = analyse(
-        "Notwithstanding considerable institutional reluctance, the administration subsequently implemented comprehensive organisational restructuring."
+        "Notwithstanding considerable institutional reluctance, the administration subsequently implemented "
+        "comprehensive organisational restructuring."
     )
     assert hard.readability_score < analysis.readability_score and hard.complexity > analysis.complexity
     assert hard.vocabulary_level == "advanced"
