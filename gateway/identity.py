@@ -77,8 +77,8 @@ class TokenVerifier:
             # Times are checked below (numbers only, the longest lifetime), not by pyjwt.
             claims = jwt.decode(
                 token,
-                key,
-                algorithms=[algorithm],  # type: ignore[arg-type]
+                key,  # type: ignore[arg-type]
+                algorithms=[algorithm],
                 options={"require": required, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
                 issuer=self.issuer if provider else None,
                 audience=self.audience if provider else None,
