@@ -142,6 +142,16 @@ async def compile_again(session: aiohttp.ClientSession, stack: Stack, user_id: s
         await asyncio.sleep(0.2)
 
 
+async def peaks(pid: int, peak: float, stop: asyncio.Event) -> tuple[float, float]:
+    """Until `stop` is set, every 10 ms: the peak RSS of `pid` (from `peak`) and of all its descendants together."""
+    render_peak = 0.0
+    while not stop.is_set():
+        peak = max(peak, rss_mib(pid))
+        render_peak = max(render_peak, sum(rss_mib(p) for p in descendants(pid)))
+        await asyncio.sleep(0.01)
+    return peak, render_peak
+
+
 async def run(repeats: int, versions: int) -> None:
     with running_stack(STUDIO_PROCESSORS="book-compiler") as stack:
         compiler_pid = stack.refresh()["services"]["book-compiler"]["pid"]
@@ -168,20 +178,12 @@ async def run(repeats: int, versions: int) -> None:
                             f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export"
                             f"?format={fmt}&version={version}"
                         )
-                        peak = before = rss_mib(compiler_pid)
-                        render_peak, sampling = 0.0, True
-
-                        async def sample() -> None:
-                            nonlocal peak, render_peak
-                            while sampling:
-                                peak = max(peak, rss_mib(compiler_pid))
-                                render_peak = max(render_peak, sum(rss_mib(p) for p in descendants(compiler_pid)))
-                                await asyncio.sleep(0.01)
-
-                        sampler = asyncio.create_task(sample())
+                        before = rss_mib(compiler_pid)
+                        stop = asyncio.Event()
+                        sampler = asyncio.create_task(peaks(compiler_pid, before, stop))
                         first, size = await fetch(session, url, headers)
-                        sampling = False
-                        await sampler
+                        stop.set()
+                        peak, render_peak = await sampler
                         firsts.append(first)
                         if chapters == 200 and fmt == "pdf":
                             pdf_memory = (min(pdf_memory[0] or before, before), max(pdf_memory[1], peak))

@@ -58,6 +58,7 @@ class Hub:
         self.by_user: dict[str, set[Connection]] = {}
         self.last_seq = 0  # the newest stream sequence the gateway has delivered
         self.last_progress_seq = 0  # the same, of the progress stream
+        self._closing: set[asyncio.Task[None]] = set()  # held until done, so none is collected mid-close
 
     def open(self, user_id: str, socket: web.WebSocketResponse) -> Connection:
         connection = Connection(user_id, socket)
@@ -117,7 +118,9 @@ class Hub:
             log.warning("closing a socket of %s that fell %d messages behind", connection.user_id, self.queue_size)
             self.metrics.dropped_sockets.inc()
             self.close(connection)
-            asyncio.create_task(self._close_slow(connection))
+            closing = asyncio.create_task(self._close_slow(connection))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             return
         connection.items.append(item)
         connection.wake.set()

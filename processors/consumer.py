@@ -138,10 +138,13 @@ class EventConsumer:
                     free += 1
                     changed.notify()
 
+        def any_free() -> bool:
+            return free > 0
+
         try:
             while True:
                 async with changed:
-                    await changed.wait_for(lambda: free > 0)
+                    await changed.wait_for(any_free)
                     wanted = free
                 try:
                     messages = await subscription.fetch(wanted, timeout=self.settings.fetch_timeout_seconds)

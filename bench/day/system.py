@@ -147,18 +147,18 @@ class Sampler:
     def histograms_table(self) -> str:
         """Each watched histogram over the run: p50 and p99 as bucket bounds, and how many observations."""
         rows = ["| what | p50 | p99 | observations |", "| --- | --- | --- | --- |"]
+
+        def bound(counts: dict[str, float], total: float, q: float) -> str:
+            for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
+                if total and n >= q * total:
+                    return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "above the last bucket"
+            return "-"
+
         for label in HISTOGRAMS:
             end, start = self.hist_end.get(label, {}), self.hist_start.get(label, {})
             counts = {b: end[b] - start.get(b, 0.0) for b in end}
             total = counts.get("+Inf", 0.0)
-
-            def bound(q: float) -> str:
-                for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
-                    if total and n >= q * total:
-                        return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "above the last bucket"
-                return "-"
-
-            rows.append(f"| {label} | {bound(0.5)} | {bound(0.99)} | {int(total)} |")
+            rows.append(f"| {label} | {bound(counts, total, 0.5)} | {bound(counts, total, 0.99)} | {int(total)} |")
         return "\n".join(rows)
 
     def resources_table(self, seconds: float) -> str:
