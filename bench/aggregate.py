@@ -125,7 +125,7 @@ class Bench:
         for _ in range(max(3, samples // 10)):
             started = time.perf_counter()
             await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
-            for draft_id, expansion_id in zip(drafts, expansions):
+            for draft_id, expansion_id in zip(drafts, expansions, strict=True):
                 await self.timed("GET", f"{index}/api/v1/blobs/{draft_id}", self.service, params={"user_id": USER})
                 await self.timed(
                     "GET", f"{self.stack.text_expansion}/blobs/{expansion_id}", self.service, params={"user_id": USER}

@@ -370,7 +370,7 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
     cores = meter.summary(busiest=6)
     # Every acknowledged write readable through both gateways, and expanded exactly once.
     lost = 0
-    for book, blob in acknowledged:
+    for _, blob in acknowledged:
         for gateway in stack.gateways:
             async with session.get(f"{gateway}/api/v1/blobs/{blob}", headers=auth(stack, user)) as response:
                 lost += response.status != 200

@@ -178,7 +178,7 @@ class Bench:
 async def gateway_counter(session: aiohttp.ClientSession, stack: Stack, name: str) -> float:
     async with session.get(f"{stack.gateway}/metrics", headers=stack.metrics_headers) as response:
         text = await response.text()
-    line = next((l for l in text.splitlines() if l.startswith(name + " ")), "")
+    line = next((row for row in text.splitlines() if row.startswith(name + " ")), "")
     return float(line.split()[1]) if line else 0.0
 
 

@@ -166,7 +166,7 @@ class Aggregator:
             raise Overloaded(
                 shed[0].error or "a store is at its limit", retry_after=max(r.retry_after or 1.0 for r in shed)
             )
-        return dict(zip(names, results))
+        return dict(zip(names, results, strict=True))
 
     @staticmethod
     def _reports(results: dict[str, SourceResult]) -> tuple[dict[str, SourceStatus], list[ViewError]]:

@@ -22,6 +22,7 @@ from .metrics import GatewayMetrics
 UNAVAILABLE_STATUSES = frozenset({401, 429, 502, 503, 504})
 SHED = "shed"  # not sent: the source was at its concurrency limit for the whole budget
 BUDGET_HEADER = "X-Studio-Budget-Ms"  # what is left of the client's request budget, for the source
+BATCH_PATH = url_path("blobs", "batch")  # where a store answers a batch of ids, unless told otherwise
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Source:
         token: str,
         metrics: GatewayMetrics,
         *,
-        batch_path: UrlPath = url_path("blobs", "batch"),
+        batch_path: UrlPath = BATCH_PATH,
         breaker: CircuitBreaker | None = None,
         limit: AdaptiveLimit | None = None,
     ) -> None:

@@ -186,7 +186,7 @@ def epub(book: Manuscript) -> bytes:
 
 
 def nearest_hundred(words: int) -> int:
-    return max(100, int(round(words / 100.0)) * 100)
+    return max(100, round(words / 100.0) * 100)
 
 
 def surname(author: str | None) -> str:

@@ -90,7 +90,7 @@ class SectionedExpander:
                 remember(key, written)
             return Part(section, key, written, reused=False)
 
-        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys)]
+        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys, strict=True)]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException:

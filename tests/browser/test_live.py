@@ -54,9 +54,10 @@ def test_the_page_recovers_when_the_gateway_is_killed(browser: webdriver.Chrome,
         "a new gateway",
         timeout=60,
     )
-    call_when_up = lambda: call(
-        paced, user_id, "POST", f"/api/v1/users/{user_id}/books", {"title": "Written while it was away"}
-    )
+
+    def call_when_up() -> object:
+        return call(paced, user_id, "POST", f"/api/v1/users/{user_id}/books", {"title": "Written while it was away"})
+
     until(browser, call_when_up, "the gateway answering", timeout=60)
     until(browser, lambda: status(browser) == "live", "live again", timeout=60)
     until(browser, lambda: "Written while it was away" in titles(browser), "what happened meanwhile")

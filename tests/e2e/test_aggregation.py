@@ -159,14 +159,14 @@ async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_sour
 async def test_a_frozen_store_costs_its_deadline_and_is_used_again_when_thawed(
     agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
 ) -> None:
-    stack, expansion = agg
+    _, expansion = agg
     await write_book(client, user_id, "frozen", 3)
     await settled(agg[0], client, user_id, "frozen")
     assert expansion.process is not None
     os.kill(expansion.process.pid, signal.SIGSTOP)
     try:
         started = time.perf_counter()
-        body, response = await view(client, user_id, "frozen", **{"Cache-Control": "no-cache"})
+        body, _ = await view(client, user_id, "frozen", **{"Cache-Control": "no-cache"})
         elapsed = time.perf_counter() - started
         assert elapsed < 1.0, "within the request's budget"
         assert [c["status"] for c in body["chapters"]] == ["unavailable"] * 3

@@ -89,7 +89,7 @@ def check_epub(data: bytes, chapters: int) -> None:
     items = {i.get("id"): i for i in opf.find(f"{OPF}manifest").findall(f"{OPF}item")}  # type: ignore[union-attr]
     (nav,) = [i for i in items.values() if "nav" in (i.get("properties") or "")]
     links = re.findall(r'<a href="([^"]+)"', archive.read(f"{base}/{nav.get('href')}").decode())
-    chapter_links = [l for l in links if "ch" in l]
+    chapter_links = [link for link in links if "ch" in link]
     assert len(chapter_links) >= chapters, "the navigation lists every chapter"
     texts = [n for n in archive.namelist() if n.startswith(f"{base}/text/ch")]
     bodies = "".join(archive.read(n).decode() for n in texts)

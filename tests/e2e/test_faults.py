@@ -208,7 +208,7 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
             what="every chapter expanded",
         )
         # 0 acknowledged writes lost (creates and edits), 0 acknowledged deletes undone.
-        for blob, (user, book, version) in ledger.live.items():
+        for blob, (_, _, version) in ledger.live.items():
             if blob in ledger.uncertain:
                 continue
             assert blob in settled, f"acknowledged draft {blob} is not in its book"
@@ -299,7 +299,7 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
         at_rest = await eventually(
             state, lambda s: all(v in whole for v in s.values()), timeout=60, what="every draft whole or gone"
         )
-        for blob, status in zip(drafts, statuses):
+        for blob, status in zip(drafts, statuses, strict=True):
             if status == 204:
                 assert at_rest[blob] == (404, 0, 0), f"an acknowledged delete of {blob} is undone: {at_rest[blob]}"
         print(

@@ -131,7 +131,7 @@ async def test_a_nul_already_stored_in_a_draft_still_compiles(
 
     async def compiled() -> Any:
         async with api.get(f"/api/v1/users/{user_id}/books") as response:
-            return [b for b in (await response.json())["books"] if b["book_id"] == "nul-book"][0]["compiled_version"]
+            return next(b for b in (await response.json())["books"] if b["book_id"] == "nul-book")["compiled_version"]
 
     assert await eventually(compiled, lambda v: v == 1, what="a compiled version") == 1
 
@@ -204,7 +204,7 @@ async def test_a_trickling_body_is_cut_off_with_408(stack: Stack, user_id: str) 
 async def test_a_client_that_leaves_mid_body_is_not_an_unhandled_error(stack: Stack, user_id: str) -> None:
     log = stack.data_dir / "logs" / "gateway.log"
     before = log.read_text()
-    reader, writer = await asyncio.open_connection("127.0.0.1", stack.ports["gateway"])
+    _, writer = await asyncio.open_connection("127.0.0.1", stack.ports["gateway"])
     writer.write(
         f"POST /api/v1/blobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token_for(stack, user_id)}\r\n"
         'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"schema_id"'.encode()

@@ -97,7 +97,7 @@ async def test_an_event_written_before_a_crash_is_published_after_restart(
 
     index_process.start()
     await index_process.ready()
-    ((subject, headers, event),) = await seen.wait_for(lambda s, e: e["event_id"] == event_id)
+    ((_, headers, event),) = await seen.wait_for(lambda s, e: e["event_id"] == event_id)
     assert headers["Nats-Msg-Id"] == event_id and event["blob_id"] == doc["_id"]
     await _outbox_drained(index_process, doc["_id"])
 

@@ -99,7 +99,7 @@ async def metric(process: ServiceProcess, outcome: str) -> float:
         async with session.get(process.url + "/metrics", headers=process.metrics_headers) as response:
             text = await response.text()
     prefix = f'studio_processor_messages_total{{outcome="{outcome}",processor="text-expansion"}}'
-    line = next((l for l in text.splitlines() if l.startswith(prefix)), "")
+    line = next((row for row in text.splitlines() if row.startswith(prefix)), "")
     return float(line.rsplit(" ", 1)[1]) if line else 0.0
 
 
@@ -265,6 +265,6 @@ async def test_two_instances_split_200_drafts_without_duplicates(
     assert sorted(e["parent_id"] for e in entries) == sorted(parents)
     assert len(await stored(bare, user_id)) == 200
     after = [await metric(p, "processed") for p in (first, second)]
-    shares = [a - b for a, b in zip(after, before)]
+    shares = [a - b for a, b in zip(after, before, strict=True)]
     assert all(share > 0 for share in shares), f"both instances took work: {shares}"
     assert sum(shares) >= 200

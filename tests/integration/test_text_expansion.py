@@ -93,7 +93,11 @@ async def test_a_duplicate_event_makes_no_second_blob(
             async with session.get(stack.text_expansion + "/metrics", headers=stack.metrics_headers) as response:
                 text = await response.text()
             line = next(
-                (l for l in text.splitlines() if l.startswith('studio_processor_messages_total{outcome="duplicate"')),
+                (
+                    row
+                    for row in text.splitlines()
+                    if row.startswith('studio_processor_messages_total{outcome="duplicate"')
+                ),
                 "",
             )
             return float(line.rsplit(" ", 1)[1]) if line else 0.0
