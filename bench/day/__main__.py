@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -222,6 +224,8 @@ def knee(outcomes: list[Outcome]) -> str:
 
 
 def main() -> None:
+    # Stopped with SIGTERM (kill, a CI timeout), unwind as for Ctrl-C: the stacks it started stop with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--writers", default="100", help="writers at once; a comma-separated list runs each on a fresh stack"

@@ -48,6 +48,7 @@ class Process:
     name: str
     pids: list[int]  # the process, and for PostgreSQL its backends too (read again at each sample)
     cpu_start: float = 0.0
+    cpu_end: float | None = None  # read when the writers stop, not after the backlog drained
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, MiB)
 
     def cpu(self) -> float:
@@ -87,6 +88,8 @@ class Sampler:
         assert self._task is not None
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        for proc in self.procs:
+            proc.cpu_end = proc.cpu()
         self.hist_end = await self._histograms(session)
         return time.monotonic() - self.started
 
@@ -166,16 +169,17 @@ class Sampler:
             "| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
-        for proc in sorted(self.procs, key=lambda p: -(p.cpu() - p.cpu_start)):
-            used = max(0.0, proc.cpu() - proc.cpu_start)
+
+        def used(proc: Process) -> float:
+            return max(0.0, (proc.cpu() if proc.cpu_end is None else proc.cpu_end) - proc.cpu_start)
+
+        for proc in sorted(self.procs, key=lambda p: -used(p)):
             peak = max((v for _, v in proc.rss), default=0.0)
             end = proc.rss[-1][1] if proc.rss else 0.0
             # The slope is taken over the second half: the first fills caches and pools.
             half = [s for s in proc.rss if s[0] >= seconds / 2]
-            rows.append(
-                f"| {proc.name} | {used:.0f} | {used / seconds:.2f} | {peak:.0f} | {end:.0f} "
-                f"| {slope_per_minute(half):+.1f} |"
-            )
+            cpu, slope = used(proc), slope_per_minute(half)
+            rows.append(f"| {proc.name} | {cpu:.0f} | {cpu / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope:+.1f} |")
         return "\n".join(rows)
 
     def backlog_table(self) -> str:
