@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install up test typecheck browser bench clean
+.PHONY: install up test lint typecheck browser bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(STAMP)
 up: install
 	$(BIN)/studio up
 
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 typecheck: install
 	$(BIN)/mypy
 
@@ -24,7 +28,7 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 
-test: install typecheck browser
+test: install lint typecheck browser
 	$(BIN)/pytest -q
 
 bench: install
@@ -42,4 +46,4 @@ bench: install
 	$(BIN)/python -m bench.day --writers 10 --minutes 1 --settle-minutes 5
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -57,7 +57,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1e3:7.2f} ms  p99 {pct(values, .99) * 1e3:7.2f} ms"
+    return f"p50 {statistics.median(values) * 1e3:7.2f} ms  p99 {pct(values, 0.99) * 1e3:7.2f} ms"
 
 
 class Bench:
@@ -80,8 +80,16 @@ class Bench:
         semaphore = asyncio.Semaphore(8)
 
         async def chapter(n: int) -> None:
-            data = {"content": f"Chapter {n}. The tide came in over the causeway while the lamp turned.", "metadata": {"book_id": book_id, "chapter": n}}
-            async with semaphore, self.service.post(f"{index}/api/v1/blobs", json={"user_id": USER, "schema_id": "text-input-v1", "data": data}) as r:
+            data = {
+                "content": f"Chapter {n}. The tide came in over the causeway while the lamp turned.",
+                "metadata": {"book_id": book_id, "chapter": n},
+            }
+            async with (
+                semaphore,
+                self.service.post(
+                    f"{index}/api/v1/blobs", json={"user_id": USER, "schema_id": "text-input-v1", "data": data}
+                ) as r,
+            ):
                 assert r.status == 201
 
         await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
@@ -91,7 +99,9 @@ class Bench:
     async def settle(self, book_id: str) -> None:
         """Wait until every chapter of the book has its current expansion."""
         while True:
-            async with self.user.get(f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}", headers={"Cache-Control": "no-cache"}) as response:
+            async with self.user.get(
+                f"{self.stack.gateway}/api/v1/users/{USER}/books/{book_id}", headers={"Cache-Control": "no-cache"}
+            ) as response:
                 view = await response.json() if response.status == 200 else None
             if view is not None and all(c["status"] == "ok" for c in view["chapters"]):
                 return
@@ -115,9 +125,11 @@ class Bench:
         for _ in range(max(3, samples // 10)):
             started = time.perf_counter()
             await self.timed("GET", f"{index}/api/v1/users/{USER}/books/{book_id}", self.service)
-            for draft_id, expansion_id in zip(drafts, expansions):
+            for draft_id, expansion_id in zip(drafts, expansions, strict=True):
                 await self.timed("GET", f"{index}/api/v1/blobs/{draft_id}", self.service, params={"user_id": USER})
-                await self.timed("GET", f"{self.stack.text_expansion}/blobs/{expansion_id}", self.service, params={"user_id": USER})
+                await self.timed(
+                    "GET", f"{self.stack.text_expansion}/blobs/{expansion_id}", self.service, params={"user_id": USER}
+                )
             found["naive"].append(time.perf_counter() - started)
         return found
 
@@ -126,10 +138,16 @@ async def direct_view(stack: Stack, service: aiohttp.ClientSession, book_id: str
     """The calls a view needs, made directly one after the other: the lookup with its drafts, then
     the expansions' batch. Returns the seconds taken."""
     started = time.perf_counter()
-    async with service.get(f"{stack.index}/api/v1/users/{USER}/books/{book_id}", params={"include": "drafts"}) as response:
+    async with service.get(
+        f"{stack.index}/api/v1/users/{USER}/books/{book_id}", params={"include": "drafts"}
+    ) as response:
         assert response.status == 200, await response.text()
         state = await response.json()
-    ids = [c["processed_blob_ids"]["text-expansion"] for c in state["chapters"] if "text-expansion" in c["processed_blob_ids"]]
+    ids = [
+        c["processed_blob_ids"]["text-expansion"]
+        for c in state["chapters"]
+        if "text-expansion" in c["processed_blob_ids"]
+    ]
     async with service.post(f"{stack.text_expansion}/blobs/batch", json={"user_id": USER, "ids": ids}) as response:
         assert response.status == 200, await response.text()
         await response.read()
@@ -176,7 +194,9 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float, 
                 if response.status == 503:
                     counts["shed"] += 1
                     # A client waits what Retry-After asks (times `patience`) before asking again.
-                    await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")) * patience, until - time.perf_counter()))
+                    await asyncio.sleep(
+                        min(float(response.headers.get("Retry-After", "1")) * patience, until - time.perf_counter())
+                    )
                     continue
                 assert response.status == 200, body
                 latencies.append(time.perf_counter() - started)
@@ -196,7 +216,11 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float, 
             elapsed += time.perf_counter() - started
             cpu += cpu_seconds(gateway_pid) - cpu_before
             async with service.get(f"{stack.gateway}/metrics", headers=stack.metrics_headers) as response:
-                limits = [line.split("{", 1)[1].replace('source="', "").replace('"} ', "=") for line in (await response.text()).splitlines() if line.startswith("studio_gateway_source_limit{")]
+                limits = [
+                    line.split("{", 1)[1].replace('source="', "").replace('"} ', "=")
+                    for line in (await response.text()).splitlines()
+                    if line.startswith("studio_gateway_source_limit{")
+                ]
             started = time.perf_counter()
             await asyncio.gather(*(caller(n, started + seconds / SLICES) for n in range(clients)))
             direct_elapsed += time.perf_counter() - started
@@ -207,7 +231,8 @@ async def under_load(stack: Stack, chapters: int, clients: int, seconds: float, 
     spread = ms(latencies) if latencies else "no answers"
     print(
         f"{chapters:3d} ch {clients:3d} clients  complete {rate['complete']:6.1f}/s  partial {rate['partial']:5.1f}/s  "
-        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  complete/ceiling {rate['complete'] / ceiling:.2f}x  "
+        f"shed {rate['shed']:6.1f}/s  {spread}  direct ceiling {ceiling:6.1f}/s  "
+        f"complete/ceiling {rate['complete'] / ceiling:.2f}x  "
         f"gateway CPU {cpu_ms:.1f} ms/answer, peak RSS {peak_rss_mib(gateway_pid):.0f} MiB  limits {' '.join(limits)}"
     )
 
@@ -231,14 +256,19 @@ async def throughput(url: str, headers: dict[str, str], concurrency: int, second
         return done / (time.perf_counter() - started)
 
 
-async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets: int) -> tuple[list[float], list[float]]:
+async def live(
+    stack: Stack, user: aiohttp.ClientSession, samples: int, sockets: int
+) -> tuple[list[float], list[float]]:
     token = issue_token(stack.secrets["jwt_secret"], USER)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
         ws = await client.ws_connect(f"{stack.gateway}/ws", params={"token": token})
         await ws.receive_json()  # ready
         lags = []
         for n in range(samples):
-            async with user.post(f"{stack.gateway}/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": f"Live sample {n}: the lamp turned again."}}) as r:
+            async with user.post(
+                f"{stack.gateway}/api/v1/blobs",
+                json={"schema_id": "text-input-v1", "data": {"content": f"Live sample {n}: the lamp turned again."}},
+            ) as r:
                 parent = (await r.json())["id"]
             created = time.perf_counter()
             while True:
@@ -252,7 +282,9 @@ async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets:
         fan_token = issue_token(stack.secrets["jwt_secret"], fan_user)
         connections: list[aiohttp.ClientWebSocketResponse] = []
         for _ in range(0, sockets, 100):
-            batch = await asyncio.gather(*(client.ws_connect(f"{stack.gateway}/ws", params={"token": fan_token}) for _ in range(100)))
+            batch = await asyncio.gather(
+                *(client.ws_connect(f"{stack.gateway}/ws", params={"token": fan_token}) for _ in range(100))
+            )
             for connection in batch:
                 await connection.receive_json()
             connections += batch
@@ -268,7 +300,10 @@ async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets:
         readers = [asyncio.create_task(drain(c, events)) for c in connections]
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {fan_token}"}) as writer:
             for n in range(events):
-                async with writer.post(f"{stack.gateway}/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": f"Fan-out {n}: the tide."}, "type": "note"}) as r:
+                async with writer.post(
+                    f"{stack.gateway}/api/v1/blobs",
+                    json={"schema_id": "text-input-v1", "data": {"content": f"Fan-out {n}: the tide."}, "type": "note"},
+                ) as r:
                     assert r.status == 201
                 await asyncio.sleep(0.5)
         await asyncio.gather(*readers)
@@ -278,10 +313,15 @@ async def live(stack: Stack, user: aiohttp.ClientSession, samples: int, sockets:
 
 async def run(samples: int, load_seconds: float, cells: list[tuple[int, int]], patience: float) -> None:
     # Only text expansion consumes here, so the fan-out user's notes make one event each.
-    with running_stack(STUDIO_PROCESSORS="text-expansion,book-compiler", STUDIO_TEXT_EXPANSION_CONCURRENCY="16") as stack:
+    with running_stack(
+        STUDIO_PROCESSORS="text-expansion,book-compiler", STUDIO_TEXT_EXPANSION_CONCURRENCY="16"
+    ) as stack:
         user_headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], USER)}"}
         service_headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
-        async with aiohttp.ClientSession(headers=user_headers) as user, aiohttp.ClientSession(headers=service_headers) as service:
+        async with (
+            aiohttp.ClientSession(headers=user_headers) as user,
+            aiohttp.ClientSession(headers=service_headers) as service,
+        ):
             bench = Bench(stack, user, service)
             results = {}
             if cells != ALL_CELLS:
@@ -294,9 +334,18 @@ async def run(samples: int, load_seconds: float, cells: list[tuple[int, int]], p
             for chapters, found in results.items():
                 g, limit, naive, cached = (statistics.median(found[k]) for k in ("gateway", "limit", "naive", "cached"))
                 print(f"{chapters:3d} chapters  uncached view  {ms(found['gateway'])}")
-                print(f"{chapters:3d} chapters  limit          {ms(found['limit'])}   gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)")
-                print(f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   naive/gateway p50 {naive / g:.1f}x (aim >= 10x)")
-                print(f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)")
+                print(
+                    f"{chapters:3d} chapters  limit          {ms(found['limit'])}   "
+                    f"gateway/limit p50 {g / limit:.2f}x (aim <= 1.2x)"
+                )
+                print(
+                    f"{chapters:3d} chapters  naive per-blob {ms(found['naive'])}   "
+                    f"naive/gateway p50 {naive / g:.1f}x (aim >= 10x)"
+                )
+                print(
+                    f"{chapters:3d} chapters  cached view    {ms(found['cached'])}   "
+                    f"cached/uncached p50 {cached / g:.3f}x (aim <= 0.1x)"
+                )
             url = f"{stack.gateway}/api/v1/users/{USER}/books/book-20"
             async with user.get(url) as response:
                 body = await response.read()
@@ -309,7 +358,10 @@ async def run(samples: int, load_seconds: float, cells: list[tuple[int, int]], p
                 for concurrency in (32, 128):
                     cached_rps = await throughput(url, user_headers, concurrency)
                     bare_rps = await throughput(f"http://127.0.0.1:{port}/view", {}, concurrency)
-                    print(f"{concurrency:3d} clients  cached view {cached_rps:7.0f} req/s  bare handler {bare_rps:7.0f} req/s  ratio {cached_rps / bare_rps:.2f}x")
+                    print(
+                        f"{concurrency:3d} clients  cached view {cached_rps:7.0f} req/s  "
+                        f"bare handler {bare_rps:7.0f} req/s  ratio {cached_rps / bare_rps:.2f}x"
+                    )
             finally:
                 bare.terminate()
                 bare.wait()
@@ -343,7 +395,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--load-seconds", type=float, default=8.0, help="how long each load cell runs, each way")
-    parser.add_argument("--cells", type=parse_cells, default=ALL_CELLS, help="only these load cells, e.g. 100x64,20x1 (skips the rest)")
+    parser.add_argument(
+        "--cells", type=parse_cells, default=ALL_CELLS, help="only these load cells, e.g. 100x64,20x1 (skips the rest)"
+    )
     parser.add_argument("--patience", type=float, default=1.0, help="a shed client waits Retry-After times this")
     args = parser.parse_args()
     asyncio.run(run(args.samples, args.load_seconds, args.cells, args.patience))

@@ -56,7 +56,9 @@ class Instances:
     async def set(self, count: int, **env: str) -> None:
         self.stop()
         for _ in range(count):
-            instance = ServiceProcess.text_expansion(self.stack, "bench_cluster", self.logs, STUDIO_PROCESSOR_ACK_WAIT_SECONDS="120", **env)
+            instance = ServiceProcess.text_expansion(
+                self.stack, "bench_cluster", self.logs, STUDIO_PROCESSOR_ACK_WAIT_SECONDS="120", **env
+            )
             instance.start()
             self.running.append(instance)
         for instance in self.running:
@@ -80,9 +82,10 @@ async def throughput(stack: Stack, session: aiohttp.ClientSession, drafts: int, 
     async def write(number: int) -> str:
         watcher = watchers[number % writers]
         async with session.post(
-            f"{gateways[number % 2]}/api/v1/blobs", headers=auth(stack, watcher.user_id),
+            f"{gateways[number % 2]}/api/v1/blobs",
+            headers=auth(stack, watcher.user_id),
             json={"schema_id": "text-input-v1", "data": {"content": f"Draft {number}. {DRAFT}"}},
-        ) as response:  # fmt: skip
+        ) as response:
             assert response.status == 201, await response.text()
             return str((await response.json())["id"])
 
@@ -109,7 +112,10 @@ def processes(stack: Stack, instances: Instances) -> dict[str, list[int]]:
     """pids by role: each backing server, the index, the gateways, the expansion instances."""
     info = stack.refresh()
     roles: dict[str, list[int]] = {}
-    for name, entry in [*info["services"].items(), *((n, info[n]) for n in ("mongo", "nats", "nats-2", "nats-3", "postgres") if n in info)]:
+    for name, entry in [
+        *info["services"].items(),
+        *((n, info[n]) for n in ("mongo", "nats", "nats-2", "nats-3", "postgres") if n in info),
+    ]:
         role = "nats (3 nodes)" if name.startswith("nats") else "gateway (2)" if name.startswith("gateway") else name
         roles.setdefault(role, []).append(int(entry["pid"]))
     roles["text-expansion mongo"] = [int(info["mongo-text-expansion"]["pid"])] if "mongo-text-expansion" in info else []
@@ -128,20 +134,26 @@ class CpuMeter:
     def summary(self, busiest: int = 5) -> str:
         took = time.perf_counter() - self.started
         # A process killed meanwhile took its CPU time with it: its share counts as 0, not as negative.
-        used = {role: max(0.0, sum(cpu_seconds(p) for p in pids) - self.before[role]) for role, pids in self.roles.items()}
+        used = {
+            role: max(0.0, sum(cpu_seconds(p) for p in pids) - self.before[role]) for role, pids in self.roles.items()
+        }
         top = sorted(used.items(), key=lambda kv: -kv[1])[:busiest]
         return f"{sum(used.values()) / took:.2f} of {os.cpu_count()} cores busy in the stack; " + ", ".join(
             f"{role} {seconds / took:.2f}" for role, seconds in top
         )
 
 
-async def scaling(stack: Stack, session: aiohttp.ClientSession, instances: Instances, model_url: str, drafts: int, concurrency: int) -> None:
+async def scaling(
+    stack: Stack, session: aiohttp.ClientSession, instances: Instances, model_url: str, drafts: int, concurrency: int
+) -> None:
     print(f"\n1. Replica scaling: {drafts} drafts of 2 sections, each instance taking {concurrency} drafts at once")
     print("| expander | 1 instance | 2 instances | ratio |\n| --- | --- | --- | --- |")
     notes: list[str] = []
     provider = {
-        "STUDIO_OPENAI_API_KEY": "bench", "STUDIO_OPENAI_BASE_URL": model_url, "STUDIO_OPENAI_MAX_RETRIES": "0",
-    }  # fmt: skip
+        "STUDIO_OPENAI_API_KEY": "bench",
+        "STUDIO_OPENAI_BASE_URL": model_url,
+        "STUDIO_OPENAI_MAX_RETRIES": "0",
+    }
     for label, env, count in (("simulated provider", provider, drafts), ("offline", {}, drafts * 4)):
         rates = []
         spent: list[str] = []
@@ -151,7 +163,9 @@ async def scaling(stack: Stack, session: aiohttp.ClientSession, instances: Insta
             meter = CpuMeter(processes(stack, instances))
             rates.append(await throughput(stack, session, count))
             spent.append(f"   {label}, {replicas} instance(s): {meter.summary()}")
-        print(f"| {label} | {rates[0]:.1f} drafts/s | {rates[1]:.1f} drafts/s | {rates[1] / rates[0]:.2f}x |", flush=True)
+        print(
+            f"| {label} | {rates[0]:.1f} drafts/s | {rates[1]:.1f} drafts/s | {rates[1] / rates[0]:.2f}x |", flush=True
+        )
         notes.extend(spent)
     print("   cores used while measuring (CPU seconds per second, the five busiest):")
     print("\n".join(notes))
@@ -211,9 +225,16 @@ async def window(
                 reads.append(time.perf_counter() - started)
                 await asyncio.sleep(0.01)
         async with session.post(
-            f"{a}/api/v1/blobs", headers=headers,
-            json={"schema_id": "text-input-v1", "data": {"content": f"Chapter {number}, read back from the other gateway.", "metadata": {"book_id": book, "chapter": chapter}}},
-        ) as response:  # fmt: skip
+            f"{a}/api/v1/blobs",
+            headers=headers,
+            json={
+                "schema_id": "text-input-v1",
+                "data": {
+                    "content": f"Chapter {number}, read back from the other gateway.",
+                    "metadata": {"book_id": book, "chapter": chapter},
+                },
+            },
+        ) as response:
             assert response.status == 201, await response.text()
             consistency = response.headers.get("Studio-Consistency", "")
             blob = (await response.json())["id"]
@@ -233,7 +254,9 @@ async def window(
     return found, reads, heard, stale
 
 
-async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop: asyncio.Event, writers: int = 4) -> int:
+async def background_writers(
+    stack: Stack, session: aiohttp.ClientSession, stop: asyncio.Event, writers: int = 4
+) -> int:
     """Writers through both gateways at a writer's pace until `stop`; returns how many writes."""
     written = 0
 
@@ -245,9 +268,16 @@ async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop:
             chapter += 1
             try:
                 async with session.post(
-                    f"{stack.gateways[chapter % 2]}/api/v1/blobs", headers=auth(stack, user),
-                    json={"schema_id": "text-input-v1", "data": {"content": f"Load chapter {chapter}, written to keep the gateways busy.", "metadata": {"book_id": "load", "chapter": chapter}}},
-                ) as response:  # fmt: skip
+                    f"{stack.gateways[chapter % 2]}/api/v1/blobs",
+                    headers=auth(stack, user),
+                    json={
+                        "schema_id": "text-input-v1",
+                        "data": {
+                            "content": f"Load chapter {chapter}, written to keep the gateways busy.",
+                            "metadata": {"book_id": "load", "chapter": chapter},
+                        },
+                    },
+                ) as response:
                     written += response.status == 201
             except aiohttp.ClientError:
                 pass  # the load is the point, not its answers
@@ -260,7 +290,10 @@ async def background_writers(stack: Stack, session: aiohttp.ClientSession, stop:
 async def windows(stack: Stack, session: aiohttp.ClientSession, samples: int) -> None:
     print(f"\n2. Cross-gateway window: ack on A -> B's next book view shows the chapter; {samples} samples each")
     print("   Before each write B holds the book, complete, in its cache; text expansion runs (2 instances).")
-    print("| reads from B | load | first read missed the write | visible p50 / p99 / max ms | event on B p50 / p99 ms | a view built on B p50 ms |")
+    print(
+        "| reads from B | load | first read missed the write | visible p50 / p99 / max ms "
+        "| event on B p50 / p99 ms | a view built on B p50 ms |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for token in (False, True):
         for loaded in (False, True):
@@ -276,7 +309,8 @@ async def windows(stack: Stack, session: aiohttp.ClientSession, samples: int) ->
             print(
                 f"| {label} | {f'{rate:.0f} writes/s' if loaded else 'quiet'} | {stale} of {samples} "
                 f"| {statistics.median(ms):.1f} / {pct(ms, 0.99):.1f} / {max(ms):.1f} "
-                f"| {statistics.median(event_ms):.1f} / {pct(event_ms, 0.99):.1f} | {statistics.median(reads) * 1000:.1f} |",
+                f"| {statistics.median(event_ms):.1f} / {pct(event_ms, 0.99):.1f} "
+                f"| {statistics.median(reads) * 1000:.1f} |",
                 flush=True,
             )
 
@@ -307,9 +341,17 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
             started = time.perf_counter()
             try:
                 async with session.post(
-                    f"{stack.gateways[chapter % 2]}/api/v1/blobs", headers=auth(stack, user), timeout=aiohttp.ClientTimeout(total=10),
-                    json={"schema_id": "text-input-v1", "data": {"content": f"Line {chapter} of the loop, written while a node dies.", "metadata": {"book_id": book, "chapter": chapter}}},
-                ) as response:  # fmt: skip
+                    f"{stack.gateways[chapter % 2]}/api/v1/blobs",
+                    headers=auth(stack, user),
+                    timeout=aiohttp.ClientTimeout(total=10),
+                    json={
+                        "schema_id": "text-input-v1",
+                        "data": {
+                            "content": f"Line {chapter} of the loop, written while a node dies.",
+                            "metadata": {"book_id": book, "chapter": chapter},
+                        },
+                    },
+                ) as response:
                     if response.status == 201:
                         acknowledged.append((book, (await response.json())["id"]))
                         latencies.append(time.perf_counter() - started)
@@ -328,7 +370,7 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
     cores = meter.summary(busiest=6)
     # Every acknowledged write readable through both gateways, and expanded exactly once.
     lost = 0
-    for book, blob in acknowledged:
+    for _, blob in acknowledged:
         for gateway in stack.gateways:
             async with session.get(f"{gateway}/api/v1/blobs/{blob}", headers=auth(stack, user)) as response:
                 lost += response.status != 200
@@ -338,9 +380,15 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
         expanded: dict[str, int] = {}
         for number in range(8):
             async with session.get(
-                f"{stack.index}/api/v1/blob-index", headers=service,
-                params={"user_id": user, "book_id": f"fault-{number}", "processor_id": "text-expansion", "limit": "500"},
-            ) as response:  # fmt: skip
+                f"{stack.index}/api/v1/blob-index",
+                headers=service,
+                params={
+                    "user_id": user,
+                    "book_id": f"fault-{number}",
+                    "processor_id": "text-expansion",
+                    "limit": "500",
+                },
+            ) as response:
                 for entry in (await response.json())["entries"]:
                     expanded[entry["parent_id"]] = expanded.get(entry["parent_id"], 0) + 1
         if all(b in expanded for _, b in acknowledged) or time.monotonic() > deadline:
@@ -354,17 +402,28 @@ async def node_killed(stack: Stack, session: aiohttp.ClientSession, instances: I
             await asyncio.sleep(0.2)
             continue
         replicas = [(r.name, r.current, r.lag or 0) for r in state.cluster.replicas or []]
-        if (len(replicas) == 2 and all(current and not lag for _, current, lag in replicas)) or time.monotonic() - waited > 120:
+        if (
+            len(replicas) == 2 and all(current and not lag for _, current, lag in replicas)
+        ) or time.monotonic() - waited > 120:
             break
         await asyncio.sleep(0.2)
     waited = time.monotonic() - waited
     missing = sum(b not in expanded for _, b in acknowledged)
     twice = sum(expanded.get(b, 0) > 1 for _, b in acknowledged)
     ms = [x * 1000 for x in latencies] or [float("nan")]
-    print(f"\n3. kill -9 of {victim} (the stream's leader) {seconds / 3:.0f} s into {seconds:.0f} s of writes through both gateways (8 writers)")
-    print(f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; not expanded {missing}, expanded twice {twice}")
+    print(
+        f"\n3. kill -9 of {victim} (the stream's leader) {seconds / 3:.0f} s into {seconds:.0f} s "
+        "of writes through both gateways (8 writers)"
+    )
+    print(
+        f"   acknowledged {len(acknowledged)}, not acknowledged {refused}, lost {lost}; "
+        f"not expanded {missing}, expanded twice {twice}"
+    )
     print(f"   write latency p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
-    print(f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}")
+    print(
+        f"   stream leader now {state.cluster.leader}; replicas (name, current, lag): {replicas}, "
+        f"after {waited:.1f} s more; restarts of {victim}: {stack.refresh()[victim]['restarts']}"
+    )
     print(f"   during the loop: {cores}")
 
 
@@ -375,7 +434,9 @@ async def run(drafts: int, samples: int, concurrency: int, parts: set[str]) -> N
     stack = new_stack(STUDIO_TOPOLOGY="cluster", STUDIO_PROCESSORS="")
     stack.start()
     instances = Instances(stack, data_dir)
-    print(f"cluster: {len(stack.nats_url.split(','))} NATS nodes, {len(stack.gateways)} gateways; {os.cpu_count()} cores")
+    print(
+        f"cluster: {len(stack.nats_url.split(','))} NATS nodes, {len(stack.gateways)} gateways; {os.cpu_count()} cores"
+    )
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             if "scaling" in parts:
@@ -395,10 +456,14 @@ async def run(drafts: int, samples: int, concurrency: int, parts: set[str]) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--drafts", type=int, default=96, help="drafts per scaling run against the provider (offline: 4x)")
+    parser.add_argument(
+        "--drafts", type=int, default=96, help="drafts per scaling run against the provider (offline: 4x)"
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="drafts each instance takes at once")
     parser.add_argument("--samples", type=int, default=200, help="samples per cross-gateway window row")
-    parser.add_argument("--only", action="append", choices=("scaling", "window", "fault"), help="run only this part; repeatable")
+    parser.add_argument(
+        "--only", action="append", choices=("scaling", "window", "fault"), help="run only this part; repeatable"
+    )
     args = parser.parse_args()
     asyncio.run(run(args.drafts, args.samples, args.concurrency, set(args.only or ("scaling", "window", "fault"))))
 

@@ -30,19 +30,31 @@ PARAGRAPH = "The tide came in over the causeway while the lamp turned above the 
 
 
 async def write_book(session: aiohttp.ClientSession, index: str, user_id: str, book_id: str, chapters: int) -> None:
-    async with session.post(f"{index}/api/v1/users/{user_id}/books", json={"id": book_id, "title": f"Book of {chapters}"}) as r:
+    async with session.post(
+        f"{index}/api/v1/users/{user_id}/books", json={"id": book_id, "title": f"Book of {chapters}"}
+    ) as r:
         assert r.status == 201, await r.text()
     semaphore = asyncio.Semaphore(8)
 
     async def chapter(n: int) -> None:
-        data = {"content": f"Chapter {n}. " + PARAGRAPH * 4, "metadata": {"book_id": book_id, "chapter": n, "title": f"Part {n}"}}
-        async with semaphore, session.post(f"{index}/api/v1/blobs", json={"user_id": user_id, "schema_id": "text-input-v1", "data": data}) as r:
+        data = {
+            "content": f"Chapter {n}. " + PARAGRAPH * 4,
+            "metadata": {"book_id": book_id, "chapter": n, "title": f"Part {n}"},
+        }
+        async with (
+            semaphore,
+            session.post(
+                f"{index}/api/v1/blobs", json={"user_id": user_id, "schema_id": "text-input-v1", "data": data}
+            ) as r,
+        ):
             assert r.status == 201, await r.text()
 
     await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
 
 
-async def expansions_done(session: aiohttp.ClientSession, index: str, user_id: str, book_id: str, chapters: int) -> None:
+async def expansions_done(
+    session: aiohttp.ClientSession, index: str, user_id: str, book_id: str, chapters: int
+) -> None:
     while True:
         async with session.get(f"{index}/api/v1/users/{user_id}/books/{book_id}") as r:
             book = await r.json()
@@ -65,7 +77,10 @@ async def run(runs: int) -> None:
         database = await asyncpg.connect(stack.refresh()["databases"]["book-compiler"])
         results: dict[int, dict[str, float]] = {}
         try:
-            async with aiohttp.ClientSession(headers=service) as internal, aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api:
+            async with (
+                aiohttp.ClientSession(headers=service) as internal,
+                aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api,
+            ):
                 for size in SIZES:
                     book_id = f"book-{size}"
                     await write_book(internal, stack.index, "bench-compiler", book_id, size)
@@ -73,7 +88,9 @@ async def run(runs: int) -> None:
                     totals = []
                     for _ in range(runs):
                         started = time.perf_counter()
-                        async with api.post(f"{stack.gateway}/api/v1/users/bench-compiler/books/{book_id}/compile") as r:
+                        async with api.post(
+                            f"{stack.gateway}/api/v1/users/bench-compiler/books/{book_id}/compile"
+                        ) as r:
                             request_id = (await r.json())["request_id"]
                         while request_id not in compiled:
                             await asyncio.sleep(0.001)
@@ -84,17 +101,25 @@ async def run(runs: int) -> None:
                     timings = [msgspec.json.decode(r["timings"]) for r in rows]
                     results[size] = {
                         "request_to_event_ms": statistics.median(totals),
-                        **{k: statistics.median(t[k] for t in timings) for k in ("fetch_ms", "compile_ms", "store_ms", "register_ms", "total_ms")},
+                        **{
+                            k: statistics.median(t[k] for t in timings)
+                            for k in ("fetch_ms", "compile_ms", "store_ms", "register_ms", "total_ms")
+                        },
                     }
         finally:
             await database.close()
             await nc.drain()
     base = results[SIZES[0]]
-    print(f"{'chapters':>8} {'request->event':>15} {'compiler total':>15} {'fetch':>8} {'choose':>8} {'PG write':>9} {'register':>9}  fetch share  PG share  growth")
+    print(
+        f"{'chapters':>8} {'request->event':>15} {'compiler total':>15} {'fetch':>8} {'choose':>8} "
+        f"{'PG write':>9} {'register':>9}  fetch share  PG share  growth"
+    )
     for size, r in results.items():
         print(
-            f"{size:>8} {r['request_to_event_ms']:12.1f} ms {r['total_ms']:12.1f} ms {r['fetch_ms']:6.1f} ms {r['compile_ms']:6.2f} ms "
-            f"{r['store_ms']:7.1f} ms {r['register_ms']:7.1f} ms  {r['fetch_ms'] / r['total_ms']:10.0%}  {r['store_ms'] / r['total_ms']:8.0%}  "
+            f"{size:>8} {r['request_to_event_ms']:12.1f} ms {r['total_ms']:12.1f} ms "
+            f"{r['fetch_ms']:6.1f} ms {r['compile_ms']:6.2f} ms "
+            f"{r['store_ms']:7.1f} ms {r['register_ms']:7.1f} ms  "
+            f"{r['fetch_ms'] / r['total_ms']:10.0%}  {r['store_ms'] / r['total_ms']:8.0%}  "
             f"{r['request_to_event_ms'] / base['request_to_event_ms']:5.1f}x"
         )
     print(f"(medians of {runs} compiles per size; growth is request->event relative to {SIZES[0]} chapters)")

@@ -1,11 +1,11 @@
 """Book exports through the gateway: time and size per format, first render against cached.
 
 Starts its own stack (index, gateway, book compiler), writes a 20- and a 200-chapter book of
-~1,000-word chapters through the index, compiles each from its drafts `--versions` times, then for every format asks the gateway for
-each version's export (the first request renders it: the median of those is `first`), then
-`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, the book compiler's peak RSS
-while it renders the 200-chapter PDF and the render process's (sampled from /proc every 10 ms), then each format
-rendered in this process and in the sandbox side by side.
+~1,000-word chapters through the index, compiles each from its drafts `--versions` times, then for every format
+asks the gateway for each version's export (the first request renders it: the median of those is `first`), then
+`--repeats` more that come from the compiler's cache. Prints p50s, sizes, the cached/first ratio, the book
+compiler's peak RSS while it renders the 200-chapter PDF and the render process's (sampled from /proc every 10 ms),
+then each format rendered in this process and in the sandbox side by side.
 
 Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
 """
@@ -13,13 +13,12 @@ Run from the repository root: .venv/bin/python -m bench.exports [--repeats N]
 from __future__ import annotations
 
 import argparse
-import sys
 import asyncio
 import random
 import statistics
+import sys
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
 
@@ -31,7 +30,9 @@ FORMATS = ("epub", "docx", "pdf", "md", "txt")
 NAMES = "Mara Ines Tobias Elin Soren Hale Wren Agnes Pell Corin".split()
 NOUNS = "ledger lamp harbour ferry storm quay rope lantern gull tide keeper cargo compass chart anchor mast".split()
 VERBS = "carried watched found dropped mended counted followed hid opened burned read lost".split()
-PLACES = "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier".split("|")
+PLACES = (
+    "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier"
+).split("|")
 
 
 def chapter_text(n: int, words: int = 1000) -> str:
@@ -41,7 +42,10 @@ def chapter_text(n: int, words: int = 1000) -> str:
     while count < words:
         sentences = []
         for _ in range(rng.randint(3, 6)):
-            sentence = f"{rng.choice(NAMES)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} {rng.choice(PLACES)} while the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            sentence = (
+                f"{rng.choice(NAMES)} {rng.choice(VERBS)} the {rng.choice(NOUNS)} {rng.choice(PLACES)} "
+                f"while the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            )
             sentences.append(sentence)
             count += len(sentence.split())
         paragraphs.append(" ".join(sentences))
@@ -59,7 +63,9 @@ async def sandbox_overhead(repeats: int = 5) -> None:
     from processors.sandbox import RenderLimits, Sandbox
 
     chapters = [CompiledChapterText(n, f"Tide {n}", chapter_text(n), "draft", "d", 1, None, None) for n in range(1, 21)]
-    book = Manuscript("b", "00000000-0000-0000-0000-000000000002", 1, "Salt Ledger", datetime.now(UTC), chapters, author="Ann Lee")
+    book = Manuscript(
+        "b", "00000000-0000-0000-0000-000000000002", 1, "Salt Ledger", datetime.now(UTC), chapters, author="Ann Lee"
+    )
     sandbox = Sandbox(RenderLimits())
     print("\n20 chapters rendered in the service's own process and in the sandbox (median of", repeats, "each)\n")
     print("| format | in process ms | sandboxed ms | sandboxed / in process |")
@@ -81,19 +87,29 @@ async def book(session: aiohttp.ClientSession, stack: Stack, user_id: str, book_
     """Write the book's drafts (about 1,000 words each) and compile it from them."""
     internal = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
     client = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
-    async with session.post(f"{stack.gateway}/api/v1/users/{user_id}/books", headers=client, json={"id": book_id, "title": "Salt Ledger"}) as r:
+    async with session.post(
+        f"{stack.gateway}/api/v1/users/{user_id}/books", headers=client, json={"id": book_id, "title": "Salt Ledger"}
+    ) as r:
         assert r.status == 201
-    async with session.patch(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}", headers=client, json={"author": "Ann Lee"}) as r:
+    async with session.patch(
+        f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}", headers=client, json={"author": "Ann Lee"}
+    ) as r:
         assert r.status == 200
     semaphore = asyncio.Semaphore(16)
 
     async def chapter(n: int) -> None:
-        body = {"user_id": user_id, "schema_id": "text-input-v1", "data": {"content": chapter_text(n), "metadata": {"book_id": book_id, "chapter": n}}}
+        body = {
+            "user_id": user_id,
+            "schema_id": "text-input-v1",
+            "data": {"content": chapter_text(n), "metadata": {"book_id": book_id, "chapter": n}},
+        }
         async with semaphore, session.post(f"{stack.index}/api/v1/blobs", headers=internal, json=body) as r:
             assert r.status == 201, await r.text()
 
     await asyncio.gather(*(chapter(n) for n in range(1, chapters + 1)))
-    async with session.post(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/compile", headers=client, json={"prefer": "draft"}) as r:
+    async with session.post(
+        f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/compile", headers=client, json={"prefer": "draft"}
+    ) as r:
         assert r.status == 202
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -115,7 +131,9 @@ async def fetch(session: aiohttp.ClientSession, url: str, headers: dict[str, str
 async def compile_again(session: aiohttp.ClientSession, stack: Stack, user_id: str, book_id: str, version: int) -> None:
     """Another compiled version of the same book (each version's files are rendered afresh)."""
     client = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
-    async with session.post(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/compile", headers=client, json={"prefer": "draft"}) as r:
+    async with session.post(
+        f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/compile", headers=client, json={"prefer": "draft"}
+    ) as r:
         assert r.status == 202
     while True:
         async with session.get(f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/versions", headers=client) as r:
@@ -124,12 +142,25 @@ async def compile_again(session: aiohttp.ClientSession, stack: Stack, user_id: s
         await asyncio.sleep(0.2)
 
 
+async def peaks(pid: int, peak: float, stop: asyncio.Event) -> tuple[float, float]:
+    """Until `stop` is set, every 10 ms: the peak RSS of `pid` (from `peak`) and of all its descendants together."""
+    render_peak = 0.0
+    while not stop.is_set():
+        peak = max(peak, rss_mib(pid))
+        render_peak = max(render_peak, sum(rss_mib(p) for p in descendants(pid)))
+        await asyncio.sleep(0.01)
+    return peak, render_peak
+
+
 async def run(repeats: int, versions: int) -> None:
     with running_stack(STUDIO_PROCESSORS="book-compiler") as stack:
         compiler_pid = stack.refresh()["services"]["book-compiler"]["pid"]
         user_id = f"bench-{uuid.uuid4().hex[:8]}"
         headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
-        print(f"each format's first request for each of {versions} compiled versions (rendered), then {repeats} cached requests\n")
+        print(
+            f"each format's first request for each of {versions} compiled versions (rendered), "
+            f"then {repeats} cached requests\n"
+        )
         print("| chapters | format | size | first p50 ms | cached p50 / p99 ms | cached / first |")
         print("| --- | --- | --- | --- | --- | --- |")
         pdf_memory = (0.0, 0.0)
@@ -143,33 +174,40 @@ async def run(repeats: int, versions: int) -> None:
                 for fmt in FORMATS:
                     firsts: list[float] = []
                     for version in range(1, versions + 1):
-                        url = f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export?format={fmt}&version={version}"
-                        peak = before = rss_mib(compiler_pid)
-                        render_peak, sampling = 0.0, True
-
-                        async def sample() -> None:
-                            nonlocal peak, render_peak
-                            while sampling:
-                                peak = max(peak, rss_mib(compiler_pid))
-                                render_peak = max(render_peak, sum(rss_mib(p) for p in descendants(compiler_pid)))
-                                await asyncio.sleep(0.01)
-
-                        sampler = asyncio.create_task(sample())
+                        url = (
+                            f"{stack.gateway}/api/v1/users/{user_id}/books/{book_id}/export"
+                            f"?format={fmt}&version={version}"
+                        )
+                        before = rss_mib(compiler_pid)
+                        stop = asyncio.Event()
+                        sampler = asyncio.create_task(peaks(compiler_pid, before, stop))
                         first, size = await fetch(session, url, headers)
-                        sampling = False
-                        await sampler
+                        stop.set()
+                        peak, render_peak = await sampler
                         firsts.append(first)
                         if chapters == 200 and fmt == "pdf":
                             pdf_memory = (min(pdf_memory[0] or before, before), max(pdf_memory[1], peak))
                             pdf_render_peak = max(pdf_render_peak, render_peak)
                     cached = sorted([(await fetch(session, url, headers))[0] for _ in range(repeats)])
-                    p50, p99, first_p50 = statistics.median(cached), cached[int(0.99 * (len(cached) - 1))], statistics.median(firsts)
+                    p50, p99, first_p50 = (
+                        statistics.median(cached),
+                        cached[int(0.99 * (len(cached) - 1))],
+                        statistics.median(firsts),
+                    )
                     print(
-                        f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first_p50 * 1000:,.0f} | {p50 * 1000:.1f} / {p99 * 1000:.1f} "
-                        f"| {p50 / first_p50:.3f} |", flush=True,
-                    )  # fmt: skip
-        print(f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, {pdf_memory[1]:.0f} MiB at peak;")
-        print(f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, within STUDIO_RENDER_MEMORY_MB")
+                        f"| {chapters} | {fmt} | {size / 1024:,.0f} KiB | {first_p50 * 1000:,.0f} "
+                        f"| {p50 * 1000:.1f} / {p99 * 1000:.1f} "
+                        f"| {p50 / first_p50:.3f} |",
+                        flush=True,
+                    )
+        print(
+            f"\nbook compiler RSS while rendering the 200-chapter PDFs: {pdf_memory[0]:.0f} MiB before, "
+            f"{pdf_memory[1]:.0f} MiB at peak;"
+        )
+        print(
+            f"the render's own process (and what it ran) at peak: {pdf_render_peak:.0f} MiB, "
+            "within STUDIO_RENDER_MEMORY_MB"
+        )
     await sandbox_overhead()
 
 
@@ -179,7 +217,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30, help="cached requests per format")
-    parser.add_argument("--versions", type=int, default=3, help="compiled versions per book (each rendered once per format)")
+    parser.add_argument(
+        "--versions", type=int, default=3, help="compiled versions per book (each rendered once per format)"
+    )
     args = parser.parse_args()
     asyncio.run(run(args.repeats, args.versions))
 

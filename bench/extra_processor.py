@@ -40,7 +40,9 @@ class MemoryStore:
         return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
 
     async def since(self, user_id: str, since: datetime | None, limit: int) -> list[DerivedBlob]:
-        return [b for b in self.blobs.values() if b.user_id == user_id and (since is None or b.created_at > since)][:limit]
+        return [b for b in self.blobs.values() if b.user_id == user_id and (since is None or b.created_at > since)][
+            :limit
+        ]
 
     async def for_parent(self, user_id: str, parent_id: str) -> list[DerivedBlob]:
         return [b for b in self.blobs.values() if b.user_id == user_id and b.parent_blob_id == parent_id]
@@ -55,10 +57,15 @@ class MemoryStore:
 class WordTally:
     def __init__(self, processor_id: str) -> None:
         self.info = ProcessorInfo(
-            id=processor_id, name=processor_id, description="Counts a draft's words (a benchmark's processor).",
-            input_schema_ids=("text-input-v1",), output_schema_id="word-tally-v1", storage_type="memory",
-            database_name="none", schema_package="bench",
-        )  # fmt: skip
+            id=processor_id,
+            name=processor_id,
+            description="Counts a draft's words (a benchmark's processor).",
+            input_schema_ids=("text-input-v1",),
+            output_schema_id="word-tally-v1",
+            storage_type="memory",
+            database_name="none",
+            schema_package="bench",
+        )
         self.store = MemoryStore()
 
     async def open(self) -> None: ...

@@ -37,8 +37,13 @@ EXTRAS = ("tally-a", "tally-b", "tally-c")
 async def write_book(stack: Stack, service: aiohttp.ClientSession, book_id: str) -> list[str]:
     ids = []
     for n in range(1, CHAPTERS + 1):
-        data = {"content": f"Chapter {n}. The tide came in over the causeway.\n\nThe lamp turned above them all night.", "metadata": {"book_id": book_id, "chapter": n}}
-        async with service.post(f"{stack.index}/api/v1/blobs", json={"user_id": USER, "schema_id": "text-input-v1", "data": data}) as r:
+        data = {
+            "content": f"Chapter {n}. The tide came in over the causeway.\n\nThe lamp turned above them all night.",
+            "metadata": {"book_id": book_id, "chapter": n},
+        }
+        async with service.post(
+            f"{stack.index}/api/v1/blobs", json={"user_id": USER, "schema_id": "text-input-v1", "data": data}
+        ) as r:
             assert r.status == 201, await r.text()
             ids.append((await r.json())["id"])
     return ids
@@ -50,13 +55,18 @@ async def settled(user: aiohttp.ClientSession, url: str, processors: int) -> dic
     while time.monotonic() < deadline:
         async with user.get(url, headers={"Cache-Control": "no-cache"}) as response:
             view = await response.json()
-        if all(len(c["derived"]) >= processors and all(d["status"] == "ok" for d in c["derived"].values()) for c in view["chapters"]):
+        if all(
+            len(c["derived"]) >= processors and all(d["status"] == "ok" for d in c["derived"].values())
+            for c in view["chapters"]
+        ):
             return dict(view)
         await asyncio.sleep(0.3)
     raise TimeoutError(f"the book never settled with {processors} processors")
 
 
-async def view_and_limit(stack: Stack, user: aiohttp.ClientSession, service: aiohttp.ClientSession, book_id: str, samples: int) -> None:
+async def view_and_limit(
+    stack: Stack, user: aiohttp.ClientSession, service: aiohttp.ClientSession, book_id: str, samples: int
+) -> None:
     url = f"{stack.gateway}/api/v1/users/{USER}/books/{book_id}"
     first = await settled(user, url, len(EXTRAS) + 2 if book_id.endswith("5") else 2)
     processors = sorted({p for c in first["chapters"] for p in c["derived"]})
@@ -70,7 +80,9 @@ async def view_and_limit(stack: Stack, user: aiohttp.ClientSession, service: aio
         views.append(time.perf_counter() - started)
         calls.append(len(body["sources"]))  # the index, and one entry per store called
         started = time.perf_counter()
-        async with service.get(f"{stack.index}/api/v1/users/{USER}/books/{book_id}", params={"include": "drafts"}) as response:
+        async with service.get(
+            f"{stack.index}/api/v1/users/{USER}/books/{book_id}", params={"include": "drafts"}
+        ) as response:
             state = await response.json()
         lookup = time.perf_counter() - started
         slowest = 0.0
@@ -82,8 +94,11 @@ async def view_and_limit(stack: Stack, user: aiohttp.ClientSession, service: aio
             slowest = max(slowest, time.perf_counter() - started)
         limits.append(lookup + slowest)
     g, limit = statistics.median(views), statistics.median(limits)
-    print(f"{len(processors)} processors, {CHAPTERS} chapters  view {ms(views)}  limit {ms(limits)}  view/limit p50 {g / limit:.2f}x  "
-          f"upstream calls per view {statistics.median(calls):.0f} (index + {statistics.median(calls) - 1:.0f} stores)")
+    print(
+        f"{len(processors)} processors, {CHAPTERS} chapters  view {ms(views)}  limit {ms(limits)}  "
+        f"view/limit p50 {g / limit:.2f}x  "
+        f"upstream calls per view {statistics.median(calls):.0f} (index + {statistics.median(calls) - 1:.0f} stores)"
+    )
 
 
 async def cascade(stack: Stack, user: aiohttp.ClientSession, token: str, drafts: list[str], samples: int) -> None:
@@ -126,11 +141,18 @@ async def run(samples: int) -> None:
                 await view_and_limit(stack, user, service, "book-2", samples)
                 for processor_id in EXTRAS:
                     env = {
-                        **os.environ, "PROCESSOR_ID": processor_id, "STUDIO_EXTRA_PORT": str(free_port()),
-                        "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url,
+                        **os.environ,
+                        "PROCESSOR_ID": processor_id,
+                        "STUDIO_EXTRA_PORT": str(free_port()),
+                        "STUDIO_INDEX_URL": stack.index,
+                        "STUDIO_NATS_URL": stack.nats_url,
                         "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
-                    }  # fmt: skip
-                    extras.append(subprocess.Popen([sys.executable, "-m", "bench.extra_processor"], env=env, stderr=subprocess.DEVNULL))
+                    }
+                    extras.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "bench.extra_processor"], env=env, stderr=subprocess.DEVNULL
+                        )
+                    )
                 await asyncio.sleep(3)  # registered, consuming
                 await write_book(stack, service, "book-5")
                 await view_and_limit(stack, user, service, "book-5", samples)

@@ -41,13 +41,22 @@ async def run(writers: int, seconds: float, concurrency: int) -> None:
         async def writer(n: int) -> None:
             nonlocal written
             token = issue_token(stack.secrets["jwt_secret"], f"keep-up-{n}")
-            async with aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}) as api:
+            async with aiohttp.ClientSession(
+                base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}
+            ) as api:
                 chapter = 0
                 while time.monotonic() < until:
                     chapter += 1
-                    body = {"schema_id": "text-input-v1", "data": {
-                        "content": f"Chapter {chapter}. The tide came in over the causeway while the lamp turned above them.",
-                        "metadata": {"book_id": f"keep-up-{n}", "chapter": chapter}}}  # fmt: skip
+                    body = {
+                        "schema_id": "text-input-v1",
+                        "data": {
+                            "content": (
+                                f"Chapter {chapter}. The tide came in over the causeway "
+                                "while the lamp turned above them."
+                            ),
+                            "metadata": {"book_id": f"keep-up-{n}", "chapter": chapter},
+                        },
+                    }
                     async with api.post("/api/v1/blobs", json=body) as response:
                         if response.status == 201:
                             written += 1
@@ -66,17 +75,24 @@ async def run(writers: int, seconds: float, concurrency: int) -> None:
             await asyncio.sleep(0.2)
         drained = time.monotonic() - stopped
         await nc.drain()
-        print(f"{writers} writers, text expansion with {concurrency} workers, for {wrote_for:.0f} s: {written} drafts ({written / wrote_for:.1f}/s)")
+        print(
+            f"{writers} writers, text expansion with {concurrency} workers, for {wrote_for:.0f} s: "
+            f"{written} drafts ({written / wrote_for:.1f}/s)"
+        )
         print("backlog while writing: " + ", ".join(f"{at:.0f} s: {n}" for at, n in samples))
-        print(f"behind when the writers stopped: {behind} messages; drained {drained:.1f} s later "
-              f"(expansion rate while writing ~{(written - behind) / wrote_for:.1f}/s)")
+        print(
+            f"behind when the writers stopped: {behind} messages; drained {drained:.1f} s later "
+            f"(expansion rate while writing ~{(written - behind) / wrote_for:.1f}/s)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writers", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--concurrency", type=int, default=16, help="text expansion's workers (STUDIO_TEXT_EXPANSION_CONCURRENCY)")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="text expansion's workers (STUDIO_TEXT_EXPANSION_CONCURRENCY)"
+    )
     args = parser.parse_args()
     asyncio.run(run(args.writers, args.seconds, args.concurrency))
 

@@ -27,8 +27,8 @@ import msgspec
 import nats
 from aiohttp import web
 
-from compose.harness import ServiceProcess, Stack, free_port, new_stack
 from compose.fake_openai import FakeProvider
+from compose.harness import ServiceProcess, Stack, free_port, new_stack
 
 SENTENCE = "The tide came in over the causeway while the lamp turned above the harbour wall. "
 
@@ -55,10 +55,14 @@ class Bench:
     def processor(self, database: str) -> ServiceProcess:
         port = free_port()
         env = {
-            "STUDIO_SERVICE_TOKEN": self.stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
-            "STUDIO_TEXT_EXPANSION_MONGO_URL": self.stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": database,
-            "STUDIO_INDEX_URL": self.stack.index, "STUDIO_NATS_URL": self.stack.nats_url, **self.model_env,
-        }  # fmt: skip
+            "STUDIO_SERVICE_TOKEN": self.stack.secrets["service_token"],
+            "STUDIO_TEXT_EXPANSION_PORT": str(port),
+            "STUDIO_TEXT_EXPANSION_MONGO_URL": self.stack.mongo_url,
+            "STUDIO_TEXT_EXPANSION_DATABASE": database,
+            "STUDIO_INDEX_URL": self.stack.index,
+            "STUDIO_NATS_URL": self.stack.nats_url,
+            **self.model_env,
+        }
         return ServiceProcess("processors.text_expansion", env, self.logs / f"te-{port}.log", port)
 
     async def post(self, session: aiohttp.ClientSession, user_id: str, n: int) -> str:
@@ -160,11 +164,14 @@ async def run(drafts: int, samples: int) -> None:
         await runner.cleanup()
         bench.model_env = {}
         print(f"model taking 250 ms, {drafts // 4} drafts, 1 instance:  {slow_one:7.1f} drafts/s")
-        print(f"model taking 250 ms, {drafts // 4} drafts, 2 instances: {slow_two:7.1f} drafts/s  ({slow_two / slow_one:.2f}x of 1 instance)")
+        print(
+            f"model taking 250 ms, {drafts // 4} drafts, 2 instances: {slow_two:7.1f} drafts/s  "
+            f"({slow_two / slow_one:.2f}x of 1 instance)"
+        )
         lags, memory_idle = await bench.latency(samples)
         print(
             f"create -> derived registered (event), {samples} drafts one at a time: "
-            f"p50 {statistics.median(lags) * 1e3:.1f} ms, p99 {pct(lags, .99) * 1e3:.1f} ms "
+            f"p50 {statistics.median(lags) * 1e3:.1f} ms, p99 {pct(lags, 0.99) * 1e3:.1f} ms "
             f"(seeds ask < 500 ms; aim < 100 ms)"
         )
         info = stack.refresh()

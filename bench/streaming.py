@@ -120,16 +120,25 @@ class Bench:
         if self.expansion is not None:
             self.expansion.kill()
         self.expansion = ServiceProcess.text_expansion(
-            self.stack, "bench_streaming", self.logs,
-            STUDIO_OPENAI_API_KEY="bench", STUDIO_OPENAI_BASE_URL=self.model_url, STUDIO_OPENAI_MAX_RETRIES="0",
-            STUDIO_TEXT_EXPANSION_CONCURRENCY="128", STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE="4096",
-            STUDIO_PROCESSOR_ACK_WAIT_SECONDS="120", **env,
-        )  # fmt: skip
+            self.stack,
+            "bench_streaming",
+            self.logs,
+            STUDIO_OPENAI_API_KEY="bench",
+            STUDIO_OPENAI_BASE_URL=self.model_url,
+            STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_TEXT_EXPANSION_CONCURRENCY="128",
+            STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE="4096",
+            STUDIO_PROCESSOR_ACK_WAIT_SECONDS="120",
+            **env,
+        )
         self.expansion.start()
         await asyncio.to_thread(self.expansion.wait_ready, 60)
 
-    async def drafts(self, session: aiohttp.ClientSession, text: str, count: int, *, users: int = 1) -> tuple[list[float], list[float], int]:
-        """`count` drafts one after another (or `users` writers at once, one draft each); first-delta and completion seconds."""
+    async def drafts(
+        self, session: aiohttp.ClientSession, text: str, count: int, *, users: int = 1
+    ) -> tuple[list[float], list[float], int]:
+        """`count` drafts one after another (or `users` writers at once, one draft each);
+        first-delta and completion seconds."""
         writers = [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(users)]
         watchers = [Watcher(self.stack, user) for user in writers]
         for watcher in watchers:
@@ -141,7 +150,9 @@ class Bench:
             headers = {"Authorization": f"Bearer {issue_token(self.stack.secrets['jwt_secret'], watcher.user_id)}"}
             started = time.perf_counter()
             async with session.post(
-                f"{self.stack.gateway}/api/v1/blobs", headers=headers, json={"schema_id": "text-input-v1", "data": {"content": text}}
+                f"{self.stack.gateway}/api/v1/blobs",
+                headers=headers,
+                json={"schema_id": "text-input-v1", "data": {"content": text}},
             ) as response:
                 assert response.status == 201, await response.text()
                 blob_id = (await response.json())["id"]
@@ -167,7 +178,7 @@ class Bench:
 async def gateway_counter(session: aiohttp.ClientSession, stack: Stack, name: str) -> float:
     async with session.get(f"{stack.gateway}/metrics", headers=stack.metrics_headers) as response:
         text = await response.text()
-    line = next((l for l in text.splitlines() if l.startswith(name + " ")), "")
+    line = next((row for row in text.splitlines() if row.startswith(name + " ")), "")
     return float(line.split()[1]) if line else 0.0
 
 
@@ -179,13 +190,18 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
     stack.start()
     bench = Bench(stack, data_dir, f"http://127.0.0.1:{model_port}/v1")
     text = chapter()
-    print(f"draft: {len(text.split())} words, {text.count(chr(10) * 2) + 1} paragraphs; provider 50 tokens/s, 400 ms to the first token")
+    print(
+        f"draft: {len(text.split())} words, {text.count(chr(10) * 2) + 1} paragraphs; "
+        "provider 50 tokens/s, 400 ms to the first token"
+    )
     try:
         # No pool limit: a hundred sockets must not take every connection the writers need.
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             if not only_sockets:
                 await drafts_table(bench, session, text, samples)
-            await bench.expansion_with(STUDIO_TEXT_EXPANSION_SECTION_WORDS="40", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="8")
+            await bench.expansion_with(
+                STUDIO_TEXT_EXPANSION_SECTION_WORDS="40", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="8"
+            )
             short = "\n\n".join([SENTENCES[0] + " " + SENTENCES[1], SENTENCES[2] + " " + SENTENCES[3]])
             published = await gateway_counter(session, stack, "studio_gateway_progress_total")
             coalesced = await gateway_counter(session, stack, "studio_gateway_progress_coalesced_total")
@@ -195,10 +211,13 @@ async def run(samples: int, sockets: int, only_sockets: bool) -> None:
             published = await gateway_counter(session, stack, "studio_gateway_progress_total") - published
             coalesced = await gateway_counter(session, stack, "studio_gateway_progress_coalesced_total") - coalesced
             print(
-                f"\n{sockets} sockets, each watching its own expansion ({len(short.split())}-word drafts, all at once): "
+                f"\n{sockets} sockets, each watching its own expansion "
+                f"({len(short.split())}-word drafts, all at once): "
                 f"{delivered} progress messages delivered in {took:.1f} s = {delivered / took:.0f}/s "
-                f"(the gateway received {published:.0f}, joined {coalesced:.0f} for sockets behind); first delta p50/p99 "
-                f"{pct(firsts, .5) * 1000:.0f} / {pct(firsts, .99) * 1000:.0f} ms; complete p50/p99 {pct(totals, .5):.2f} / {pct(totals, .99):.2f} s; "
+                f"(the gateway received {published:.0f}, joined {coalesced:.0f} for sockets behind); "
+                "first delta p50/p99 "
+                f"{pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} ms; "
+                f"complete p50/p99 {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} s; "
                 f"wall {time.perf_counter() - started:.1f} s"
             )
             await gateway_fan_out(session, stack, sockets)
@@ -229,9 +248,18 @@ async def gateway_fan_out(session: aiohttp.ClientSession, stack: Stack, sockets:
         delta = f"w{n // sockets} "
         texts[user].append(delta)
         event = BlobProgress(
-            user_id=user, parent_id="b1", parent_version=1, derived_id="d1", processor_id="text-expansion", attempt=1,
-            section=0, sections=1, seq=n // sockets + 1, delta=delta, occurred_at=datetime.now(UTC),
-        )  # fmt: skip
+            user_id=user,
+            parent_id="b1",
+            parent_version=1,
+            derived_id="d1",
+            processor_id="text-expansion",
+            attempt=1,
+            section=0,
+            sections=1,
+            seq=n // sockets + 1,
+            delta=delta,
+            occurred_at=datetime.now(UTC),
+        )
         pending.append(js.publish(subjects.progress(user, "b1", "text-expansion"), msgspec.json.encode(event)))
         if len(pending) >= 500:
             await asyncio.gather(*pending)
@@ -248,8 +276,10 @@ async def gateway_fan_out(session: aiohttp.ClientSession, stack: Stack, sockets:
         await watcher.stop()
     await nc.drain()
     print(
-        f"the gateway alone, {sockets} sockets: {messages} progress messages published in {published:.1f} s; every socket "
-        f"had its text whole after {took:.1f} s ({whole}/{sockets} whole) = {messages / took:.0f} messages/s through one "
+        f"the gateway alone, {sockets} sockets: {messages} progress messages published in {published:.1f} s; "
+        "every socket "
+        f"had its text whole after {took:.1f} s ({whole}/{sockets} whole) = {messages / took:.0f} messages/s "
+        "through one "
         f"gateway, in {received} socket messages ({messages - received} joined for sockets behind)"
     )
 
@@ -260,18 +290,29 @@ async def drafts_table(bench: Bench, session: aiohttp.ClientSession, text: str, 
     print("| --- | --- | --- | --- |")
     results: dict[str, float] = {}
     for per_draft in (32, 16, 8, 4, 1):
-        await bench.expansion_with(STUDIO_TEXT_EXPANSION_SECTION_WORDS="40", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT=str(per_draft))
+        await bench.expansion_with(
+            STUDIO_TEXT_EXPANSION_SECTION_WORDS="40", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT=str(per_draft)
+        )
         count = 1 if per_draft == 1 else (samples * 4 if per_draft == 32 else samples)
         firsts, totals, _ = await bench.drafts(session, text, count)
         results[f"streaming-{per_draft}"] = statistics.median(totals)
         label = f"40-word sections, {per_draft} at once" + (" (serial yardstick)" if per_draft == 1 else "")
-        print(f"| {label} | {count} | {pct(firsts, .5) * 1000:.0f} / {pct(firsts, .99) * 1000:.0f} | {pct(totals, .5):.2f} / {pct(totals, .99):.2f} |", flush=True)
+        print(
+            f"| {label} | {count} | {pct(firsts, 0.5) * 1000:.0f} / {pct(firsts, 0.99) * 1000:.0f} "
+            f"| {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |",
+            flush=True,
+        )
     await bench.expansion_with(
-        STUDIO_TEXT_EXPANSION_SECTION_WORDS="40", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="32", STUDIO_TEXT_EXPANSION_STREAMING="false"
-    )  # fmt: skip
+        STUDIO_TEXT_EXPANSION_SECTION_WORDS="40",
+        STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="32",
+        STUDIO_TEXT_EXPANSION_STREAMING="false",
+    )
     _, totals, progress = await bench.drafts(session, text, samples * 2)
     results["whole-32"] = statistics.median(totals)
-    print(f"| streaming and progress off, 32 at once | {samples * 2} | - ({progress} messages) | {pct(totals, .5):.2f} / {pct(totals, .99):.2f} |")
+    print(
+        f"| streaming and progress off, 32 at once | {samples * 2} | - ({progress} messages) "
+        f"| {pct(totals, 0.5):.2f} / {pct(totals, 0.99):.2f} |"
+    )
     print(
         f"\nserial / 32 at once: {results['streaming-1'] / results['streaming-32']:.1f}x faster; "
         f"streaming on / off at 32: {results['streaming-32'] / results['whole-32']:.3f}x "

@@ -51,12 +51,16 @@ def wait(check: Any, timeout: float = 120.0, step: float = 0.01) -> Any:
 
 def expansion(browser: webdriver.Chrome) -> tuple[str, str]:
     piece = browser.find_element(By.CSS_SELECTOR, "article[data-processor=text-expansion]")
-    return piece.find_element(By.CSS_SELECTOR, ".badge").get_attribute("data-status") or "", piece.find_element(By.CSS_SELECTOR, ".text").text
+    return piece.find_element(By.CSS_SELECTOR, ".badge").get_attribute("data-status") or "", piece.find_element(
+        By.CSS_SELECTOR, ".text"
+    ).text
 
 
 def first_load_bytes() -> tuple[int, int]:
     sent = (WEB / "index.html").stat().st_size + sum(p.stat().st_size for p in files().values())
-    zipped = len(gzip.compress((WEB / "index.html").read_bytes())) + sum(len(gzip.compress(p.read_bytes())) for p in files().values())
+    zipped = len(gzip.compress((WEB / "index.html").read_bytes())) + sum(
+        len(gzip.compress(p.read_bytes())) for p in files().values()
+    )
     return sent, zipped
 
 
@@ -67,9 +71,13 @@ def run(samples: int) -> None:
     stack = new_stack(STUDIO_PROCESSORS="")
     stack.start()
     expansion_process = ServiceProcess.text_expansion(
-        stack, "bench_studio", logs, STUDIO_OPENAI_API_KEY="bench", STUDIO_OPENAI_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
+        stack,
+        "bench_studio",
+        logs,
+        STUDIO_OPENAI_API_KEY="bench",
+        STUDIO_OPENAI_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
         STUDIO_OPENAI_MAX_RETRIES="0",
-    )  # fmt: skip
+    )
     expansion_process.start()
     expansion_process.wait_ready(60)
     options = webdriver.ChromeOptions()
@@ -82,7 +90,13 @@ def run(samples: int) -> None:
         for n in range(samples):
             user_id = f"bench-{uuid.uuid4().hex[:8]}"
             call(stack, user_id, "POST", f"/api/v1/users/{user_id}/books", {"id": "b", "title": f"Sample {n}"})
-            call(stack, user_id, "POST", "/api/v1/blobs", {"schema_id": "text-input-v1", "data": {"content": DRAFT, "metadata": {"book_id": "b", "chapter": 1}}})
+            call(
+                stack,
+                user_id,
+                "POST",
+                "/api/v1/blobs",
+                {"schema_id": "text-input-v1", "data": {"content": DRAFT, "metadata": {"book_id": "b", "chapter": 1}}},
+            )
             browser.get("about:blank")
             browser.get(f"{stack.gateway}/books/b#token={issue_token(stack.secrets['jwt_secret'], user_id)}")
             wait(lambda: expansion(browser)[0] == "ok")

@@ -46,7 +46,10 @@ BARE_SERVER = textwrap.dedent(
 
 def draft(i: int, user_id: str | None = None) -> dict[str, Any]:
     sentence = "The tide came in over the causeway while the lamp turned above them. "
-    body: dict[str, Any] = {"schema_id": "text-input-v1", "data": {"content": f"{i}: " + (sentence * 13)[:900], "metadata": {"style": "creative"}}}
+    body: dict[str, Any] = {
+        "schema_id": "text-input-v1",
+        "data": {"content": f"{i}: " + (sentence * 13)[:900], "metadata": {"style": "creative"}},
+    }
     if user_id is not None:
         body["user_id"] = user_id  # the index service's internal body names the user
     return body
@@ -139,19 +142,24 @@ async def run(requests: int, with_processors: bool) -> None:
             i_lat, i_rps, _ = await load(*index_target, concurrency, n, "bench-writer")
             acked_by_phase[concurrency] = acked
             for name, lat, rps in (("gateway", g_lat, g_rps), ("index", i_lat, i_rps), ("bare", b_lat, b_rps)):
-                print(f"{concurrency:>7} {name:>8} {pct(lat, .5) * 1e3:8.2f} {pct(lat, .99) * 1e3:8.2f} {rps:8.0f}")
+                print(f"{concurrency:>7} {name:>8} {pct(lat, 0.5) * 1e3:8.2f} {pct(lat, 0.99) * 1e3:8.2f} {rps:8.0f}")
             print(
-                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, .5) / pct(b_lat, .5):8.1f}x {pct(g_lat, .99) / pct(b_lat, .99):7.1f}x "
+                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(b_lat, 0.5):8.1f}x "
+                f"{pct(g_lat, 0.99) / pct(b_lat, 0.99):7.1f}x "
                 f"{g_rps / b_rps:8.2f}x  (gateway / bare)"
             )
-            print(f"{concurrency:>7} {'ratio':>8} {pct(g_lat, .5) / pct(i_lat, .5):8.1f}x {pct(g_lat, .99) / pct(i_lat, .99):7.1f}x {g_rps / i_rps:8.2f}x  (gateway / index alone)")
+            print(
+                f"{concurrency:>7} {'ratio':>8} {pct(g_lat, 0.5) / pct(i_lat, 0.5):8.1f}x "
+                f"{pct(g_lat, 0.99) / pct(i_lat, 0.99):7.1f}x {g_rps / i_rps:8.2f}x  (gateway / index alone)"
+            )
         await asyncio.sleep(2.0)
         for concurrency, acked in acked_by_phase.items():
             lags = [arrivals[i] - t for i, t in acked if i in arrivals]
             missing = len(acked) - len(lags)
             print(
-                f"{concurrency:>2} clients: 201 -> event at a JetStream consumer: p50 {statistics.median(lags) * 1e3:.2f} ms, "
-                f"p99 {pct(lags, .99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
+                f"{concurrency:>2} clients: 201 -> event at a JetStream consumer: "
+                f"p50 {statistics.median(lags) * 1e3:.2f} ms, "
+                f"p99 {pct(lags, 0.99) * 1e3:.2f} ms over {len(lags)} writes ({missing} events not seen)"
             )
     finally:
         await nc.drain()

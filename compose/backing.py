@@ -50,14 +50,24 @@ def mongo_spec(data_dir: Path, host: str, port: int, *, name: str = "mongo") -> 
     store = data_dir / name
     store.mkdir(parents=True, exist_ok=True)
     argv = [
-        venv_tool("secantusd-py"), "--host", host, "--port", str(port), "--storage-path", str(store),
-        "--sync-on-commit", "--log-level", "WARNING",
-    ]  # fmt: skip
+        venv_tool("secantusd-py"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--storage-path",
+        str(store),
+        "--sync-on-commit",
+        "--log-level",
+        "WARNING",
+    ]
     # secantusd-py reads ./secantusd.toml when present: run it where none is.
     return ChildSpec(name, argv, dict(os.environ), data_dir / "logs" / f"{name}.log", ready, url, cwd=store)
 
 
-def nats_spec(data_dir: Path, host: str, port: int, *, name: str = "nats", routes: NatsRoutes | None = None) -> ChildSpec:
+def nats_spec(
+    data_dir: Path, host: str, port: int, *, name: str = "nats", routes: NatsRoutes | None = None
+) -> ChildSpec:
     """A nats-server with JetStream; with `routes`, one node of a cluster (its data under `nats-cluster/`)."""
     # A cluster node's store never mixes with the single server's: streams differ in replicas.
     store = data_dir / "nats-cluster" / name if routes is not None else data_dir / "nats"
@@ -67,7 +77,7 @@ def nats_spec(data_dir: Path, host: str, port: int, *, name: str = "nats", route
     text = (
         f'listen: "{host}:{port}"\n'
         f'server_name: "studio-{name}"\n'
-        f"jetstream {{\n  store_dir: \"{store / 'jetstream'}\"\n  sync_interval: always\n}}\n"
+        f'jetstream {{\n  store_dir: "{store / "jetstream"}"\n  sync_interval: always\n}}\n'
     )
     if routes is not None:
         others = ", ".join(f'"nats-route://{host}:{p}"' for p in routes.all_ports if p != routes.own_port)
@@ -144,8 +154,9 @@ def _system_user() -> str | None:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
     return PG_SYSTEM_USER
 
 
@@ -177,11 +188,22 @@ def postgres_spec(data_dir: Path, host: str, port: int, password: str) -> tuple[
         try:
             subprocess.run(
                 [
-                    _pg_bin("initdb"), "-D", str(layout.pgdata), "-U", PG_SUPERUSER, f"--pwfile={pwfile}",
-                    "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C",
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(layout.pgdata),
+                    "-U",
+                    PG_SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
                 ],
-                check=True, capture_output=True, **run_as(user),
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                **run_as(user),
+            )
         finally:
             pwfile.unlink(missing_ok=True)
     elif user is not None:
@@ -192,13 +214,30 @@ def postgres_spec(data_dir: Path, host: str, port: int, password: str) -> tuple[
         await connection.close()
 
     argv = [
-        _pg_bin("postgres"), "-D", str(layout.pgdata), "-p", str(port), "-c", f"listen_addresses={host}",
-        "-c", "unix_socket_directories=", "-c", "fsync=on", "-c", "synchronous_commit=on",
-    ]  # fmt: skip
+        _pg_bin("postgres"),
+        "-D",
+        str(layout.pgdata),
+        "-p",
+        str(port),
+        "-c",
+        f"listen_addresses={host}",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "fsync=on",
+        "-c",
+        "synchronous_commit=on",
+    ]
     spec = ChildSpec(
-        "postgres", argv, dict(os.environ), data_dir / "logs" / "postgres.log", ready,
-        f"postgresql://{host}:{port}", stop_signal=signal.SIGINT, user=user,
-    )  # fmt: skip
+        "postgres",
+        argv,
+        dict(os.environ),
+        data_dir / "logs" / "postgres.log",
+        ready,
+        f"postgresql://{host}:{port}",
+        stop_signal=signal.SIGINT,
+        user=user,
+    )
     return spec, layout
 
 

@@ -71,7 +71,7 @@ class Child:
 
     async def start(self) -> None:
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.spec.log_path, "ab") as log_file:
+        with open(self.spec.log_path, "ab") as log_file:  # noqa: ASYNC230  a local log file, once per (re)start
             self.process = await asyncio.create_subprocess_exec(
                 *self.spec.argv,
                 env=self.spec.env,

@@ -14,11 +14,11 @@ import aiohttp
 import msgspec
 import nats
 
+from contracts.ids import is_id
 from processors.deadletter import dead_letters, replay
 from processors.index_client import IndexClient
 from processors.rederive import rederive
 from servicekit.auth import issue_token
-from contracts.ids import is_id
 from servicekit.settings import ConfigError, Env, data_dir, jwt_max_lifetime
 from servicekit.urls import upstream_url, url_path
 
@@ -138,12 +138,17 @@ async def _processors(action: str, processor_id: str | None) -> int:
             async with session.get(upstream_url(base, url_path("api", "v1", "processors"))) as response:
                 for p in (await response.json())["processors"]:
                     state = "active" if p["active"] else "retired"
-                    print(f"{p['id']:<24} {state:<8} {', '.join(p['input_schema_ids'])} -> {p['output_schema_id']}  {p['base_url']}")
+                    print(
+                        f"{p['id']:<24} {state:<8} {', '.join(p['input_schema_ids'])} "
+                        f"-> {p['output_schema_id']}  {p['base_url']}"
+                    )
             return 0
         if not processor_id or not is_id(processor_id):
             print(f"studio: {action} needs a processor id", file=sys.stderr)
             return 2
-        async with session.post(upstream_url(base, url_path("api", "v1", "processors", processor_id, action))) as response:
+        async with session.post(
+            upstream_url(base, url_path("api", "v1", "processors", processor_id, action))
+        ) as response:
             body = await response.json()
             if response.status != 200:
                 print(f"studio: {body.get('detail') or body.get('title')}", file=sys.stderr)
@@ -158,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="run the whole federation on embedded servers until Ctrl-C")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo book")
     up.add_argument(
-        "--topology", choices=tuple(TOPOLOGIES),
-        help="single: one of each (default, or STUDIO_TOPOLOGY); cluster: 3 NATS nodes, 2 gateways, 2 of each processor",
-    )  # fmt: skip
+        "--topology",
+        choices=tuple(TOPOLOGIES),
+        help=(
+            "single: one of each (default, or STUDIO_TOPOLOGY); cluster: 3 NATS nodes, 2 gateways, 2 of each processor"
+        ),
+    )
     token = commands.add_parser("token", help="print a JWT for USER_ID signed with the configured secret")
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds (default: 7 days)")
@@ -169,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     dlq.add_argument("action", choices=("list", "replay"))
     dlq.add_argument("--processor", help="only this processor's dead letters")
     dlq.add_argument("--seq", type=int, action="append", help="only this dead letter (its dlq_seq); repeatable")
-    processors = commands.add_parser("processors", help="list the processor registry, or deactivate/activate a processor")
+    processors = commands.add_parser(
+        "processors", help="list the processor registry, or deactivate/activate a processor"
+    )
     processors.add_argument("action", choices=("list", "deactivate", "activate", "rederive"))
     processors.add_argument("processor_id", nargs="?")
     processors.add_argument("--user", help="rederive: whose items")
@@ -190,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"studio: configuration error: {exc}", file=sys.stderr)
             return 2
         if not 0 < args.ttl <= longest:
-            print(f"studio: --ttl must be 1..{longest} seconds (STUDIO_JWT_MAX_LIFETIME_SECONDS): the gateway refuses longer-lived tokens", file=sys.stderr)
+            print(
+                f"studio: --ttl must be 1..{longest} seconds (STUDIO_JWT_MAX_LIFETIME_SECONDS): "
+                "the gateway refuses longer-lived tokens",
+                file=sys.stderr,
+            )
             return 2
         print(_token_for(args.user_id, args.ttl))
         return 0

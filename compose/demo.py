@@ -12,16 +12,25 @@ DEMO_USER = "demo-writer"
 DEMO_BOOK = "the-lighthouse-keeper"
 DEMO_TITLE = "The Lighthouse Keeper"
 CHAPTERS = [
-    ("The Letter", "formal",
-     "The letter arrived on a Tuesday, stamped twice and smelling of salt. Mara read it standing in the doorway. "
-     "Her uncle had left her the lighthouse on Gull Point, and with it a ledger of ships that never came home."),
-    ("Gull Point", "creative",
-     "The ferry left her at the end of a shingle spit. The tower leaned a little into the wind, white paint "
-     "peeling like birch bark. Inside, the lamp room was clean, as if someone had climbed the stairs that morning."),
-    ("The Ledger", "casual",
-     "Every entry ended the same way: a ship's name, a date, and a small drawing of a bell. The last page was "
-     "blank except for tomorrow's date, written in her uncle's careful hand."),
-]  # fmt: skip
+    (
+        "The Letter",
+        "formal",
+        "The letter arrived on a Tuesday, stamped twice and smelling of salt. Mara read it standing in the doorway. "
+        "Her uncle had left her the lighthouse on Gull Point, and with it a ledger of ships that never came home.",
+    ),
+    (
+        "Gull Point",
+        "creative",
+        "The ferry left her at the end of a shingle spit. The tower leaned a little into the wind, white paint "
+        "peeling like birch bark. Inside, the lamp room was clean, as if someone had climbed the stairs that morning.",
+    ),
+    (
+        "The Ledger",
+        "casual",
+        "Every entry ended the same way: a ship's name, a date, and a small drawing of a bell. The last page was "
+        "blank except for tomorrow's date, written in her uncle's careful hand.",
+    ),
+]
 
 
 async def load_demo(gateway_url: str, token: str) -> dict[str, Any]:

@@ -62,7 +62,9 @@ class FakeProvider:
             named = _FIELDS.search(str(body["messages"][0]["content"]))
             fields = [*named.group(1).split(", "), named.group(2)] if named else ["text"]
             words = expand(draft[:400], "creative").split()
-            tokens = _TOKEN.findall(json.dumps({f: " ".join(words[n * 12 : n * 12 + 40]) for n, f in enumerate(fields)}))
+            tokens = _TOKEN.findall(
+                json.dumps({f: " ".join(words[n * 12 : n * 12 + 40]) for n, f in enumerate(fields)})
+            )
         else:
             tokens = _TOKEN.findall(expand(draft, "creative"))
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -84,8 +86,9 @@ class FakeProvider:
             self.log.append((time.monotonic(), "429"))
             return web.json_response(
                 {"error": {"message": "rate limit reached", "type": "rate_limit_error"}},
-                status=429, headers={"Retry-After": f"{self.retry_after:g}"},
-            )  # fmt: skip
+                status=429,
+                headers={"Retry-After": f"{self.retry_after:g}"},
+            )
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             self.log.append((time.monotonic(), "500"))
@@ -104,17 +107,25 @@ class FakeProvider:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(tokens)}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "".join(tokens)}, "finish_reason": "stop"}
+                ],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 120, "total_tokens": 160},
             }
         )
 
-    def _chunk(self, number: int, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    def _chunk(
+        self, number: int, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None
+    ) -> bytes:
         choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
         chunk = {
-            "id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": self.model, "choices": choices, "usage": usage,
-        }  # fmt: skip
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": choices,
+            "usage": usage,
+        }
         return f"data: {json.dumps(chunk)}\n\n".encode()
 
     async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
@@ -207,12 +218,21 @@ class ThreadedProvider:
         self._thread.join(10)
 
 
-def provider_process(port: int, log: Path | None = None, *, tokens_per_second: float = 50, first_token_seconds: float = 0.4) -> subprocess.Popen[bytes]:
+def provider_process(
+    port: int, log: Path | None = None, *, tokens_per_second: float = 50, first_token_seconds: float = 0.4
+) -> subprocess.Popen[bytes]:
     """The simulated provider as a process of its own, so that it never shares a benchmark's event loop."""
     argv = [
-        sys.executable, "-m", "compose.fake_openai", "--port", str(port),
-        "--tokens-per-second", str(tokens_per_second), "--first-token-seconds", str(first_token_seconds),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "compose.fake_openai",
+        "--port",
+        str(port),
+        "--tokens-per-second",
+        str(tokens_per_second),
+        "--first-token-seconds",
+        str(first_token_seconds),
+    ]
     errors = open(log, "wb") if log is not None else subprocess.DEVNULL
     try:
         return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
@@ -222,7 +242,8 @@ def provider_process(port: int, log: Path | None = None, *, tokens_per_second: f
 
 
 def main() -> None:
-    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`: a process of its own."""
+    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`:
+    a process of its own."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -188,7 +188,11 @@ class Stack:
 
     def log_files(self) -> list[Path]:
         """Every log the stack writes: the supervisor's and each child's (services and backing servers)."""
-        return [p for p in [self.data_dir / "supervisor.log", *sorted((self.data_dir / "logs").glob("*.log"))] if p.is_file()]
+        return [
+            p
+            for p in [self.data_dir / "supervisor.log", *sorted((self.data_dir / "logs").glob("*.log"))]
+            if p.is_file()
+        ]
 
     def secret_values(self) -> list[str]:
         """Every secret the stack holds: the generated ones and any secret setting it was given."""
@@ -221,9 +225,14 @@ def _archive_logs(stack: Stack) -> None:
 def call(stack: Stack, user_id: str, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Any:
     """The public API as `user_id`, blocking: what another device does, from a test or a benchmark."""
     request = urllib.request.Request(
-        stack.gateway + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}", "Content-Type": "application/json"},
-    )  # fmt: skip
+        stack.gateway + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}",
+            "Content-Type": "application/json",
+        },
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         text = response.read()
     return json.loads(text) if text else None
@@ -259,10 +268,14 @@ class ServiceProcess:
         """A text expansion instance beside `stack`, on a free port, with its own database; `env` adds settings."""
         port = free_port()
         settings = {
-            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
-            "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": database,
-            "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, **env,
-        }  # fmt: skip
+            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
+            "STUDIO_TEXT_EXPANSION_PORT": str(port),
+            "STUDIO_TEXT_EXPANSION_MONGO_URL": stack.mongo_url,
+            "STUDIO_TEXT_EXPANSION_DATABASE": database,
+            "STUDIO_INDEX_URL": stack.index,
+            "STUDIO_NATS_URL": stack.nats_url,
+            **env,
+        }
         return cls("processors.text_expansion", settings, log_dir / f"text-expansion-{port}.log", port)
 
     def start(self, **overrides: str) -> None:
@@ -270,7 +283,9 @@ class ServiceProcess:
         env.update(self.env)
         env.update(overrides)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         import urllib.error

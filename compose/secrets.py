@@ -9,12 +9,18 @@ from pathlib import Path
 
 SECRETS_FILE = "secrets.json"
 NAMES = (
-    "jwt_secret", "service_token", "postgres_password",
-    "book_compiler_db_password", "pitch_builder_db_password", "summary_db_password",
-)  # fmt: skip
+    "jwt_secret",
+    "service_token",
+    "postgres_password",
+    "book_compiler_db_password",
+    "pitch_builder_db_password",
+    "summary_db_password",
+)
 
 
-def load_or_create(data_dir: Path, *, jwt_secret: str | None = None, service_token: str | None = None) -> dict[str, str]:
+def load_or_create(
+    data_dir: Path, *, jwt_secret: str | None = None, service_token: str | None = None
+) -> dict[str, str]:
     """Every secret the stack needs; the file is written once with mode 600 and reused after."""
     path = data_dir / SECRETS_FILE
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

@@ -13,13 +13,29 @@ from .topology import TOPOLOGIES, Topology
 # Backing servers listen on ports no stock installation uses, so `make up` never collides with a
 # MongoDB, PostgreSQL or NATS the user runs anyway. Each is overridden by STUDIO_<NAME>_PORT.
 DEFAULT_PORTS = {
-    "mongo": 27817, "text_expansion_mongo": 27818, "nats": 4322, "postgres": 5817, "index": 8006, "gateway": 8010,
-    "text_expansion": 8012, "book_compiler": 8013, "pitch_builder": 8014, "summary": 8015,
+    "mongo": 27817,
+    "text_expansion_mongo": 27818,
+    "nats": 4322,
+    "postgres": 5817,
+    "index": 8006,
+    "gateway": 8010,
+    "text_expansion": 8012,
+    "book_compiler": 8013,
+    "pitch_builder": 8014,
+    "summary": 8015,
     # Only the cluster topology listens on these: two more NATS nodes, the nodes' routes to each
     # other, a second gateway and a second instance of each processor.
-    "nats_2": 4323, "nats_3": 4324, "nats_route": 6322, "nats_route_2": 6323, "nats_route_3": 6324,
-    "gateway_2": 8020, "text_expansion_2": 8022, "book_compiler_2": 8023, "pitch_builder_2": 8024, "summary_2": 8025,
-}  # fmt: skip
+    "nats_2": 4323,
+    "nats_3": 4324,
+    "nats_route": 6322,
+    "nats_route_2": 6323,
+    "nats_route_3": 6324,
+    "gateway_2": 8020,
+    "text_expansion_2": 8022,
+    "book_compiler_2": 8023,
+    "pitch_builder_2": 8024,
+    "summary_2": 8025,
+}
 # processor id -> the module that runs it
 PROCESSOR_MODULES = {
     "text-expansion": "processors.text_expansion",
@@ -38,7 +54,9 @@ def _processors(raw: str) -> tuple[str, ...]:
     chosen = tuple(p.strip() for p in raw.split(",") if p.strip())
     unknown = set(chosen) - set(PROCESSOR_MODULES)
     if unknown:
-        raise ConfigError(f"STUDIO_PROCESSORS names unknown processors {sorted(unknown)}; known: {', '.join(PROCESSOR_MODULES)}")
+        raise ConfigError(
+            f"STUDIO_PROCESSORS names unknown processors {sorted(unknown)}; known: {', '.join(PROCESSOR_MODULES)}"
+        )
     return chosen
 
 
@@ -59,7 +77,10 @@ class StackSettings:
         env = Env(environ)
         return cls(
             data_dir=data_dir(env),
-            ports={name: env.integer(f"STUDIO_{name.upper()}_PORT", port, minimum=1, maximum=65535) for name, port in DEFAULT_PORTS.items()},
+            ports={
+                name: env.integer(f"STUDIO_{name.upper()}_PORT", port, minimum=1, maximum=65535)
+                for name, port in DEFAULT_PORTS.items()
+            },
             jwt_secret=env.string("STUDIO_JWT_SECRET", "") or None,
             service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
             demo=env.boolean("STUDIO_DEMO", True),

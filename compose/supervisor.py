@@ -20,7 +20,16 @@ from typing import Any
 import aiohttp
 
 from . import secrets
-from .backing import PG_PROCESSORS, NatsRoutes, embedded_mongo_url, mongo_spec, nats_spec, postgres_spec, provision_databases, wait_for_jetstream
+from .backing import (
+    PG_PROCESSORS,
+    NatsRoutes,
+    embedded_mongo_url,
+    mongo_spec,
+    nats_spec,
+    postgres_spec,
+    provision_databases,
+    wait_for_jetstream,
+)
 from .children import Child, ChildSpec, python_module
 from .settings import PROCESSOR_MODULES, StackSettings, port_key
 from .topology import instance_name, port_name
@@ -72,27 +81,37 @@ class Supervisor:
         route_ports = tuple(s.ports[port_name("nats_route", n)] for n in nodes)
         return [
             nats_spec(
-                self.data_dir, s.host, s.ports[port_name("nats", n)], name=instance_name("nats", n),
+                self.data_dir,
+                s.host,
+                s.ports[port_name("nats", n)],
+                name=instance_name("nats", n),
                 routes=NatsRoutes(s.ports[port_name("nats_route", n)], route_ports),
             )
             for n in nodes
-        ]  # fmt: skip
+        ]
 
     def service_specs(self) -> list[ChildSpec]:
         """The index service, each instance of the processors this machine runs, then the gateways."""
         s, host, topology = self.settings, self.settings.host, self.settings.topology
         common = {
-            **os.environ, "STUDIO_SERVICE_TOKEN": self.secrets["service_token"], "STUDIO_DATA_DIR": str(self.data_dir),
-            "STUDIO_NATS_URL": self.nats_url(), "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
+            **os.environ,
+            "STUDIO_SERVICE_TOKEN": self.secrets["service_token"],
+            "STUDIO_DATA_DIR": str(self.data_dir),
+            "STUDIO_NATS_URL": self.nats_url(),
+            "STUDIO_INDEX_URL": f"http://{host}:{s.ports['index']}",
             "STUDIO_STREAM_REPLICAS": str(topology.stream_replicas),
-        }  # fmt: skip
+        }
         mongo_url = embedded_mongo_url(host, s.ports["mongo"])
         self.databases["index"] = mongo_url.replace("/?", "/studio_index?")
         # Text expansion keeps its database on a server of its own: owners do not take turns.
         expansion_url = embedded_mongo_url(host, s.ports["text_expansion_mongo"])
         self.databases["text-expansion"] = expansion_url.replace("/?", "/studio_text_expansion?")
         # With the demo, the offline expander writes at a reading pace, so that expansions are seen streaming.
-        pace = {"STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND": "40"} if s.demo and not os.environ.get("STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND") else {}
+        pace = (
+            {"STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND": "40"}
+            if s.demo and not os.environ.get("STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND")
+            else {}
+        )
         own_database = {
             "text-expansion": {"STUDIO_TEXT_EXPANSION_MONGO_URL": self.databases["text-expansion"], **pace},
             "book-compiler": {"STUDIO_BOOK_COMPILER_PG_URL": self.databases["book-compiler"]},
@@ -107,7 +126,9 @@ class Supervisor:
             prefix = f"STUDIO_{key.upper()}"
             env = {**common, **env, f"{prefix}_HOST": host, f"{prefix}_PORT": str(port)}
             name = instance_name(name, number)
-            return ChildSpec(name, python_module(module), env, self.data_dir / "logs" / f"{name}.log", http_ready(url), url)
+            return ChildSpec(
+                name, python_module(module), env, self.data_dir / "logs" / f"{name}.log", http_ready(url), url
+            )
 
         index = spec("index", "index_service", "index", 1, {"STUDIO_INDEX_MONGO_URL": mongo_url})
         processors = [
@@ -133,7 +154,9 @@ class Supervisor:
         postgres, layout = postgres_spec(self.data_dir, s.host, s.ports["postgres"], self.secrets["postgres_password"])
         backing = [mongo_spec(self.data_dir, s.host, s.ports["mongo"]), *self.nats_specs(), postgres]
         if "text-expansion" in s.processors:
-            backing.append(mongo_spec(self.data_dir, s.host, s.ports["text_expansion_mongo"], name=TEXT_EXPANSION_MONGO))
+            backing.append(
+                mongo_spec(self.data_dir, s.host, s.ports["text_expansion_mongo"], name=TEXT_EXPANSION_MONGO)
+            )
         for spec in backing:
             await self._launch(spec)
         if s.topology.nats_nodes > 1:
@@ -170,8 +193,12 @@ class Supervisor:
             child.restarts += 1
             log.warning(
                 "%s exited with code %s; restart #%d in %.1fs (log: %s)",
-                child.spec.name, code, child.restarts, backoff, child.spec.log_path,
-            )  # fmt: skip
+                child.spec.name,
+                code,
+                child.restarts,
+                backoff,
+                child.spec.log_path,
+            )
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
                 return

@@ -78,7 +78,9 @@ class BookCompiled(Event, tag="book.compiled"):
     fallbacks: int = 0
 
 
-class ProcessorRegistered(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.registered"):
+class ProcessorRegistered(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.registered"
+):
     """A processor registered or re-registered (for instance at a new URL): routers refresh."""
 
     event_id: str
@@ -87,7 +89,9 @@ class ProcessorRegistered(msgspec.Struct, kw_only=True, omit_defaults=True, tag_
     occurred_at: datetime
 
 
-class ProcessorDeactivated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.deactivated"):
+class ProcessorDeactivated(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.deactivated"
+):
     """An operator retired a processor: its consumers stop, gateways stop waiting for its items."""
 
     event_id: str
@@ -96,7 +100,9 @@ class ProcessorDeactivated(msgspec.Struct, kw_only=True, omit_defaults=True, tag
     reason: str | None = None
 
 
-class ProcessorActivated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.activated"):
+class ProcessorActivated(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="processor.activated"
+):
     """An operator brought a retired processor back: it consumes again, views show its items again."""
 
     event_id: str

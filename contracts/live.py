@@ -174,8 +174,17 @@ class ErrorMessage(msgspec.Struct, kw_only=True):
 
 
 SENT: tuple[type[msgspec.Struct], ...] = (
-    Ready, Resync, BlobChangedMessage, BlobDerivedMessage, BookCompiledMessage, BookUpdatedMessage, ProcessorFailedMessage,
-    ProgressMessage, TokenExpiring, Authenticated,
-    CreateBlobResult, ErrorMessage,
+    Ready,
+    Resync,
+    BlobChangedMessage,
+    BlobDerivedMessage,
+    BookCompiledMessage,
+    BookUpdatedMessage,
+    ProcessorFailedMessage,
+    ProgressMessage,
+    TokenExpiring,
+    Authenticated,
+    CreateBlobResult,
+    ErrorMessage,
 )
 RECEIVED: tuple[type[msgspec.Struct], ...] = (CreateBlobAction, AuthenticateAction)

@@ -276,14 +276,14 @@ class UpdateBook(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`PATCH .../books/{book_id}` (client body): the fields given change; `null` clears one."""
 
     title: Title | msgspec.UnsetType = msgspec.UNSET
-    description: Text | None | msgspec.UnsetType = msgspec.UNSET
-    subtitle: Title | None | msgspec.UnsetType = msgspec.UNSET
-    author: Name | None | msgspec.UnsetType = msgspec.UNSET
-    language: Language | None | msgspec.UnsetType = msgspec.UNSET
-    dedication: Text | None | msgspec.UnsetType = msgspec.UNSET
-    front_matter: LongText | None | msgspec.UnsetType = msgspec.UNSET
-    back_matter: LongText | None | msgspec.UnsetType = msgspec.UNSET
-    contact: Text | None | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType | None = msgspec.UNSET
+    subtitle: Title | msgspec.UnsetType | None = msgspec.UNSET
+    author: Name | msgspec.UnsetType | None = msgspec.UNSET
+    language: Language | msgspec.UnsetType | None = msgspec.UNSET
+    dedication: Text | msgspec.UnsetType | None = msgspec.UNSET
+    front_matter: LongText | msgspec.UnsetType | None = msgspec.UNSET
+    back_matter: LongText | msgspec.UnsetType | None = msgspec.UNSET
+    contact: Text | msgspec.UnsetType | None = msgspec.UNSET
 
     def changes(self) -> dict[str, object]:
         """The fields given, by name (None for the ones cleared)."""

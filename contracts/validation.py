@@ -36,7 +36,7 @@ def check_schema(schema: Mapping[str, Any]) -> None:
     except SchemaError as exc:
         raise InvalidSchema(exc.message) from exc
     if schema.get("type") != "object":
-        raise InvalidSchema("a blob schema must describe an object (\"type\": \"object\")")
+        raise InvalidSchema('a blob schema must describe an object ("type": "object")')
 
 
 class ValidatorCache:

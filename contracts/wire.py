@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from . import events, models, processors, problems
+from . import events, models, problems, processors
 
 MESSAGES: dict[str, Any] = {
     # Events and commands on the STUDIO stream (subjects in docs/federation.md).

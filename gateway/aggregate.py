@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -35,7 +35,6 @@ from contracts.views import (
     SourceStatus,
     ViewError,
 )
-
 from servicekit.urls import UrlPath, url_path
 
 from .errors import IndexUnavailable, Overloaded, UpstreamProblem, ViewNotFound
@@ -58,9 +57,23 @@ class _Trouble:
     def errors(self, grace: float) -> list[ViewError]:
         found = list(self.failed)
         for processor, ids in self.overdue.items():
-            found.append(ViewError(source=processor, status=PENDING, detail=f"no current output after {grace:g} s; requested again", ids=ids))
+            found.append(
+                ViewError(
+                    source=processor,
+                    status=PENDING,
+                    detail=f"no current output after {grace:g} s; requested again",
+                    ids=ids,
+                )
+            )
         for processor, ids in self.missing.items():
-            found.append(ViewError(source=processor, status=MISSING, detail="the index points at blobs this store does not have; repair requested", ids=ids))
+            found.append(
+                ViewError(
+                    source=processor,
+                    status=MISSING,
+                    detail="the index points at blobs this store does not have; repair requested",
+                    ids=ids,
+                )
+            )
         return found
 
 
@@ -71,7 +84,9 @@ class Budget:
     deadline: float
 
 
-def _failure_of(failures: list[FailureSummary], processor: str, draft_id: str, version: int, current: set[str]) -> FailureSummary | None:
+def _failure_of(
+    failures: list[FailureSummary], processor: str, draft_id: str, version: int, current: set[str]
+) -> FailureSummary | None:
     """The processor's failure on this chapter's current input: the draft at its current version,
     or the current blob one level up its chain (a failure on an older input no longer counts)."""
 
@@ -113,9 +128,13 @@ class Aggregator:
     def budget(self) -> Budget:
         return Budget(time.monotonic() + self.total)
 
-    async def _index_json(self, path: UrlPath, budget: Budget, request_id: str, params: dict[str, str] | None = None) -> bytes:
+    async def _index_json(
+        self, path: UrlPath, budget: Budget, request_id: str, params: dict[str, str] | None = None
+    ) -> bytes:
         try:
-            status, payload = await self.index.request("GET", path, request_id=request_id, deadline=budget.deadline, params=params)
+            status, payload = await self.index.request(
+                "GET", path, request_id=request_id, deadline=budget.deadline, params=params
+            )
         except Shed as exc:
             raise Overloaded(str(exc), retry_after=exc.retry_after) from exc
         except SourceFailed as exc:
@@ -128,7 +147,9 @@ class Aggregator:
             raise IndexUnavailable(f"the index answered {status}")
         return payload
 
-    async def _fan_out(self, wanted: dict[str, list[str]], user_id: str, budget: Budget, request_id: str) -> dict[str, SourceResult]:
+    async def _fan_out(
+        self, wanted: dict[str, list[str]], user_id: str, budget: Budget, request_id: str
+    ) -> dict[str, SourceResult]:
         """One batch call per store, all at once."""
 
         async def one(name: str, ids: list[str]) -> SourceResult:
@@ -142,13 +163,19 @@ class Aggregator:
         shed = [r for r in results if r.status == SHED]
         if shed:
             # Busy, not broken: the whole request is refused (and retried) rather than half-served.
-            raise Overloaded(shed[0].error or "a store is at its limit", retry_after=max(r.retry_after or 1.0 for r in shed))
-        return dict(zip(names, results))
+            raise Overloaded(
+                shed[0].error or "a store is at its limit", retry_after=max(r.retry_after or 1.0 for r in shed)
+            )
+        return dict(zip(names, results, strict=True))
 
     @staticmethod
     def _reports(results: dict[str, SourceResult]) -> tuple[dict[str, SourceStatus], list[ViewError]]:
         sources = {n: SourceStatus(status=r.status, ms=round(r.ms, 1), count=len(r.blobs)) for n, r in results.items()}
-        errors = [ViewError(source=n, status=UNAVAILABLE, detail=r.error or "unavailable") for n, r in results.items() if r.status != OK]
+        errors = [
+            ViewError(source=n, status=UNAVAILABLE, detail=r.error or "unavailable")
+            for n, r in results.items()
+            if r.status != OK
+        ]
         return sources, errors
 
     def _at_the_door(self, budget: Budget, processors: list[str]) -> None:
@@ -170,7 +197,9 @@ class Aggregator:
             chain, books = [p for p in chain if p in include], [p for p in books if p in include]
         return chain, books
 
-    async def book_view(self, user_id: str, book_id: str, request_id: str, *, include: frozenset[str] | None = None) -> BookView:
+    async def book_view(
+        self, user_id: str, book_id: str, request_id: str, *, include: frozenset[str] | None = None
+    ) -> BookView:
         """A book with every chapter's draft and what every active processor made of it; `include`
         limits it to those processors (and the stores asked to theirs)."""
         budget = self.budget()
@@ -205,14 +234,21 @@ class Aggregator:
             derived, pieces = await self._chapter_derived(state, draft, chain, results, trouble)
             for processor, made in state.derived.items():
                 if processor in self.directory.retired and (include is None or processor in include):
-                    derived[processor] = DerivedView(id=made.id, processor=processor, schema_id=made.schema_id, status=RETIRED)
+                    derived[processor] = DerivedView(
+                        id=made.id, processor=processor, schema_id=made.schema_id, status=RETIRED
+                    )
             first = derived.get(expander) if expander else None
             chapters.append(
                 ChapterView(
-                    chapter=state.chapter, title=state.title, draft=draft, draft_status=OK if draft is not None else MISSING,
-                    expanded=pieces.get(expander) if expander else None, status=first.status if first else OK,
-                    reason=first.reason if first else None, derived=derived,
-                )  # fmt: skip
+                    chapter=state.chapter,
+                    title=state.title,
+                    draft=draft,
+                    draft_status=OK if draft is not None else MISSING,
+                    expanded=pieces.get(expander) if expander else None,
+                    status=first.status if first else OK,
+                    reason=first.reason if first else None,
+                    derived=derived,
+                )
             )
         errors += trouble.errors(self.pending_grace)
         outputs: dict[str, DerivedView] = {}
@@ -222,28 +258,51 @@ class Aggregator:
                 continue  # nothing asked of it yet: a book is compiled on request
             piece, status = self._piece(results.get(processor), ref.id)
             if status == MISSING:
-                errors.append(ViewError(source=processor, status=MISSING, detail="the book's output is gone from its store", ids=[ref.id]))
+                errors.append(
+                    ViewError(
+                        source=processor,
+                        status=MISSING,
+                        detail="the book's output is gone from its store",
+                        ids=[ref.id],
+                    )
+                )
             outputs[processor] = DerivedView(
-                id=ref.id, processor=processor, schema_id=ref.schema_id, status=status,
-                data=piece.get("data") if piece else None, preview=str(piece.get("preview") or "") if piece else "",
-            )  # fmt: skip
+                id=ref.id,
+                processor=processor,
+                schema_id=ref.schema_id,
+                status=status,
+                data=piece.get("data") if piece else None,
+                preview=str(piece.get("preview") or "") if piece else "",
+            )
         compiled, compiled_status = (None, None)
         if compiler and compiler in outputs:
             compiled, _ = self._piece(results.get(compiler), book.outputs[compiler].id)
             compiled_status = outputs[compiler].status
         compile_failure = msgspec.to_builtins(book.compile_failure) if book.compile_failure else None
         if book.compile_failure is not None:
-            errors.append(ViewError(source=book.compile_failure.processor, status=FAILED, detail=book.compile_failure.reason))
+            errors.append(
+                ViewError(source=book.compile_failure.processor, status=FAILED, detail=book.compile_failure.reason)
+            )
             if compiled is None and compiler is not None:
                 compiled_status = FAILED
         return BookView(
             book=BookRef(id=book.book_id, title=book.title, description=book.description),
-            chapters=chapters, compiled=compiled, compiled_status=compiled_status, sources=sources, errors=errors,
-            compile_failure=compile_failure, outputs=outputs,
-        )  # fmt: skip
+            chapters=chapters,
+            compiled=compiled,
+            compiled_status=compiled_status,
+            sources=sources,
+            errors=errors,
+            compile_failure=compile_failure,
+            outputs=outputs,
+        )
 
     async def _chapter_derived(
-        self, state: ChapterState, draft: dict[str, Any] | None, chain: list[str], results: dict[str, SourceResult], trouble: _Trouble
+        self,
+        state: ChapterState,
+        draft: dict[str, Any] | None,
+        chain: list[str],
+        results: dict[str, SourceResult],
+        trouble: _Trouble,
     ) -> tuple[dict[str, DerivedView], dict[str, dict[str, Any]]]:
         """Each processor's piece of one chapter, upstream first: a level is `stale` while the blob it
         was made from is not the current one above it (or, at the first level, the draft's version)."""
@@ -274,8 +333,15 @@ class Aggregator:
             if failure is not None and status in (PENDING, STALE):
                 # The processor gave up on the current input (resolved once it makes it after all).
                 status, reason = FAILED, failure.reason
-                trouble.failed.append(ViewError(source=processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id]))
-            elif status in (PENDING, STALE) and draft is not None and (ref is None or ref.depth == 1) and self._overdue(draft):
+                trouble.failed.append(
+                    ViewError(source=processor, status=FAILED, detail=failure.reason, ids=[state.draft_blob_id])
+                )
+            elif (
+                status in (PENDING, STALE)
+                and draft is not None
+                and (ref is None or ref.depth == 1)
+                and self._overdue(draft)
+            ):
                 if processor in self.directory.consuming(str(draft.get("schema_id"))):
                     # Nothing came of this version for a while: the request may have been lost. Ask again.
                     trouble.overdue.setdefault(processor, []).append(state.draft_blob_id)
@@ -283,11 +349,14 @@ class Aggregator:
             if status == OK and ref is not None:
                 current.add(ref.id)
             views[processor] = DerivedView(
-                id=ref.id if ref else None, processor=processor,
+                id=ref.id if ref else None,
+                processor=processor,
                 schema_id=ref.schema_id if ref else (registration.output_schema_id if registration else None),
-                preview=str(piece.get("preview") or "") if piece else "", data=piece.get("data") if piece else None,
-                status=status, reason=reason,
-            )  # fmt: skip
+                preview=str(piece.get("preview") or "") if piece else "",
+                data=piece.get("data") if piece else None,
+                status=status,
+                reason=reason,
+            )
         return views, pieces
 
     def _overdue(self, draft: dict[str, Any]) -> bool:
@@ -309,7 +378,11 @@ class Aggregator:
         schema directly, and which processors make what it consumes."""
         direct = set(self.directory.consuming(schema_id))
         return [
-            (p, p in direct, {f for s in self.directory.registrations[p].input_schema_ids for f in self.directory.producing(s)})
+            (
+                p,
+                p in direct,
+                {f for s in self.directory.registrations[p].input_schema_ids for f in self.directory.producing(s)},
+            )
             for p in self.directory.chain(schema_id)
         ]
 
@@ -322,7 +395,9 @@ class Aggregator:
     async def blob_list(self, user_id: str, params: dict[str, str], request_id: str) -> BlobListView:
         budget = self.budget()
         started = time.perf_counter()
-        payload = await self._index_json(url_path("api", "v1", "users", user_id, "blobs"), budget, request_id, params=params)
+        payload = await self._index_json(
+            url_path("api", "v1", "users", user_id, "blobs"), budget, request_id, params=params
+        )
         listing = msgspec.json.decode(payload, type=BlobList)
         index_ms = (time.perf_counter() - started) * 1000
         await self.directory.refresh(request_id=request_id)
@@ -343,9 +418,13 @@ class Aggregator:
                     status = STALE
                 derived.append(
                     DerivedView(
-                        id=summary.id, processor=summary.processor, schema_id=summary.schema_id,
-                        preview=summary.preview, data=data.get("data") if data else None, status=status,
-                    )  # fmt: skip
+                        id=summary.id,
+                        processor=summary.processor,
+                        schema_id=summary.schema_id,
+                        preview=summary.preview,
+                        data=data.get("data") if data else None,
+                        status=status,
+                    )
                 )
             made_by = {d.processor for d in derived}
             failures = {f.processor: f for f in blob.failures if (f.source_version or 0) >= blob.version}
@@ -353,14 +432,22 @@ class Aggregator:
                 if view.processor in failures and view.status == STALE:
                     view.status, view.reason = FAILED, failures[view.processor].reason
             derived += [
-                DerivedView(id=None, processor=p, status=FAILED, reason=failures[p].reason) if p in failures
+                DerivedView(id=None, processor=p, status=FAILED, reason=failures[p].reason)
+                if p in failures
                 else DerivedView(id=None, processor=p, status=PENDING)
-                for p in self._waiting_on(plans[blob.schema_id], made_by) if p not in made_by
-            ]  # fmt: skip
+                for p in self._waiting_on(plans[blob.schema_id], made_by)
+                if p not in made_by
+            ]
             items.append(
                 BlobListItem(
-                    id=blob.id, type=blob.type, schema_id=blob.schema_id, version=blob.version, data=blob.data,
-                    book_id=blob.book_id, chapter=blob.chapter, derived=derived,
-                )  # fmt: skip
+                    id=blob.id,
+                    type=blob.type,
+                    schema_id=blob.schema_id,
+                    version=blob.version,
+                    data=blob.data,
+                    book_id=blob.book_id,
+                    chapter=blob.chapter,
+                    derived=derived,
+                )
             )
         return BlobListView(blobs=items, next_cursor=listing.next_cursor, sources=sources, errors=errors)

@@ -38,9 +38,10 @@ def _cached(app: web.Application, name: str, make: Any) -> bytes:
 async def openapi(request: web.Request) -> web.Response:
     """This API as OpenAPI 3.1, made from the routes and the models they speak."""
     body = _cached(
-        request.app, "openapi",
+        request.app,
+        "openapi",
         lambda: document(request.app.router.routes(), title="ReYNa Studio", version="1", description=DESCRIPTION),
-    )  # fmt: skip
+    )
     return web.Response(body=body, content_type="application/json")
 
 

@@ -11,28 +11,40 @@ from aiohttp import web
 
 from servicekit.app import service_app
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.tracing import TRACING, client_tracing
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
+from servicekit.tracing import TRACING, client_tracing
 
 from . import apidocs, studio
 from .aggregate import Aggregator
 from .auth import Authenticator, auth_middleware
-from .identity import TokenVerifier
 from .breaker import CircuitBreaker
 from .cache import ViewCache
+from .compiled import routes as compiled_routes
+from .identity import TokenVerifier
+from .keys import (
+    AGGREGATOR,
+    AUTHENTICATOR,
+    CACHE,
+    DIRECTORY,
+    GATEWAY_METRICS,
+    HUB,
+    INDEX,
+    LIVE,
+    PROGRESS,
+    SESSION,
+    SETTINGS,
+)
 from .limiter import AdaptiveLimit
-from .keys import AGGREGATOR, AUTHENTICATOR, CACHE, DIRECTORY, GATEWAY_METRICS, HUB, INDEX, LIVE, PROGRESS, SESSION, SETTINGS
 from .live import LiveEvents
-from .progress import ProgressFeed
 from .metrics import GatewayMetrics
+from .pitches import routes as pitch_routes
+from .progress import ProgressFeed
 from .registry import Directory
 from .routes import routes
 from .settings import Settings
 from .socket import routes as socket_routes
 from .sources import Source
 from .upstream import Upstream
-from .compiled import routes as compiled_routes
-from .pitches import routes as pitch_routes
 from .views import routes as view_routes
 from .ws import Hub
 
@@ -46,10 +58,16 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     )
     nc = await connect(settings.nats_url, name="studio-gateway")
     token = settings.service_token
-    breaker = functools.partial(CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds)
-    limit = functools.partial(AdaptiveLimit, floor=settings.source_timeout_seconds, ceiling=settings.source_timeout_ceiling_seconds)
+    breaker = functools.partial(
+        CircuitBreaker, failures=settings.circuit_failures, cooldown=settings.circuit_cooldown_seconds
+    )
+    limit = functools.partial(
+        AdaptiveLimit, floor=settings.source_timeout_seconds, ceiling=settings.source_timeout_ceiling_seconds
+    )
     index = Source("index", settings.index_url, session, token, metrics, breaker=breaker(), limit=limit("index"))
-    directory = Directory(index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit)
+    directory = Directory(
+        index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit
+    )
     app[DIRECTORY] = directory
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
@@ -59,12 +77,17 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
     app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
     app[AGGREGATOR] = Aggregator(
-        index, directory,
-        total=settings.request_budget_seconds, repair=live.request_repair, pending_grace=settings.pending_grace_seconds,
-    )  # fmt: skip
+        index,
+        directory,
+        total=settings.request_budget_seconds,
+        repair=live.request_repair,
+        pending_grace=settings.pending_grace_seconds,
+    )
     try:
         await live.start()
-        await ensure_stream(js, progress_stream_config(replicas=settings.stream_replicas))  # the processors that stream may not have started yet
+        await ensure_stream(
+            js, progress_stream_config(replicas=settings.stream_replicas)
+        )  # the processors that stream may not have started yet
         await progress.start()
 
         async def index_ready() -> None:
@@ -85,11 +108,15 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     authenticator = Authenticator(
         TokenVerifier(
-            settings.jwt_secret, jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-            jwks_cache_seconds=settings.jwks_cache_seconds, jwks_refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
+            settings.jwt_secret,
+            jwks_url=settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_cache_seconds=settings.jwks_cache_seconds,
+            jwks_refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
             max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         )
-    )  # fmt: skip
+    )
     app = service_app(
         "gateway",
         max_body_bytes=settings.max_body_bytes,

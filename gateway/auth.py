@@ -49,7 +49,9 @@ class Authenticator:
 
 def offered_protocols(request: web.Request) -> list[str]:
     """The subprotocols a WebSocket handshake offers (`Sec-WebSocket-Protocol`, every line of it)."""
-    return [p.strip() for line in request.headers.getall("Sec-WebSocket-Protocol", []) for p in line.split(",") if p.strip()]
+    return [
+        p.strip() for line in request.headers.getall("Sec-WebSocket-Protocol", []) for p in line.split(",") if p.strip()
+    ]
 
 
 def socket_token(request: web.Request) -> str | None:
@@ -92,4 +94,3 @@ def current_user(request: web.Request) -> str:
 def token_expiry(request: web.Request) -> float:
     """When the request's token stops being accepted (epoch seconds)."""
     return float(request[EXPIRES_KEY])
-

@@ -16,7 +16,9 @@ class State(IntEnum):
 class CircuitBreaker:
     """Opens after `failures` failures in a row; after `cooldown` seconds lets one probe through."""
 
-    def __init__(self, *, failures: int = 3, cooldown: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, failures: int = 3, cooldown: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.threshold = failures
         self.cooldown = cooldown
         self._clock = clock

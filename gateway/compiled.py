@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from aiohttp import web
 
@@ -25,7 +23,6 @@ CHUNK = 256 * 1024  # a few large writes: a 2 MiB PDF in eight
 EXPORT_READ_SECONDS = 120
 
 
-
 async def _compiler(request: web.Request) -> ProcessorRegistration:
     """The registration of the processor that makes compiled books."""
     directory = request.app[DIRECTORY]
@@ -37,19 +34,30 @@ async def _compiler(request: web.Request) -> ProcessorRegistration:
 
 
 def _headers(request: web.Request) -> dict[str, str]:
-    return {"Authorization": f"Bearer {request.app[SETTINGS].service_token}", REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, "")}
+    return {
+        "Authorization": f"Bearer {request.app[SETTINGS].service_token}",
+        REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, ""),
+    }
 
 
 def processor_api(request: web.Request, registration: ProcessorRegistration) -> Upstream:
     """A processor's own query API, called as the gateway calls every service."""
     settings = request.app[SETTINGS]
-    return Upstream(registration.id, request.app[SESSION], registration.base_url, settings.service_token, settings.upstream_timeout_seconds * 6)
+    return Upstream(
+        registration.id,
+        request.app[SESSION],
+        registration.base_url,
+        settings.service_token,
+        settings.upstream_timeout_seconds * 6,
+    )
 
 
 async def _relay_json(request: web.Request, *segments: str) -> web.Response:
     """The compiler's answer to a GET under the user's book, relayed."""
     path = url_path("users", current_user(request), "books", request.match_info["book_id"], *segments)
-    status, body, relayed = await processor_api(request, await _compiler(request)).fetch(request.get(REQUEST_ID_KEY, ""), "GET", path)
+    status, body, relayed = await processor_api(request, await _compiler(request)).fetch(
+        request.get(REQUEST_ID_KEY, ""), "GET", path
+    )
     return relayed_response(status, body, relayed)
 
 
@@ -64,12 +72,22 @@ async def versions(request: web.Request) -> web.Response:
 @described(response=VersionDiff, tags=("books",))
 async def diff(request: web.Request) -> web.Response:
     """Which chapters changed from version `a` to `b`, and the words added and removed."""
-    return await _relay_json(request, "versions", str(version_param(request, "a")), "diff", str(version_param(request, "b")))
+    return await _relay_json(
+        request, "versions", str(version_param(request, "a")), "diff", str(version_param(request, "b"))
+    )
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}/export")
 @described(
-    files=("application/epub+zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/pdf", "text/markdown", "text/plain"), tags=("books",), extra={304: "`If-None-Match` names the file's current ETag."},
+    files=(
+        "application/epub+zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/pdf",
+        "text/markdown",
+        "text/plain",
+    ),
+    tags=("books",),
+    extra={304: "`If-None-Match` names the file's current ETag."},
     query=(
         Query("format", {"enum": list(BOOK_EXPORT_FORMATS)}, "md by default"),
         Query("version", {"type": "integer", "minimum": 1}, "the newest by default"),
@@ -89,7 +107,9 @@ async def export_book(request: web.Request) -> web.StreamResponse:
     if "If-None-Match" in request.headers:
         headers["If-None-Match"] = request.headers["If-None-Match"]
     # A render may wait its turn and then take the renderer's whole limit (see processors/sandbox.py).
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=EXPORT_READ_SECONDS)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=EXPORT_READ_SECONDS
+    )
     try:
         async with request.app[SESSION].get(
             upstream_url(registration.base_url, path), params=params, headers=headers, timeout=timeout
@@ -98,13 +118,17 @@ async def export_book(request: web.Request) -> web.StreamResponse:
                 raise UpstreamUnavailable(f"{registration.id} answered {upstream.status}")
             if upstream.status not in (200, 304):
                 body = await upstream.read()
-                return relayed_response(upstream.status, body, {"Content-Type": upstream.headers.get("Content-Type", "")})
-            response = web.StreamResponse(status=upstream.status, headers={k: upstream.headers[k] for k in RELAYED if k in upstream.headers})
+                return relayed_response(
+                    upstream.status, body, {"Content-Type": upstream.headers.get("Content-Type", "")}
+                )
+            response = web.StreamResponse(
+                status=upstream.status, headers={k: upstream.headers[k] for k in RELAYED if k in upstream.headers}
+            )
             await response.prepare(request)
             if upstream.status == 200:
                 async for chunk in upstream.content.iter_chunked(CHUNK):
                     await response.write(chunk)
             await response.write_eof()
             return response
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc

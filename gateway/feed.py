@@ -23,7 +23,11 @@ class StreamFeed:
     async def start(self) -> None:
         # One ordered consumer over the whole subject keeps one order of sequence numbers.
         self._subscription = await self.js.subscribe(
-            self.subject, stream=self.stream, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+            self.subject,
+            stream=self.stream,
+            cb=self._on_message,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
         )
 
     async def stop(self) -> None:

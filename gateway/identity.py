@@ -21,10 +21,16 @@ class TokenVerifier:
     the clock leeway for a provider's); InvalidToken for anything else."""
 
     def __init__(
-        self, secret: str, *, jwks_url: str | None = None, issuer: str | None = None, audience: str | None = None,
-        jwks_cache_seconds: float = 300.0, jwks_refresh_cooldown_seconds: float = 30.0,
+        self,
+        secret: str,
+        *,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_cache_seconds: float = 300.0,
+        jwks_refresh_cooldown_seconds: float = 30.0,
         max_lifetime_seconds: float = DEFAULT_MAX_LIFETIME_SECONDS,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.secret = secret
         self.issuer = issuer
         self.audience = audience
@@ -34,7 +40,11 @@ class TokenVerifier:
         # tokens with made-up `kid`s cannot make the gateway hammer the provider.
         self.jwks = (
             jwt.PyJWKClient(
-                jwks_url, cache_keys=True, lifespan=jwks_cache_seconds, timeout=5, cooldown_duration=jwks_refresh_cooldown_seconds
+                jwks_url,
+                cache_keys=True,
+                lifespan=jwks_cache_seconds,
+                timeout=5,
+                cooldown_duration=jwks_refresh_cooldown_seconds,
             )
             if jwks_url
             else None
@@ -57,14 +67,22 @@ class TokenVerifier:
         raise InvalidToken(f"tokens signed with {algorithm!r} are not accepted here")
 
     def _claims(self, token: str, key: object, algorithm: str, *, provider: bool) -> tuple[str, float]:
-        required = ["sub", "exp", *(["iss"] if provider and self.issuer else []), *(["aud"] if provider and self.audience else [])]
+        required = [
+            "sub",
+            "exp",
+            *(["iss"] if provider and self.issuer else []),
+            *(["aud"] if provider and self.audience else []),
+        ]
         try:
             # Times are checked below (numbers only, the longest lifetime), not by pyjwt.
             claims = jwt.decode(
-                token, key, algorithms=[algorithm],  # type: ignore[arg-type]
+                token,
+                key,  # type: ignore[arg-type]
+                algorithms=[algorithm],
                 options={"require": required, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-                issuer=self.issuer if provider else None, audience=self.audience if provider else None,
-            )  # fmt: skip
+                issuer=self.issuer if provider else None,
+                audience=self.audience if provider else None,
+            )
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {exc}") from None
         leeway = LEEWAY_SECONDS if provider else 0

@@ -17,7 +17,6 @@ from nats.js.errors import NotFoundError
 from contracts import subjects
 from contracts.events import BlobCreated
 from contracts.subjects import STREAM_NAME
-
 from servicekit.tracing import SpanKind, Tracer, span
 
 from .cache import ViewCache
@@ -34,7 +33,14 @@ CLIENT_SUBJECTS = ("blob.", "book.compiled", "book.updated", "processor.failed."
 
 class LiveEvents(StreamFeed):
     def __init__(
-        self, js: JetStreamContext, hub: Hub, cache: ViewCache, directory: Directory, metrics: GatewayMetrics, *, tracer: Tracer
+        self,
+        js: JetStreamContext,
+        hub: Hub,
+        cache: ViewCache,
+        directory: Directory,
+        metrics: GatewayMetrics,
+        *,
+        tracer: Tracer,
     ) -> None:
         super().__init__(js, stream=STREAM_NAME, subject=">")
         self.tracer = tracer
@@ -67,7 +73,9 @@ class LiveEvents(StreamFeed):
             if isinstance(occurred_at, str):
                 self.seen.saw(user_id, occurred_at)  # after the invalidation: a token is met by a fresh cache
                 with contextlib.suppress(ValueError):
-                    self.metrics.event_age.observe(max(0.0, time.time() - datetime.fromisoformat(occurred_at).timestamp()))
+                    self.metrics.event_age.observe(
+                        max(0.0, time.time() - datetime.fromisoformat(occurred_at).timestamp())
+                    )
         if subject.startswith("blob.created.") and event.get("processor_id") not in (None, "user"):
             # A derived blob of a processor we may not know yet: look at the registry again soon.
             if event.get("processor_id") not in self.directory.registrations:
@@ -79,10 +87,18 @@ class LiveEvents(StreamFeed):
             self.hub.deliver(message[0], message[1], seq)
             return
         # The last hop of the write's trace: the event handed to its user's sockets here.
-        with span(self.tracer, f"deliver {subject}", kind=SpanKind.CONSUMER, parent=headers, **{
-            "messaging.system": "nats", "messaging.message.id": str(event.get("event_id", "")), "studio.event_seq": seq,
-            "studio.sockets": len(self.hub.by_user.get(message[0], ())),
-        }):  # fmt: skip
+        with span(
+            self.tracer,
+            f"deliver {subject}",
+            kind=SpanKind.CONSUMER,
+            parent=headers,
+            **{
+                "messaging.system": "nats",
+                "messaging.message.id": str(event.get("event_id", "")),
+                "studio.event_seq": seq,
+                "studio.sockets": len(self.hub.by_user.get(message[0], ())),
+            },
+        ):
             self.hub.deliver(message[0], message[1], seq)
 
     async def replay(self, connection: Connection, after: int) -> bool:
@@ -114,15 +130,22 @@ class LiveEvents(StreamFeed):
         repeated requests for the same blob within the de-duplication window count once.
         """
         event = BlobCreated(
-            event_id=uuid.uuid4().hex, user_id=parent["user_id"], blob_id=parent["id"], schema_id=parent["schema_id"],
-            version=parent["version"], occurred_at=datetime.now(UTC), processor_id="user",
-            book_id=parent.get("book_id"), chapter=parent.get("chapter"),
-        )  # fmt: skip
+            event_id=uuid.uuid4().hex,
+            user_id=parent["user_id"],
+            blob_id=parent["id"],
+            schema_id=parent["schema_id"],
+            version=parent["version"],
+            occurred_at=datetime.now(UTC),
+            processor_id="user",
+            book_id=parent.get("book_id"),
+            chapter=parent.get("chapter"),
+        )
         try:
             await self.js.publish(
-                subjects.processor_replay(processor_id), msgspec.json.encode(event),
+                subjects.processor_replay(processor_id),
+                msgspec.json.encode(event),
                 headers={"Nats-Msg-Id": f"repair-{derived_id}-v{parent['version']}"},
-            )  # fmt: skip
+            )
             log.warning("%s is missing %s; asked it to make it again", processor_id, derived_id)
         except Exception as exc:  # the view still answers; the next view asks again
             log.warning("could not request a repair of %s: %s", derived_id, exc)

@@ -15,14 +15,13 @@ from servicekit.openapi import Query, described
 from servicekit.urls import url_path
 
 from .auth import current_user
-from .keys import DIRECTORY, INDEX
 from .compiled import processor_api
+from .keys import DIRECTORY, INDEX
 from .upstream import relayed_response
 
 routes = web.RouteTableDef()
 BLOB_VIEWS = msgspec.json.Decoder(BlobView)
 PITCH_BUDGET_SECONDS = 1.0
-
 
 
 class NoPitch(NotFound):
@@ -47,15 +46,22 @@ async def current_pitch(request: web.Request, user_id: str, blob: BlobView) -> d
     source = await directory.source(summary.processor, request_id=request_id)
     if source is None:
         return None
-    result = await source.batch(user_id, [summary.id], request_id=request_id, deadline=time.monotonic() + PITCH_BUDGET_SECONDS)
+    result = await source.batch(
+        user_id, [summary.id], request_id=request_id, deadline=time.monotonic() + PITCH_BUDGET_SECONDS
+    )
     found = result.blobs.get(summary.id)
     return dict(found["data"]) if found else None
 
 
 @routes.get("/api/v1/blobs/{blob_id}/export")
 @described(
-    files=("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/markdown"),
-    tags=("pitches",), query=(Query("format", {"enum": list(PITCH_EXPORT_FORMATS)}, "md by default"),),
+    files=(
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "text/markdown",
+    ),
+    tags=("pitches",),
+    query=(Query("format", {"enum": list(PITCH_EXPORT_FORMATS)}, "md by default"),),
 )
 async def export_pitch(request: web.Request) -> web.Response:
     """`?format=pdf|docx|md`: the one-pager of the current pitch made from these pitch notes."""

@@ -58,10 +58,15 @@ class Partial:
     def view(self) -> dict[str, Any]:
         """What `GET /api/v1/blobs/{id}` shows of it."""
         return {
-            "processor": self.processor, "derived_id": self.derived_id, "parent_version": self.parent_version,
-            "attempt": self.attempt, "sections": self.sections, "sections_done": len(self.done),
-            "text": "\n\n".join(self.texts[i].strip() for i in sorted(self.texts)), "progress_id": self.progress_id,
-        }  # fmt: skip
+            "processor": self.processor,
+            "derived_id": self.derived_id,
+            "parent_version": self.parent_version,
+            "attempt": self.attempt,
+            "sections": self.sections,
+            "sections_done": len(self.done),
+            "text": "\n\n".join(self.texts[i].strip() for i in sorted(self.texts)),
+            "progress_id": self.progress_id,
+        }
 
 
 class ProgressFeed(StreamFeed):
@@ -111,7 +116,9 @@ class ProgressFeed(StreamFeed):
             if run is not None and attempt < run.attempt:
                 continue  # an older attempt's message: the work started over since
             if run is None or attempt > run.attempt:
-                run = runs[processor] = Partial(processor, str(body["derived_id"]), version, attempt, int(body.get("sections", 1)))
+                run = runs[processor] = Partial(
+                    processor, str(body["derived_id"]), version, attempt, int(body.get("sections", 1))
+                )
             run.add(body)
         return [r.view() for r in runs.values() if len(r.done) < r.sections]
 
@@ -134,9 +141,11 @@ class ProgressFeed(StreamFeed):
         """The client messages of `subject` from sequence `start` to `until` (both included), oldest first."""
         found: list[dict[str, Any]] = []
         subscription = await self.js.subscribe(
-            subject, stream=PROGRESS_STREAM, ordered_consumer=True,
+            subject,
+            stream=PROGRESS_STREAM,
+            ordered_consumer=True,
             config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start)),
-        )  # fmt: skip
+        )
         try:
             # A push consumer may have sent everything before we ask, so `num_pending` alone can
             # read 0 with messages waiting in our buffer; `delivered` tells those apart.
@@ -146,7 +155,7 @@ class ProgressFeed(StreamFeed):
             while len(found) < MAX_REPLAY:
                 try:
                     msg = await subscription.next_msg(timeout=READ_TIMEOUT)
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     break
                 seq = msg.metadata.sequence.stream
                 if seq > until:

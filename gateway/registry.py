@@ -13,8 +13,8 @@ from contracts.models import ProcessorRegistration
 from servicekit.urls import url_path
 
 from .breaker import CircuitBreaker
-from .metrics import GatewayMetrics
 from .limiter import AdaptiveLimit, Shed
+from .metrics import GatewayMetrics
 from .sources import Source, SourceFailed
 
 _LIST = msgspec.json.Decoder(dict[str, list[ProcessorRegistration]])
@@ -70,9 +70,14 @@ class Directory:
                 known = self.sources.get(processor_id)
                 if known is None or known.base_url != registration.base_url.rstrip("/"):
                     self.sources[processor_id] = Source(
-                        processor_id, registration.base_url, self._session, self._token, self._metrics,
-                        breaker=self._breaker(), limit=self._limit(processor_id),
-                    )  # fmt: skip
+                        processor_id,
+                        registration.base_url,
+                        self._session,
+                        self._token,
+                        self._metrics,
+                        breaker=self._breaker(),
+                        limit=self._limit(processor_id),
+                    )
             self.registrations = registrations
             self._loaded = time.monotonic()
 

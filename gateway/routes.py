@@ -8,15 +8,30 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    BlobView, BookList, SchemaDocument, BookState, CompileAccepted, UserBlob, CompileRequest, CreateBlob, CreateBook, CreateUserBlob, InFlightSummary, UpdateBlob, UpdateBook, UpdateUserBlob, UserState, processing_summary,
-)  # fmt: skip
-from servicekit.middleware import REQUEST_ID_KEY
+    BlobView,
+    BookList,
+    BookState,
+    CompileAccepted,
+    CompileRequest,
+    CreateBlob,
+    CreateBook,
+    CreateUserBlob,
+    InFlightSummary,
+    SchemaDocument,
+    UpdateBlob,
+    UpdateBook,
+    UpdateUserBlob,
+    UserBlob,
+    UserState,
+    processing_summary,
+)
 from servicekit.app import BODIES
+from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import described
 from servicekit.urls import url_path
 
-from .consistency import stamp
 from .auth import current_user
+from .consistency import stamp
 from .keys import CACHE, INDEX, PROGRESS
 from .pitches import BLOB_VIEWS, current_pitch
 from .upstream import relayed_response
@@ -32,7 +47,9 @@ routes = web.RouteTableDef()
 async def create_book(request: web.Request) -> web.Response:
     """Create a book (its id made from the title when not given)."""
     body = await request.app[BODIES].read(request, CreateBook)
-    return await request.app[INDEX].call(request, "POST", url_path("api", "v1", "users", current_user(request), "books"), body=body)
+    return await request.app[INDEX].call(
+        request, "POST", url_path("api", "v1", "users", current_user(request), "books"), body=body
+    )
 
 
 @routes.get("/api/v1/users/{uid}/books")
@@ -95,9 +112,13 @@ async def create_blob(request: web.Request) -> web.Response:
     """Store a blob: a chapter draft (`text-input-v1`), pitch notes (`pitch-input-v1`), or any registered schema."""
     body = await request.app[BODIES].read(request, CreateBlob)
     internal = CreateUserBlob(
-        user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
-        parent_id=body.parent_id, conversation_id=body.conversation_id,
-    )  # fmt: skip
+        user_id=current_user(request),
+        schema_id=body.schema_id,
+        data=body.data,
+        type=body.type,
+        parent_id=body.parent_id,
+        conversation_id=body.conversation_id,
+    )
     return stamp(await request.app[INDEX].call(request, "POST", url_path("api", "v1", "blobs"), body=internal))
 
 
@@ -107,7 +128,9 @@ async def get_blob(request: web.Request) -> web.Response:
     """The blob, what was made from it, and what is being made from it now (with the text so far)."""
     user = current_user(request)
     path = url_path("api", "v1", "blobs", request.match_info["blob_id"])
-    status, payload, relayed = await request.app[INDEX].fetch(request.get(REQUEST_ID_KEY, ""), "GET", path, params={"user_id": user})
+    status, payload, relayed = await request.app[INDEX].fetch(
+        request.get(REQUEST_ID_KEY, ""), "GET", path, params={"user_id": user}
+    )
     if status != 200:
         return relayed_response(status, payload, relayed)
     blob = BLOB_VIEWS.decode(payload)
@@ -128,12 +151,21 @@ async def get_blob(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/blobs/{blob_id}")
-@described(body=UpdateBlob, response=UserBlob, tags=("blobs",), extra={412: "`version` is not the blob's current version: another device wrote first."})
+@described(
+    body=UpdateBlob,
+    response=UserBlob,
+    tags=("blobs",),
+    extra={412: "`version` is not the blob's current version: another device wrote first."},
+)
 async def update_blob(request: web.Request) -> web.Response:
     """A new version of a blob (`version`: the one the client last read); what was made from it is made again."""
     body = await request.app[BODIES].read(request, UpdateBlob)
     internal = UpdateUserBlob(user_id=current_user(request), data=body.data, version=body.version)
-    return stamp(await request.app[INDEX].call(request, "PUT", url_path("api", "v1", "blobs", request.match_info["blob_id"]), body=internal))
+    return stamp(
+        await request.app[INDEX].call(
+            request, "PUT", url_path("api", "v1", "blobs", request.match_info["blob_id"]), body=internal
+        )
+    )
 
 
 @routes.delete("/api/v1/blobs/{blob_id}")
@@ -141,7 +173,10 @@ async def update_blob(request: web.Request) -> web.Response:
 async def delete_blob(request: web.Request) -> web.Response:
     """Delete a blob and everything made from it, from every store that holds it."""
     return await request.app[INDEX].call(
-        request, "DELETE", url_path("api", "v1", "blobs", request.match_info["blob_id"]), params={"user_id": current_user(request)}
+        request,
+        "DELETE",
+        url_path("api", "v1", "blobs", request.match_info["blob_id"]),
+        params={"user_id": current_user(request)},
     )
 
 

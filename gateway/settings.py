@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.auth import DEFAULT_MAX_LIFETIME_SECONDS
 from servicekit.settings import SECRET_MIN_LENGTH, ConfigError, Env, jwt_max_lifetime, service_tokens, stream_replicas
+from servicekit.tracing import TracingSettings, tracing_settings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +74,8 @@ class Settings:
             stream_replicas=stream_replicas(env),
             tracing=tracing_settings(env),
             source_timeout_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_MS", 250.0, minimum=1.0) / 1000,
-            source_timeout_ceiling_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_CEILING_MS", 2000.0, minimum=1.0) / 1000,
+            source_timeout_ceiling_seconds=env.number("STUDIO_GATEWAY_SOURCE_TIMEOUT_CEILING_MS", 2000.0, minimum=1.0)
+            / 1000,
             request_budget_seconds=env.number("STUDIO_GATEWAY_BUDGET_MS", 1000.0, minimum=1.0) / 1000,
             cache_size=env.integer("STUDIO_GATEWAY_CACHE_SIZE", 10_000, minimum=0),
             circuit_failures=env.integer("STUDIO_GATEWAY_CIRCUIT_FAILURES", 3, minimum=1),

@@ -91,12 +91,23 @@ async def _create_blob(request: web.Request, data: dict[str, Any], request_id: s
     try:
         body = reader.decode(msgspec.json.encode(raw), CreateBlob)
         internal = CreateUserBlob(
-            user_id=current_user(request), schema_id=body.schema_id, data=body.data, type=body.type,
-            parent_id=body.parent_id, conversation_id=body.conversation_id,
-        )  # fmt: skip
-        status, payload, _ = await request.app[INDEX].fetch(request_id_from(request_id), "POST", url_path("api", "v1", "blobs"), body=internal)
+            user_id=current_user(request),
+            schema_id=body.schema_id,
+            data=body.data,
+            type=body.type,
+            parent_id=body.parent_id,
+            conversation_id=body.conversation_id,
+        )
+        status, payload, _ = await request.app[INDEX].fetch(
+            request_id_from(request_id), "POST", url_path("api", "v1", "blobs"), body=internal
+        )
     except ServiceError as exc:
-        return {"type": "blob.create.result", "request_id": request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
+        return {
+            "type": "blob.create.result",
+            "request_id": request_id,
+            "status": exc.status,
+            "problem": msgspec.to_builtins(exc.problem()),
+        }
     answer = msgspec.json.decode(payload)
     key = "blob" if status == 201 else "problem"
     return {"type": "blob.create.result", "request_id": request_id, "status": status, key: answer}
@@ -116,11 +127,18 @@ def _request_id_of(text: str) -> str | None:
 
 
 def _error(request_id: str | None, exc: ServiceError) -> dict[str, Any]:
-    return {"type": "error", "request_id": request_id, "status": exc.status, "problem": msgspec.to_builtins(exc.problem())}
+    return {
+        "type": "error",
+        "request_id": request_id,
+        "status": exc.status,
+        "problem": msgspec.to_builtins(exc.problem()),
+    }
 
 
 def _missing(request_id: str | None, field: str, why: str) -> dict[str, Any]:
-    problem = Unprocessable(why, errors=[FieldError(pointer=f"/{field}", detail=f"Object missing required field `{field}`")])
+    problem = Unprocessable(
+        why, errors=[FieldError(pointer=f"/{field}", detail=f"Object missing required field `{field}`")]
+    )
     return _error(request_id, problem)
 
 
@@ -133,11 +151,20 @@ def _offers_no_studio(request: web.Request) -> bool:
 
 @routes.get("/ws")
 @described(
-    status=101, tags=("live",), extra={101: "Switching to the WebSocket protocol: the messages are described in /api/v1/asyncapi.json."},
+    status=101,
+    tags=("live",),
+    extra={101: "Switching to the WebSocket protocol: the messages are described in /api/v1/asyncapi.json."},
     query=(
-        Query("token", {"type": "string"}, "the bearer token, for older clients: prefer `Authorization: Bearer`, or the subprotocols `studio` and `bearer.<token>` (browsers)"),
+        Query(
+            "token",
+            {"type": "string"},
+            "the bearer token, for older clients: prefer `Authorization: Bearer`, "
+            "or the subprotocols `studio` and `bearer.<token>` (browsers)",
+        ),
         Query("last_event_id", {"type": "integer", "minimum": 0}, "resume after this event's `id`"),
-        Query("last_progress_id", {"type": "integer", "minimum": 0}, "resume after this progress message's `progress_id`"),
+        Query(
+            "last_progress_id", {"type": "integer", "minimum": 0}, "resume after this progress message's `progress_id`"
+        ),
     ),
 )
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -164,7 +191,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await socket.send_json({"type": "resync", "detail": "too far behind to replay: reload the views"})
         if resume_progress is not None:
             if not await progress.replay(connection, resume_progress):
-                await socket.send_json({"type": "resync", "detail": "too much progress to replay: read the blobs in flight"})
+                await socket.send_json(
+                    {"type": "resync", "detail": "too much progress to replay: read the blobs in flight"}
+                )
         hub.start(connection)
         await socket.send_json({"type": "ready", "id": hub.last_seq, "progress_id": hub.last_progress_seq})
         lease.start()
@@ -182,7 +211,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 await close(socket, CLOSE_TOKEN_REFUSED, "token refused")
                 return
             lease.start(expires)
-            await socket.send_json({"type": "authenticated", "request_id": action.request_id, "expires_at": int(expires)})
+            await socket.send_json(
+                {"type": "authenticated", "request_id": action.request_id, "expires_at": int(expires)}
+            )
 
         async def on_action(text: str) -> None:
             # The same limits as a REST body: size (max_msg_size), depth, storable values, shape.
@@ -198,7 +229,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 await authenticate(action)
                 return
             if action.action != "create_blob":
-                await socket.send_json({"type": "error", "request_id": action.request_id, "status": 422, "detail": f"unknown action {action.action!r}"})
+                await socket.send_json(
+                    {
+                        "type": "error",
+                        "request_id": action.request_id,
+                        "status": 422,
+                        "detail": f"unknown action {action.action!r}",
+                    }
+                )
                 return
             if action.data is None:
                 await socket.send_json(_missing(action.request_id, "data", "create_blob needs data"))

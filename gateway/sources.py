@@ -22,6 +22,7 @@ from .metrics import GatewayMetrics
 UNAVAILABLE_STATUSES = frozenset({401, 429, 502, 503, 504})
 SHED = "shed"  # not sent: the source was at its concurrency limit for the whole budget
 BUDGET_HEADER = "X-Studio-Budget-Ms"  # what is left of the client's request budget, for the source
+BATCH_PATH = url_path("blobs", "batch")  # where a store answers a batch of ids, unless told otherwise
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Source:
         token: str,
         metrics: GatewayMetrics,
         *,
-        batch_path: UrlPath = url_path("blobs", "batch"),
+        batch_path: UrlPath = BATCH_PATH,
         breaker: CircuitBreaker | None = None,
         limit: AdaptiveLimit | None = None,
     ) -> None:
@@ -112,15 +113,20 @@ class Source:
         try:
             async with asyncio.timeout(timeout):
                 async with self._session.request(
-                    method, upstream_url(self.base_url, path), params=params, headers=headers,
+                    method,
+                    upstream_url(self.base_url, path),
+                    params=params,
+                    headers=headers,
                     data=None if body is None else msgspec.json.encode(body),
-                ) as response:  # fmt: skip
+                ) as response:
                     payload = await response.read()
                     status = response.status
             latency = time.perf_counter() - started
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            self._fail("timeout" if isinstance(exc, TimeoutError) else "error", started)
-            raise SourceFailed(f"{self.name}: {'no answer within ' + str(round(timeout * 1000)) + ' ms' if isinstance(exc, TimeoutError) else type(exc).__name__}") from exc
+            timed_out = isinstance(exc, TimeoutError)
+            self._fail("timeout" if timed_out else "error", started)
+            reason = f"no answer within {round(timeout * 1000)} ms" if timed_out else type(exc).__name__
+            raise SourceFailed(f"{self.name}: {reason}") from exc
         finally:
             failed = latency is None
             self.limit.release(latency, dropped=failed)
@@ -150,17 +156,25 @@ class Source:
         started = time.perf_counter()
         try:
             status, payload = await self.request(
-                "POST", self.batch_path, request_id=request_id, deadline=deadline,
+                "POST",
+                self.batch_path,
+                request_id=request_id,
+                deadline=deadline,
                 body=BlobBatchRequest(user_id=user_id, ids=ids),
-            )  # fmt: skip
+            )
             if status != 200:
                 raise SourceFailed(f"{self.name} refused the batch: {status}")
             answer = msgspec.json.decode(payload)
         except Shed as exc:
-            return SourceResult(self.name, SHED, (time.perf_counter() - started) * 1000, error=str(exc), retry_after=exc.retry_after)
+            return SourceResult(
+                self.name, SHED, (time.perf_counter() - started) * 1000, error=str(exc), retry_after=exc.retry_after
+            )
         except (SourceFailed, msgspec.DecodeError) as exc:
             return SourceResult(self.name, "unavailable", (time.perf_counter() - started) * 1000, error=str(exc))
         return SourceResult(
-            self.name, "ok", (time.perf_counter() - started) * 1000,
-            blobs={b["id"]: b for b in answer["blobs"]}, missing=list(answer.get("missing", [])),
-        )  # fmt: skip
+            self.name,
+            "ok",
+            (time.perf_counter() - started) * 1000,
+            blobs={b["id"]: b for b in answer["blobs"]},
+            missing=list(answer.get("missing", [])),
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -14,7 +13,6 @@ from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
 from servicekit.urls import UrlPath, upstream_url
 
 from .errors import UpstreamUnavailable
-
 
 # What a service's answer keeps on its way to the client.
 RELAYED_HEADERS = ("Content-Type", "Location", "Content-Disposition", "ETag", "X-Compiled-Version", "X-Pitch-Version")
@@ -52,7 +50,7 @@ class Upstream:
                 payload = await response.read()
                 relayed = {k: response.headers[k] for k in RELAYED_HEADERS if k in response.headers}
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
         # A service's own problem answer is relayed, a 500 too (a render that failed fails again: a
         # 503 would tell the client to retry it); a 502/503/504, or a 5xx without a problem, is unavailability.
@@ -73,7 +71,9 @@ class Upstream:
         body: Any = None,
     ) -> web.Response:
         """Forward one call and relay the service's status and body to the client."""
-        status, payload, relayed = await self.fetch(request.get(REQUEST_ID_KEY, ""), method, path, params=params, body=body)
+        status, payload, relayed = await self.fetch(
+            request.get(REQUEST_ID_KEY, ""), method, path, params=params, body=body
+        )
         return relayed_response(status, payload, relayed)
 
 

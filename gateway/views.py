@@ -35,14 +35,20 @@ def _include(request: web.Request) -> frozenset[str] | None:
     if bad or not names or len(names) > MAX_INCLUDE:
         raise BadRequest(
             "include is a comma-separated list of processor ids",
-            errors=[FieldError(pointer="/include", detail=f"not a processor id: {bad[0]!r}" if bad else f"1 to {MAX_INCLUDE} processor ids")],
+            errors=[
+                FieldError(
+                    pointer="/include",
+                    detail=f"not a processor id: {bad[0]!r}" if bad else f"1 to {MAX_INCLUDE} processor ids",
+                )
+            ],
         )
     return frozenset(names)
 
 
 @routes.get("/api/v1/users/{uid}/books/{book_id}")
 @described(
-    response=BookView, tags=("books",),
+    response=BookView,
+    tags=("books",),
     query=(Query("include", {"type": "string"}, "comma-separated processor ids: only their pieces (and stores)"),),
 )
 async def book_view(request: web.Request) -> web.Response:
@@ -69,10 +75,13 @@ async def book_view(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/{uid}/blobs")
 @described(
-    response=BlobListView, tags=("blobs",),
+    response=BlobListView,
+    tags=("blobs",),
     query=(
-        Query("book_id", {"type": "string", "pattern": ID_PATTERN}), Query("type", {"type": "string"}),
-        Query("limit", {"type": "integer", "minimum": 1, "maximum": 500}), Query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+        Query("book_id", {"type": "string", "pattern": ID_PATTERN}),
+        Query("type", {"type": "string"}),
+        Query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+        Query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
     ),
 )
 async def blob_list(request: web.Request) -> web.Response:

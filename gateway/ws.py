@@ -58,6 +58,7 @@ class Hub:
         self.by_user: dict[str, set[Connection]] = {}
         self.last_seq = 0  # the newest stream sequence the gateway has delivered
         self.last_progress_seq = 0  # the same, of the progress stream
+        self._closing: set[asyncio.Task[None]] = set()  # held until done, so none is collected mid-close
 
     def open(self, user_id: str, socket: web.WebSocketResponse) -> Connection:
         connection = Connection(user_id, socket)
@@ -117,14 +118,18 @@ class Hub:
             log.warning("closing a socket of %s that fell %d messages behind", connection.user_id, self.queue_size)
             self.metrics.dropped_sockets.inc()
             self.close(connection)
-            asyncio.create_task(self._close_slow(connection))
+            closing = asyncio.create_task(self._close_slow(connection))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             return
         connection.items.append(item)
         connection.wake.set()
 
     async def _close_slow(self, connection: Connection) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(connection.socket.close(code=SLOW_CONSUMER, message=b"too slow: reconnect and resume"), 1.0)
+            await asyncio.wait_for(
+                connection.socket.close(code=SLOW_CONSUMER, message=b"too slow: reconnect and resume"), 1.0
+            )
 
     async def _write(self, connection: Connection) -> None:
         try:
@@ -161,28 +166,47 @@ def client_message(subject: str, event: dict[str, Any], seq: int) -> tuple[str, 
     common = {"id": seq, "event_id": event.get("event_id"), "occurred_at": event.get("occurred_at")}
     if kind == "blob.created" and event.get("parent_id") and event.get("processor_id") != "user":
         body = {
-            "type": "blob.derived", "parent_id": event["parent_id"], "derived_id": event["blob_id"],
-            "processor": event["processor_id"], "schema_id": event.get("schema_id"), "preview": event.get("preview", ""),
-            "book_id": event.get("book_id"), "chapter": event.get("chapter"),
-        }  # fmt: skip
+            "type": "blob.derived",
+            "parent_id": event["parent_id"],
+            "derived_id": event["blob_id"],
+            "processor": event["processor_id"],
+            "schema_id": event.get("schema_id"),
+            "preview": event.get("preview", ""),
+            "book_id": event.get("book_id"),
+            "chapter": event.get("chapter"),
+        }
     elif kind in ("blob.created", "blob.updated", "blob.deleted"):
         body = {
-            "type": kind, "blob_id": event["blob_id"], "schema_id": event.get("schema_id"), "version": event.get("version"),
-            "processor": event.get("processor_id"), "book_id": event.get("book_id"), "chapter": event.get("chapter"),
-        }  # fmt: skip
+            "type": kind,
+            "blob_id": event["blob_id"],
+            "schema_id": event.get("schema_id"),
+            "version": event.get("version"),
+            "processor": event.get("processor_id"),
+            "book_id": event.get("book_id"),
+            "chapter": event.get("chapter"),
+        }
     elif kind == "processor.failed":
         body = {
-            "type": "processor.failed", "processor": event.get("processor_id"), "blob_id": event.get("blob_id"),
-            "source_version": event.get("source_version"), "book_id": event.get("book_id"),
-            "request_id": event.get("request_id"), "reason": event.get("reason"),
-        }  # fmt: skip
+            "type": "processor.failed",
+            "processor": event.get("processor_id"),
+            "blob_id": event.get("blob_id"),
+            "source_version": event.get("source_version"),
+            "book_id": event.get("book_id"),
+            "request_id": event.get("request_id"),
+            "reason": event.get("reason"),
+        }
     elif kind == "book.updated":
         body = {"type": "book.updated", "book_id": event["book_id"], "fields": event.get("fields", [])}
     elif kind == "book.compiled":
         body = {
-            "type": "book.compiled", "book_id": event["book_id"], "blob_id": event["blob_id"], "version": event["version"],
-            "request_id": event.get("request_id"), "chapter_count": event.get("chapter_count"), "word_count": event.get("word_count"),
-        }  # fmt: skip
+            "type": "book.compiled",
+            "book_id": event["book_id"],
+            "blob_id": event["blob_id"],
+            "version": event["version"],
+            "request_id": event.get("request_id"),
+            "chapter_count": event.get("chapter_count"),
+            "word_count": event.get("word_count"),
+        }
     else:
         return None
     return str(user_id), msgspec.json.encode({**body, **common}).decode()
@@ -194,12 +218,20 @@ def progress_message(event: dict[str, Any], seq: int) -> tuple[str, dict[str, An
     if event.get("event") != "blob.progress" or not isinstance(user_id, str):
         return None
     body = {
-        "type": "blob.progress", "progress_id": seq, "parent_id": event.get("parent_id"),
-        "parent_version": event.get("parent_version"), "derived_id": event.get("derived_id"),
-        "processor": event.get("processor_id"), "attempt": event.get("attempt", 1), "section": event.get("section", 0),
-        "sections": event.get("sections", 1), "seq": event.get("seq", 0), "delta": event.get("delta", ""),
-        "done": bool(event.get("done", False)), "restart": bool(event.get("restart", False)),
-    }  # fmt: skip
+        "type": "blob.progress",
+        "progress_id": seq,
+        "parent_id": event.get("parent_id"),
+        "parent_version": event.get("parent_version"),
+        "derived_id": event.get("derived_id"),
+        "processor": event.get("processor_id"),
+        "attempt": event.get("attempt", 1),
+        "section": event.get("section", 0),
+        "sections": event.get("sections", 1),
+        "seq": event.get("seq", 0),
+        "delta": event.get("delta", ""),
+        "done": bool(event.get("done", False)),
+        "restart": bool(event.get("restart", False)),
+    }
     if not isinstance(body["derived_id"], str) or not isinstance(body["delta"], str):
         return None
     return user_id, body

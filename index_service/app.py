@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from contracts.validation import ValidatorCache
+from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.mongo import mongo_client
-from servicekit.app import service_app
-from servicekit.tracing import TRACING
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, stream_config
+from servicekit.tracing import TRACING
 
 from .books import BookStore
 from .failures import FailureStore
 from .keys import BLOBS, BOOKS, FAILURES, MONGO, NATS, PROCESSOR_LANE, PROCESSORS, RELAY, SCHEMAS, SETTINGS
-from .outbox import OutboxRelay
 from .lane import ProcessorLane
+from .outbox import OutboxRelay
 from .registry import ProcessorRegistry, SchemaRegistry
 from .routes import routes
 from .settings import Settings
@@ -49,7 +49,12 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     nc = await connect(settings.nats_url, name="studio-index")
     try:
         js = nc.jetstream()
-        await ensure_stream(js, stream_config(duplicate_window_seconds=settings.duplicate_window_seconds, replicas=settings.stream_replicas))
+        await ensure_stream(
+            js,
+            stream_config(
+                duplicate_window_seconds=settings.duplicate_window_seconds, replicas=settings.stream_replicas
+            ),
+        )
         db = mongo[settings.database]
         await BlobStore.create_indexes(db)
         await BookStore.create_indexes(db)
@@ -57,7 +62,10 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await schemas.load_builtins()
         relay, compile_relay, processor_relay, failure_relay, book_relay = relays = [
             OutboxRelay(
-                db[name], js, scan_seconds=settings.outbox_scan_seconds, crash_before_publish=settings.crash_before_publish,
+                db[name],
+                js,
+                scan_seconds=settings.outbox_scan_seconds,
+                crash_before_publish=settings.crash_before_publish,
                 tracer=app[TRACING].tracer,
             )
             for name in ("blobs", "compile_requests", "processors", "failures", "books")

@@ -30,14 +30,13 @@ from contracts.models import (
 )
 from contracts.problems import FieldError
 
-from .errors import BookEmpty, BookExists, BookNotFound
 from .documents import to_user_blob
+from .errors import BookEmpty, BookExists, BookNotFound
 from .failures import FailureStore, summary
 from .ids import new_id, now
-from .processing import statuses
-from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .listing import LIVE
-
+from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
+from .processing import statuses
 
 COMPILED_SCHEMA = COMPILED_BOOK_SCHEMA
 
@@ -64,7 +63,9 @@ def chains(
         parent = entry.get("parent_id")
         if parent is None:
             slot = outputs.setdefault(entry["book_id"], {})
-            ref = DerivedRef(id=entry["_id"], schema_id=entry["schema_id"], source_version=entry.get("source_version"), depth=0)
+            ref = DerivedRef(
+                id=entry["_id"], schema_id=entry["schema_id"], source_version=entry.get("source_version"), depth=0
+            )
         else:
             root, depth, seen = parent, 1, {entry["_id"]}
             while root not in draft_ids and root in by_id and root not in seen:  # up the chain to its draft
@@ -73,8 +74,13 @@ def chains(
             if root not in draft_ids:
                 continue  # hangs from something that is not a live draft of this book
             slot = derived.setdefault(root, {})
-            ref = DerivedRef(id=entry["_id"], schema_id=entry["schema_id"], parent_id=parent,
-                             source_version=entry.get("source_version"), depth=depth)  # fmt: skip
+            ref = DerivedRef(
+                id=entry["_id"],
+                schema_id=entry["schema_id"],
+                parent_id=parent,
+                source_version=entry.get("source_version"),
+                depth=depth,
+            )
         held = slot.get(entry["processor_id"])
         if held is None or held[0] < rank:
             slot[entry["processor_id"]] = (rank, ref)
@@ -85,7 +91,13 @@ def chains(
 
 
 class BookStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], compile_relay: OutboxRelay, failures: FailureStore, book_relay: OutboxRelay) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        compile_relay: OutboxRelay,
+        failures: FailureStore,
+        book_relay: OutboxRelay,
+    ) -> None:
         self.failures = failures
         self.books = db["books"]
         self.blobs = db["blobs"]
@@ -103,16 +115,27 @@ class BookStore:
         """Record a compile request and its command in one write; the relay publishes it."""
         (book,) = await self.books_of(user_id, book_id=book_id)  # unknown (or another user's) book: 404
         if not book.chapters:
-            raise BookEmpty(f"book {book_id} has no chapters to compile", errors=[FieldError(pointer="/book_id", detail="no chapters")])
+            raise BookEmpty(
+                f"book {book_id} has no chapters to compile",
+                errors=[FieldError(pointer="/book_id", detail="no chapters")],
+            )
         moment = now()
-        command = CompileBook(event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=moment, prefer=request.prefer)
+        command = CompileBook(
+            event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=moment, prefer=request.prefer
+        )
         entry = outbox_entry(subjects.BOOK_COMPILE_REQUESTED, command)
         await self.compile_requests.insert_one(
             {
-                "_id": command.event_id, "user_id": user_id, "book_id": book_id, "prefer": request.prefer,
-                "chapters": len(book.chapters), "created_at": moment, "outbox": [entry], PENDING_FLAG: True,
+                "_id": command.event_id,
+                "user_id": user_id,
+                "book_id": book_id,
+                "prefer": request.prefer,
+                "chapters": len(book.chapters),
+                "created_at": moment,
+                "outbox": [entry],
+                PENDING_FLAG: True,
             }
-        )  # fmt: skip
+        )
         self.compile_relay.notify(command.event_id, [entry])
         return CompileAccepted(request_id=command.event_id, book_id=book_id)
 
@@ -120,7 +143,9 @@ class BookStore:
         book_id = request.id or slug(request.title)
         moment = now()
         # The book and its `book.updated` event in one write: every view and socket of the user hears of it.
-        event = BookUpdated(event_id=new_id(), user_id=request.user_id, book_id=book_id, occurred_at=moment, fields=["created", "title"])
+        event = BookUpdated(
+            event_id=new_id(), user_id=request.user_id, book_id=book_id, occurred_at=moment, fields=["created", "title"]
+        )
         entry = outbox_entry(subjects.BOOK_UPDATED, event)
         key = f"{request.user_id}/{book_id}"
         doc = {
@@ -139,7 +164,15 @@ class BookStore:
             # A draft may have filed the book first under its bare id: adopt it and set the title.
             adopted = await self.books.find_one_and_update(
                 {"user_id": request.user_id, "book_id": book_id, "title": book_id, "named": {"$ne": True}},
-                {"$set": {"title": request.title, "description": request.description, "named": True, PENDING_FLAG: True}, "$push": {"outbox": entry}},
+                {
+                    "$set": {
+                        "title": request.title,
+                        "description": request.description,
+                        "named": True,
+                        PENDING_FLAG: True,
+                    },
+                    "$push": {"outbox": entry},
+                },
             )
             if adopted is None:
                 raise BookExists(f"book {book_id} exists") from None
@@ -161,12 +194,16 @@ class BookStore:
             # A book only its drafts name has no document yet: it gets one (or it does not exist: 404).
             await self.books_of(user_id, book_id=book_id)
             try:
-                await self.books.insert_one({"_id": key, "user_id": user_id, "book_id": book_id, "title": book_id, "created_at": now()})
+                await self.books.insert_one(
+                    {"_id": key, "user_id": user_id, "book_id": book_id, "title": book_id, "created_at": now()}
+                )
             except DuplicateKeyError:
                 pass  # a draft filed it meanwhile
         if update:
             # The change and its event in one write: every gateway's views of the book go stale.
-            event = BookUpdated(event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=now(), fields=sorted(changes))
+            event = BookUpdated(
+                event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=now(), fields=sorted(changes)
+            )
             entry = outbox_entry(subjects.BOOK_UPDATED, event)
             update.setdefault("$set", {})[PENDING_FLAG] = True
             update["$push"] = {"outbox": entry}
@@ -174,11 +211,22 @@ class BookStore:
             self.book_relay.notify(key)
         return (await self.books_of(user_id, book_id=book_id))[0]
 
-    async def _work(self, user_id: str, registrations: list[ProcessorRegistration]) -> tuple[list[WorkItem], list[WorkItem]]:
+    async def _work(
+        self, user_id: str, registrations: list[ProcessorRegistration]
+    ) -> tuple[list[WorkItem], list[WorkItem]]:
         """Every (user blob, consuming processor) not done with the blob's current version."""
         entries = await self.blobs.find(
             {"user_id": user_id, **LIVE},
-            {"_id": 1, "processor_id": 1, "parent_id": 1, "schema_id": 1, "version": 1, "source_version": 1, "book_id": 1, "chapter": 1},
+            {
+                "_id": 1,
+                "processor_id": 1,
+                "parent_id": 1,
+                "schema_id": 1,
+                "version": 1,
+                "source_version": 1,
+                "book_id": 1,
+                "chapter": 1,
+            },
         ).to_list(None)
         own = [e for e in entries if e["processor_id"] == USER_PROCESSOR]
         children: dict[str, list[dict[str, Any]]] = {}
@@ -192,15 +240,29 @@ class BookStore:
         in_flight: list[WorkItem] = []
         failed: list[WorkItem] = []
         for blob in own:
-            made = {c["processor_id"]: c["_id"] for c in children.get(blob["_id"], []) if c.get("source_version") == blob["version"]}
-            gave_up = {f["processor_id"]: f["reason"] for f in failures.get(blob["_id"], []) if f.get("source_version") in (None, blob["version"])}
+            made = {
+                c["processor_id"]: c["_id"]
+                for c in children.get(blob["_id"], [])
+                if c.get("source_version") == blob["version"]
+            }
+            gave_up = {
+                f["processor_id"]: f["reason"]
+                for f in failures.get(blob["_id"], [])
+                if f.get("source_version") in (None, blob["version"])
+            }
             for processor, status in statuses(blob["schema_id"], made, gave_up, registrations).items():
                 if status.state == "done":
                     continue
                 item = WorkItem(
-                    blob_id=blob["_id"], schema_id=blob["schema_id"], version=blob["version"], processor=processor,
-                    state=status.state, reason=status.reason, book_id=blob.get("book_id"), chapter=blob.get("chapter"),
-                )  # fmt: skip
+                    blob_id=blob["_id"],
+                    schema_id=blob["schema_id"],
+                    version=blob["version"],
+                    processor=processor,
+                    state=status.state,
+                    reason=status.reason,
+                    book_id=blob.get("book_id"),
+                    chapter=blob.get("chapter"),
+                )
                 (failed if status.state == "failed" else in_flight).append(item)
         return in_flight, failed
 
@@ -219,10 +281,22 @@ class BookStore:
             book_filter["book_id"] = book_id
         books = await self.books.find(book_filter).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
         projection: dict[str, int] = (
-            {"outbox": 0} if with_drafts else
-            {"_id": 1, "book_id": 1, "chapter": 1, "title": 1, "processor_id": 1, "parent_id": 1, "schema_id": 1,
-             "source_version": 1, "version": 1, "created_at": 1, "deleted": 1}
-        )  # fmt: skip
+            {"outbox": 0}
+            if with_drafts
+            else {
+                "_id": 1,
+                "book_id": 1,
+                "chapter": 1,
+                "title": 1,
+                "processor_id": 1,
+                "parent_id": 1,
+                "schema_id": 1,
+                "source_version": 1,
+                "version": 1,
+                "created_at": 1,
+                "deleted": 1,
+            }
+        )
         entries = [e for e in await self.blobs.find(entry_filter, projection).to_list(None) if not e.get("deleted")]
         drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
         draft_ids = {d["_id"] for d in drafts}
@@ -276,9 +350,12 @@ class BookStore:
         for orphan in sorted(set(chapters) - known):
             result.append(
                 BookState(
-                    book_id=orphan, title=orphan, chapters=sorted(chapters[orphan], key=lambda c: c.chapter), chapter_count=len(chapters[orphan]),
+                    book_id=orphan,
+                    title=orphan,
+                    chapters=sorted(chapters[orphan], key=lambda c: c.chapter),
+                    chapter_count=len(chapters[orphan]),
                     drafts=[to_user_blob(d) for d in drafts if d["book_id"] == orphan] if with_drafts else None,
-                )  # fmt: skip
+                )
             )
         if book_id is not None and not result:
             raise BookNotFound(f"book {book_id} does not exist")
@@ -290,9 +367,9 @@ class BookStore:
                 [{"$match": {"user_id": user_id, **LIVE}}, {"$group": {"_id": "$processor_id", "n": {"$sum": 1}}}]
             )
         ).to_list(None)
-        latest = await self.blobs.find({"user_id": user_id, **LIVE}, {"updated_at": 1}).sort(
-            [("updated_at", -1)]
-        ).to_list(1)
+        latest = (
+            await self.blobs.find({"user_id": user_id, **LIVE}, {"updated_at": 1}).sort([("updated_at", -1)]).to_list(1)
+        )
         conversations = await self.blobs.distinct("conversation_id", {"user_id": user_id, **LIVE})
         by_processor = {c["_id"]: c["n"] for c in counts}
         updated_at: datetime | None = latest[0]["updated_at"] if latest else None

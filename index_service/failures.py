@@ -28,9 +28,13 @@ OPEN = {"resolved": False}
 
 def summary(doc: dict[str, Any]) -> FailureSummary:
     return FailureSummary(
-        processor=doc["processor_id"], reason=doc["reason"], failed_at=doc["failed_at"],
-        source_version=doc.get("source_version"), request_id=doc.get("request_id"), blob_id=doc.get("blob_id"),
-    )  # fmt: skip
+        processor=doc["processor_id"],
+        reason=doc["reason"],
+        failed_at=doc["failed_at"],
+        source_version=doc.get("source_version"),
+        request_id=doc.get("request_id"),
+        blob_id=doc.get("blob_id"),
+    )
 
 
 class FailureStore:
@@ -51,16 +55,28 @@ class FailureStore:
             return summary(existing), False
         moment = now()
         event = ProcessorFailed(
-            event_id=new_id(), user_id=report.user_id, processor_id=report.processor_id, reason=report.reason,
-            occurred_at=moment, blob_id=report.blob_id, source_version=report.source_version, book_id=report.book_id,
+            event_id=new_id(),
+            user_id=report.user_id,
+            processor_id=report.processor_id,
+            reason=report.reason,
+            occurred_at=moment,
+            blob_id=report.blob_id,
+            source_version=report.source_version,
+            book_id=report.book_id,
             request_id=report.request_id,
-        )  # fmt: skip
+        )
         entry = outbox_entry(subjects.processor_failed(report.processor_id), event)
         fields = {
-            "user_id": report.user_id, "processor_id": report.processor_id, "reason": report.reason,
-            "blob_id": report.blob_id, "source_version": report.source_version, "book_id": report.book_id,
-            "request_id": report.request_id, "failed_at": moment, "resolved": False,
-        }  # fmt: skip
+            "user_id": report.user_id,
+            "processor_id": report.processor_id,
+            "reason": report.reason,
+            "blob_id": report.blob_id,
+            "source_version": report.source_version,
+            "book_id": report.book_id,
+            "request_id": report.request_id,
+            "failed_at": moment,
+            "resolved": False,
+        }
         result = await self.failures.update_one(
             {"_id": doc_id}, {"$setOnInsert": {**fields, PENDING_FLAG: True, "outbox": [entry]}}, upsert=True
         )
@@ -69,7 +85,9 @@ class FailureStore:
         self.relay.notify(doc_id, [entry])
         return summary(fields), True
 
-    async def resolve(self, user_id: str, processor_id: str, *, blob_id: str | None = None, book_id: str | None = None) -> None:
+    async def resolve(
+        self, user_id: str, processor_id: str, *, blob_id: str | None = None, book_id: str | None = None
+    ) -> None:
         """The processor made what it once failed to make: that failure is over."""
         where: dict[str, Any] = {"user_id": user_id, "processor_id": processor_id, **OPEN}
         if blob_id is not None:

@@ -8,7 +8,6 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
-
 from .books import BookStore
 from .failures import FailureStore
 from .lane import ProcessorLane

@@ -18,9 +18,13 @@ class ProcessorLane:
     def __init__(self, places: int, registry: CollectorRegistry) -> None:
         self._places = asyncio.Semaphore(places)
         self.waited = Counter(
-            "studio_index_processor_writes_waited", "Processor writes that found every place taken and waited", registry=registry
+            "studio_index_processor_writes_waited",
+            "Processor writes that found every place taken and waited",
+            registry=registry,
         )
-        self.waiting = Gauge("studio_index_processor_writes_waiting", "Processor writes waiting for a place now", registry=registry)
+        self.waiting = Gauge(
+            "studio_index_processor_writes_waiting", "Processor writes waiting for a place now", registry=registry
+        )
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:

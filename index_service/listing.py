@@ -30,7 +30,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created, blob_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(created), str(blob_id)
     except (ValueError, TypeError, msgspec.DecodeError):
-        raise InvalidBlob("the cursor is not one this service gave out", errors=[FieldError(pointer="/cursor", detail="unreadable cursor")]) from None
+        raise InvalidBlob(
+            "the cursor is not one this service gave out",
+            errors=[FieldError(pointer="/cursor", detail="unreadable cursor")],
+        ) from None
 
 
 async def list_user_blobs(
@@ -59,14 +62,15 @@ async def list_user_blobs(
         if failure.get("blob_id"):
             failed.setdefault(failure["blob_id"], []).append(summary(failure))
     views = [
-        to_user_blob(d, BlobView, derived=derived.get(d["_id"], []), failures=failed.get(d["_id"], []))
-        for d in docs
+        to_user_blob(d, BlobView, derived=derived.get(d["_id"], []), failures=failed.get(d["_id"], [])) for d in docs
     ]
     next_cursor = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
     return views, next_cursor  # type: ignore[return-value]
 
 
-async def descendants(blobs: AsyncCollection[dict[str, Any]], user_id: str, docs: list[dict[str, Any]]) -> dict[str, list[DerivedSummary]]:
+async def descendants(
+    blobs: AsyncCollection[dict[str, Any]], user_id: str, docs: list[dict[str, Any]]
+) -> dict[str, list[DerivedSummary]]:
     """What was made from each blob, down every chain: one query per level of the chains."""
     found: dict[str, list[DerivedSummary]] = {d["_id"]: [] for d in docs}
     # blob id -> (the listed blob it descends from, its version, whether it is stale)

@@ -19,8 +19,16 @@ import msgspec
 from nats.js import JetStreamContext
 from pymongo.asynchronous.collection import AsyncCollection
 
+from contracts.events import (
+    BookUpdated,
+    CompileBook,
+    Event,
+    ProcessorActivated,
+    ProcessorDeactivated,
+    ProcessorFailed,
+    ProcessorRegistered,
+)
 from servicekit.tracing import SpanKind, Tracer, current_carrier, inject, span
-from contracts.events import BookUpdated, CompileBook, Event, ProcessorActivated, ProcessorDeactivated, ProcessorFailed, ProcessorRegistered
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +39,14 @@ BATCH = 200
 
 
 def outbox_entry(
-    subject: str, event: Event | CompileBook | BookUpdated | ProcessorRegistered | ProcessorFailed | ProcessorActivated | ProcessorDeactivated
+    subject: str,
+    event: Event
+    | CompileBook
+    | BookUpdated
+    | ProcessorRegistered
+    | ProcessorFailed
+    | ProcessorActivated
+    | ProcessorDeactivated,
 ) -> dict[str, Any]:
     """What a write stores for one event: the subject, the encoded payload ready to publish, and
     the trace of the request that wrote it (published with the event, so consumers continue it)."""
@@ -158,9 +173,10 @@ class OutboxRelay:
             self._marking = {i for ids, _, _ in batches for i in ids}
             try:
                 await self._mark(
-                    [i for ids, _, _ in batches for i in ids], [e for _, sent, _ in batches for e in sent],
+                    [i for ids, _, _ in batches for i in ids],
+                    [e for _, sent, _ in batches for e in sent],
                     [t for _, _, tombstones in batches for t in tombstones],
-                )  # fmt: skip
+                )
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -185,8 +201,12 @@ class OutboxRelay:
             {"$set": {"outbox": []}, "$unset": {PENDING_FLAG: ""}},
         )
         if cleared.modified_count < len(set(ids)):
-            await self._collection.update_many({"_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}})
-            await self._collection.update_many({"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}})
+            await self._collection.update_many(
+                {"_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": sent}}}}
+            )
+            await self._collection.update_many(
+                {"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$unset": {PENDING_FLAG: ""}}
+            )
         if tombstones:
             # A tombstone whose deletion event is out has nothing left to say.
             await self._collection.delete_many(
@@ -202,12 +222,22 @@ class OutboxRelay:
                 os._exit(CRASH_EXIT_CODE)
             subject = entry["subject"]
             # The publish continues the trace of the write that queued the event, whenever it runs.
-            with span(self._tracer, f"publish {subject}", kind=SpanKind.PRODUCER, parent=entry.get("trace") or {}, **{
-                "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": entry["event_id"],
-            }):  # fmt: skip
+            with span(
+                self._tracer,
+                f"publish {subject}",
+                kind=SpanKind.PRODUCER,
+                parent=entry.get("trace") or {},
+                **{
+                    "messaging.system": "nats",
+                    "messaging.destination.name": subject,
+                    "messaging.message.id": entry["event_id"],
+                },
+            ):
                 headers = {"Nats-Msg-Id": entry["event_id"]}
                 inject(headers)
-                ack = await self._js.publish(subject, bytes(entry["payload"]), headers=headers, timeout=self._publish_timeout)
+                ack = await self._js.publish(
+                    subject, bytes(entry["payload"]), headers=headers, timeout=self._publish_timeout
+                )
             if ack.duplicate:
                 log.info("event %s was already in the stream (published before a restart)", entry["event_id"])
             sent.append(entry["event_id"])

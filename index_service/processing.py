@@ -8,13 +8,16 @@ blob's current version, `failed` when it reported giving up on that version, els
 from __future__ import annotations
 
 from collections.abc import Iterable
+
 from contracts.models import BlobView, ProcessingStatus, ProcessorRegistration, processing_summary
 
 
 def consumers(schema_id: str, registrations: Iterable[ProcessorRegistration]) -> list[str]:
     """Active processors that make one blob from each blob of `schema_id`."""
     subject = f"blob.created.{schema_id}"
-    return sorted(r.id for r in registrations if r.active and r.output_scope == "blob" and subject in r.event_subscriptions)
+    return sorted(
+        r.id for r in registrations if r.active and r.output_scope == "blob" and subject in r.event_subscriptions
+    )
 
 
 def statuses(
@@ -36,7 +39,11 @@ def statuses(
 def follow(view: BlobView, registrations: list[ProcessorRegistration]) -> BlobView:
     """`view` with each consuming processor's state and the blob's `processing_state` filled in."""
     made = {d.processor: d.id for d in view.derived if d.depth == 1 and d.source_version == view.version}
-    gave_up = {f.processor: f.reason for f in view.failures if f.blob_id == view.id and f.source_version in (None, view.version)}
+    gave_up = {
+        f.processor: f.reason
+        for f in view.failures
+        if f.blob_id == view.id and f.source_version in (None, view.version)
+    }
     view.processing = statuses(view.schema_id, made, gave_up, registrations)
     view.processing_state = processing_summary(view.processing)
     return view

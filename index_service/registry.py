@@ -16,16 +16,27 @@ from contracts.problems import FieldError
 from contracts.validation import InvalidSchema as SchemaDocumentInvalid
 from contracts.validation import ValidatorCache, builtin_schemas, check_schema
 
+from .errors import (
+    IncompatibleSchema,
+    InvalidBlob,
+    InvalidSchema,
+    ProcessorCycle,
+    ProcessorNotFound,
+    SchemaNotFound,
+    UnknownSchema,
+)
 from .ids import new_id, now
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry, push_events
-from .errors import IncompatibleSchema, InvalidBlob, InvalidSchema, ProcessorCycle, ProcessorNotFound, SchemaNotFound, UnknownSchema
 
 
 def _from_doc(doc: dict[str, Any]) -> SchemaDocument:
     return SchemaDocument(
-        id=doc["_id"], schema=doc["schema"], revision=doc["revision"],
-        description=doc.get("description"), created_at=doc.get("created_at"),
-    )  # fmt: skip
+        id=doc["_id"],
+        schema=doc["schema"],
+        revision=doc["revision"],
+        description=doc.get("description"),
+        created_at=doc.get("created_at"),
+    )
 
 
 class SchemaRegistry:
@@ -110,7 +121,13 @@ class SchemaRegistry:
             )
         stored = await self.collection.find_one({"_id": request.id})
         if stored is None:
-            doc = {"_id": request.id, "schema": request.schema, "revision": 1, "description": request.description, "created_at": now()}
+            doc = {
+                "_id": request.id,
+                "schema": request.schema,
+                "revision": 1,
+                "description": request.description,
+                "created_at": now(),
+            }
             await self.collection.update_one({"_id": request.id}, {"$setOnInsert": doc}, upsert=True)
             stored_now = await self.collection.find_one({"_id": request.id})
             assert stored_now is not None
@@ -177,7 +194,12 @@ class ProcessorRegistry:
             path = " -> ".join(f"{p.id} ({', '.join(p.input_schema_ids)} => {p.output_schema_id})" for p in loop)
             raise ProcessorCycle(
                 f"{registration.id} would consume what it produces, through: {path}",
-                errors=[FieldError(pointer="/input_schema_ids", detail=f"cycle: {' -> '.join(p.id for p in loop)} -> {registration.id}")],
+                errors=[
+                    FieldError(
+                        pointer="/input_schema_ids",
+                        detail=f"cycle: {' -> '.join(p.id for p in loop)} -> {registration.id}",
+                    )
+                ],
             )
         fields = msgspec.to_builtins(registration)
         fields.pop("id")
@@ -191,7 +213,11 @@ class ProcessorRegistry:
         entry = outbox_entry(subjects.processor_registered(registration.id), event)
         result = await self.collection.update_one(
             {"_id": registration.id},
-            {"$set": {**fields, PENDING_FLAG: True}, "$setOnInsert": {"created_at": now(), "active": active}, **push_events(entry)},
+            {
+                "$set": {**fields, PENDING_FLAG: True},
+                "$setOnInsert": {"created_at": now(), "active": active},
+                **push_events(entry),
+            },
             upsert=True,
         )
         self.relay.notify(registration.id, [entry])
@@ -207,16 +233,20 @@ class ProcessorRegistry:
             others = [p for p in await self.all() if p.active and p.id != processor_id]
             loop = cycle_through(current, others)
             if loop:
-                raise ProcessorCycle(f"{processor_id} would consume what it produces, through: {' -> '.join(p.id for p in loop)}")
+                raise ProcessorCycle(
+                    f"{processor_id} would consume what it produces, through: {' -> '.join(p.id for p in loop)}"
+                )
         moment = now()
         event: ProcessorActivated | ProcessorDeactivated = (
-            ProcessorActivated(event_id=new_id(), processor_id=processor_id, occurred_at=moment, reason=reason) if active
+            ProcessorActivated(event_id=new_id(), processor_id=processor_id, occurred_at=moment, reason=reason)
+            if active
             else ProcessorDeactivated(event_id=new_id(), processor_id=processor_id, occurred_at=moment, reason=reason)
-        )  # fmt: skip
+        )
         subject = subjects.processor_activated(processor_id) if active else subjects.processor_deactivated(processor_id)
         entry = outbox_entry(subject, event)
         result = await self.collection.update_one(
-            {"_id": processor_id, "active": not active}, {"$set": {"active": active, PENDING_FLAG: True}, **push_events(entry)}
+            {"_id": processor_id, "active": not active},
+            {"$set": {"active": active, PENDING_FLAG: True}, **push_events(entry)},
         )
         if result.modified_count:
             self.relay.notify(processor_id, [entry])

@@ -8,7 +8,6 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import (
-    UpdateBook,
     BlobBatch,
     BlobBatchRequest,
     BlobList,
@@ -20,6 +19,7 @@ from contracts.models import (
     RecordFailure,
     RegisterDerivedBlob,
     RegisterSchema,
+    UpdateBook,
     UpdateUserBlob,
     ValidationResult,
 )
@@ -149,7 +149,9 @@ async def get_book(request: web.Request) -> web.Response:
     include = request.query.get("include")
     if include not in (None, "drafts"):
         raise Unprocessable("include may only be 'drafts'", errors=[FieldError(pointer="/include", detail="unknown")])
-    books = await request.app[BOOKS].books_of(user_param(request), book_id=request.match_info["book_id"], with_drafts=include == "drafts")
+    books = await request.app[BOOKS].books_of(
+        user_param(request), book_id=request.match_info["book_id"], with_drafts=include == "drafts"
+    )
     return json_response(books[0])
 
 

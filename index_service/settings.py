@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.settings import Env, service_tokens, stream_replicas
+from servicekit.tracing import TracingSettings, tracing_settings
 
-DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true&retryWrites=false"  # the embedded server (compose/backing.py)
+DEFAULT_MONGO_URL = (
+    "mongodb://127.0.0.1:27817/?directConnection=true&retryWrites=false"  # the embedded server (compose/backing.py)
+)
 DEFAULT_NATS_URL = "nats://127.0.0.1:4322"
 
 

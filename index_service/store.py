@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from contracts import subjects
 from contracts.events import BlobCreated, BlobDeleted, BlobUpdated
+from contracts.ids import is_id
 from contracts.models import (
     USER_PROCESSOR,
     BlobIndexEntry,
@@ -25,7 +26,6 @@ from contracts.models import (
     UpdateUserBlob,
     UserBlob,
 )
-from contracts.ids import is_id
 from contracts.problems import FieldError
 
 from .documents import (
@@ -46,11 +46,11 @@ from .errors import (
     StoreUnavailable,
     VersionMismatch,
 )
-from .ids import new_id, now
+from .failures import FailureStore, summary
 from .group_commit import GroupInsert
+from .ids import new_id, now
 from .listing import LIVE, list_user_blobs
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
-from .failures import FailureStore, summary
 from .registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,13 @@ def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int 
     book_id, chapter = metadata.get("book_id"), metadata.get("chapter")
     problems = []
     if book_id is not None and not is_id(book_id):
-        problems.append(FieldError(pointer="/data/metadata/book_id", detail="a book id is 1-128 letters, digits, '_' or '-'"))
+        problems.append(
+            FieldError(pointer="/data/metadata/book_id", detail="a book id is 1-128 letters, digits, '_' or '-'")
+        )
     if chapter is not None and (not isinstance(chapter, int) or not 1 <= chapter <= MAX_CHAPTER):
-        problems.append(FieldError(pointer="/data/metadata/chapter", detail=f"chapters are numbered from 1 to {MAX_CHAPTER}"))
+        problems.append(
+            FieldError(pointer="/data/metadata/chapter", detail=f"chapters are numbered from 1 to {MAX_CHAPTER}")
+        )
     if chapter is not None and book_id is None:
         problems.append(FieldError(pointer="/data/metadata/book_id", detail="a chapter needs the book it belongs to"))
     if problems:
@@ -81,7 +85,9 @@ def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int 
 class BlobStore:
     """Reads and writes of the `blobs` collection; every method is filtered by user id."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay, failures: FailureStore) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], schemas: SchemaRegistry, relay: OutboxRelay, failures: FailureStore
+    ) -> None:
         self.blobs: AsyncCollection[dict[str, Any]] = db["blobs"]
         self.inserts = GroupInsert(self.blobs)
         self.failures = failures
@@ -92,7 +98,9 @@ class BlobStore:
         # second upsert would change nothing.
         self._known_books: set[tuple[str, str]] = set()
         self._cascading: dict[str, asyncio.Task[None]] = {}  # deletions whose cascade runs after their answer
-        self._schemas_of: LRUCache[str, tuple[str, str]] = LRUCache(maxsize=SCHEMAS_KNOWN)  # user blob -> (owner, schema)
+        self._schemas_of: LRUCache[str, tuple[str, str]] = LRUCache(
+            maxsize=SCHEMAS_KNOWN
+        )  # user blob -> (owner, schema)
 
     @staticmethod
     async def create_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -150,13 +158,17 @@ class BlobStore:
         self, user_id: str, *, book_id: str | None, type_: str | None, limit: int, cursor: str | None
     ) -> tuple[list[BlobView], str | None]:
         """A page of the user's own blobs, oldest first, each with what was made from it."""
-        return await list_user_blobs(self.blobs, self.failures, user_id, book_id=book_id, type_=type_, limit=limit, cursor=cursor)
+        return await list_user_blobs(
+            self.blobs, self.failures, user_id, book_id=book_id, type_=type_, limit=limit, cursor=cursor
+        )
 
     async def query_index(self, user_id: str, filters: dict[str, Any], *, limit: int) -> list[BlobIndexEntry]:
         # Tombstones are dropped here: a `$ne` in the query makes the embedded server scan the user's documents.
-        docs = await self.blobs.find({"user_id": user_id, **filters}).sort(
-            [("created_at", ASCENDING), ("_id", ASCENDING)]
-        ).to_list(limit)
+        docs = (
+            await self.blobs.find({"user_id": user_id, **filters})
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .to_list(limit)
+        )
         return [to_entry(d) for d in docs if not d.get("deleted")]
 
     # Writes ----------------------------------------------------------------------------------
@@ -199,10 +211,20 @@ class BlobStore:
         if key is not None:
             doc["chapter_key"] = key
         event = BlobCreated(
-            event_id=new_id(), user_id=request.user_id, blob_id=blob_id, schema_id=schema_id, version=1,
-            occurred_at=moment, processor_id=USER_PROCESSOR, type=doc["type"], parent_id=request.parent_id,
-            book_id=book_id, chapter=chapter, title=title, preview=preview,
-        )  # fmt: skip
+            event_id=new_id(),
+            user_id=request.user_id,
+            blob_id=blob_id,
+            schema_id=schema_id,
+            version=1,
+            occurred_at=moment,
+            processor_id=USER_PROCESSOR,
+            type=doc["type"],
+            parent_id=request.parent_id,
+            book_id=book_id,
+            chapter=chapter,
+            title=title,
+            preview=preview,
+        )
         doc["outbox"] = [outbox_entry(subjects.blob_created(schema_id), event)]
         doc[PENDING_FLAG] = True
         try:
@@ -257,16 +279,33 @@ class BlobStore:
             title = title_of(request.data, chapter)
             preview = text_of(request.data)[:PREVIEW_CHARS]
             fields = {
-                "data": request.data, "version": current + 1, "updated_at": moment, "title": title,
-                "preview": preview, "book_id": book_id, "chapter": chapter, "processing_state": "pending",
-                "size_bytes": len(msgspec.json.encode(request.data)), PENDING_FLAG: True,
-            }  # fmt: skip
+                "data": request.data,
+                "version": current + 1,
+                "updated_at": moment,
+                "title": title,
+                "preview": preview,
+                "book_id": book_id,
+                "chapter": chapter,
+                "processing_state": "pending",
+                "size_bytes": len(msgspec.json.encode(request.data)),
+                PENDING_FLAG: True,
+            }
             event = BlobUpdated(
-                event_id=new_id(), user_id=request.user_id, blob_id=blob_id, schema_id=doc["schema_id"],
-                version=current + 1, occurred_at=moment, processor_id=USER_PROCESSOR, type=doc["type"],
-                parent_id=doc.get("parent_id"), book_id=book_id, chapter=chapter, title=title, preview=preview,
+                event_id=new_id(),
+                user_id=request.user_id,
+                blob_id=blob_id,
+                schema_id=doc["schema_id"],
+                version=current + 1,
+                occurred_at=moment,
+                processor_id=USER_PROCESSOR,
+                type=doc["type"],
+                parent_id=doc.get("parent_id"),
+                book_id=book_id,
+                chapter=chapter,
+                title=title,
+                preview=preview,
                 previous_version=current,
-            )  # fmt: skip
+            )
             entry = outbox_entry(subjects.blob_updated(doc["schema_id"]), event)
             update: dict[str, Any] = {"$set": fields, **push_events(entry)}
             key = chapter_key(request.user_id, book_id, chapter)
@@ -287,7 +326,9 @@ class BlobStore:
             return to_user_blob({**doc, **fields})
         raise VersionMismatch(f"blob {blob_id} kept changing; try again")
 
-    async def delete(self, user_id: str, blob_id: str, *, reason: str | None = None, wait: bool = False, unlink: bool = True) -> None:
+    async def delete(
+        self, user_id: str, blob_id: str, *, reason: str | None = None, wait: bool = False, unlink: bool = True
+    ) -> None:
         """Tombstone a blob in one write that also holds its `blob.deleted` event and a cascade
         mark; then tombstone what was derived from it, each with its own event, and clear the mark.
 
@@ -303,10 +344,19 @@ class BlobStore:
         children = await self._live_children(user_id, blob_id)
         moment = now()
         event = BlobDeleted(
-            event_id=new_id(), user_id=user_id, blob_id=blob_id, schema_id=doc["schema_id"], version=doc["version"],
-            occurred_at=moment, processor_id=doc["processor_id"], parent_id=doc.get("parent_id"),
-            book_id=doc.get("book_id"), chapter=doc.get("chapter"), derived_ids=children, reason=reason,
-        )  # fmt: skip
+            event_id=new_id(),
+            user_id=user_id,
+            blob_id=blob_id,
+            schema_id=doc["schema_id"],
+            version=doc["version"],
+            occurred_at=moment,
+            processor_id=doc["processor_id"],
+            parent_id=doc.get("parent_id"),
+            book_id=doc.get("book_id"),
+            chapter=doc.get("chapter"),
+            derived_ids=children,
+            reason=reason,
+        )
         entry = outbox_entry(subjects.blob_deleted(doc["schema_id"]), event)
         result = await self.blobs.update_one(
             {"_id": blob_id, "user_id": user_id, **LIVE},
@@ -364,7 +414,9 @@ class BlobStore:
         gone = await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}})
         if gone.deleted_count:
             return
-        unmarked = await self.blobs.update_one({"_id": blob_id, "outbox.0": {"$exists": True}}, {"$unset": {CASCADE_FLAG: ""}})
+        unmarked = await self.blobs.update_one(
+            {"_id": blob_id, "outbox.0": {"$exists": True}}, {"$unset": {CASCADE_FLAG: ""}}
+        )
         if not unmarked.matched_count:
             await self.blobs.delete_one({"_id": blob_id, "deleted": True, "outbox": {"$size": 0}})
 
@@ -415,11 +467,21 @@ class BlobStore:
             "updated_at": moment,
         }
         event = BlobCreated(
-            event_id=new_id(), user_id=request.user_id, blob_id=request.id, schema_id=request.schema_id,
-            version=request.version, occurred_at=moment, processor_id=request.processor_id, type=request.type,
-            parent_id=request.parent_id, book_id=book_id, chapter=chapter, title=request.title,
-            preview=doc["preview"], source_version=request.source_version,
-        )  # fmt: skip
+            event_id=new_id(),
+            user_id=request.user_id,
+            blob_id=request.id,
+            schema_id=request.schema_id,
+            version=request.version,
+            occurred_at=moment,
+            processor_id=request.processor_id,
+            type=request.type,
+            parent_id=request.parent_id,
+            book_id=book_id,
+            chapter=chapter,
+            title=request.title,
+            preview=doc["preview"],
+            source_version=request.source_version,
+        )
         doc["outbox"] = [outbox_entry(subjects.blob_created(request.schema_id), event)]
         doc[PENDING_FLAG] = True
         created = True

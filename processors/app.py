@@ -23,8 +23,8 @@ from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
 from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.tracing import TRACING, client_tracing
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config, stream_config
+from servicekit.tracing import TRACING, client_tracing
 
 from .base import DerivingProcessor, Handler, Processor
 from .consumer import EventConsumer
@@ -46,12 +46,21 @@ REGISTRATION_ATTEMPTS = 60
 def registration(processor: Processor, settings: RuntimeSettings, subscriptions: list[str]) -> ProcessorRegistration:
     info = processor.info
     return ProcessorRegistration(
-        id=info.id, name=info.name, description=info.description, storage_type=info.storage_type,
-        database_name=info.database_name, input_schema_ids=list(info.input_schema_ids),
-        output_schema_id=info.output_schema_id, base_url=settings.base_url, health_endpoint="/healthz",
-        query_endpoint="/blobs/batch", event_subscriptions=subscriptions,
-        max_concurrency=settings.concurrency, timeout_seconds=info.timeout_seconds, output_scope=info.output_scope,
-    )  # fmt: skip
+        id=info.id,
+        name=info.name,
+        description=info.description,
+        storage_type=info.storage_type,
+        database_name=info.database_name,
+        input_schema_ids=list(info.input_schema_ids),
+        output_schema_id=info.output_schema_id,
+        base_url=settings.base_url,
+        health_endpoint="/healthz",
+        query_endpoint="/blobs/batch",
+        event_subscriptions=subscriptions,
+        max_concurrency=settings.concurrency,
+        timeout_seconds=info.timeout_seconds,
+        output_scope=info.output_scope,
+    )
 
 
 def owned_schemas(processor: Processor) -> dict[str, dict[str, Any]]:
@@ -75,7 +84,9 @@ async def patiently(step: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(0.5)
 
 
-async def _register_processor(index: IndexClient, entry: ProcessorRegistration, registered: list[ProcessorRegistration]) -> None:
+async def _register_processor(
+    index: IndexClient, entry: ProcessorRegistration, registered: list[ProcessorRegistration]
+) -> None:
     registered.append(await index.register_processor(entry))
 
 
@@ -84,7 +95,9 @@ async def register_schemas(index: IndexClient, owned: dict[str, dict[str, Any]])
         await index.register_schema(schema_id, schema)
 
 
-async def _learn_schemas(index: IndexClient, processor: Processor, owned: dict[str, dict[str, Any]], validators: ValidatorCache) -> None:
+async def _learn_schemas(
+    index: IndexClient, processor: Processor, owned: dict[str, dict[str, Any]], validators: ValidatorCache
+) -> None:
     """Validators for what the processor reads and writes: the core's and its own schemas, and
     any other processor's output it consumes, as the registry has it. One whose owner has not
     registered it yet is learnt when the first blob of it arrives."""
@@ -121,9 +134,14 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
             return StreamProgress(context.js, derivation)
 
         return DerivingHandler(
-            processor, context.index, context.validators, peers=peers, crash_after_store=context.settings.crash_after_store,
-            progress=progress, nc=context.nc,
-        )  # fmt: skip
+            processor,
+            context.index,
+            context.validators,
+            peers=peers,
+            crash_after_store=context.settings.crash_after_store,
+            progress=progress,
+            nc=context.nc,
+        )
 
     return make
 
@@ -160,10 +178,18 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             def consumers() -> list[EventConsumer]:
                 return [
                     EventConsumer(
-                        js, processor_id=processor.info.id, subject=subject, settings=settings, handle=running.handle,
-                        metrics=metrics, report=index.report_failure, tracer=app[TRACING].tracer,
-                        workers=settings.concurrency if not subject.startswith(("blob.deleted", "processor.replay")) else 1,
-                    )  # fmt: skip
+                        js,
+                        processor_id=processor.info.id,
+                        subject=subject,
+                        settings=settings,
+                        handle=running.handle,
+                        metrics=metrics,
+                        report=index.report_failure,
+                        tracer=app[TRACING].tracer,
+                        workers=settings.concurrency
+                        if not subject.startswith(("blob.deleted", "processor.replay"))
+                        else 1,
+                    )
                     for subject in running.subjects()
                 ]
 

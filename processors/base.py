@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from aiohttp import web
@@ -121,6 +121,7 @@ class Handler(Protocol):
     async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         """`attempt`: which delivery of the event this is (JetStream's count)."""
         ...
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 

@@ -22,11 +22,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts.events import AnyEvent, BlobChanged, CompileBook
 from contracts.models import RecordFailure
 from contracts.subjects import STREAM_NAME
-from servicekit.tracing import SpanKind, Tracer, span
 from servicekit.stream import unsubscribe_quietly
+from servicekit.tracing import SpanKind, Tracer, span
 
-from .errors import PermanentError
 from .base import Outcome
+from .errors import PermanentError
 from .metrics import ProcessorMetrics
 from .settings import RuntimeSettings
 
@@ -56,9 +56,15 @@ def failure_report(processor_id: str, event: AnyEvent, reason: str, stream_seq: 
     else:
         return None  # a deletion, a registration: nothing of the user's waits on it
     return RecordFailure(
-        key=f"seq-{stream_seq}", user_id=event.user_id, processor_id=processor_id, reason=reason[:MAX_REASON],
-        blob_id=blob_id, source_version=version, book_id=book_id, request_id=request_id,
-    )  # fmt: skip
+        key=f"seq-{stream_seq}",
+        user_id=event.user_id,
+        processor_id=processor_id,
+        reason=reason[:MAX_REASON],
+        blob_id=blob_id,
+        source_version=version,
+        book_id=book_id,
+        request_id=request_id,
+    )
 
 
 class EventConsumer:
@@ -132,10 +138,13 @@ class EventConsumer:
                     free += 1
                     changed.notify()
 
+        def any_free() -> bool:
+            return free > 0
+
         try:
             while True:
                 async with changed:
-                    await changed.wait_for(lambda: free > 0)
+                    await changed.wait_for(any_free)
                     wanted = free
                 try:
                     messages = await subscription.fetch(wanted, timeout=self.settings.fetch_timeout_seconds)
@@ -170,10 +179,18 @@ class EventConsumer:
         try:
             event = _EVENTS.decode(message.data)
             # The handling continues the trace of the write that announced the event.
-            with span(self.tracer, f"process {message.subject}", kind=SpanKind.CONSUMER, parent=message.headers or {}, **{
-                "messaging.system": "nats", "messaging.consumer.group.name": self.durable,
-                "messaging.message.id": event.event_id, "messaging.delivery.attempt": delivered,
-            }) as current:  # fmt: skip
+            with span(
+                self.tracer,
+                f"process {message.subject}",
+                kind=SpanKind.CONSUMER,
+                parent=message.headers or {},
+                **{
+                    "messaging.system": "nats",
+                    "messaging.consumer.group.name": self.durable,
+                    "messaging.message.id": event.event_id,
+                    "messaging.delivery.attempt": delivered,
+                },
+            ) as current:
                 outcome = await self.handle(event, attempt=delivered)
                 current.set_attribute("studio.outcome", outcome.value)
         except msgspec.DecodeError as exc:
@@ -191,9 +208,14 @@ class EventConsumer:
                 await self._give_up(message, event, f"{type(exc).__name__}: {exc}")
             log.warning(
                 "%s: delivery %d/%d of seq %s failed (%s: %s); again in %.1fs",
-                self.durable, delivered, self.settings.max_deliver, message.metadata.sequence.stream,
-                type(exc).__name__, exc, delay,
-            )  # fmt: skip
+                self.durable,
+                delivered,
+                self.settings.max_deliver,
+                message.metadata.sequence.stream,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
             self.metrics.outcome("failed")
             with contextlib.suppress(Exception):
                 await message.nak(delay=delay)
@@ -214,7 +236,9 @@ class EventConsumer:
         try:
             await self.report(report)
         except Exception as exc:  # the index is away
-            log.warning("%s: could not report giving up on seq %s: %s", self.durable, message.metadata.sequence.stream, exc)
+            log.warning(
+                "%s: could not report giving up on seq %s: %s", self.durable, message.metadata.sequence.stream, exc
+            )
             return False
         return True
 

@@ -74,9 +74,15 @@ async def dead_letters(js: JetStreamContext, processor_id: str | None = None) ->
         reason = advisory.reason or ("terminated" if "terminated" in advisory.type else "max deliveries reached")
         found.append(
             DeadLetter(
-                dlq_seq=seq, stream_seq=advisory.stream_seq, consumer=advisory.consumer, processor_id=owner,
-                reason=reason, deliveries=advisory.deliveries, subject=subject, occurred_at=advisory.timestamp,
-            )  # fmt: skip
+                dlq_seq=seq,
+                stream_seq=advisory.stream_seq,
+                consumer=advisory.consumer,
+                processor_id=owner,
+                reason=reason,
+                deliveries=advisory.deliveries,
+                subject=subject,
+                occurred_at=advisory.timestamp,
+            )
         )
     return found
 
@@ -92,7 +98,10 @@ async def replay(js: JetStreamContext, letters: list[DeadLetter]) -> int:
         await js.publish(
             processor_replay(letter.processor_id),
             original.data or b"",
-            headers={"Nats-Msg-Id": f"replay-{letter.stream_seq}-{uuid.uuid4().hex}", REPLAY_OF_HEADER: str(letter.stream_seq)},
+            headers={
+                "Nats-Msg-Id": f"replay-{letter.stream_seq}-{uuid.uuid4().hex}",
+                REPLAY_OF_HEADER: str(letter.stream_seq),
+            },
         )
         await js.delete_msg(DLQ_STREAM, letter.dlq_seq)
         replayed += 1

@@ -91,7 +91,11 @@ class DerivingHandler:
         info = self.processor.info
         found = []
         for schema_id in info.input_schema_ids:
-            found += [subjects.blob_created(schema_id), subjects.blob_updated(schema_id), subjects.blob_deleted(schema_id)]
+            found += [
+                subjects.blob_created(schema_id),
+                subjects.blob_updated(schema_id),
+                subjects.blob_deleted(schema_id),
+            ]
         return [*found, subjects.blob_deleted(info.output_schema_id), subjects.processor_replay(info.id)]
 
     async def start(self) -> None:
@@ -113,7 +117,9 @@ class DerivingHandler:
             event = _CHANGES.decode(message.data)
         except msgspec.DecodeError:
             return
-        self.inflight.supersede(event.user_id, event.blob_id, LATEST if event.event == "blob.deleted" else event.version)
+        self.inflight.supersede(
+            event.user_id, event.blob_id, LATEST if event.event == "blob.deleted" else event.version
+        )
 
     async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         info = self.processor.info
@@ -157,7 +163,10 @@ class DerivingHandler:
                 self.validators.put(source.schema_id, schema)
         errors = self.validators.validate(source.schema_id, source.data) if source.schema_id in self.validators else []
         if errors:
-            raise SourceInvalid(f"blob {source.id} v{source.version} does not match {source.schema_id}: " + "; ".join(f"{e.pointer}: {e.detail}" for e in errors))
+            raise SourceInvalid(
+                f"blob {source.id} v{source.version} does not match {source.schema_id}: "
+                + "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
+            )
         blob_id = derived_id(info.id, source.id, source.version, info.output_schema_id)
         blob = await store.get(source.user_id, blob_id)
         outcome = Outcome.DUPLICATE
@@ -170,12 +179,20 @@ class DerivingHandler:
             if output_errors:
                 raise PermanentError(f"{info.id} produced invalid {info.output_schema_id}: {output_errors[0]}")
             blob = DerivedBlob(
-                id=blob_id, user_id=source.user_id, processor_id=info.id, schema_id=info.output_schema_id,
-                parent_blob_id=source.id, source_version=source.version, data=made.data, title=made.title,
-                preview=made.preview, processing_time_ms=round((time.perf_counter() - started) * 1000),
-                model_used=made.model_used, tokens_used=made.tokens_used,
+                id=blob_id,
+                user_id=source.user_id,
+                processor_id=info.id,
+                schema_id=info.output_schema_id,
+                parent_blob_id=source.id,
+                source_version=source.version,
+                data=made.data,
+                title=made.title,
+                preview=made.preview,
+                processing_time_ms=round((time.perf_counter() - started) * 1000),
+                model_used=made.model_used,
+                tokens_used=made.tokens_used,
                 created_at=_now_ms(),
-            )  # fmt: skip
+            )
             await store.upsert(blob)
             if self.crash_after_store:
                 log.error("test hook: exiting after the store write and before registration and ack")
@@ -183,12 +200,21 @@ class DerivingHandler:
             outcome = Outcome.PROCESSED
         entry = await self.index.register(
             RegisterDerivedBlob(
-                id=blob.id, user_id=blob.user_id, processor_id=info.id, storage_location=store.storage_location,
-                remote_blob_id=blob.id, schema_id=blob.schema_id, parent_id=blob.parent_blob_id,
-                type=info.output_schema_id.rsplit("-v", 1)[0], title=blob.title, preview=blob.preview,
-                size_bytes=len(str(blob.data)), source_version=blob.source_version, book_id=source.book_id,
+                id=blob.id,
+                user_id=blob.user_id,
+                processor_id=info.id,
+                storage_location=store.storage_location,
+                remote_blob_id=blob.id,
+                schema_id=blob.schema_id,
+                parent_id=blob.parent_blob_id,
+                type=info.output_schema_id.rsplit("-v", 1)[0],
+                title=blob.title,
+                preview=blob.preview,
+                size_bytes=len(str(blob.data)),
+                source_version=blob.source_version,
+                book_id=source.book_id,
                 chapter=source.chapter,
-            )  # fmt: skip
+            )
         )
         if entry is None:
             # The parent went away while we worked: what we made has no place to hang.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -47,14 +46,20 @@ class IndexClient:
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def _call(self, method: str, path: UrlPath, *, params: dict[str, str] | None = None, body: Any = None) -> tuple[int, bytes]:
+    async def _call(
+        self, method: str, path: UrlPath, *, params: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, bytes]:
         try:
             async with self._session.request(
-                method, upstream_url(self._base, path), params=params, data=None if body is None else encode(body),
-                headers=self._headers, timeout=self._timeout,
-            ) as response:  # fmt: skip
+                method,
+                upstream_url(self._base, path),
+                params=params,
+                data=None if body is None else encode(body),
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
                 payload = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise IndexUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status >= 500 or response.status in (401, 429):
             raise IndexUnavailable(f"{method} {path} answered {response.status}: {payload[:200]!r}")
@@ -63,7 +68,9 @@ class IndexClient:
     async def source(self, user_id: str, blob_id: str) -> Source | None:
         """The current version of a user blob; None when it no longer exists."""
         # The batch route reads one document; the single-blob route also gathers derived summaries.
-        status, payload = await self._call("POST", url_path("api", "v1", "blobs", "batch"), body=BlobBatchRequest(user_id=user_id, ids=[blob_id]))
+        status, payload = await self._call(
+            "POST", url_path("api", "v1", "blobs", "batch"), body=BlobBatchRequest(user_id=user_id, ids=[blob_id])
+        )
         if status != 200:
             raise PermanentError(f"the index refused to return blob {blob_id}: {status}")
         found = msgspec.json.decode(payload)["blobs"]
@@ -71,14 +78,21 @@ class IndexClient:
             return None
         blob = found[0]
         return Source(
-            id=blob["id"], user_id=blob["user_id"], schema_id=blob["schema_id"], version=blob["version"],
-            data=without_nul(blob["data"]), book_id=blob.get("book_id"), chapter=blob.get("chapter"),
-        )  # fmt: skip
+            id=blob["id"],
+            user_id=blob["user_id"],
+            schema_id=blob["schema_id"],
+            version=blob["version"],
+            data=without_nul(blob["data"]),
+            book_id=blob.get("book_id"),
+            chapter=blob.get("chapter"),
+        )
 
     async def book(self, user_id: str, book_id: str, *, with_drafts: bool = False) -> BookState | None:
         """A user's book with its chapters (and their drafts, whole, if asked); None when there is no such book."""
         params = {"include": "drafts"} if with_drafts else None
-        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "books", book_id), params=params)
+        status, payload = await self._call(
+            "GET", url_path("api", "v1", "users", user_id, "books", book_id), params=params
+        )
         if status == 404:
             return None
         if status != 200:
@@ -133,11 +147,15 @@ class IndexClient:
 
     async def register_schema(self, schema_id: str, schema: dict[str, Any]) -> None:
         """Register (or revise) a schema; SchemaRefused names the incompatibilities if refused."""
-        status, payload = await self._call("POST", url_path("api", "v1", "schemas"), body=RegisterSchema(id=schema_id, schema=schema))
+        status, payload = await self._call(
+            "POST", url_path("api", "v1", "schemas"), body=RegisterSchema(id=schema_id, schema=schema)
+        )
         if status not in (200, 201):
             try:
                 problem = msgspec.json.decode(payload)
-                reasons = "; ".join(str(e.get("detail")) for e in problem.get("errors") or []) or problem.get("detail", "")
+                reasons = "; ".join(str(e.get("detail")) for e in problem.get("errors") or []) or problem.get(
+                    "detail", ""
+                )
             except (msgspec.DecodeError, AttributeError):
                 reasons = payload[:300].decode(errors="replace")
             raise SchemaRefused(f"the registry refused schema {schema_id} ({status}): {reasons}")

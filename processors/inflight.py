@@ -40,7 +40,9 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    async def run(self, derived_id: str, user_id: str, source_id: str, version: int, make: Callable[[], Awaitable[T]]) -> T:
+    async def run(
+        self, derived_id: str, user_id: str, source_id: str, version: int, make: Callable[[], Awaitable[T]]
+    ) -> T:
         """`make()`'s result, made once however many callers ask at the same time.
 
         Raises `Superseded` when a newer version of the source came meanwhile.
@@ -81,7 +83,12 @@ class InFlight:
                 found += 1
         if found:
             self.cancelled += found
-            log.info("cancelled %d derivation(s) of %s older than v%s", found, source_id, version if version < LATEST else "its deletion")
+            log.info(
+                "cancelled %d derivation(s) of %s older than v%s",
+                found,
+                source_id,
+                version if version < LATEST else "its deletion",
+            )
         return found
 
 

@@ -45,7 +45,9 @@ class Lifecycle:
         if active:
             await self.resume()
         else:
-            log.warning("%s is deactivated in the registry: not consuming until an operator activates it", self._processor_id)
+            log.warning(
+                "%s is deactivated in the registry: not consuming until an operator activates it", self._processor_id
+            )
 
     def _on(self, active: bool) -> Callable[[Msg], Awaitable[None]]:
         async def handle(_: Msg) -> None:

@@ -23,7 +23,14 @@ class Reply:
 
 
 async def chat(
-    client: openai.AsyncOpenAI, model: str, *, system: str, user: str, refused: str, context: str | None = None, **options: Any
+    client: openai.AsyncOpenAI,
+    model: str,
+    *,
+    system: str,
+    user: str,
+    refused: str,
+    context: str | None = None,
+    **options: Any,
 ) -> Reply:
     """One chat completion, its failures sorted: a request the provider refuses can never succeed
     (PermanentError, naming `refused`); anything else (timeouts, 5xx, 429, a bad key) is worth another

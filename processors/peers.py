@@ -6,7 +6,6 @@ processor that holds it, found in the registry, with the same batch call the gat
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
@@ -31,7 +30,9 @@ class PeerUnavailable(RetryableError):
 class Peers:
     """Other processors, by id, at the address the registry gives."""
 
-    def __init__(self, session: aiohttp.ClientSession, index: IndexClient, token: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, index: IndexClient, token: str, *, timeout: float = 10.0
+    ) -> None:
         self._session = session
         self._index = index
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -54,10 +55,13 @@ class Peers:
         body = DerivedBatchRequest(user_id=event.user_id, ids=[event.blob_id])
         try:
             async with self._session.post(
-                upstream_url(base, url_path("blobs", "batch")), data=encode(body), headers=self._headers, timeout=self._timeout
+                upstream_url(base, url_path("blobs", "batch")),
+                data=encode(body),
+                headers=self._headers,
+                timeout=self._timeout,
             ) as response:
                 payload = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self._addresses.pop(event.processor_id, None)  # it may have moved
             raise PeerUnavailable(f"{event.processor_id}: {type(exc).__name__}: {exc}") from exc
         if response.status >= 500 or response.status in (401, 429):
@@ -69,8 +73,12 @@ class Peers:
             return None
         blob = found[0]
         return Source(
-            id=blob.id, user_id=blob.user_id, schema_id=blob.schema_id, version=blob.version,
-            data=without_nul(blob.data), title=blob.title, book_id=event.book_id or blob.book_id, chapter=event.chapter,
-        )  # fmt: skip
-
-
+            id=blob.id,
+            user_id=blob.user_id,
+            schema_id=blob.schema_id,
+            version=blob.version,
+            data=without_nul(blob.data),
+            title=blob.title,
+            book_id=event.book_id or blob.book_id,
+            chapter=event.chapter,
+        )

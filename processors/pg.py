@@ -66,8 +66,10 @@ async def enqueue(connection: asyncpg.Connection, subject: str, event_id: str, e
     """Queue an event in the caller's transaction; the same event id twice is one event."""
     await connection.execute(
         "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
-        event_id, subject, msgspec.json.encode(event),
-    )  # fmt: skip
+        event_id,
+        subject,
+        msgspec.json.encode(event),
+    )
 
 
 class PgOutboxRelay:
@@ -77,7 +79,9 @@ class PgOutboxRelay:
     left behind (only rows a little old, so it does not overtake the writer that just queued them).
     """
 
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, *, scan_seconds: float = 2.0, keep_days: int = 7) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, js: JetStreamContext, *, scan_seconds: float = 2.0, keep_days: int = 7
+    ) -> None:
         self._pool = pool
         self._js = js
         self._scan_seconds = scan_seconds
@@ -122,7 +126,8 @@ class PgOutboxRelay:
                 await self._js.publish(row["subject"], bytes(row["payload"]), headers={"Nats-Msg-Id": row["event_id"]})
             if rows:
                 await connection.execute(
-                    "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::text[])", [r["event_id"] for r in rows]
+                    "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::text[])",
+                    [r["event_id"] for r in rows],
                 )
         self.published += len(rows)
         return len(rows)

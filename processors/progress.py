@@ -137,16 +137,27 @@ class StreamProgress:
                 self.seq += 1
                 d = self.derivation
                 message = BlobProgress(
-                    user_id=d.user_id, parent_id=d.parent_id, parent_version=d.parent_version, derived_id=d.derived_id,
-                    processor_id=d.processor_id, attempt=d.attempt, section=section, sections=self.sections,
-                    seq=self.seq, delta="".join(part.text), done=part.done, restart=part.restart,
+                    user_id=d.user_id,
+                    parent_id=d.parent_id,
+                    parent_version=d.parent_version,
+                    derived_id=d.derived_id,
+                    processor_id=d.processor_id,
+                    attempt=d.attempt,
+                    section=section,
+                    sections=self.sections,
+                    seq=self.seq,
+                    delta="".join(part.text),
+                    done=part.done,
+                    restart=part.restart,
                     occurred_at=datetime.now(UTC),
-                )  # fmt: skip
+                )
                 try:
                     await self.js.publish(
-                        self.subject, msgspec.json.encode(message),
-                        headers={"Nats-Msg-Id": f"{d.derived_id}.{d.attempt}.{self.seq}"}, timeout=5,
-                    )  # fmt: skip
+                        self.subject,
+                        msgspec.json.encode(message),
+                        headers={"Nats-Msg-Id": f"{d.derived_id}.{d.attempt}.{self.seq}"},
+                        timeout=5,
+                    )
                     self.published += 1
                 except Exception as exc:  # progress is a courtesy: the finished blob is what counts
                     log.warning("progress of %s not published: %s", d.derived_id, exc)

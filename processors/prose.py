@@ -170,7 +170,9 @@ def markdown_block(block: Block) -> str:
 
     def flush() -> None:
         if run:
-            text = "".join(_marked(escape_markdown(s.text), "*") if s.emphasis else escape_markdown(s.text) for s in run)
+            text = "".join(
+                _marked(escape_markdown(s.text), "*") if s.emphasis else escape_markdown(s.text) for s in run
+            )
             out.append(_marked(text, "**") if run[0].strong else text)
             run.clear()
 
@@ -216,7 +218,9 @@ def pandoc_inlines(paragraph: Paragraph) -> list[dict[str, Any]]:
 def pandoc_blocks(text: str) -> list[dict[str, Any]]:
     """The writer's text as pandoc blocks: paragraphs and scene breaks (a centred `* * *`)."""
     return [
-        {"t": "Para", "c": [{"t": "Str", "c": "* * *"}]} if isinstance(b, SceneBreak) else {"t": "Para", "c": pandoc_inlines(b)}
+        {"t": "Para", "c": [{"t": "Str", "c": "* * *"}]}
+        if isinstance(b, SceneBreak)
+        else {"t": "Para", "c": pandoc_inlines(b)}
         for b in blocks(text)
     ]
 
@@ -227,7 +231,10 @@ def pandoc_blocks(text: str) -> list[dict[str, Any]]:
 def typst(found: list[Block]) -> list[list[dict[str, Any]]]:
     """Paragraphs as lists of `{t, e, s}` (text, emphasis, strong) for a Typst template; a scene
     break is an empty list. Typst shows strings as text: nothing in them is markup."""
-    return [[] if isinstance(b, SceneBreak) else [{"t": s.text, "e": s.emphasis, "s": s.strong} for s in b.spans] for b in found]
+    return [
+        [] if isinstance(b, SceneBreak) else [{"t": s.text, "e": s.emphasis, "s": s.strong} for s in b.spans]
+        for b in found
+    ]
 
 
 def docx_runs(paragraph: Any, block: Block) -> None:

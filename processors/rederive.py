@@ -30,15 +30,29 @@ async def rederive(index: IndexClient, js: JetStreamContext, processor_id: str, 
     announced = 0
     for schema_id in registration.input_schema_ids:
         for entry in await index.entries(user_id, schema_id=schema_id):
-            await js.publish(processor_replay(processor_id), msgspec.json.encode(_announcement(entry)), headers={"Nats-Msg-Id": uuid.uuid4().hex})
+            await js.publish(
+                processor_replay(processor_id),
+                msgspec.json.encode(_announcement(entry)),
+                headers={"Nats-Msg-Id": uuid.uuid4().hex},
+            )
             announced += 1
     return announced
 
 
 def _announcement(entry: BlobIndexEntry) -> BlobUpdated:
     return BlobUpdated(
-        event_id=uuid.uuid4().hex, user_id=entry.user_id, blob_id=entry.id, schema_id=entry.schema_id,
-        version=entry.version, occurred_at=datetime.now(UTC), processor_id=entry.processor_id, type=entry.type,
-        parent_id=entry.parent_id, book_id=entry.book_id, chapter=entry.chapter, title=entry.title,
-        preview=entry.preview, previous_version=entry.version,
-    )  # fmt: skip
+        event_id=uuid.uuid4().hex,
+        user_id=entry.user_id,
+        blob_id=entry.id,
+        schema_id=entry.schema_id,
+        version=entry.version,
+        occurred_at=datetime.now(UTC),
+        processor_id=entry.processor_id,
+        type=entry.type,
+        parent_id=entry.parent_id,
+        book_id=entry.book_id,
+        chapter=entry.chapter,
+        title=entry.title,
+        preview=entry.preview,
+        previous_version=entry.version,
+    )

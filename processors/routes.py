@@ -6,8 +6,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from contracts.processors import DerivedBatch, DerivedBatchRequest, DerivedPage
 from contracts.problems import FieldError
+from contracts.processors import DerivedBatch, DerivedBatchRequest, DerivedPage
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
 from servicekit.errors import Unprocessable
@@ -43,7 +43,9 @@ async def since(request: web.Request) -> web.Response:
     try:
         moment = datetime.fromisoformat(raw_since.replace("Z", "+00:00")) if raw_since else None
     except ValueError:
-        raise Unprocessable("since must be an ISO 8601 time", errors=[FieldError(pointer="/since", detail="not a time")]) from None
+        raise Unprocessable(
+            "since must be an ISO 8601 time", errors=[FieldError(pointer="/since", detail="not a time")]
+        ) from None
     limit = int_param(request, "limit", default=100, minimum=1, maximum=MAX_LIMIT) or 100
     blobs = await request.app[PROCESSOR].store.since(user_param(request), moment, limit + 1)
     more = len(blobs) > limit

@@ -117,10 +117,19 @@ class Sandbox:
         work = tempfile.TemporaryDirectory(prefix="studio-render-")
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", CHILD, target, str(limits.seconds), str(limits.memory_mb),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                cwd=work.name, env=_environment(work.name), start_new_session=True,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                CHILD,
+                target,
+                str(limits.seconds),
+                str(limits.memory_mb),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=work.name,
+                env=_environment(work.name),
+                start_new_session=True,
+            )
         except BaseException:
             work.cleanup()
             raise

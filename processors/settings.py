@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.tracing import TracingSettings, tracing_settings
 from servicekit.settings import ConfigError, Env, data_dir, service_tokens, stream_replicas
+from servicekit.tracing import TracingSettings, tracing_settings
 
 
 def _durations(env: Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -48,7 +48,9 @@ class RuntimeSettings:
     crash_after_store: bool = False
 
     @classmethod
-    def from_env(cls, prefix: str, default_port: int, environ: Mapping[str, str] | None = None, *, concurrency: int = 16) -> RuntimeSettings:
+    def from_env(
+        cls, prefix: str, default_port: int, environ: Mapping[str, str] | None = None, *, concurrency: int = 16
+    ) -> RuntimeSettings:
         env = Env(environ)
         host = env.string(f"STUDIO_{prefix}_HOST", "127.0.0.1")
         port = env.integer(f"STUDIO_{prefix}_PORT", default_port, minimum=1, maximum=65535)

@@ -134,9 +134,11 @@ def verify_claims(secret: str, token: str, *, max_lifetime: float = DEFAULT_MAX_
     try:
         # Times are checked by `check_times`, not by pyjwt, which would take "9999999999" or `true` for a time.
         claims = jwt.decode(
-            token, secret, algorithms=[JWT_ALGORITHM],
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
             options={"require": ["sub", "exp"], "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-        )  # fmt: skip
+        )
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"invalid token: {exc}") from None
     expires = check_times(claims, leeway=0, max_lifetime=max_lifetime)

@@ -12,7 +12,16 @@ from aiohttp import web
 from contracts.problems import FieldError
 from contracts.validation import pointer
 
-from .errors import BodyTimeout, ClientGone, MalformedJson, TooDeep, UnreadableBody, Unprocessable, UnsupportedMediaType, Unstorable
+from .errors import (
+    BodyTimeout,
+    ClientGone,
+    MalformedJson,
+    TooDeep,
+    Unprocessable,
+    UnreadableBody,
+    Unstorable,
+    UnsupportedMediaType,
+)
 
 T = TypeVar("T")
 
@@ -25,7 +34,9 @@ _ENCODER = msgspec.json.Encoder()
 
 def pointer_from_path(path: str) -> str:
     """`$.data.items[2]` -> `/data/items/2`."""
-    return "".join("/" + (key or index).replace("~", "~0").replace("/", "~1") for key, index in _TOKEN.findall(path[1:]))
+    return "".join(
+        "/" + (key or index).replace("~", "~0").replace("/", "~1") for key, index in _TOKEN.findall(path[1:])
+    )
 
 
 def field_error(exc: msgspec.ValidationError) -> FieldError:
@@ -103,7 +114,11 @@ def unstorable(value: Any, prefix: str = "") -> list[FieldError]:
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in key:
-                    found.append(FieldError(pointer=pointer((*path, key), prefix), detail="keys may not contain the NUL character"))
+                    found.append(
+                        FieldError(
+                            pointer=pointer((*path, key), prefix), detail="keys may not contain the NUL character"
+                        )
+                    )
                 stack.append((child, (*path, key)))
         elif isinstance(item, list):
             stack.extend((child, (*path, index)) for index, child in enumerate(item))
@@ -112,7 +127,9 @@ def unstorable(value: Any, prefix: str = "") -> list[FieldError]:
 
 def is_json_media_type(content_type: str) -> bool:
     """`application/json` or any `application/<something>+json`."""
-    return content_type == "application/json" or (content_type.startswith("application/") and content_type.endswith("+json"))
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
 class BodyReader:

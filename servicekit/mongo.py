@@ -22,5 +22,9 @@ class _PlainInt64(TypeDecoder):
 def mongo_client(url: str, *, appname: str, timeout_ms: int = 10_000) -> AsyncMongoClient[dict[str, Any]]:
     """A client with timezone-aware datetimes and plain integers."""
     return AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, appname=appname, type_registry=TypeRegistry([_PlainInt64()])
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        appname=appname,
+        type_registry=TypeRegistry([_PlainInt64()]),
     )

@@ -88,19 +88,33 @@ def document(routes: Iterable[web.AbstractRoute], *, title: str, version: str, d
         doc = inspect.getdoc(route.handler) or ""
         summary, _, more = doc.partition("\n")
         entry: dict[str, Any] = {
-            "operationId": route.handler.__name__, "summary": summary.strip(), "parameters": [],
-            "responses": {}, "tags": list(operation.tags),
-        }  # fmt: skip
+            "operationId": route.handler.__name__,
+            "summary": summary.strip(),
+            "parameters": [],
+            "responses": {},
+            "tags": list(operation.tags),
+        }
         if more.strip():
             entry["description"] = more.strip()
         for name in _PARAM.findall(path):
             schema = PATH_SCHEMAS.get(name, {"type": "string", "pattern": ID_PATTERN})
             entry["parameters"].append({"name": name, "in": "path", "required": True, "schema": schema})
         for query in operation.query:
-            entry["parameters"].append({"name": query.name, "in": "query", "required": False, "schema": query.schema, "description": query.description})
+            entry["parameters"].append(
+                {
+                    "name": query.name,
+                    "in": "query",
+                    "required": False,
+                    "schema": query.schema,
+                    "description": query.description,
+                }
+            )
         if operation.body is not None:
             types.append(operation.body)
-            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(name=_name(operation.body))}}}}
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": REF.format(name=_name(operation.body))}}},
+            }
         answer: dict[str, Any] = {"description": "OK" if operation.status < 300 else "Accepted"}
         if operation.response is not None:
             types.append(operation.response)
@@ -115,9 +129,13 @@ def document(routes: Iterable[web.AbstractRoute], *, title: str, version: str, d
         for status, meaning in PROBLEM_STATUSES.items():
             if operation.public and status in (401, 403):
                 continue
-            entry["responses"].setdefault(str(status), {
-                "description": meaning, "content": {"application/problem+json": {"schema": {"$ref": REF.format(name="Problem")}}},
-            })  # fmt: skip
+            entry["responses"].setdefault(
+                str(status),
+                {
+                    "description": meaning,
+                    "content": {"application/problem+json": {"schema": {"$ref": REF.format(name="Problem")}}},
+                },
+            )
         if operation.public:
             entry["security"] = []
         paths.setdefault(path, {})[route.method.lower()] = entry
@@ -130,7 +148,14 @@ def document(routes: Iterable[web.AbstractRoute], *, title: str, version: str, d
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "`sub` is the user id"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "`sub` is the user id",
+                }
+            },
         },
     }
 
@@ -148,4 +173,7 @@ def _problem_types() -> str:
         seen.setdefault(kind.code, kind)
         pending.extend(kind.__subclasses__())
     rows = [f"| `urn:studio:problem:{code}` | {kind.status} | {kind.title} |" for code, kind in sorted(seen.items())]
-    return "Problem types (`application/problem+json`, RFC 9457):\n\n| type | status | title |\n| --- | --- | --- |\n" + "\n".join(rows)
+    return (
+        "Problem types (`application/problem+json`, RFC 9457):\n\n| type | status | title |\n| --- | --- | --- |\n"
+        + "\n".join(rows)
+    )

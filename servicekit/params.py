@@ -6,8 +6,8 @@ import re
 
 from aiohttp import web
 
-from contracts.problems import FieldError
 from contracts.ids import ID_RULE, is_id
+from contracts.problems import FieldError
 
 from .errors import BadRequest, Unprocessable
 
@@ -15,7 +15,9 @@ _DIGITS = re.compile(r"[0-9]{1,19}\Z")  # ASCII digits only: str.isdigit() also 
 INT64_MAX = 2**63 - 1
 
 
-def int_param(request: web.Request, name: str, *, default: int | None = None, minimum: int = 0, maximum: int = INT64_MAX) -> int | None:
+def int_param(
+    request: web.Request, name: str, *, default: int | None = None, minimum: int = 0, maximum: int = INT64_MAX
+) -> int | None:
     """`?name=N` as an int within minimum..maximum; `default` when absent; 422 otherwise."""
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -46,5 +48,7 @@ def version_param(request: web.Request, name: str) -> int:
     """A version number in the path (`{name}`): a whole number from 1; 422 otherwise."""
     raw = request.match_info.get(name, "")
     if not (_DIGITS.match(raw) and len(raw) <= 10) or not 1 <= int(raw) <= 2**31 - 1:
-        raise Unprocessable(f"{name} must be a version number", errors=[FieldError(pointer=f"/{name}", detail="1..2147483647")])
+        raise Unprocessable(
+            f"{name} must be a version number", errors=[FieldError(pointer=f"/{name}", detail="1..2147483647")]
+        )
     return int(raw)

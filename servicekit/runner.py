@@ -17,7 +17,13 @@ from .settings import ConfigError
 
 # A signed JWT anywhere in a request target: its header and claims are base64url JSON objects.
 JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-SECRET_PARAMETERS = ("token", "secret", "password", "key", "jwt")  # a query parameter whose name holds one is a credential
+SECRET_PARAMETERS = (
+    "token",
+    "secret",
+    "password",
+    "key",
+    "jwt",
+)  # a query parameter whose name holds one is a credential
 REDACTED = "[redacted]"
 
 
@@ -88,9 +94,16 @@ class AccessLog(AbstractAccessLogger):
         version = request.version
         self.logger.info(
             '%s "%s %s HTTP/%d.%d" %d %d %.6fs rid=%s',
-            request.remote or "-", request.method, redacted_target(request.raw_path), version.major, version.minor,
-            response.status, response.body_length, time, response.headers.get("X-Request-Id", "-"),
-        )  # fmt: skip
+            request.remote or "-",
+            request.method,
+            redacted_target(request.raw_path),
+            version.major,
+            version.minor,
+            response.status,
+            response.body_length,
+            time,
+            response.headers.get("X-Request-Id", "-"),
+        )
 
 
 def serve(name: str, load: Callable[[], Any], factory: Callable[[Any], web.Application]) -> None:

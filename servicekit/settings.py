@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .auth import DEFAULT_MAX_LIFETIME_SECONDS
 
-
 SECRET_MIN_LENGTH = 32  # the JWT secret, the service token and the scrape token
 
 
@@ -91,7 +90,9 @@ def stream_replicas(env: Env) -> int:
 def jwt_max_lifetime(env: Env) -> int:
     """STUDIO_JWT_MAX_LIFETIME_SECONDS: the longest a token may be valid (`exp - iat`, or `exp` -
     now without `iat`); what the gateway accepts and what `studio token` issues."""
-    return env.integer("STUDIO_JWT_MAX_LIFETIME_SECONDS", DEFAULT_MAX_LIFETIME_SECONDS, minimum=60, maximum=366 * 24 * 3600)
+    return env.integer(
+        "STUDIO_JWT_MAX_LIFETIME_SECONDS", DEFAULT_MAX_LIFETIME_SECONDS, minimum=60, maximum=366 * 24 * 3600
+    )
 
 
 def service_tokens(env: Env) -> tuple[str, str]:

@@ -36,7 +36,9 @@ def stream_config(*, duplicate_window_seconds: float = 300.0, replicas: int = 1)
     )
 
 
-def progress_stream_config(*, max_age_seconds: float = 600.0, max_bytes: int = 256 * 1024 * 1024, replicas: int = 1) -> StreamConfig:
+def progress_stream_config(
+    *, max_age_seconds: float = 600.0, max_bytes: int = 256 * 1024 * 1024, replicas: int = 1
+) -> StreamConfig:
     """Partial output in flight: kept minutes, in memory (losing it in a broker restart loses
     nothing a client cannot read from the finished blob), oldest dropped past `max_bytes`."""
     return StreamConfig(
@@ -66,7 +68,9 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig, *, placement
         except BadRequestError as exc:
             if exc.err_code != NO_SUITABLE_PEERS or time.monotonic() > deadline:
                 raise
-            log.info("stream %s: not enough JetStream peers yet for %s replicas; waiting", config.name, config.num_replicas)
+            log.info(
+                "stream %s: not enough JetStream peers yet for %s replicas; waiting", config.name, config.num_replicas
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

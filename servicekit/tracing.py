@@ -29,8 +29,23 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
-__all__ = ["PROPAGATOR", "TRACING", "Span", "SpanKind", "Tracer", "Tracing", "TracingSettings", "client_tracing", "current_carrier",
-           "extract", "inject", "span", "tracing_middleware", "tracing_resource", "tracing_settings"]  # fmt: skip
+__all__ = [
+    "PROPAGATOR",
+    "TRACING",
+    "Span",
+    "SpanKind",
+    "Tracer",
+    "Tracing",
+    "TracingSettings",
+    "client_tracing",
+    "current_carrier",
+    "extract",
+    "inject",
+    "span",
+    "tracing_middleware",
+    "tracing_resource",
+    "tracing_settings",
+]
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .settings import Env
@@ -60,8 +75,12 @@ class Tracing:
     """One service instance's tracer; `close()` sends what is left, in the app's cleanup."""
 
     def __init__(self, service: str, instance: str, settings: TracingSettings) -> None:
-        resource = Resource.create({"service.name": service, "service.instance.id": instance, "service.namespace": "reyna-studio"})
-        self.provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(min(settings.sample_ratio, 1.0))))
+        resource = Resource.create(
+            {"service.name": service, "service.instance.id": instance, "service.namespace": "reyna-studio"}
+        )
+        self.provider = TracerProvider(
+            resource=resource, sampler=ParentBased(TraceIdRatioBased(min(settings.sample_ratio, 1.0)))
+        )
         if settings.otlp_endpoint:
             exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces", timeout=5)
             delay = int(settings.export_delay_seconds * 1000)
@@ -91,7 +110,9 @@ def current_carrier() -> dict[str, str]:
 
 
 @contextmanager
-def span(tracer: Tracer, name: str, *, kind: SpanKind, parent: Mapping[str, str] | None = None, **attributes: Any) -> Iterator[Span]:
+def span(
+    tracer: Tracer, name: str, *, kind: SpanKind, parent: Mapping[str, str] | None = None, **attributes: Any
+) -> Iterator[Span]:
     """A span for `name`, the current one until the block ends; a child of `parent`'s context when given."""
     context = extract(parent) if parent is not None else None
     with tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes) as current:
@@ -125,9 +146,11 @@ async def tracing_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = request.match_info.route.resource
     name = f"{request.method} {route.canonical if route is not None else request.path}"
     with tracing.tracer.start_as_current_span(
-        name, context=extract(request.headers), kind=SpanKind.SERVER,
+        name,
+        context=extract(request.headers),
+        kind=SpanKind.SERVER,
         attributes={"http.request.method": request.method, "url.path": request.path},
-    ) as current:  # fmt: skip
+    ) as current:
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -143,18 +166,23 @@ def client_tracing(tracing: Tracing) -> aiohttp.TraceConfig:
     """For an HTTP session: a client span per request, and its context in the request's headers."""
     config = aiohttp.TraceConfig()
 
-    async def start(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams) -> None:
+    async def start(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
         ctx.span = tracing.tracer.start_span(
-            f"{params.method} {params.url.host}:{params.url.port}", kind=SpanKind.CLIENT,
+            f"{params.method} {params.url.host}:{params.url.port}",
+            kind=SpanKind.CLIENT,
             attributes={"http.request.method": params.method, "url.path": params.url.path},
-        )  # fmt: skip
+        )
         inject(params.headers, set_span_in_context(ctx.span))
 
     async def end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams) -> None:
         ctx.span.set_attribute("http.response.status_code", params.response.status)
         ctx.span.end()
 
-    async def failed(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams) -> None:
+    async def failed(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
+    ) -> None:
         ctx.span.set_status(Status(StatusCode.ERROR, type(params.exception).__name__))
         ctx.span.end()
 

@@ -13,11 +13,10 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from servicekit.auth import issue_token
-
 from compose import harness
 from compose.fake_openai import ThreadedProvider
 from compose.harness import Stack, running_stack
+from servicekit.auth import issue_token
 
 from .logscan import scan, secrets_of
 
@@ -46,7 +45,12 @@ class IdentityProvider:
 
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.public = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())), "kid": "test-1", "alg": "RS256", "use": "sig"}
+        self.public = {
+            **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())),
+            "kid": "test-1",
+            "alg": "RS256",
+            "use": "sig",
+        }
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -78,9 +82,12 @@ def stack(identity: tuple[IdentityProvider, str]) -> Iterator[Stack]:
     # also takes the test identity provider's tokens.
     provider, jwks_url = identity
     with running_stack(
-        STUDIO_BODY_TIMEOUT_SECONDS="2", STUDIO_GATEWAY_PENDING_GRACE_SECONDS="5",
-        STUDIO_JWKS_URL=jwks_url, STUDIO_JWT_ISSUER=provider.issuer, STUDIO_JWT_AUDIENCE=provider.audience,
-    ) as running:  # fmt: skip
+        STUDIO_BODY_TIMEOUT_SECONDS="2",
+        STUDIO_GATEWAY_PENDING_GRACE_SECONDS="5",
+        STUDIO_JWKS_URL=jwks_url,
+        STUDIO_JWT_ISSUER=provider.issuer,
+        STUDIO_JWT_AUDIENCE=provider.audience,
+    ) as running:
         yield running
 
 
@@ -121,7 +128,9 @@ async def internal(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def draft(book_id: str | None = None, chapter: int | None = None, content: str | None = None, **metadata: object) -> dict:
+def draft(
+    book_id: str | None = None, chapter: int | None = None, content: str | None = None, **metadata: object
+) -> dict:
     """A text-input-v1 blob body."""
     meta: dict[str, object] = dict(metadata)
     if book_id is not None:

@@ -39,16 +39,16 @@ def scan(logs: Iterable[Path], secrets: Iterable[str]) -> list[Finding]:
     leaves megabytes of logs, and a search per line and secret took half a minute."""
     wanted = sorted(set(secrets))
     findings = []
+
+    def line_of(text: str, at: int) -> int:
+        return text.count("\n", 0, at) + 1
+
     for path in logs:
         text = path.read_text(encoding="utf-8", errors="replace")
-
-        def line_of(at: int) -> int:
-            return text.count("\n", 0, at) + 1
-
-        findings.extend(Finding(path, line_of(m.start()), "a JWT") for m in JWT.finditer(text))
+        findings.extend(Finding(path, line_of(text, m.start()), "a JWT") for m in JWT.finditer(text))
         for i, secret in enumerate(wanted):
             at = text.find(secret)
             while at >= 0:
-                findings.append(Finding(path, line_of(at), f"secret #{i}"))
+                findings.append(Finding(path, line_of(text, at), f"secret #{i}"))
                 at = text.find(secret, at + len(secret))
     return findings

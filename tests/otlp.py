@@ -47,10 +47,18 @@ class TraceCollector:
             for scope in resource_spans.scope_spans:
                 for span in scope.spans:
                     attributes = {a.key: _value(a.value) for a in span.attributes}
-                    received.append(ReceivedSpan(
-                        span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name, span.kind,
-                        resource.get("service.name", ""), resource.get("service.instance.id", ""), attributes,
-                    ))  # fmt: skip
+                    received.append(
+                        ReceivedSpan(
+                            span.trace_id.hex(),
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
+                            span.name,
+                            span.kind,
+                            resource.get("service.name", ""),
+                            resource.get("service.instance.id", ""),
+                            attributes,
+                        )
+                    )
         with self._lock:
             for span in received:
                 self.spans.setdefault(span.trace_id, []).append(span)

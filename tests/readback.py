@@ -37,16 +37,22 @@ def shown_text(fmt: str, data: bytes) -> str:
 def markdown_text(markdown: str) -> str:
     """What a Markdown reader (pandoc's, without typographic quotes and dashes) shows of `markdown`."""
     done = subprocess.run(
-        [pypandoc.get_pandoc_path(), "--sandbox", "--from=markdown-smart", "--to=json"], input=markdown.encode(), capture_output=True, check=True
-    )  # fmt: skip
+        [pypandoc.get_pandoc_path(), "--sandbox", "--from=markdown-smart", "--to=json"],
+        input=markdown.encode(),
+        capture_output=True,
+        check=True,
+    )
     return _text(json.loads(done.stdout)["blocks"])
 
 
 def markdown_nodes(markdown: str) -> set[str]:
     """The kinds of element a Markdown reader finds in `markdown` (`Image`, `RawInline`, ...)."""
     done = subprocess.run(
-        [pypandoc.get_pandoc_path(), "--sandbox", "--from=markdown-smart", "--to=json"], input=markdown.encode(), capture_output=True, check=True
-    )  # fmt: skip
+        [pypandoc.get_pandoc_path(), "--sandbox", "--from=markdown-smart", "--to=json"],
+        input=markdown.encode(),
+        capture_output=True,
+        check=True,
+    )
     return _nodes(json.loads(done.stdout)["blocks"])
 
 

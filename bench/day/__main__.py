@@ -61,7 +61,9 @@ class Outcome:
 def _loopback(stack: Stack) -> None:
     for url in (stack.gateway, stack.index, stack.nats_url):
         host = urlsplit(url.split(",")[0]).hostname
-        assert host in ("127.0.0.1", "localhost"), f"{url} is not this machine: the benchmark runs against 127.0.0.1 only"
+        assert host in ("127.0.0.1", "localhost"), (
+            f"{url} is not this machine: the benchmark runs against 127.0.0.1 only"
+        )
 
 
 async def _settle(sampler: Sampler, seconds: float) -> float:
@@ -76,7 +78,9 @@ async def _settle(sampler: Sampler, seconds: float) -> float:
     return time.monotonic() - started
 
 
-async def day(count: int, minutes: float, *, seed: int, in_flight: int, settle_minutes: float, profile: str | None, work: Path) -> Outcome:
+async def day(
+    count: int, minutes: float, *, seed: int, in_flight: int, settle_minutes: float, profile: str | None, work: Path
+) -> Outcome:
     port = free_port()
     provider = provider_process(port, work / f"provider-{count}.log", tokens_per_second=50, first_token_seconds=0.4)
     model = {"STUDIO_OPENAI_API_KEY": "bench", "STUDIO_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
@@ -87,9 +91,19 @@ async def day(count: int, minutes: float, *, seed: int, in_flight: int, settle_m
             connector = aiohttp.TCPConnector(limit=0)
             timeout = aiohttp.ClientTimeout(total=120)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                outcome = await _measured(stack, session, nc.jetstream(), count, minutes, seed=seed, in_flight=in_flight,
-                                          settle_minutes=settle_minutes, profile=profile, work=work,
-                                          extra={"simulated provider": provider.pid, "this benchmark": os.getpid()})  # fmt: skip
+                outcome = await _measured(
+                    stack,
+                    session,
+                    nc.jetstream(),
+                    count,
+                    minutes,
+                    seed=seed,
+                    in_flight=in_flight,
+                    settle_minutes=settle_minutes,
+                    profile=profile,
+                    work=work,
+                    extra={"simulated provider": provider.pid, "this benchmark": os.getpid()},
+                )
             await nc.drain()
             return outcome
     finally:
@@ -98,12 +112,24 @@ async def day(count: int, minutes: float, *, seed: int, in_flight: int, settle_m
 
 
 async def _measured(
-    stack: Stack, session: aiohttp.ClientSession, js: nats.js.JetStreamContext, count: int, minutes: float, *,
-    seed: int, in_flight: int, settle_minutes: float, profile: str | None, work: Path, extra: dict[str, int],
-) -> Outcome:  # fmt: skip
+    stack: Stack,
+    session: aiohttp.ClientSession,
+    js: nats.js.JetStreamContext,
+    count: int,
+    minutes: float,
+    *,
+    seed: int,
+    in_flight: int,
+    settle_minutes: float,
+    profile: str | None,
+    work: Path,
+    extra: dict[str, int],
+) -> Outcome:
     shared = Shared(stack, session, Record(), asyncio.Semaphore(in_flight))
     writers = [Writer(shared, n, seed) for n in range(count)]
-    print(f"\n## {count} writers, {minutes:g} minutes (seed {seed}, at most {in_flight} requests in flight)\n", flush=True)
+    print(
+        f"\n## {count} writers, {minutes:g} minutes (seed {seed}, at most {in_flight} requests in flight)\n", flush=True
+    )
     started = time.monotonic()
     gate = asyncio.Semaphore(SETUP_AT_ONCE)
 
@@ -117,8 +143,11 @@ async def _measured(
     made = time.monotonic() - started
     sampler = Sampler(stack, processes(stack, extra), js)
     settled = await _settle(sampler, settle_minutes * 60)
-    print(f"before the clock: {chapters} chapters and {count} pitch notes made in {made:.0f} s ({setup_errors} errors), "
-          f"{sum(len(w.devices) for w in writers)} sockets open, every consumer caught up {settled:.0f} s later", flush=True)  # fmt: skip
+    print(
+        f"before the clock: {chapters} chapters and {count} pitch notes made in {made:.0f} s ({setup_errors} errors), "
+        f"{sum(len(w.devices) for w in writers)} sockets open, every consumer caught up {settled:.0f} s later",
+        flush=True,
+    )
 
     shared.record = Record()  # the day's record starts with the clock
     await sampler.start(session)
@@ -145,7 +174,9 @@ async def _measured(
 
     print("\nThe promises:\n")
     print(record.promises_table(count))
-    print(f"\n{record.late_expansions} 1,000-word drafts were still waiting for their expansion when the clock stopped.")
+    print(
+        f"\n{record.late_expansions} 1,000-word drafts were still waiting for their expansion when the clock stopped."
+    )
     print("\nOther times:\n")
     print(record.timings_table())
     print("\nOperations:\n")
@@ -160,7 +191,10 @@ async def _measured(
     print("\nDurable consumers, messages not yet handled:\n")
     print(sampler.backlog_table())
     behind_text = ", ".join(f"{k} {v}" for k, v in behind.items() if v) or "nothing"
-    print(f"\nwhen the writers stopped, behind: {behind_text}; caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)")
+    print(
+        f"\nwhen the writers stopped, behind: {behind_text}; "
+        f"caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)"
+    )
     for name, spy in spies.items():
         print(f"\nProfile of {name} over the run (py-spy):\n")
         print(spy.summary())
@@ -176,7 +210,9 @@ def knee(outcomes: list[Outcome]) -> str:
         for o in outcomes:
             values = o.record.samples[promise.name]
             p50, p99 = pct(values, 0.5), pct(values, 0.99)
-            cells.append("-" if not values else f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms{'' if p99 < promise.limit else ' ✗'}")
+            cells.append(
+                "-" if not values else f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms{'' if p99 < promise.limit else ' ✗'}"
+            )
         rows.append(f"| {promise.name} | {promise.target} | " + " | ".join(cells) + " |")
     cells = []
     for o in outcomes:
@@ -191,21 +227,38 @@ def main() -> None:
     # Stopped with SIGTERM (kill, a CI timeout), unwind as for Ctrl-C: the stacks it started stop with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--writers", default="100", help="writers at once; a comma-separated list runs each on a fresh stack")
+    parser.add_argument(
+        "--writers", default="100", help="writers at once; a comma-separated list runs each on a fresh stack"
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="how long the day lasts once everything is made")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--in-flight", type=int, default=0, help="requests in flight at most (default: one per writer)")
-    parser.add_argument("--settle-minutes", type=float, default=15.0, help="how long to wait for the setup's expansions at most")
-    parser.add_argument("--profile", default=None, help="services to sample with py-spy during the run, comma-separated (gateway, index, mongo, ...)")
+    parser.add_argument(
+        "--settle-minutes", type=float, default=15.0, help="how long to wait for the setup's expansions at most"
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="services to sample with py-spy during the run, comma-separated (gateway, index, mongo, ...)",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.writers.split(",")]
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="studio-day-") as work:
         for count in counts:
-            outcomes.append(asyncio.run(day(
-                count, args.minutes, seed=args.seed, in_flight=args.in_flight or count, settle_minutes=args.settle_minutes,
-                profile=args.profile, work=Path(work),
-            )))  # fmt: skip
+            outcomes.append(
+                asyncio.run(
+                    day(
+                        count,
+                        args.minutes,
+                        seed=args.seed,
+                        in_flight=args.in_flight or count,
+                        settle_minutes=args.settle_minutes,
+                        profile=args.profile,
+                        work=Path(work),
+                    )
+                )
+            )
             if args.profile:  # the raw stacks are kept for a flame graph, where the tests keep theirs
                 kept = Path.cwd() / ".artifacts" / "bench"
                 kept.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 NAMES = "Mara Ines Tobias Elin Soren Hale Wren Agnes Pell Corin Ada Brann".split()
 NOUNS = "ledger lamp harbour ferry storm quay rope lantern gull tide keeper cargo compass chart anchor mast".split()
 VERBS = "carried watched found dropped mended counted followed hid opened burned read lost".split()
-PLACES = "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier".split("|")
+PLACES = (
+    "up the lighthouse stairs|across the frozen quay|into the boathouse|along the harbour wall|under the old pier"
+).split("|")
 
 # One step of a writer every THINK seconds or so (typing, then the studio's 800 ms pause before
 # it saves): most steps are an autosave; now and then something else, as a person works.
@@ -63,7 +65,11 @@ class Shape:
 def shape(rng: random.Random) -> Shape:
     """20-40 chapters of 150-300 words (drafts in progress), and a second device open for a third of writers."""
     chapters = rng.randint(20, 40)
-    return Shape(chapters=chapters, devices=2 if rng.random() < 1 / 3 else 1, chapter_words=[rng.randint(150, 300) for _ in range(chapters)])
+    return Shape(
+        chapters=chapters,
+        devices=2 if rng.random() < 1 / 3 else 1,
+        chapter_words=[rng.randint(150, 300) for _ in range(chapters)],
+    )
 
 
 def next_action(rng: random.Random) -> str:

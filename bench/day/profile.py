@@ -1,4 +1,5 @@
-"""A service profiled while writers work: py-spy samples it from outside, and the functions that held it most are printed."""
+"""A service profiled while writers work: py-spy samples it from outside,
+and the functions that held it most are printed."""
 
 from __future__ import annotations
 
@@ -20,10 +21,22 @@ class Profile:
         if not Path(spy).exists():
             return False
         self._process = await asyncio.create_subprocess_exec(
-            spy, "record", "--pid", str(self.pid), "--duration", str(int(self.seconds)), "--rate", "50",
-            "--format", "raw", "--output", str(self.out), "--nonblocking",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+            spy,
+            "record",
+            "--pid",
+            str(self.pid),
+            "--duration",
+            str(int(self.seconds)),
+            "--rate",
+            "50",
+            "--format",
+            "raw",
+            "--output",
+            str(self.out),
+            "--nonblocking",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         return True
 
     async def wait(self) -> None:
@@ -48,7 +61,12 @@ class Profile:
                 own[_short(frames[-1])] += n
             for frame in {_short(f) for f in frames}:
                 total[frame] += n
-        rows = [f"{samples} samples; the functions most often running (self) and on the stack (total):", "", "| function | self | total |", "| --- | --- | --- |"]
+        rows = [
+            f"{samples} samples; the functions most often running (self) and on the stack (total):",
+            "",
+            "| function | self | total |",
+            "| --- | --- | --- |",
+        ]
         for frame, n in own.most_common(top):
             rows.append(f"| `{frame}` | {n / samples:.1%} | {total[frame] / samples:.1%} |")
         return "\n".join(rows)

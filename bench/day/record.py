@@ -59,7 +59,10 @@ class Record:
     def timings_table(self) -> str:
         rows = ["| time | samples | p50 | p99 | max |", "| --- | --- | --- | --- | --- |"]
         for name, values in sorted(self.timings.items()):
-            rows.append(f"| {name} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} | {_time(max(values, default=0))} |")
+            rows.append(
+                f"| {name} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} "
+                f"| {_time(max(values, default=0))} |"
+            )
         return "\n".join(rows)
 
     def requests(self) -> int:
@@ -72,13 +75,17 @@ class Record:
         return wrong, server
 
     def operations_table(self, minutes: float) -> str:
-        rows = ["| operation | count | per s | p50 ms | p95 ms | p99 ms | max ms | answers | error rate |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        rows = [
+            "| operation | count | per s | p50 ms | p95 ms | p99 ms | max ms | answers | error rate |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for name, op in sorted(self.operations.items(), key=lambda kv: -len(kv[1].seconds)):
             ms = [s * 1000 for s in op.seconds]
             total = sum(op.statuses.values())
             answers = " ".join(f"{status}:{n}" for status, n in sorted(op.statuses.items()))
             rows.append(
-                f"| {name} | {total} | {total / (minutes * 60):.2f} | {pct(ms, 0.5):.0f} | {pct(ms, 0.95):.0f} | {pct(ms, 0.99):.0f} "
+                f"| {name} | {total} | {total / (minutes * 60):.2f} "
+                f"| {pct(ms, 0.5):.0f} | {pct(ms, 0.95):.0f} | {pct(ms, 0.99):.0f} "
                 f"| {max(ms, default=0):.0f} | {answers} | {op.errors() / total:.2%} |"
             )
         return "\n".join(rows)
@@ -90,13 +97,17 @@ class Record:
             held = pct(values, promise.quantile) if values else float("nan")
             met = "no samples" if not values else ("yes" if held < promise.limit else "**no**")
             rows.append(
-                f"| {promise.name} | {promise.target} | {len(values)} | {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} "
+                f"| {promise.name} | {promise.target} | {len(values)} "
+                f"| {_time(pct(values, 0.5))} | {_time(pct(values, 0.99))} "
                 f"| {_time(max(values, default=0))} | {met} |"
             )
         wrong, server = self.errors()
         total = self.requests()
         share = wrong / total if total else 0.0
-        rows.append(f"| errors | < 1 % of requests, no 5xx | {total} | | | | {'yes' if share < 0.01 and server == 0 else '**no**'}: {share:.2%}, {server} 5xx |")
+        rows.append(
+            f"| errors | < 1 % of requests, no 5xx | {total} | | | "
+            f"| {'yes' if share < 0.01 and server == 0 else '**no**'}: {share:.2%}, {server} 5xx |"
+        )
         rows.append(f"| writers active at once | all of the above | {writers} | | | | |")
         return "\n".join(rows)
 

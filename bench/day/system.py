@@ -24,10 +24,22 @@ HISTOGRAMS = {
     "index event-loop lag": ("index", "studio_event_loop_lag_seconds", ""),
     "text expansion event-loop lag": ("text-expansion", "studio_event_loop_lag_seconds", ""),
     "the gateway's calls to the index": ("gateway", "studio_gateway_upstream_seconds", ',source="index"'),
-    "the index answering a blob (read, save, delete)": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs/{blob_id}"'),
+    "the index answering a blob (read, save, delete)": (
+        "index",
+        "studio_http_request_duration_seconds",
+        ',route="/api/v1/blobs/{blob_id}"',
+    ),
     "the index answering a new blob": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blobs"'),
-    "the index answering a processor's derived blobs": ("index", "studio_http_request_duration_seconds", ',route="/api/v1/blob-index"'),
-    "an event's age when the gateway reads it (write, outbox, broker)": ("gateway", "studio_gateway_event_age_seconds", ""),
+    "the index answering a processor's derived blobs": (
+        "index",
+        "studio_http_request_duration_seconds",
+        ',route="/api/v1/blob-index"',
+    ),
+    "an event's age when the gateway reads it (write, outbox, broker)": (
+        "gateway",
+        "studio_gateway_event_age_seconds",
+        "",
+    ),
 }
 
 
@@ -118,7 +130,9 @@ class Sampler:
             text = pages[service]
             pattern = re.compile(rf'^{metric}_bucket\{{le="([^"]+)"{re.escape(labels)}\}} ([0-9.e+]+)$', re.M)
             found[label] = {bound: float(count) for bound, count in pattern.findall(text)}
-        calls = re.compile(r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M)
+        calls = re.compile(
+            r'^studio_http_requests_total\{method="([^"]+)",route="([^"]+)",status="[^"]+"\} ([0-9.e+]+)$', re.M
+        )
         asked: dict[str, float] = {}
         for method, route, count in calls.findall(pages["index"]):
             asked[f"{method} {route}"] = asked.get(f"{method} {route}", 0.0) + float(count)
@@ -136,22 +150,25 @@ class Sampler:
     def histograms_table(self) -> str:
         """Each watched histogram over the run: p50 and p99 as bucket bounds, and how many observations."""
         rows = ["| what | p50 | p99 | observations |", "| --- | --- | --- | --- |"]
+
+        def bound(counts: dict[str, float], total: float, q: float) -> str:
+            for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
+                if total and n >= q * total:
+                    return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "above the last bucket"
+            return "-"
+
         for label in HISTOGRAMS:
             end, start = self.hist_end.get(label, {}), self.hist_start.get(label, {})
             counts = {b: end[b] - start.get(b, 0.0) for b in end}
             total = counts.get("+Inf", 0.0)
-
-            def bound(q: float) -> str:
-                for b, n in sorted(counts.items(), key=lambda kv: float(kv[0])):
-                    if total and n >= q * total:
-                        return f"≤ {float(b) * 1000:g} ms" if b != "+Inf" else "above the last bucket"
-                return "-"
-
-            rows.append(f"| {label} | {bound(0.5)} | {bound(0.99)} | {int(total)} |")
+            rows.append(f"| {label} | {bound(counts, total, 0.5)} | {bound(counts, total, 0.99)} | {int(total)} |")
         return "\n".join(rows)
 
     def resources_table(self, seconds: float) -> str:
-        rows = ["| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |", "| --- | --- | --- | --- | --- | --- |"]
+        rows = [
+            "| process | CPU s | cores | peak RSS MiB | end RSS MiB | RSS slope MiB/min |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
 
         def used(proc: Process) -> float:
             return max(0.0, (proc.cpu() if proc.cpu_end is None else proc.cpu_end) - proc.cpu_start)
@@ -161,7 +178,8 @@ class Sampler:
             end = proc.rss[-1][1] if proc.rss else 0.0
             # The slope is taken over the second half: the first fills caches and pools.
             half = [s for s in proc.rss if s[0] >= seconds / 2]
-            rows.append(f"| {proc.name} | {used(proc):.0f} | {used(proc) / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope_per_minute(half):+.1f} |")
+            cpu, slope = used(proc), slope_per_minute(half)
+            rows.append(f"| {proc.name} | {cpu:.0f} | {cpu / seconds:.2f} | {peak:.0f} | {end:.0f} | {slope:+.1f} |")
         return "\n".join(rows)
 
     def backlog_table(self) -> str:

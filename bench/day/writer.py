@@ -67,12 +67,16 @@ class Device:
             params = {"last_event_id": str(self.last_id)} if self.last_id is not None else {}
             try:
                 async with shared.session.ws_connect(
-                    f"{shared.stack.gateway}/ws", headers=self.writer.headers, params=params, heartbeat=None, max_msg_size=0
-                ) as ws:  # fmt: skip
+                    f"{shared.stack.gateway}/ws",
+                    headers=self.writer.headers,
+                    params=params,
+                    heartbeat=None,
+                    max_msg_size=0,
+                ) as ws:
                     async for message in ws:
                         if message.type == aiohttp.WSMsgType.TEXT:
                             self._heard(message.json())
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if not shared.stopping.is_set():
                 shared.record.reconnects += 1
@@ -128,7 +132,9 @@ class Writer:
 
     # Requests ------------------------------------------------------------------------------------
 
-    async def call(self, name: str, method: str, path: str, *, expected: tuple[int, ...] = (), **kwargs: Any) -> tuple[int, Any]:
+    async def call(
+        self, name: str, method: str, path: str, *, expected: tuple[int, ...] = (), **kwargs: Any
+    ) -> tuple[int, Any]:
         """One request as the studio makes it (a shed one asked again after its Retry-After), recorded."""
         shared = self.shared
         headers = {**self.headers, **kwargs.pop("headers", {})}
@@ -136,14 +142,16 @@ class Writer:
             async with shared.in_flight:
                 started = time.perf_counter()
                 try:
-                    async with shared.session.request(method, shared.stack.gateway + path, headers=headers, **kwargs) as response:
+                    async with shared.session.request(
+                        method, shared.stack.gateway + path, headers=headers, **kwargs
+                    ) as response:
                         body = await response.read()
                         status = response.status
                         retry = float(response.headers.get("Retry-After", "0") or 0)
                         served = response.headers.get("X-Cache")  # a book view: hit, miss, shared, bypass
                         if "Studio-Consistency" in response.headers:
                             self.consistency = response.headers["Studio-Consistency"]
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     status, body, retry, served = 599, b"", 0.0, None  # no answer: counted as a failure of the server
                 took = time.perf_counter() - started
             if status == 503 and retry and attempt < RETRIES:
@@ -158,11 +166,19 @@ class Writer:
 
     async def setup(self) -> None:
         """The book, its chapters and the pitch notes, through the public API; then the sockets."""
-        await self.call("setup", "POST", f"/api/v1/users/{self.user_id}/books", json={"id": self.book_id, "title": "Salt Ledger"})
+        await self.call(
+            "setup", "POST", f"/api/v1/users/{self.user_id}/books", json={"id": self.book_id, "title": "Salt Ledger"}
+        )
         for number, words in enumerate(self.shape.chapter_words, 1):
             await self._create(number, plan.prose(self.rng, words), "setup")
-        notes = {"title": "Salt Ledger", "logline": "A keeper's ledger names the ships that will sink next winter.", "book_id": self.book_id}
-        status, body = await self.call("setup", "POST", "/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": notes})
+        notes = {
+            "title": "Salt Ledger",
+            "logline": "A keeper's ledger names the ships that will sink next winter.",
+            "book_id": self.book_id,
+        }
+        status, body = await self.call(
+            "setup", "POST", "/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": notes}
+        )
         if status == 201:
             self.pitch = {"id": body["id"], "version": body["version"], "data": notes}
         for device in self.devices:
@@ -171,7 +187,10 @@ class Writer:
 
     async def _create(self, number: int, text: str, name: str) -> Chapter | None:
         title = f"Tide {number}"
-        body = {"schema_id": "text-input-v1", "data": {"content": text, "metadata": {"book_id": self.book_id, "chapter": number, "title": title}}}
+        body = {
+            "schema_id": "text-input-v1",
+            "data": {"content": text, "metadata": {"book_id": self.book_id, "chapter": number, "title": title}},
+        }
         status, found = await self.call(name, "POST", "/api/v1/blobs", json=body)
         if status != 201:
             return None
@@ -201,7 +220,9 @@ class Writer:
         saved = (chapter.id, chapter.version + 1)
         if len(self.devices) > 1:  # the other device times it from here to its socket
             self.saves[saved] = time.time()
-        status, found = await self.call(name, "PUT", f"/api/v1/blobs/{chapter.id}", json={"data": data, "version": chapter.version})
+        status, found = await self.call(
+            name, "PUT", f"/api/v1/blobs/{chapter.id}", json={"data": data, "version": chapter.version}
+        )
         if status == 200:
             chapter.version, chapter.text, chapter.title = found["version"], text, title
             if self.heard.pop((chapter.id, chapter.version), None) is not None:
@@ -218,13 +239,17 @@ class Writer:
 
     async def _rename(self) -> None:
         chapter = self._open_chapter()
-        await self._put("rename chapter", chapter, chapter.text, f"{chapter.title.split(':')[0]}: {plan.sentence(self.rng)[:40]}")
+        await self._put(
+            "rename chapter", chapter, chapter.text, f"{chapter.title.split(':')[0]}: {plan.sentence(self.rng)[:40]}"
+        )
 
     async def _invalid(self) -> None:
         chapter = self._open_chapter()
         data = {"content": "too short", "metadata": {"book_id": self.book_id, "chapter": chapter.number}}
         started = time.perf_counter()
-        status, _ = await self.call("save refused by the schema", "PUT", f"/api/v1/blobs/{chapter.id}", json={"data": data}, expected=(422,))
+        status, _ = await self.call(
+            "save refused by the schema", "PUT", f"/api/v1/blobs/{chapter.id}", json={"data": data}, expected=(422,)
+        )
         if status == 422:
             self.shared.record.promise(VALIDATION, time.perf_counter() - started)
 
@@ -233,7 +258,9 @@ class Writer:
         await self.call("book view", "GET", f"/api/v1/users/{self.user_id}/books/{self.book_id}", headers=headers)
 
     async def _list(self) -> None:
-        await self.call("blob list", "GET", f"/api/v1/users/{self.user_id}/blobs", params={"book_id": self.book_id, "limit": "50"})
+        await self.call(
+            "blob list", "GET", f"/api/v1/users/{self.user_id}/blobs", params={"book_id": self.book_id, "limit": "50"}
+        )
 
     async def _state(self) -> None:
         await self.call("dashboard state", "GET", f"/api/v1/users/{self.user_id}/state")
@@ -264,7 +291,9 @@ class Writer:
 
     async def _compile(self) -> None:
         self.compiled.clear()
-        status, _ = await self.call("compile", "POST", f"/api/v1/users/{self.user_id}/books/{self.book_id}/compile", json={"prefer": "expanded"})
+        status, _ = await self.call(
+            "compile", "POST", f"/api/v1/users/{self.user_id}/books/{self.book_id}/compile", json={"prefer": "expanded"}
+        )
         if status != 202:
             return
         started = time.perf_counter()
@@ -275,13 +304,23 @@ class Writer:
             self.shared.record.operation("compile (request to book.compiled)", time.perf_counter() - started, 504)
             return
         fmt = self.rng.choice(plan.EXPORTS)
-        await self.call(f"download {fmt}", "GET", f"/api/v1/users/{self.user_id}/books/{self.book_id}/export", params={"format": fmt})
+        await self.call(
+            f"download {fmt}",
+            "GET",
+            f"/api/v1/users/{self.user_id}/books/{self.book_id}/export",
+            params={"format": fmt},
+        )
 
     async def _pitch(self) -> None:
         if not self.pitch:
             return
         data = {**self.pitch["data"], "synopsis": plan.prose(self.rng, 80)}
-        status, found = await self.call("edit pitch notes", "PUT", f"/api/v1/blobs/{self.pitch['id']}", json={"data": data, "version": self.pitch["version"]})
+        status, found = await self.call(
+            "edit pitch notes",
+            "PUT",
+            f"/api/v1/blobs/{self.pitch['id']}",
+            json={"data": data, "version": self.pitch["version"]},
+        )
         if status == 200:
             self.pitch = {"id": found["id"], "version": found["version"], "data": data}
 

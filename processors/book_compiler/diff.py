@@ -27,11 +27,19 @@ def diff(a: dict[int, tuple[str, str]], b: dict[int, tuple[str, str]]) -> dict[s
             continue
         added, removed = word_changes(before[1] if before else "", after[1] if after else "")
         change = "added" if before is None else "removed" if after is None else "changed"
-        chapters.append({
-            "chapter": number, "change": change, "title": (after or before)[0],  # type: ignore[index]
-            "title_changed": bool(before and after and before[0] != after[0]), "words_added": added, "words_removed": removed,
-        })  # fmt: skip
+        chapters.append(
+            {
+                "chapter": number,
+                "change": change,
+                "title": (after or before)[0],  # type: ignore[index]
+                "title_changed": bool(before and after and before[0] != after[0]),
+                "words_added": added,
+                "words_removed": removed,
+            }
+        )
     return {
-        "chapters": chapters, "unchanged": len(set(a) & set(b)) - sum(1 for c in chapters if c["change"] == "changed"),
-        "words_added": sum(c["words_added"] for c in chapters), "words_removed": sum(c["words_removed"] for c in chapters),
-    }  # fmt: skip
+        "chapters": chapters,
+        "unchanged": len(set(a) & set(b)) - sum(1 for c in chapters if c["change"] == "changed"),
+        "words_added": sum(c["words_added"] for c in chapters),
+        "words_removed": sum(c["words_removed"] for c in chapters),
+    }

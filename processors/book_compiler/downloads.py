@@ -22,7 +22,6 @@ from .store import CompiledBookStore
 CHUNK = 256 * 1024  # a few large writes: a 2 MiB PDF in eight
 
 
-
 def export_format(value: str | None) -> str:
     """The format a query asks for (`epub`, `docx`, `pdf`, `md`, `txt`; `md` by default)."""
     fmt = ALIASES.get(value or "md", value or "md")
@@ -39,14 +38,18 @@ class Exporter:
         self.store = store
         self.sandbox = sandbox
         self._rendering: dict[tuple[uuid.UUID, str], asyncio.Task[tuple[str, bytes]]] = {}
-        self._memory: LRUCache[tuple[uuid.UUID, str], tuple[str, bytes]] = LRUCache(memory_bytes, getsizeof=lambda v: len(v[1]) + 200)
+        self._memory: LRUCache[tuple[uuid.UUID, str], tuple[str, bytes]] = LRUCache(
+            memory_bytes, getsizeof=lambda v: len(v[1]) + 200
+        )
 
     async def _render(self, user_id: str, book_id: str, book: asyncpg.Record, fmt: str) -> tuple[str, bytes]:
         manuscript = await self.store.manuscript(user_id, book_id, book)
         started = time.perf_counter()
         content = await self.sandbox.render(JOB, job_of(fmt, manuscript))
         etag = f'"{fmt}-v{manuscript.version}-{hashlib.sha256(content).hexdigest()[:24]}"'
-        await self.store.save_export(uuid.UUID(manuscript.compiled_id), fmt, etag, content, (time.perf_counter() - started) * 1000)
+        await self.store.save_export(
+            uuid.UUID(manuscript.compiled_id), fmt, etag, content, (time.perf_counter() - started) * 1000
+        )
         return etag, content
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -66,10 +69,14 @@ class Exporter:
         wanted = request.headers.get("If-None-Match")
         key = (book["id"], fmt)
         held = self._memory.get(key)
-        cached = (held[0], None) if held is not None else await self.store.cached_export(book["id"], fmt, with_content=False)
+        cached = (
+            (held[0], None) if held is not None else await self.store.cached_export(book["id"], fmt, with_content=False)
+        )
         if cached is not None and _matches(wanted, cached[0]):
             return web.Response(status=304, headers={**headers, "ETag": cached[0]})
-        found = held or (await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None)
+        found = held or (
+            await self.store.cached_export(book["id"], fmt, with_content=True) if cached is not None else None
+        )
         if found is not None and found[1] is not None:
             etag, content = found[0], found[1]
         else:

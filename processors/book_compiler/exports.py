@@ -123,12 +123,22 @@ def _header(identifier: str, text: str, *, epub_type: str, numbered: bool = Fals
 def pandoc_document(book: Manuscript) -> dict[str, Any]:
     """The book as pandoc's document tree: metadata and blocks, the writer's text as words, never markup."""
     meta: dict[str, Any] = {
-        "title": _meta(prose.line(book.title)), "lang": _meta(prose.line(book.lang)),
+        "title": _meta(prose.line(book.title)),
+        "lang": _meta(prose.line(book.lang)),
         "date": _meta(book.created_at.date().isoformat()),
-        "identifier": {"t": "MetaList", "c": [{"t": "MetaMap", "c": {
-            "scheme": _meta("UUID"), "text": _meta(f"urn:uuid:{book.compiled_id}"),
-        }}]},
-    }  # fmt: skip
+        "identifier": {
+            "t": "MetaList",
+            "c": [
+                {
+                    "t": "MetaMap",
+                    "c": {
+                        "scheme": _meta("UUID"),
+                        "text": _meta(f"urn:uuid:{book.compiled_id}"),
+                    },
+                }
+            ],
+        },
+    }
     if book.subtitle:
         meta["subtitle"] = _meta(prose.line(book.subtitle))
     if book.author:
@@ -153,8 +163,10 @@ def pandoc(document: dict[str, Any], to: str, *extra: str) -> bytes:
     rts = ["+RTS", f"-M{memory_mb * 3 // 4}m", "-RTS"] if memory_mb else []
     done = subprocess.run(
         [pypandoc.get_pandoc_path(), *rts, "--sandbox", "--from=json", f"--to={to}", "--output=-", *extra],
-        input=json.dumps(document).encode(), capture_output=True, check=False,
-    )  # fmt: skip
+        input=json.dumps(document).encode(),
+        capture_output=True,
+        check=False,
+    )
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace")
         if "Heap exhausted" in detail or "out of memory" in detail:
@@ -174,7 +186,7 @@ def epub(book: Manuscript) -> bytes:
 
 
 def nearest_hundred(words: int) -> int:
-    return max(100, int(round(words / 100.0)) * 100)
+    return max(100, round(words / 100.0) * 100)
 
 
 def surname(author: str | None) -> str:
@@ -222,7 +234,9 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
         paragraph.alignment = align
         paragraph.paragraph_format.line_spacing = 1.0
 
-    contact = [line for line in prose.clean(book.contact or book.author or "").splitlines() if line.strip()] or ["(contact)"]
+    contact = [line for line in prose.clean(book.contact or book.author or "").splitlines() if line.strip()] or [
+        "(contact)"
+    ]
     table = document.add_table(rows=1, cols=2)
     left, right = table.rows[0].cells
     left.paragraphs[0].text = contact[0]
@@ -256,9 +270,11 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
                 paragraph.paragraph_format.first_line_indent = Inches(0.5)
             prose.docx_runs(paragraph, block)
 
-    sections = ([("Foreword", book.front_matter)] if book.front_matter else []) + [
-        (book.heading(c), c.text) for c in book.chapters
-    ] + ([("Afterword", book.back_matter)] if book.back_matter else [])
+    sections = (
+        ([("Foreword", book.front_matter)] if book.front_matter else [])
+        + [(book.heading(c), c.text) for c in book.chapters]
+        + ([("Afterword", book.back_matter)] if book.back_matter else [])
+    )
     for heading, text in sections:
         document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         title = document.add_paragraph(heading)
@@ -280,12 +296,17 @@ def docx(book: Manuscript, *, font: str = "Times New Roman") -> bytes:
 def pdf(book: Manuscript) -> bytes:
     """A 6 x 9 in print PDF by Typst: title page, chapters on new pages, page numbers, fonts embedded."""
     content = {
-        "title": prose.line(book.title), "subtitle": prose.line(book.subtitle or ""),
-        "author": prose.line(book.author or ""), "lang": prose.line(book.lang),
+        "title": prose.line(book.title),
+        "subtitle": prose.line(book.subtitle or ""),
+        "author": prose.line(book.author or ""),
+        "lang": prose.line(book.lang),
         "dedication": prose.typst(prose.blocks(book.dedication or "")),
-        "front": prose.typst(prose.blocks(book.front_matter or "")), "back": prose.typst(prose.blocks(book.back_matter or "")),
-        "chapters": [{"heading": book.heading(c), "paragraphs": prose.typst(prose.blocks(c.text))} for c in book.chapters],
-    }  # fmt: skip
+        "front": prose.typst(prose.blocks(book.front_matter or "")),
+        "back": prose.typst(prose.blocks(book.back_matter or "")),
+        "chapters": [
+            {"heading": book.heading(c), "paragraphs": prose.typst(prose.blocks(c.text))} for c in book.chapters
+        ],
+    }
     # The text goes in as data, never as markup: nothing a writer types can change the layout.
     return bytes(typst.compile(str(TYPST_TEMPLATE), sys_inputs={"book": json.dumps(content)}))
 

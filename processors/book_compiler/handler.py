@@ -10,8 +10,7 @@ import msgspec
 
 from contracts import subjects
 from contracts.events import AnyEvent, BlobDeleted, CompileBook
-from contracts.models import RegisterDerivedBlob
-from contracts.models import BookMetadata
+from contracts.models import BookMetadata, RegisterDerivedBlob
 from processors.base import Outcome
 from processors.handler import derived_id
 from processors.index_client import IndexClient, without_nul
@@ -74,7 +73,11 @@ class CompileHandler:
             log.info("book %s of %s is gone; nothing to compile", event.book_id, event.user_id)
             return Outcome.SKIPPED
         drafts = {d.id: without_nul(msgspec.to_builtins(d)) for d in book.drafts or []}
-        expansion_ids = [c.processed_blob_ids[self.expansion_processor] for c in book.chapters if self.expansion_processor in c.processed_blob_ids]
+        expansion_ids = [
+            c.processed_blob_ids[self.expansion_processor]
+            for c in book.chapters
+            if self.expansion_processor in c.processed_blob_ids
+        ]
         expansions = await self.expansions.batch(event.user_id, expansion_ids) if event.prefer != "draft" else {}
         fetched = time.perf_counter()
         chapters = choose_texts(
@@ -83,21 +86,33 @@ class CompileHandler:
         compiled = time.perf_counter()
         timings = {"fetch_ms": (fetched - started) * 1000, "compile_ms": (compiled - fetched) * 1000}
         saved = await self.store.save(
-            user_id=event.user_id, book_id=event.book_id, title=book.title, request_id=event.event_id,
-            prefer=event.prefer, chapters=chapters, timings=timings,
+            user_id=event.user_id,
+            book_id=event.book_id,
+            title=book.title,
+            request_id=event.event_id,
+            prefer=event.prefer,
+            chapters=chapters,
+            timings=timings,
             blob_id_for=lambda version: derived_id(PROCESSOR_ID, f"{event.user_id}/{event.book_id}", version),
             # The metadata as it is now goes with the version: an export of it always reads the same.
             metadata={f: getattr(book, f) for f in BookMetadata.__struct_fields__ if getattr(book, f) is not None},
-        )  # fmt: skip
+        )
         stored = time.perf_counter()
         await self._register(event, saved)
         done = time.perf_counter()
-        timings.update(store_ms=(stored - compiled) * 1000, register_ms=(done - stored) * 1000, total_ms=(done - started) * 1000)
+        timings.update(
+            store_ms=(stored - compiled) * 1000, register_ms=(done - stored) * 1000, total_ms=(done - started) * 1000
+        )
         await self.store.record_timings(saved.blob_id, timings)
         log.info(
             "compiled %s/%s v%d: %d chapters; fetch %.1f ms, store %.1f ms",
-            event.user_id, event.book_id, saved.version, len(chapters), timings["fetch_ms"], (stored - compiled) * 1000,
-        )  # fmt: skip
+            event.user_id,
+            event.book_id,
+            saved.version,
+            len(chapters),
+            timings["fetch_ms"],
+            (stored - compiled) * 1000,
+        )
         return Outcome.PROCESSED
 
     async def _register(self, event: CompileBook, saved: SavedBook) -> None:
@@ -105,11 +120,20 @@ class CompileHandler:
         assert blob is not None
         await self.index.register(
             RegisterDerivedBlob(
-                id=blob.id, user_id=event.user_id, processor_id=PROCESSOR_ID, storage_location=self.store.storage_location,
-                remote_blob_id=blob.id, schema_id=SCHEMA_ID, parent_id=None, book_id=event.book_id, type="compiled-book",
-                title=f"{blob.title} (v{saved.version})", preview=blob.preview, version=saved.version,
+                id=blob.id,
+                user_id=event.user_id,
+                processor_id=PROCESSOR_ID,
+                storage_location=self.store.storage_location,
+                remote_blob_id=blob.id,
+                schema_id=SCHEMA_ID,
+                parent_id=None,
+                book_id=event.book_id,
+                type="compiled-book",
+                title=f"{blob.title} (v{saved.version})",
+                preview=blob.preview,
+                version=saved.version,
                 size_bytes=int(blob.data.get("word_count", 0)),
-            )  # fmt: skip
+            )
         )
         # The `book.compiled` event was queued with the version; publish it now that it is indexed.
         self.relay.notify()

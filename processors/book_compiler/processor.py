@@ -16,7 +16,9 @@ from .store import PROCESSOR_ID, SCHEMA_ID, CompiledBookStore
 INFO = ProcessorInfo(
     id=PROCESSOR_ID,
     name="Book compiler",
-    description="Compiles a book's chapters, in order, into a versioned book; exports EPUB, DOCX, PDF, Markdown and text.",
+    description=(
+        "Compiles a book's chapters, in order, into a versioned book; exports EPUB, DOCX, PDF, Markdown and text."
+    ),
     input_schema_ids=("text-input-v1", "expanded-text-v1"),
     output_schema_id=SCHEMA_ID,
     storage_type="postgresql",
@@ -59,8 +61,7 @@ class BookCompiler:
         user_id, book_id = user_param(request), request.match_info["book_id"]
         numbers = [version_param(request, k) for k in ("a", "b")]
         texts = [await self.store.texts(user_id, book_id, n) for n in numbers]
-        for number, found in zip(numbers, texts):
+        for number, found in zip(numbers, texts, strict=True):
             if found is None:
                 raise DerivedNotFound(f"book {book_id} has no compiled version {number}")
         return web.json_response({"from": numbers[0], "to": numbers[1], **diff(texts[0] or {}, texts[1] or {})})
-

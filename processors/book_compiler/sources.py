@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -21,7 +20,9 @@ REGISTRY_TTL_SECONDS = 30.0
 class ExpansionSource:
     """Text expansion's batch call, at the URL its registry entry gives (looked up, then cached)."""
 
-    def __init__(self, index: IndexClient, session: aiohttp.ClientSession, token: str, *, processor_id: str, timeout: float) -> None:
+    def __init__(
+        self, index: IndexClient, session: aiohttp.ClientSession, token: str, *, processor_id: str, timeout: float
+    ) -> None:
         self._index = index
         self._session = session
         self._headers = {"Authorization": f"Bearer {token}"}
@@ -47,14 +48,16 @@ class ExpansionSource:
                 return None
             body = msgspec.json.encode(DerivedBatchRequest(user_id=user_id, ids=ids))
             async with self._session.post(
-                upstream_url(base, url_path("blobs", "batch")), data=body, headers={**self._headers, "Content-Type": "application/json"},
+                upstream_url(base, url_path("blobs", "batch")),
+                data=body,
+                headers={**self._headers, "Content-Type": "application/json"},
                 timeout=self._timeout,
-            ) as response:  # fmt: skip
+            ) as response:
                 if response.status != 200:
                     log.warning("text expansion answered %s to a batch of %d", response.status, len(ids))
                     return None
                 payload = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("text expansion did not answer (%s); compiling from drafts", type(exc).__name__)
             return None
         return {b["id"]: b for b in msgspec.json.decode(payload)["blobs"]}

@@ -51,7 +51,8 @@ def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
     `*` in a title is a star and a character's name is in bold because the builder says so."""
     notes = {k: v if k in PROSE_FIELDS else _escaped(v) for k, v in notes.items()}
     notes["characters"] = [
-        {k: v if k == "description" else _escaped(v) for k, v in person.items()} for person in notes.get("characters") or []
+        {k: v if k == "description" else _escaped(v) for k, v in person.items()}
+        for person in notes.get("characters") or []
     ]
     title, logline = str(notes["title"]), str(notes["logline"]).strip()
     genre, tone = notes.get("genre"), notes.get("tone")
@@ -97,7 +98,11 @@ def one_pager(notes: dict[str, Any], sections: list[dict[str, str]], words: int 
     """The pitch as one Markdown page: title, logline, genre and length, each section under its
     heading, and the author's bio. The notes' words are escaped: a Markdown reader shows them as typed."""
     md = prose.escape_markdown
-    facts = [f"**{label}:** {md(prose.line(str(notes[key])))}" for key, label in (("genre", "Genre"), ("tone", "Tone")) if notes.get(key)]
+    facts = [
+        f"**{label}:** {md(prose.line(str(notes[key])))}"
+        for key, label in (("genre", "Genre"), ("tone", "Tone"))
+        if notes.get(key)
+    ]
     if words is not None:
         facts.append(f"**Length:** {words:,} words")
     parts = [f"# {md(prose.line(str(notes['title'])))}", "", f"*{md(prose.line(str(notes['logline'])))}*", ""]
@@ -126,9 +131,15 @@ class OpenAIPitchBuilder:
 
     async def build(self, notes: dict[str, Any]) -> BuiltPitch:
         reply = await chat(
-            self._client, self._model, system=SYSTEM_PROMPT, user=json.dumps(notes), refused="the notes",
-            response_format={"type": "json_object"}, temperature=0.7, max_tokens=MAX_TOKENS,
-        )  # fmt: skip
+            self._client,
+            self._model,
+            system=SYSTEM_PROMPT,
+            user=json.dumps(notes),
+            refused="the notes",
+            response_format={"type": "json_object"},
+            temperature=0.7,
+            max_tokens=MAX_TOKENS,
+        )
         try:
             fields = json.loads(reply.text)
         except json.JSONDecodeError as exc:

@@ -35,19 +35,25 @@ def _facts(pitch: dict[str, Any]) -> str:
 
 def _sections(pitch: dict[str, Any]) -> list[tuple[str, list[prose.Block]]]:
     """Each section's heading and blocks, the author's bio last."""
-    found = [(prose.line(str(s["heading"])), prose.blocks(section_text(str(s["body"])))) for s in pitch.get("sections", [])]
+    found = [
+        (prose.line(str(s["heading"])), prose.blocks(section_text(str(s["body"])))) for s in pitch.get("sections", [])
+    ]
     if pitch.get("author_bio"):
         name = prose.line(str(pitch.get("author_name") or ""))
-        found.append((f"About the author: {name}" if name else "About the author", prose.blocks(str(pitch["author_bio"]))))
+        found.append(
+            (f"About the author: {name}" if name else "About the author", prose.blocks(str(pitch["author_bio"])))
+        )
     return found
 
 
 def pdf(pitch: dict[str, Any]) -> bytes:
     content = {
-        "title": prose.line(str(pitch["title"])), "logline": prose.line(str(pitch["logline"])), "facts": _facts(pitch),
+        "title": prose.line(str(pitch["title"])),
+        "logline": prose.line(str(pitch["logline"])),
+        "facts": _facts(pitch),
         "author": prose.line(str(pitch.get("author_name") or "")),
         "sections": [{"heading": h, "paragraphs": prose.typst(blocks)} for h, blocks in _sections(pitch)],
-    }  # fmt: skip
+    }
     # The text goes in as data, never as markup: nothing a writer types can change the layout.
     return bytes(typst.compile(str(TEMPLATE), sys_inputs={"pitch": json.dumps(content)}))
 

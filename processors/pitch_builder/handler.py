@@ -35,5 +35,11 @@ class FollowsCompiles:
             return await self.deriving.handle(event, attempt=attempt)
         marked = await self.store.record_compile(event.user_id, event.book_id, event.version, event.word_count)
         if marked:
-            log.info("book %s/%s v%d: %d pitch(es) now state an old length", event.user_id, event.book_id, event.version, marked)
+            log.info(
+                "book %s/%s v%d: %d pitch(es) now state an old length",
+                event.user_id,
+                event.book_id,
+                event.version,
+                marked,
+            )
         return Outcome.PROCESSED

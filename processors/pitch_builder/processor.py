@@ -61,7 +61,13 @@ class PitchBuilderProcessor:
             **{k: notes[k] for k in ("genre", "tone", "comparables", "author_name", "author_bio") if notes.get(k)},
             **({"manuscript": manuscript} if manuscript else {}),
         }
-        return Derived(data=data, title=str(notes["title"]), preview=str(notes["logline"])[:200], model_used=built.model_used, tokens_used=built.tokens_used)
+        return Derived(
+            data=data,
+            title=str(notes["title"]),
+            preview=str(notes["logline"])[:200],
+            model_used=built.model_used,
+            tokens_used=built.tokens_used,
+        )
 
     async def _manuscript(self, source: Source) -> dict[str, Any] | None:
         """The length the pitch states: the linked book's newest compile, else the notes' own count."""
@@ -88,6 +94,7 @@ class PitchBuilderProcessor:
         content = await self.sandbox.render(JOB, job_of(fmt, pitch.data))
         name = re.sub(r"[^A-Za-z0-9]+", "-", str(pitch.data["title"])).strip("-").lower() or "pitch"
         headers = {
-            "X-Pitch-Version": str(pitch.version), "Content-Disposition": f'attachment; filename="{name}-pitch.{extension}"',
-        }  # fmt: skip
+            "X-Pitch-Version": str(pitch.version),
+            "Content-Disposition": f'attachment; filename="{name}-pitch.{extension}"',
+        }
         return web.Response(body=content, headers={**headers, "Content-Type": content_type})

@@ -19,5 +19,7 @@ def make_summariser(settings: Settings) -> Summariser:
 
 
 def create_app(settings: Settings) -> web.Application:
-    processor = ChapterSummary(SummaryStore(settings.pg_url), make_summariser(settings), words_per_minute=settings.words_per_minute)
+    processor = ChapterSummary(
+        SummaryStore(settings.pg_url), make_summariser(settings), words_per_minute=settings.words_per_minute
+    )
     return processor_app(processor, settings.runtime, deriving(processor))

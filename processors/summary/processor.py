@@ -49,9 +49,12 @@ class ChapterSummary:
             "words_per_minute": self.words_per_minute,
         }
         return Derived(
-            data=data, title=f"Summary: {source.title or source.id}", preview=summary.text[:200],
-            model_used=summary.model_used, tokens_used=summary.tokens_used,
-        )  # fmt: skip
+            data=data,
+            title=f"Summary: {source.title or source.id}",
+            preview=summary.text[:200],
+            model_used=summary.model_used,
+            tokens_used=summary.tokens_used,
+        )
 
     def extra_routes(self) -> list[web.RouteDef]:
         return []

@@ -72,11 +72,19 @@ class OpenAISummariser:
 
     async def summarise(self, text: str) -> Summary:
         reply = await chat(
-            self._client, self._model, system=SYSTEM_PROMPT, user=text, refused="the chapter", temperature=0.2, max_tokens=MAX_TOKENS
-        )  # fmt: skip
+            self._client,
+            self._model,
+            system=SYSTEM_PROMPT,
+            user=text,
+            refused="the chapter",
+            temperature=0.2,
+            max_tokens=MAX_TOKENS,
+        )
         if not reply.text:
             raise ProviderError("the model returned an empty summary")
-        return Summary(text=reply.text[:2000], key_sentences=key_sentences(text), model_used=reply.model, tokens_used=reply.tokens)
+        return Summary(
+            text=reply.text[:2000], key_sentences=key_sentences(text), model_used=reply.model, tokens_used=reply.tokens
+        )
 
     async def close(self) -> None:
         await self._client.close()

@@ -62,9 +62,14 @@ class SectionedExpander:
         self.retried = 0  # section tries that failed and were made again
 
     async def expand(
-        self, text: str, style: str, progress: Progress | None = None, *,
-        reuse: Callable[[str], Written | None] | None = None, remember: Callable[[str, Written], None] | None = None,
-    ) -> Expansion:  # fmt: skip
+        self,
+        text: str,
+        style: str,
+        progress: Progress | None = None,
+        *,
+        reuse: Callable[[str], Written | None] | None = None,
+        remember: Callable[[str, Written], None] | None = None,
+    ) -> Expansion:
         """The draft expanded. A section `reuse` knows by its key (the same text, style and model,
         written before) is not written again: its text is told at once. Each section written is
         handed to `remember` as soon as it is done, even if the draft is then cancelled."""
@@ -85,7 +90,7 @@ class SectionedExpander:
                 remember(key, written)
             return Part(section, key, written, reused=False)
 
-        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys)]
+        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys, strict=True)]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException:
@@ -97,17 +102,26 @@ class SectionedExpander:
         fresh = [p.written for p in parts if not p.reused]
         models = [w.model_used for w in fresh or [p.written for p in parts] if w.model_used]
         return Expansion(
-            text=stitch([p.written.text for p in parts]), model_used=models[0] if models else "",
-            tokens_used=sum(w.tokens_used for w in fresh), sections=len(sections), parts=tuple(parts),
-        )  # fmt: skip
+            text=stitch([p.written.text for p in parts]),
+            model_used=models[0] if models else "",
+            tokens_used=sum(w.tokens_used for w in fresh),
+            sections=len(sections),
+            parts=tuple(parts),
+        )
 
-    async def _section(self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int) -> Written:
+    async def _section(
+        self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int
+    ) -> Written:
         failure: SectionFailed | None = None
         told_any = False
         for attempt in range(1, self.limits.attempts + 1):
             if attempt > 1:
                 self.retried += 1
-                wait = failure.retry_after if failure is not None and failure.retry_after is not None else BACKOFF_SECONDS * 2 ** (attempt - 2)
+                wait = (
+                    failure.retry_after
+                    if failure is not None and failure.retry_after is not None
+                    else BACKOFF_SECONDS * 2 ** (attempt - 2)
+                )
                 await asyncio.sleep(min(wait, self.limits.max_retry_after))
                 if told_any:
                     progress.restart(section.index)
@@ -125,7 +139,14 @@ class SectionedExpander:
                         raise SectionFailed("the model returned less text than the section")
                 except SectionFailed as exc:
                     failure = exc
-                    log.warning("section %d of %d, try %d of %d: %s", section.index + 1, total, attempt, self.limits.attempts, exc)
+                    log.warning(
+                        "section %d of %d, try %d of %d: %s",
+                        section.index + 1,
+                        total,
+                        attempt,
+                        self.limits.attempts,
+                        exc,
+                    )
                     continue
             progress.done(section.index)
             return written

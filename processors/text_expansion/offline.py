@@ -18,7 +18,8 @@ MAX_RATIO = 5.0
 _PHRASE = re.compile(r"\b(?:the|a|an|his|her|their|its|my|our|this|every)\s+([A-Za-z][a-z]+)(?:\s+([a-z]+))?", re.I)
 _STOP = frozenset(
     "a an the and or but of to in on at by for with from into over under as is was were be been are it its this that "
-    "his her their our my your he she they we you i not no so than then there here who whom which what when where why how "
+    "his her their our my your he she they we you i not no so than then there here "
+    "who whom which what when where why how "
     "had has have did do does would could should will shall may might must can never always still just only also very "
     "same other more most few little much".split()
 )
@@ -136,7 +137,13 @@ def expand(text: str, style: str = "creative") -> str:
 
 
 def _compose(
-    bank: tuple[str, ...], local: list[str], everywhere: list[str], used: set[str], templates_used: set[str], seed: int, turn: int
+    bank: tuple[str, ...],
+    local: list[str],
+    everywhere: list[str],
+    used: set[str],
+    templates_used: set[str],
+    seed: int,
+    turn: int,
 ) -> tuple[str, str] | None:
     """A sentence not written yet, from a template not used yet if any is left; with its template."""
     a = local[turn % len(local)]

@@ -12,9 +12,9 @@ from processors.base import Derived, ProcessorInfo, Source
 from processors.progress import Progress
 
 from .expander import Expansion, SectionedExpander
-from .writers import Written
 from .store import ExpandedTextStore
 from .style import analyse, words
+from .writers import Written
 
 INFO = ProcessorInfo(
     id="text-expansion",
@@ -43,10 +43,17 @@ def sections_of(expansion: Expansion) -> list[dict[str, object]]:
         seen[part.key] = seen.get(part.key, 0) + 1
         section_id = part.key if seen[part.key] == 1 else f"{part.key}-{seen[part.key]}"
         text = part.written.text.strip()
-        found.append({
-            "index": index, "id": section_id, "key": part.key, "text": text, "word_count": len(words(text)),
-            "source": {"paragraphs": [part.section.paragraph, part.section.paragraph]}, "model": part.written.model_used,
-        })  # fmt: skip
+        found.append(
+            {
+                "index": index,
+                "id": section_id,
+                "key": part.key,
+                "text": text,
+                "word_count": len(words(text)),
+                "source": {"paragraphs": [part.section.paragraph, part.section.paragraph]},
+                "model": part.written.model_used,
+            }
+        )
     return found
 
 
@@ -57,8 +64,14 @@ def reusable(previous: list[DerivedBlob], style: str) -> dict[str, Written]:
         if blob.data.get("style", "creative") != style:
             continue
         for section in blob.data.get("sections") or []:
-            if isinstance(section, dict) and isinstance(section.get("key"), str) and isinstance(section.get("text"), str):
-                found[section["key"]] = Written(text=section["text"], model_used=str(section.get("model") or ""), tokens_used=0)
+            if (
+                isinstance(section, dict)
+                and isinstance(section.get("key"), str)
+                and isinstance(section.get("text"), str)
+            ):
+                found[section["key"]] = Written(
+                    text=section["text"], model_used=str(section.get("model") or ""), tokens_used=0
+                )
     return found
 
 
@@ -86,12 +99,19 @@ class TextExpansion:
         reuse = reusable(await self.store.for_parent(source.user_id, source.id), style)
         user = source.user_id
         expansion = await self.expander.expand(
-            content, style, progress, reuse=lambda key: reuse.get(key) or self._remembered.get((user, key)),
+            content,
+            style,
+            progress,
+            reuse=lambda key: reuse.get(key) or self._remembered.get((user, key)),
             remember=lambda key, written: self._remembered.__setitem__((user, key), written),
-        )  # fmt: skip
+        )
         analysis = analyse(expansion.text)
         ratio = len(words(expansion.text)) / max(1, len(words(content)))
-        title = metadata.get("title") if isinstance(metadata, dict) and metadata.get("title") else f"Expanded: {source.title or source.id}"
+        title = (
+            metadata.get("title")
+            if isinstance(metadata, dict) and metadata.get("title")
+            else f"Expanded: {source.title or source.id}"
+        )
         data = {
             "original": content,
             "expanded": expansion.text,

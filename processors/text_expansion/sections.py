@@ -57,10 +57,12 @@ def split(text: str, max_words: int) -> list[Section]:
         parts, origins = [text.strip()], [1]
     return [
         Section(
-            index=i, text=part,
+            index=i,
+            text=part,
             before=_last_words(parts[i - 1]) if i > 0 else "",
-            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "", paragraph=origins[i],
-        )  # fmt: skip
+            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "",
+            paragraph=origins[i],
+        )
         for i, part in enumerate(parts)
     ]
 

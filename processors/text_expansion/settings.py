@@ -13,7 +13,9 @@ from .expander import Limits
 
 PREFIX = "TEXT_EXPANSION"
 DEFAULT_PORT = 8012
-DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27817/?directConnection=true&retryWrites=false"  # the embedded server (compose/backing.py)
+DEFAULT_MONGO_URL = (
+    "mongodb://127.0.0.1:27817/?directConnection=true&retryWrites=false"  # the embedded server (compose/backing.py)
+)
 
 
 @dataclass(frozen=True, kw_only=True)

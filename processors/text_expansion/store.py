@@ -83,7 +83,10 @@ class ExpandedTextStore:
         return [_blob(d) for d in await cursor.to_list(limit)]
 
     async def for_parent(self, user_id: str, parent_id: str) -> list[DerivedBlob]:
-        return [_blob(d) for d in await self._collection.find({"user_id": user_id, "parent_blob_id": parent_id}).to_list(None)]
+        return [
+            _blob(d)
+            for d in await self._collection.find({"user_id": user_id, "parent_blob_id": parent_id}).to_list(None)
+        ]
 
     async def delete(self, user_id: str, ids: list[str]) -> int:
         if not ids:

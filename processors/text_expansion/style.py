@@ -10,7 +10,9 @@ _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _VOWELS = re.compile(r"[aeiouy]+")
 _CONTRACTION = re.compile(r"\b\w+'(?:s|t|re|ve|ll|d|m)\b", re.I)
-FORMAL_MARKERS = frozenset("therefore however moreover furthermore thus accordingly consequently nevertheless whereas hence".split())
+FORMAL_MARKERS = frozenset(
+    "therefore however moreover furthermore thus accordingly consequently nevertheless whereas hence".split()
+)
 FIGURATIVE_MARKERS = frozenset("like as if though seemed glow shadow silver gold whisper breath light dark".split())
 
 

@@ -6,8 +6,8 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx2
@@ -152,9 +152,14 @@ class OpenAIWriter:
         if not self.streaming:
             try:
                 reply = await chat(
-                    self._client, self._model, system=SYSTEM_PROMPT.format(guide=STYLE_GUIDES.get(style, STYLE_GUIDES["creative"])),
-                    user=section.text, refused="the draft", context=self.context(section), temperature=0.8,
-                )  # fmt: skip
+                    self._client,
+                    self._model,
+                    system=SYSTEM_PROMPT.format(guide=STYLE_GUIDES.get(style, STYLE_GUIDES["creative"])),
+                    user=section.text,
+                    refused="the draft",
+                    context=self.context(section),
+                    temperature=0.8,
+                )
             except PermanentError:
                 raise
             except ProviderError as exc:
@@ -167,7 +172,11 @@ class OpenAIWriter:
             # Events are read here with msgspec: building the client's typed model of each token
             # took most of text expansion's processor time (py-spy, `bench/day`).
             async with self._client.chat.completions.with_streaming_response.create(
-                model=self._model, messages=messages, stream=True, stream_options={"include_usage": True}, temperature=0.8,
+                model=self._model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=0.8,
             ) as response:  # leaving it early (a cancellation) closes the connection: the provider stops
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):

@@ -26,7 +26,9 @@ DOWNLOADS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) /
 @pytest.fixture(scope="session")
 def paced() -> Iterator[Stack]:
     """A stack whose offline expander writes at a reading pace, so that streaming can be watched."""
-    with running_stack(STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND="80", STUDIO_PROCESSORS="text-expansion,book-compiler,summary") as stack:
+    with running_stack(
+        STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND="80", STUDIO_PROCESSORS="text-expansion,book-compiler,summary"
+    ) as stack:
         yield stack
 
 
@@ -37,8 +39,16 @@ def launch() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    options.add_experimental_option("prefs", {"download.default_directory": str(DOWNLOADS), "download.prompt_for_download": False})
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"):
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(DOWNLOADS), "download.prompt_for_download": False}
+    )
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--disable-gpu",
+    ):
         options.add_argument(argument)
     browser = webdriver.Chrome(options=options, service=Service(driver))
     browser.implicitly_wait(0)
@@ -85,6 +95,7 @@ def axe(browser: webdriver.Chrome) -> list[dict[str, Any]]:
     browser.execute_script(AXE.read_text())
     result = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations)).catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations))"
+        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
     )
     return [v for v in result if v.get("impact") in ("serious", "critical")]

@@ -27,7 +27,9 @@ def titles(browser: webdriver.Chrome) -> list[str]:
     return [c.find_element(By.TAG_NAME, "h3").text for c in browser.find_elements(By.CSS_SELECTOR, ".card")]
 
 
-def test_two_devices_stay_in_sync(browser: webdriver.Chrome, second_browser: webdriver.Chrome, paced: Stack, user_id: str) -> None:
+def test_two_devices_stay_in_sync(
+    browser: webdriver.Chrome, second_browser: webdriver.Chrome, paced: Stack, user_id: str
+) -> None:
     for device in (browser, second_browser):
         device.get(sign_in_link(paced, user_id))
         until(device, lambda d=device: status(d) == "live", "a live socket")
@@ -46,8 +48,16 @@ def test_the_page_recovers_when_the_gateway_is_killed(browser: webdriver.Chrome,
     assert "Connection lost" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     screenshot(browser, "connection-lost")
     # The supervisor starts a new gateway; the page finds it by itself and catches up.
-    until(browser, lambda: not pid_alive(gateway) and paced.refresh()["services"]["gateway"]["pid"] != gateway, "a new gateway", timeout=60)
-    call_when_up = lambda: call(paced, user_id, "POST", f"/api/v1/users/{user_id}/books", {"title": "Written while it was away"})  # noqa: E731
+    until(
+        browser,
+        lambda: not pid_alive(gateway) and paced.refresh()["services"]["gateway"]["pid"] != gateway,
+        "a new gateway",
+        timeout=60,
+    )
+
+    def call_when_up() -> object:
+        return call(paced, user_id, "POST", f"/api/v1/users/{user_id}/books", {"title": "Written while it was away"})
+
     until(browser, call_when_up, "the gateway answering", timeout=60)
     until(browser, lambda: status(browser) == "live", "live again", timeout=60)
     until(browser, lambda: "Written while it was away" in titles(browser), "what happened meanwhile")

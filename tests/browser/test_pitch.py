@@ -12,18 +12,33 @@ from .conftest import DOWNLOADS, axe, screenshot, sign_in_link
 from .test_dashboard import until
 
 
-def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(browser: webdriver.Chrome, stack: Stack, user_id: str) -> None:
+def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(
+    browser: webdriver.Chrome, stack: Stack, user_id: str
+) -> None:
     schema = call(stack, user_id, "GET", "/api/v1/schemas/pitch-input-v1")["schema"]
     browser.get(sign_in_link(stack, user_id, "/pitches/new"))
     until(browser, lambda: browser.find_element(By.ID, "field-title"), "the form")
-    fields = {e.get_attribute("name") for e in browser.find_elements(By.CSS_SELECTOR, "form input[id^=field-], form textarea[id^=field-], form select[id^=field-]")}
+    fields = {
+        e.get_attribute("name")
+        for e in browser.find_elements(
+            By.CSS_SELECTOR, "form input[id^=field-], form textarea[id^=field-], form select[id^=field-]"
+        )
+    }
     assert fields == set(schema["properties"]), "a field for every property the registry serves"
 
     browser.find_element(By.ID, "field-title").send_keys("The Lighthouse Keeper")
     browser.find_element(By.ID, "field-logline").send_keys("Too short")  # under the schema's 10... it is 9
     browser.find_element(By.ID, "field-comparables").send_keys("The Essex Serpent\nThe Lamplighters")
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Build the pitch']").click()
-    logline = until(browser, lambda: browser.find_element(By.ID, "field-logline") if browser.find_element(By.ID, "field-logline").get_attribute("aria-invalid") == "true" else None, "the error at its field")
+    logline = until(
+        browser,
+        lambda: (
+            browser.find_element(By.ID, "field-logline")
+            if browser.find_element(By.ID, "field-logline").get_attribute("aria-invalid") == "true"
+            else None
+        ),
+        "the error at its field",
+    )
     error = browser.find_element(By.ID, "field-logline-error")
     assert error.text and logline.get_attribute("aria-describedby") == "field-logline-error"
     assert browser.switch_to.active_element == logline, "focus goes to the field to fix"
@@ -31,12 +46,27 @@ def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(browser: webdriver.C
 
     logline.send_keys(": a young archivist inherits a lighthouse and a ledger of ships that never came home.")
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Build the pitch']").click()
-    until(browser, lambda: "/pitches/" in browser.current_url and not browser.current_url.endswith("/new"), "the saved notes' page")
-    until(browser, lambda: "The hook" in browser.find_element(By.CSS_SELECTOR, ".built").text, "the built pitch", timeout=30)
+    until(
+        browser,
+        lambda: "/pitches/" in browser.current_url and not browser.current_url.endswith("/new"),
+        "the saved notes' page",
+    )
+    until(
+        browser,
+        lambda: "The hook" in browser.find_element(By.CSS_SELECTOR, ".built").text,
+        "the built pitch",
+        timeout=30,
+    )
     screenshot(browser, "pitch")
     assert axe(browser) == []
     for old in DOWNLOADS.glob("the-lighthouse-keeper-pitch.pdf"):
         old.unlink()
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Download PDF']").click()
-    path = until(browser, lambda: next(iter(DOWNLOADS.glob("the-lighthouse-keeper-pitch.pdf")), None), "the downloaded one-pager")
-    until(browser, lambda: path.read_bytes().startswith(b"%PDF") and path.read_bytes().rstrip().endswith(b"%%EOF"), "the whole PDF")
+    path = until(
+        browser, lambda: next(iter(DOWNLOADS.glob("the-lighthouse-keeper-pitch.pdf")), None), "the downloaded one-pager"
+    )
+    until(
+        browser,
+        lambda: path.read_bytes().startswith(b"%PDF") and path.read_bytes().rstrip().endswith(b"%%EOF"),
+        "the whole PDF",
+    )

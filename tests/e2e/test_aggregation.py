@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 import pytest
+from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from compose.fake_openai import FakeProvider, ThreadedProvider
@@ -24,8 +24,8 @@ from compose.harness import ServiceProcess, Stack, free_port, running_stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from ..sockets import Socket
 from ..integration.waiting import eventually
+from ..sockets import Socket
 
 EXPANSIONS_DB = "studio_text_expansion_aggregation"
 
@@ -40,15 +40,22 @@ def provider() -> Iterator[ThreadedProvider]:
 @pytest.fixture(scope="module")
 def agg(provider: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ServiceProcess]]:
     settings = {
-        "STUDIO_PROCESSORS": "book-compiler", "STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS": "1",
-        "STUDIO_PROCESSOR_MAX_DELIVER": "100", "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
-    }  # fmt: skip
+        "STUDIO_PROCESSORS": "book-compiler",
+        "STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS": "1",
+        "STUDIO_PROCESSOR_MAX_DELIVER": "100",
+        "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
+    }
     with running_stack(**settings) as stack:
         expansion = ServiceProcess.text_expansion(
-            stack, EXPANSIONS_DB, Path(tmp_path_factory.mktemp("agg")),
-            STUDIO_OPENAI_API_KEY="test", STUDIO_OPENAI_BASE_URL=provider.url, STUDIO_OPENAI_MAX_RETRIES="0",
-            STUDIO_PROCESSOR_MAX_DELIVER="100", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
-        )  # fmt: skip
+            stack,
+            EXPANSIONS_DB,
+            Path(tmp_path_factory.mktemp("agg")),
+            STUDIO_OPENAI_API_KEY="test",
+            STUDIO_OPENAI_BASE_URL=provider.url,
+            STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_PROCESSOR_MAX_DELIVER="100",
+            STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
+        )
         expansion.start()
         expansion.wait_ready()
         yield stack, expansion
@@ -68,12 +75,16 @@ async def write_book(client: aiohttp.ClientSession, user_id: str, book_id: str, 
         assert r.status == 201
     ids = []
     for n in range(chapters, 0, -1):
-        async with client.post("/api/v1/blobs", json=draft(book_id, n, f"Chapter {n} opens on the harbour at dusk.")) as r:
+        async with client.post(
+            "/api/v1/blobs", json=draft(book_id, n, f"Chapter {n} opens on the harbour at dusk.")
+        ) as r:
             ids.append((await r.json())["id"])
     return ids[::-1]
 
 
-async def view(client: aiohttp.ClientSession, user_id: str, book_id: str, **headers: str) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
+async def view(
+    client: aiohttp.ClientSession, user_id: str, book_id: str, **headers: str
+) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
     async with client.get(f"/api/v1/users/{user_id}/books/{book_id}", headers=headers) as response:
         assert response.status == 200, await response.text()
         return await response.json(), response
@@ -85,8 +96,9 @@ async def settled(stack: Stack, client: aiohttp.ClientSession, user_id: str, boo
     body, _ = await eventually(
         lambda: view(client, user_id, book_id, **{"Cache-Control": "no-cache"}),
         lambda v: all(c["status"] == "ok" for c in v[0]["chapters"]),
-        timeout=30, what="every chapter expanded",
-    )  # fmt: skip
+        timeout=30,
+        what="every chapter expanded",
+    )
     seen = -1.0
     while (now := await events_seen(stack, client)) != seen:
         seen = now
@@ -97,7 +109,9 @@ async def settled(stack: Stack, client: aiohttp.ClientSession, user_id: str, boo
 async def events_seen(stack: Stack, client: aiohttp.ClientSession) -> float:
     async with client.get("/metrics", headers=stack.metrics_headers) as response:
         text = await response.text()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("studio_gateway_events_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("studio_gateway_events_total{")
+    )
 
 
 async def upstream_calls(stack: Stack) -> dict[str, float]:
@@ -145,14 +159,14 @@ async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_sour
 async def test_a_frozen_store_costs_its_deadline_and_is_used_again_when_thawed(
     agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
 ) -> None:
-    stack, expansion = agg
+    _, expansion = agg
     await write_book(client, user_id, "frozen", 3)
     await settled(agg[0], client, user_id, "frozen")
     assert expansion.process is not None
     os.kill(expansion.process.pid, signal.SIGSTOP)
     try:
         started = time.perf_counter()
-        body, response = await view(client, user_id, "frozen", **{"Cache-Control": "no-cache"})
+        body, _ = await view(client, user_id, "frozen", **{"Cache-Control": "no-cache"})
         elapsed = time.perf_counter() - started
         assert elapsed < 1.0, "within the request's budget"
         assert [c["status"] for c in body["chapters"]] == ["unavailable"] * 3
@@ -171,22 +185,32 @@ async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
     await settled(agg[0], client, user_id, "stale")
     provider.provider.down = True
     try:
-        async with client.put(f"/api/v1/blobs/{drafts[1]}", json={"data": draft("stale", 2, "A new second chapter, longer.")["data"]}) as r:
+        async with client.put(
+            f"/api/v1/blobs/{drafts[1]}", json={"data": draft("stale", 2, "A new second chapter, longer.")["data"]}
+        ) as r:
             assert r.status == 200
         body, _ = await eventually(
-            lambda: view(client, user_id, "stale"), lambda v: v[0]["chapters"][1]["draft"]["version"] == 2, what="the edit seen"
+            lambda: view(client, user_id, "stale"),
+            lambda v: v[0]["chapters"][1]["draft"]["version"] == 2,
+            what="the edit seen",
         )
         assert [c["status"] for c in body["chapters"]] == ["ok", "stale"]
         assert body["chapters"][1]["expanded"]["source_version"] == 1
         # A chapter written while the provider is down waits for its expansion: pending.
         async with client.post("/api/v1/blobs", json=draft("stale", 3, "A third chapter, still to be expanded.")) as r:
             assert r.status == 201
-        body, _ = await eventually(lambda: view(client, user_id, "stale"), lambda v: len(v[0]["chapters"]) == 3, what="chapter 3")
+        body, _ = await eventually(
+            lambda: view(client, user_id, "stale"), lambda v: len(v[0]["chapters"]) == 3, what="chapter 3"
+        )
         assert body["chapters"][2]["status"] == "pending" and body["chapters"][2]["expanded"] is None
         async with client.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "stale"}) as r:
             listing = await r.json()
         statuses = {b["chapter"]: [(d["processor"], d["status"]) for d in b["derived"]] for b in listing["blobs"]}
-        assert statuses == {1: [("text-expansion", "ok")], 2: [("text-expansion", "stale")], 3: [("text-expansion", "pending")]}
+        assert statuses == {
+            1: [("text-expansion", "ok")],
+            2: [("text-expansion", "stale")],
+            3: [("text-expansion", "pending")],
+        }
         first = next(b for b in listing["blobs"] if b["chapter"] == 1)
         assert first["derived"][0]["data"]["original"] == first["data"]["content"]
         assert set(listing["sources"]) == {"index", "text-expansion"} and listing["errors"] == []
@@ -209,7 +233,9 @@ async def test_a_dangling_index_entry_is_missing_and_repaired(
         await mongo.close()
     body, _ = await view(client, user_id, "lost", **{"Cache-Control": "no-cache"})
     assert [c["status"] for c in body["chapters"]] == ["missing", "ok"]
-    assert body["errors"] == [{"source": "text-expansion", "status": "missing", "detail": body["errors"][0]["detail"], "ids": [lost]}]
+    assert body["errors"] == [
+        {"source": "text-expansion", "status": "missing", "detail": body["errors"][0]["detail"], "ids": [lost]}
+    ]
     repaired = await settled(agg[0], client, user_id, "lost")
     assert repaired["chapters"][0]["expanded"]["id"] == lost  # made again, under the same id
 
@@ -222,7 +248,11 @@ async def test_the_cache_follows_every_kind_of_event(
 
     async def cached_then(change: Any, seen: Any, what: str) -> None:
         # Only a complete view is cached: a chapter still pending after the last step is not yet.
-        await eventually(lambda: view(client, user_id, "cached"), lambda v: v[1].headers["X-Cache"] == "hit", what=f"cached before {what}")
+        await eventually(
+            lambda: view(client, user_id, "cached"),
+            lambda v: v[1].headers["X-Cache"] == "hit",
+            what=f"cached before {what}",
+        )
         await change()
         await eventually(lambda: view(client, user_id, "cached"), lambda v: seen(v[0]), what=what)
 
@@ -234,7 +264,9 @@ async def test_the_cache_follows_every_kind_of_event(
     await cached_then(lambda: asyncio.sleep(0), lambda v: v["chapters"][1]["status"] == "ok", "derived")
 
     async def edit() -> None:
-        async with client.put(f"/api/v1/blobs/{drafts[0]}", json={"data": draft("cached", 1, "An edited opening.")["data"]}) as r:
+        async with client.put(
+            f"/api/v1/blobs/{drafts[0]}", json={"data": draft("cached", 1, "An edited opening.")["data"]}
+        ) as r:
             assert r.status == 200
 
     await cached_then(edit, lambda v: v["chapters"][0]["draft"]["version"] == 2, "updated")
@@ -279,7 +311,9 @@ async def test_fifty_identical_requests_share_one_fan_out(
     assert len({str(b) for b, _ in answers}) == 1
 
 
-async def test_another_users_book_is_not_found(agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str) -> None:
+async def test_another_users_book_is_not_found(
+    agg: tuple[Stack, ServiceProcess], client: aiohttp.ClientSession, user_id: str
+) -> None:
     stack, _ = agg
     await write_book(client, user_id, "private", 1)
     headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], 'someone-else')}"}
@@ -307,7 +341,12 @@ class SlowStore:
             await asyncio.sleep(0.08)
             async with aiohttp.ClientSession() as session:
                 async with session.request(
-                    request.method, self.target + request.path_qs, data=body, headers={k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+                    request.method,
+                    self.target + request.path_qs,
+                    data=body,
+                    headers={
+                        k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")
+                    },
                 ) as response:
                     payload = await response.read()
                     return web.Response(status=response.status, body=payload, content_type=response.content_type)
@@ -357,7 +396,9 @@ async def test_a_slow_saturated_store_under_load_gives_complete_answers_or_503s_
 
             async def reader(book: str) -> None:
                 while time.monotonic() < deadline:
-                    async with client.get(f"/api/v1/users/{user_id}/books/{book}", headers={"Cache-Control": "no-cache"}) as response:
+                    async with client.get(
+                        f"/api/v1/users/{user_id}/books/{book}", headers={"Cache-Control": "no-cache"}
+                    ) as response:
                         if response.status == 503:
                             assert response.headers["Retry-After"].isdigit()
                             assert (await response.json())["type"].endswith("overloaded")
@@ -380,5 +421,5 @@ async def test_a_slow_saturated_store_under_load_gives_complete_answers_or_503s_
             metrics = await response.text()
     assert 'studio_gateway_source_limit{source="text-expansion"}' in metrics
     assert 'studio_gateway_source_queued{source="text-expansion"}' in metrics
-    assert 'studio_gateway_shed_total{source=' in metrics or outcomes["shed"] == 0
+    assert "studio_gateway_shed_total{source=" in metrics or outcomes["shed"] == 0
     print(f"slow store under 16 readers for 4 s: {outcomes}")

@@ -34,7 +34,10 @@ async def test_every_service_keeps_its_metrics_to_the_scrape_token_and_names_no_
                 assert (response.status, response.headers["WWW-Authenticate"]) == (401, "Bearer"), name
                 assert_plain(response, name)
             async with session.get(base + "/metrics", headers={"Authorization": "Bearer " + "x" * 40}) as response:
-                assert (response.status, response.headers["WWW-Authenticate"]) == (401, 'Bearer error="invalid_token"'), name
+                assert (response.status, response.headers["WWW-Authenticate"]) == (
+                    401,
+                    'Bearer error="invalid_token"',
+                ), name
             async with session.get(base + "/metrics", headers=stack.metrics_headers) as response:
                 assert response.status == 200 and "studio_http_requests_total" in await response.text(), name
                 assert response.headers["Cache-Control"] == "no-store"
@@ -53,11 +56,17 @@ async def test_every_service_keeps_its_metrics_to_the_scrape_token_and_names_no_
 async def test_authenticated_answers_are_not_stored_and_a_refused_token_is_named(
     stack: Stack, api: aiohttp.ClientSession, user_id: str
 ) -> None:
-    async with api.post("/api/v1/blobs", json=draft("headers", 1, "A chapter whose answers must not be kept by any cache.")) as response:
+    async with api.post(
+        "/api/v1/blobs", json=draft("headers", 1, "A chapter whose answers must not be kept by any cache.")
+    ) as response:
         assert response.status == 201
         assert_plain(response, "POST /api/v1/blobs")
         assert response.headers["Cache-Control"] == "no-store"
-    for path in (f"/api/v1/users/{user_id}/books", f"/api/v1/users/{user_id}/books/headers", f"/api/v1/users/{user_id}/state"):
+    for path in (
+        f"/api/v1/users/{user_id}/books",
+        f"/api/v1/users/{user_id}/books/headers",
+        f"/api/v1/users/{user_id}/state",
+    ):
         async with api.get(path) as response:
             assert response.status == 200, path
             assert_plain(response, path)

@@ -23,7 +23,9 @@ PROBLEM = "application/problem+json"
 
 
 async def chapter(api: aiohttp.ClientSession, user_id: str, book_id: str, **params: str) -> dict[str, Any]:
-    async with api.get(f"/api/v1/users/{user_id}/books/{book_id}", params=params, headers={"Cache-Control": "no-cache"}) as response:
+    async with api.get(
+        f"/api/v1/users/{user_id}/books/{book_id}", params=params, headers={"Cache-Control": "no-cache"}
+    ) as response:
         assert response.status == 200, await response.text()
         return dict((await response.json())["chapters"][0])
 
@@ -33,7 +35,9 @@ def fresh(c: dict[str, Any]) -> bool:
     return all(derived.get(p, {}).get("status") == "ok" for p in ("text-expansion", "summary"))
 
 
-async def summaries_in_store(stack: Stack, internal: aiohttp.ClientSession, user_id: str, ids: list[str]) -> list[dict[str, Any]]:
+async def summaries_in_store(
+    stack: Stack, internal: aiohttp.ClientSession, user_id: str, ids: list[str]
+) -> list[dict[str, Any]]:
     async with internal.post(f"{stack.summary}/blobs/batch", json={"user_id": user_id, "ids": ids}) as response:
         assert response.status == 200
         return list((await response.json())["blobs"])
@@ -55,7 +59,9 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     assert stored[0]["parent_blob_id"] == expansion["id"]  # made from the expansion, not the draft
 
     # Edit: each level is behind until its own recompute lands; the summary never runs ahead.
-    async with api.put(f"/api/v1/blobs/{blob['id']}", json={"data": draft("chained", 1, text + " Then the ice sang.")["data"]}) as response:
+    async with api.put(
+        f"/api/v1/blobs/{blob['id']}", json={"data": draft("chained", 1, text + " Then the ice sang.")["data"]}
+    ) as response:
         assert response.status == 200
     seen: list[tuple[str, str]] = []
 
@@ -64,14 +70,20 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
         seen.append((c["derived"]["text-expansion"]["status"], c["derived"]["summary"]["status"]))
         return c
 
-    second = await eventually(observe, lambda c: fresh(c) and c["derived"]["summary"]["id"] != summary["id"], what="the recomputed chain")
+    second = await eventually(
+        observe, lambda c: fresh(c) and c["derived"]["summary"]["id"] != summary["id"], what="the recomputed chain"
+    )
     assert second["derived"]["text-expansion"]["id"] != expansion["id"]
     stored = await summaries_in_store(stack, internal, user_id, [second["derived"]["summary"]["id"]])
     assert stored[0]["parent_blob_id"] == second["derived"]["text-expansion"]["id"]
     # Whenever the expansion was not yet current, neither was the summary made from it.
     assert all(s != "ok" for e, s in seen if e != "ok"), seen
     # The superseded summary is gone from its store.
-    await eventually(lambda: summaries_in_store(stack, internal, user_id, [summary["id"]]), lambda found: found == [], what="the old summary dropped")
+    await eventually(
+        lambda: summaries_in_store(stack, internal, user_id, [summary["id"]]),
+        lambda found: found == [],
+        what="the old summary dropped",
+    )
 
     # The blob list likewise follows the chain.
     async with api.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "chained"}) as response:
@@ -87,8 +99,14 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     async with api.delete(f"/api/v1/blobs/{blob['id']}") as response:
         assert response.status == 204
     final_summary = second["derived"]["summary"]["id"]
-    await eventually(lambda: summaries_in_store(stack, internal, user_id, [final_summary]), lambda found: found == [], what="the summary deleted")
-    entries = await eventually(lambda: index_entries(internal, user_id), lambda found: not found, what="the index emptied")
+    await eventually(
+        lambda: summaries_in_store(stack, internal, user_id, [final_summary]),
+        lambda found: found == [],
+        what="the summary deleted",
+    )
+    entries = await eventually(
+        lambda: index_entries(internal, user_id), lambda found: not found, what="the index emptied"
+    )
     assert entries == []
 
 
@@ -101,9 +119,14 @@ async def test_a_bad_include_is_a_400(api: aiohttp.ClientSession, user_id: str) 
 
 async def test_a_registration_that_closes_a_cycle_is_refused(stack: Stack, internal: aiohttp.ClientSession) -> None:
     registration = {
-        "id": "cycle-maker", "name": "Cycle maker", "storage_type": "none", "database_name": "none",
-        "input_schema_ids": ["chapter-summary-v1"], "output_schema_id": "text-input-v1", "base_url": "http://127.0.0.1:9",
-    }  # fmt: skip
+        "id": "cycle-maker",
+        "name": "Cycle maker",
+        "storage_type": "none",
+        "database_name": "none",
+        "input_schema_ids": ["chapter-summary-v1"],
+        "output_schema_id": "text-input-v1",
+        "base_url": "http://127.0.0.1:9",
+    }
     async with internal.post("/api/v1/processors", json=registration) as response:
         assert response.status == 409
         problem = await response.json()
@@ -116,19 +139,27 @@ async def test_a_registration_that_closes_a_cycle_is_refused(stack: Stack, inter
 async def test_an_operator_retires_a_processor_and_brings_it_back(
     stack: Stack, api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
 ) -> None:
-    async with api.post("/api/v1/blobs", json=draft("retiring", 1, "The bell rang twice.\n\nNobody came to the door.")) as response:
+    async with api.post(
+        "/api/v1/blobs", json=draft("retiring", 1, "The bell rang twice.\n\nNobody came to the door.")
+    ) as response:
         assert response.status == 201
     await eventually(lambda: chapter(api, user_id, "retiring"), fresh, what="the chain before")
     env = {**os.environ, "STUDIO_INDEX_URL": stack.index, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"]}
     retired = subprocess.run(
-        [sys.executable, "-m", "compose.cli", "processors", "deactivate", "summary"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "compose.cli", "processors", "deactivate", "summary"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     try:
         assert retired.returncode == 0, retired.stderr
         assert retired.stdout.strip() == "summary: retired"
         # Views stop waiting for it: what it made is `retired`, and a view with it is complete.
         before = await eventually(
-            lambda: chapter(api, user_id, "retiring"), lambda c: c["derived"]["summary"]["status"] == "retired", what="retired"
+            lambda: chapter(api, user_id, "retiring"),
+            lambda c: c["derived"]["summary"]["status"] == "retired",
+            what="retired",
         )
         assert before["derived"]["text-expansion"]["status"] == "ok"
         # Its consumers stopped: nobody pulls from its durable consumer any more...
@@ -143,13 +174,25 @@ async def test_an_operator_retires_a_processor_and_brings_it_back(
         finally:
             await nc.drain()
         # ...so a new chapter is expanded, not summarised.
-        async with api.post("/api/v1/blobs", json=draft("retiring-2", 1, "The tide went out.\n\nThe boats lay on their sides.")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft("retiring-2", 1, "The tide went out.\n\nThe boats lay on their sides.")
+        ) as response:
             assert response.status == 201
-        quiet = await eventually(lambda: chapter(api, user_id, "retiring-2"), lambda c: c["derived"]["text-expansion"]["status"] == "ok", what="expanded")
+        quiet = await eventually(
+            lambda: chapter(api, user_id, "retiring-2"),
+            lambda c: c["derived"]["text-expansion"]["status"] == "ok",
+            what="expanded",
+        )
         await asyncio.sleep(1.0)
         quiet = await chapter(api, user_id, "retiring-2")
         assert "summary" not in quiet["derived"], quiet["derived"]
-        listing = subprocess.run([sys.executable, "-m", "compose.cli", "processors", "list"], env=env, capture_output=True, text=True, timeout=60)
+        listing = subprocess.run(
+            [sys.executable, "-m", "compose.cli", "processors", "list"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert any(line.split()[:2] == ["summary", "retired"] for line in listing.stdout.splitlines()), listing.stdout
     finally:
         async with internal.post("/api/v1/processors/summary/activate") as response:

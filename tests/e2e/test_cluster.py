@@ -28,8 +28,8 @@ from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from ..otlp import ReceivedSpan, TraceCollector
 from ..integration.waiting import eventually
+from ..otlp import ReceivedSpan, TraceCollector
 from .test_websocket import Socket
 
 pytestmark = pytest.mark.slow
@@ -48,10 +48,15 @@ def collector() -> Iterator[tuple[TraceCollector, str]]:
 @pytest.fixture(scope="module")
 def cluster(collector: tuple[TraceCollector, str]) -> Iterator[Stack]:
     with running_stack(
-        STUDIO_TOPOLOGY="cluster", STUDIO_PROCESSORS=",".join(PROCESSORS), STUDIO_GATEWAY_PENDING_GRACE_SECONDS="3",
-        STUDIO_PROCESSOR_ACK_WAIT_SECONDS="5", STUDIO_PROCESSOR_MAX_DELIVER="20", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2,0.5,1",
-        STUDIO_OTLP_ENDPOINT=collector[1], STUDIO_OTLP_EXPORT_DELAY_SECONDS="0.2",
-    ) as stack:  # fmt: skip
+        STUDIO_TOPOLOGY="cluster",
+        STUDIO_PROCESSORS=",".join(PROCESSORS),
+        STUDIO_GATEWAY_PENDING_GRACE_SECONDS="3",
+        STUDIO_PROCESSOR_ACK_WAIT_SECONDS="5",
+        STUDIO_PROCESSOR_MAX_DELIVER="20",
+        STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2,0.5,1",
+        STUDIO_OTLP_ENDPOINT=collector[1],
+        STUDIO_OTLP_EXPORT_DELAY_SECONDS="0.2",
+    ) as stack:
         yield stack
 
 
@@ -73,7 +78,9 @@ async def socket_on(session: aiohttp.ClientSession, stack: Stack, gateway: str, 
 
 
 async def create(session: aiohttp.ClientSession, stack: Stack, gateway: str, user: str, book: str, chapter: int) -> str:
-    body = draft(book, chapter, f"Chapter {chapter} of {book}, written through {gateway[-5:]}. The tide turned at dusk.")
+    body = draft(
+        book, chapter, f"Chapter {chapter} of {book}, written through {gateway[-5:]}. The tide turned at dusk."
+    )
     async with session.post(gateway + "/api/v1/blobs", json=body, headers=headers(stack, user)) as response:
         assert response.status == 201, await response.text()
         return str((await response.json())["id"])
@@ -88,7 +95,9 @@ async def test_the_stack_lists_every_node_and_keeps_three_copies_of_each_stream(
     assert info["topology"] == "cluster"
     assert {"nats", "nats-2", "nats-3"} <= set(info) and len(info["nats_url"].split(",")) == 3
     assert len(info["gateways"]) == 2
-    assert {f"{p}{suffix}" for p in PROCESSORS for suffix in ("", "-2")} | {"index", "gateway", "gateway-2"} == set(info["services"])
+    assert {f"{p}{suffix}" for p in PROCESSORS for suffix in ("", "-2")} | {"index", "gateway", "gateway-2"} == set(
+        info["services"]
+    )
     nc = await nats.connect(servers=cluster.nats_url.split(","))
     try:
         js = nc.jetstream()
@@ -106,8 +115,10 @@ async def test_a_socket_on_either_gateway_hears_what_was_written_through_the_oth
     a, b = cluster.gateways
     user, outsider = "cluster-hear", "cluster-outsider"
     on_a, on_b, theirs = (
-        await socket_on(session, cluster, a, user), await socket_on(session, cluster, b, user), await socket_on(session, cluster, b, outsider)
-    )  # fmt: skip
+        await socket_on(session, cluster, a, user),
+        await socket_on(session, cluster, b, user),
+        await socket_on(session, cluster, b, outsider),
+    )
     try:
         through_a = await create(session, cluster, a, user, "heard", 1)
         through_b = await create(session, cluster, b, user, "heard", 2)
@@ -127,7 +138,9 @@ async def test_a_socket_on_either_gateway_hears_what_was_written_through_the_oth
             await socket.close()
 
 
-async def test_a_socket_dropped_from_one_gateway_resumes_on_the_other(cluster: Stack, session: aiohttp.ClientSession) -> None:
+async def test_a_socket_dropped_from_one_gateway_resumes_on_the_other(
+    cluster: Stack, session: aiohttp.ClientSession
+) -> None:
     a, b = cluster.gateways
     user = "cluster-resume"
     first = await socket_on(session, cluster, a, user)
@@ -157,9 +170,10 @@ async def test_one_trace_runs_from_a_draft_written_on_one_gateway_to_its_expansi
     trace_id, caller = secrets.token_hex(16), secrets.token_hex(8)
     try:
         async with session.post(
-            a + "/api/v1/blobs", json=draft("traced", 1, "The lamp was lit at six. Nobody came."),
+            a + "/api/v1/blobs",
+            json=draft("traced", 1, "The lamp was lit at six. Nobody came."),
             headers={**headers(cluster, user), "traceparent": f"00-{trace_id}-{caller}-01"},
-        ) as response:  # fmt: skip
+        ) as response:
             assert response.status == 201, await response.text()
             blob = (await response.json())["id"]
         (expansion,) = await listening.wait_for(derived_from(blob, "text-expansion"), timeout=30)
@@ -170,10 +184,12 @@ async def test_one_trace_runs_from_a_draft_written_on_one_gateway_to_its_expansi
 
     def delivered_on_b(spans: list[ReceivedSpan]) -> bool:
         return any(
-            s.name.startswith("deliver ") and s.instance.endswith(gateway_b)
-            and s.attributes.get("messaging.message.id") == expansion["event_id"] and s.attributes.get("studio.sockets") == 1
+            s.name.startswith("deliver ")
+            and s.instance.endswith(gateway_b)
+            and s.attributes.get("messaging.message.id") == expansion["event_id"]
+            and s.attributes.get("studio.sockets") == 1
             for s in spans
-        )  # fmt: skip
+        )
 
     def parents_of_roots(spans: list[ReceivedSpan]) -> set[str]:
         ids = {s.span_id for s in spans}
@@ -182,16 +198,20 @@ async def test_one_trace_runs_from_a_draft_written_on_one_gateway_to_its_expansi
     # Spans are sent as they end, each service on its own: wait for the last hop and a whole tree.
     received, _ = collector
     spans = await eventually(
-        lambda: asyncio.sleep(0, received.trace(trace_id)), lambda s: delivered_on_b(s) and parents_of_roots(s) == {caller},
-        timeout=30, what="the trace's last hop, and every span's parent",
-    )  # fmt: skip
+        lambda: asyncio.sleep(0, received.trace(trace_id)),
+        lambda s: delivered_on_b(s) and parents_of_roots(s) == {caller},
+        timeout=30,
+        what="the trace's last hop, and every span's parent",
+    )
     by_service = {(s.service, s.name) for s in spans}
     print("\n".join(sorted(f"{service:>15}  {name}" for service, name in by_service)))
     assert ("gateway", "POST /api/v1/blobs") in by_service
     assert ("index", "POST /api/v1/blobs") in by_service
     assert ("index", "publish blob.created.text-input-v1") in by_service
     assert ("text-expansion", "process blob.created.text-input-v1") in by_service
-    assert any(service == "index" and name.startswith("publish blob.created.expanded-text") for service, name in by_service)
+    assert any(
+        service == "index" and name.startswith("publish blob.created.expanded-text") for service, name in by_service
+    )
     # One tree: the gateway's first span is the caller's child, and every other span has its parent in the trace.
     (root,) = [s for s in spans if s.parent_span_id == caller]
     assert (root.service, root.name) == ("gateway", "POST /api/v1/blobs")
@@ -201,7 +221,9 @@ async def handled(session: aiohttp.ClientSession, url: str, processor: str, clus
     """How many messages one processor instance handled to the end (its `processed` outcome; labels come sorted)."""
     async with session.get(url + "/metrics", headers=cluster.metrics_headers) as response:
         text = await response.text()
-    found = re.search(rf'studio_processor_messages_total{{outcome="processed",processor="{processor}"}} ([0-9.e+]+)', text)
+    found = re.search(
+        rf'studio_processor_messages_total{{outcome="processed",processor="{processor}"}} ([0-9.e+]+)', text
+    )
     return float(found.group(1)) if found else 0.0
 
 
@@ -218,7 +240,9 @@ async def test_two_instances_of_a_processor_split_the_work_and_derive_each_draft
 
     async def expansions() -> dict[str, int]:
         async with session.get(
-            cluster.index + "/api/v1/blob-index", params={"user_id": user, "processor_id": "text-expansion", "limit": "500"}, headers=service
+            cluster.index + "/api/v1/blob-index",
+            params={"user_id": user, "processor_id": "text-expansion", "limit": "500"},
+            headers=service,
         ) as response:
             assert response.status == 200, await response.text()
             counts: dict[str, int] = {}
@@ -231,7 +255,9 @@ async def test_two_instances_of_a_processor_split_the_work_and_derive_each_draft
 
     async def shares() -> list[float]:
         # An instance counts a message once it has acked it, a moment after the index has its blob.
-        return [await handled(session, url, "text-expansion", cluster) - b for url, b in zip(instances, before, strict=True)]
+        return [
+            await handled(session, url, "text-expansion", cluster) - b for url, b in zip(instances, before, strict=True)
+        ]
 
     split = await eventually(shares, lambda s: sum(s) >= len(blobs), what="every message counted")
     assert all(share > 0 for share in split), f"each instance's share: {split}"
@@ -268,9 +294,11 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
             gateway = gateways[chapter % 2]
             try:
                 async with session.post(
-                    gateway + "/api/v1/blobs", json=draft(f"fault-{number}", chapter, f"Line {chapter} of loop {number}."),
-                    headers=headers(cluster, user), timeout=timeout,
-                ) as response:  # fmt: skip
+                    gateway + "/api/v1/blobs",
+                    json=draft(f"fault-{number}", chapter, f"Line {chapter} of loop {number}."),
+                    headers=headers(cluster, user),
+                    timeout=timeout,
+                ) as response:
                     if response.status == 201:
                         acknowledged.append((await response.json())["id"])
                     else:
@@ -292,14 +320,25 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
     try:
         # The supervisor brings the node back; it rejoins and catches up with the stream.
         await eventually(
-            lambda: asyncio.sleep(0, cluster.refresh()[victim]), lambda e: e["restarts"] >= 1 and e["pid"] != killed_pid, timeout=60, what="the node restarted"
-        )  # fmt: skip
+            lambda: asyncio.sleep(0, cluster.refresh()[victim]),
+            lambda e: e["restarts"] >= 1 and e["pid"] != killed_pid,
+            timeout=60,
+            what="the node restarted",
+        )
         caught_up = await eventually(
             lambda: stream_state(cluster.nats_url),
-            lambda s: s.cluster is not None and len(s.cluster.replicas or []) == 2 and all(r.current and not r.lag for r in s.cluster.replicas),
-            timeout=60, what="every replica current",
-        )  # fmt: skip
-        print(f"stream leader now {caught_up.cluster.leader}; replicas {[(r.name, r.current, r.lag) for r in caught_up.cluster.replicas]}")
+            lambda s: (
+                s.cluster is not None
+                and len(s.cluster.replicas or []) == 2
+                and all(r.current and not r.lag for r in s.cluster.replicas)
+            ),
+            timeout=60,
+            what="every replica current",
+        )
+        print(
+            f"stream leader now {caught_up.cluster.leader}; "
+            f"replicas {[(r.name, r.current, r.lag) for r in caught_up.cluster.replicas]}"
+        )
 
         # Every acknowledged write is there, its event reached both processors, and the socket heard it.
         service = {"Authorization": f"Bearer {cluster.secrets['service_token']}"}
@@ -309,7 +348,9 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
             found: dict[str, dict[str, str]] = {}
             for number in range(WRITE_LOOPS):
                 async with session.get(
-                    cluster.index + "/api/v1/blob-index", params={"user_id": user, "book_id": f"fault-{number}", "limit": "500"}, headers=service
+                    cluster.index + "/api/v1/blob-index",
+                    params={"user_id": user, "book_id": f"fault-{number}", "limit": "500"},
+                    headers=service,
                 ) as response:
                     assert response.status == 200, await response.text()
                     entries = (await response.json())["entries"]
@@ -330,7 +371,9 @@ async def test_kill_9_of_a_nats_node_during_writes_through_both_gateways_loses_n
                     assert response.status == 200, f"acknowledged {blob} missing through {gateway}"
         assert all(len([d for d in done[b].values()]) == 1 for b in acknowledged), "a draft derived twice"
         await listening.wait_for(
-            lambda m: m["type"] == "blob.created" and m["blob_id"] in set(acknowledged), count=len(acknowledged), timeout=30
+            lambda m: m["type"] == "blob.created" and m["blob_id"] in set(acknowledged),
+            count=len(acknowledged),
+            timeout=30,
         )
     finally:
         await listening.close()
@@ -367,9 +410,12 @@ async def test_a_writer_reads_their_write_through_the_other_gateway_with_its_con
 
 
 @pytest.mark.parametrize("token", ["soon", "-1", "1e3", "12a", "9" * 17, "1" * 16 + "0"])
-async def test_a_malformed_consistency_token_is_a_400_problem(cluster: Stack, session: aiohttp.ClientSession, token: str) -> None:
+async def test_a_malformed_consistency_token_is_a_400_problem(
+    cluster: Stack, session: aiohttp.ClientSession, token: str
+) -> None:
     async with session.get(
-        f"{cluster.gateways[1]}/api/v1/users/cluster-bad/books/any", headers={**headers(cluster, "cluster-bad"), "Studio-Consistency": token}
+        f"{cluster.gateways[1]}/api/v1/users/cluster-bad/books/any",
+        headers={**headers(cluster, "cluster-bad"), "Studio-Consistency": token},
     ) as response:
         assert response.status == 400
         assert response.content_type == "application/problem+json"

@@ -35,10 +35,12 @@ FAULTS = (("index", 3.0), ("text-expansion", 8.0), ("nats", 13.0))
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Stack]:
     with running_stack(
-        STUDIO_PROCESSORS="text-expansion", STUDIO_GATEWAY_PENDING_GRACE_SECONDS="3",
-        STUDIO_PROCESSOR_ACK_WAIT_SECONDS="3", STUDIO_PROCESSOR_MAX_DELIVER="20",
+        STUDIO_PROCESSORS="text-expansion",
+        STUDIO_GATEWAY_PENDING_GRACE_SECONDS="3",
+        STUDIO_PROCESSOR_ACK_WAIT_SECONDS="3",
+        STUDIO_PROCESSOR_MAX_DELIVER="20",
         STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2,0.5,1",
-    ) as stack:  # fmt: skip
+    ) as stack:
         yield stack
 
 
@@ -59,7 +61,9 @@ async def writer(stack: Stack, number: int, user: str, ledger: Ledger, until: fl
     book = f"book-{number}"
     chapter = 0
     timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as api:
+    async with aiohttp.ClientSession(
+        base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+    ) as api:
         for _ in range(MAX_OPS_PER_WRITER):
             if time.monotonic() > until:
                 return
@@ -86,7 +90,10 @@ async def writer(stack: Stack, number: int, user: str, ledger: Ledger, until: fl
                             ledger.refused += 1
                             continue
                         current = await response.json()
-                    body = {"data": {**current["data"], "content": f"Edited {version + 1} by writer {number}."}, "version": version}
+                    body = {
+                        "data": {**current["data"], "content": f"Edited {version + 1} by writer {number}."},
+                        "version": version,
+                    }
                     async with api.put(f"/api/v1/blobs/{blob}", json=body) as response:
                         if response.status == 200:
                             ledger.live[blob] = (user, book, version + 1)
@@ -97,7 +104,9 @@ async def writer(stack: Stack, number: int, user: str, ledger: Ledger, until: fl
                             ledger.refused += 1
                 else:
                     chapter += 1
-                    async with api.post("/api/v1/blobs", json=draft(book, chapter, content=f"Chapter {chapter} of writer {number}.")) as response:
+                    async with api.post(
+                        "/api/v1/blobs", json=draft(book, chapter, content=f"Chapter {chapter} of writer {number}.")
+                    ) as response:
                         if response.status == 201:
                             ledger.live[(await response.json())["id"]] = (user, book, 1)
                             ledger.acknowledged += 1
@@ -132,12 +141,18 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
     )
     assert killed == ["index", "text-expansion", "nats"]
     assert ledger.acknowledged > 50, ledger
-    print(f"writes acknowledged {ledger.acknowledged}, not acknowledged {ledger.refused}, uncertain {len(ledger.uncertain)}, "
-          f"live drafts {len(ledger.live)}, acknowledged deletes {len(ledger.deleted)}")
+    print(
+        f"writes acknowledged {ledger.acknowledged}, not acknowledged {ledger.refused}, "
+        f"uncertain {len(ledger.uncertain)}, "
+        f"live drafts {len(ledger.live)}, acknowledged deletes {len(ledger.deleted)}"
+    )
 
     def restarted() -> bool:
         info = stack.refresh()
-        return all(info["services"][n]["restarts"] >= 1 for n in ("index", "text-expansion")) and info["nats"]["restarts"] >= 1
+        return (
+            all(info["services"][n]["restarts"] >= 1 for n in ("index", "text-expansion"))
+            and info["nats"]["restarts"] >= 1
+        )
 
     deadline = time.monotonic() + 60
     while not restarted():
@@ -148,7 +163,9 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
     async with aiohttp.ClientSession(headers=service) as internal:
 
         async def index_entries(user: str, parent: str) -> list[dict[str, Any]]:
-            async with internal.get(f"{stack.index}/api/v1/blob-index", params={"user_id": user, "parent_id": parent}) as response:
+            async with internal.get(
+                f"{stack.index}/api/v1/blob-index", params={"user_id": user, "parent_id": parent}
+            ) as response:
                 assert response.status == 200
                 return list((await response.json())["entries"])
 
@@ -171,7 +188,8 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
                 token = issue_token(stack.secrets["jwt_secret"], users[number % 2])
                 async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api:
                     async with api.get(
-                        f"{stack.gateway}/api/v1/users/{users[number % 2]}/books/book-{number}", headers={"Cache-Control": "no-cache"}
+                        f"{stack.gateway}/api/v1/users/{users[number % 2]}/books/book-{number}",
+                        headers={"Cache-Control": "no-cache"},
                     ) as response:
                         if response.status == 404:
                             continue
@@ -184,10 +202,13 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
 
         # At rest: every live chapter's expansion is there and current (pending ones were asked again).
         settled = await eventually(
-            views, lambda found: found is not None and all(c["status"] == "ok" for c in found.values()), timeout=90, what="every chapter expanded"
+            views,
+            lambda found: found is not None and all(c["status"] == "ok" for c in found.values()),
+            timeout=90,
+            what="every chapter expanded",
         )
         # 0 acknowledged writes lost (creates and edits), 0 acknowledged deletes undone.
-        for blob, (user, book, version) in ledger.live.items():
+        for blob, (_, _, version) in ledger.live.items():
             if blob in ledger.uncertain:
                 continue
             assert blob in settled, f"acknowledged draft {blob} is not in its book"
@@ -217,8 +238,10 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
     user = "fault-deletes"
     token = issue_token(stack.secrets["jwt_secret"], user)
     service = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
-    async with aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}) as api, \
-            aiohttp.ClientSession(headers=service) as internal:  # fmt: skip
+    async with (
+        aiohttp.ClientSession(base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}) as api,
+        aiohttp.ClientSession(headers=service) as internal,
+    ):
         drafts = []
         for chapter in range(1, 49):
             async with api.post("/api/v1/blobs", json=draft("doomed", chapter)) as response:
@@ -226,7 +249,9 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
                 drafts.append((await response.json())["id"])
 
         async def expanded() -> int:
-            async with internal.get(f"{stack.index}/api/v1/blob-index", params={"user_id": user, "processor_id": "text-expansion"}) as response:
+            async with internal.get(
+                f"{stack.index}/api/v1/blob-index", params={"user_id": user, "processor_id": "text-expansion"}
+            ) as response:
                 return len((await response.json())["entries"])
 
         await eventually(expanded, lambda n: n == 48, timeout=60, what="48 expansions")
@@ -255,17 +280,30 @@ async def test_kill_9_of_the_index_in_the_middle_of_48_deletes_leaves_none_half_
             for blob in drafts:
                 async with api.get(f"/api/v1/blobs/{blob}") as response:
                     status = response.status
-                async with internal.get(f"{stack.index}/api/v1/blob-index", params={"user_id": user, "parent_id": blob}) as response:
+                async with internal.get(
+                    f"{stack.index}/api/v1/blob-index", params={"user_id": user, "parent_id": blob}
+                ) as response:
                     entries = len((await response.json())["entries"]) if response.status == 200 else -1
-                async with internal.get(f"{stack.text_expansion}/users/{user}/blobs", params={"limit": "500"}) as response:
-                    copies = sum(1 for b in (await response.json())["blobs"] if b["parent_blob_id"] == blob) if response.status == 200 else -1
+                async with internal.get(
+                    f"{stack.text_expansion}/users/{user}/blobs", params={"limit": "500"}
+                ) as response:
+                    copies = (
+                        sum(1 for b in (await response.json())["blobs"] if b["parent_blob_id"] == blob)
+                        if response.status == 200
+                        else -1
+                    )
                 found[blob] = (status, entries, copies)
             return found
 
         whole = {(200, 1, 1), (404, 0, 0)}
-        at_rest = await eventually(state, lambda s: all(v in whole for v in s.values()), timeout=60, what="every draft whole or gone")
-        for blob, status in zip(drafts, statuses):
+        at_rest = await eventually(
+            state, lambda s: all(v in whole for v in s.values()), timeout=60, what="every draft whole or gone"
+        )
+        for blob, status in zip(drafts, statuses, strict=True):
             if status == 204:
                 assert at_rest[blob] == (404, 0, 0), f"an acknowledged delete of {blob} is undone: {at_rest[blob]}"
-        print(f"deletes acknowledged {statuses.count(204)}, refused {len(statuses) - statuses.count(204)}; "
-              f"at rest {sum(v == (404, 0, 0) for v in at_rest.values())} gone, {sum(v == (200, 1, 1) for v in at_rest.values())} whole")
+        print(
+            f"deletes acknowledged {statuses.count(204)}, refused {len(statuses) - statuses.count(204)}; "
+            f"at rest {sum(v == (404, 0, 0) for v in at_rest.values())} gone, "
+            f"{sum(v == (200, 1, 1) for v in at_rest.values())} whole"
+        )

@@ -35,10 +35,30 @@ PITCHES_EXPORTED = 4
 # Control characters a word processor pastes (and others): accepted text must render in every format.
 CONTROLS = ["\u000b", "a\u0007b", "\u0001", "\u001b[31m", "\u000c", "\u0085", "\u2028", "\u2029", "\ufffe", "\u007f"]
 NASTY_STRINGS = [
-    "", " ", "\u0000", "a\u0000b", "..", "../..", "%2F", "%00", "?user_id=x", "#", "\n", "\r\n", "\u202e", "\ufeff",
-    "\u0430", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "'; DROP TABLE compiled_books; --", '{"$gt": ""}', "$where", "a.b", "x" * 300, "x" * 70_000,
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    "..",
+    "../..",
+    "%2F",
+    "%00",
+    "?user_id=x",
+    "#",
+    "\n",
+    "\r\n",
+    "\u202e",
+    "\ufeff",
+    "\u0430",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "'; DROP TABLE compiled_books; --",
+    '{"$gt": ""}',
+    "$where",
+    "a.b",
+    "x" * 300,
+    "x" * 70_000,
     *CONTROLS,
-]  # fmt: skip
+]
 PITCH_FIELDS = ("title", "logline", "genre", "synopsis", "audience", "author_name", "author_bio")
 NASTY_NUMBERS = [0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, 1.5, -0.0, 1e308]
 NASTY_KEYS = ["", "$set", "$where", "a.b", "a\u0000b", "__proto__", "_id", "user_id", "x" * 500]
@@ -47,7 +67,11 @@ NASTY_KEYS = ["", "$set", "$where", "a.b", "a\u0000b", "__proto__", "_id", "user
 def pitch_notes(rng: random.Random) -> dict[str, Any]:
     """Pitch notes with a control character in every text field."""
     notes: dict[str, Any] = {f: f"The {f} {rng.choice(CONTROLS)} of a pitch worth reading." for f in PITCH_FIELDS}
-    return {**notes, "characters": [{"name": f"N{rng.choice(CONTROLS)}", "description": rng.choice(CONTROLS)}], "comparables": [rng.choice(CONTROLS) + "x"]}
+    return {
+        **notes,
+        "characters": [{"name": f"N{rng.choice(CONTROLS)}", "description": rng.choice(CONTROLS)}],
+        "comparables": [rng.choice(CONTROLS) + "x"],
+    }
 
 
 class Fuzzer:
@@ -71,7 +95,11 @@ class Fuzzer:
         return "leaf"
 
     def key(self) -> str:
-        return self.rng.choice(NASTY_KEYS) if self.rng.random() < 0.4 else self.rng.choice(["content", "metadata", "book_id", "chapter", "title", "style", "k"])
+        return (
+            self.rng.choice(NASTY_KEYS)
+            if self.rng.random() < 0.4
+            else self.rng.choice(["content", "metadata", "book_id", "chapter", "title", "style", "k"])
+        )
 
     def mutate(self, body: Any) -> Any:
         """A valid body with one place replaced, removed or nested too deep."""
@@ -114,10 +142,20 @@ class Fuzzer:
             fields = ("subtitle", "author", "dedication", "front_matter", "back_matter", "contact")
             return {"language": "en-GB", **{f: f"{f.title()} {self.rng.choice(CONTROLS)} ends" for f in fields}}
         if route == "update":
-            return {"data": {"content": "A replacement draft of some length.", "metadata": {"book_id": "fz-1", "chapter": self.rng.randint(1, 40)}}, "version": 1}
+            return {
+                "data": {
+                    "content": "A replacement draft of some length.",
+                    "metadata": {"book_id": "fz-1", "chapter": self.rng.randint(1, 40)},
+                },
+                "version": 1,
+            }
         if self.rng.random() < 0.2:
             return {"schema_id": "pitch-input-v1", "data": pitch_notes(self.rng)}
-        return draft(f"fz-{self.rng.randint(0, 5)}", self.rng.randint(1, 2000), f"A draft {self.rng.choice(CONTROLS)} of some length.")
+        return draft(
+            f"fz-{self.rng.randint(0, 5)}",
+            self.rng.randint(1, 2000),
+            f"A draft {self.rng.choice(CONTROLS)} of some length.",
+        )
 
     def raw(self, body: Any) -> tuple[bytes, dict[str, str]]:
         """The body as bytes, sometimes mangled, with the headers to send it."""
@@ -135,7 +173,9 @@ class Fuzzer:
             headers["Content-Encoding"] = "deflate"
             text = zlib.compress(text)[:-3]
         elif r < 0.17:
-            headers["Content-Type"] = self.rng.choice(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "application/xml"])
+            headers["Content-Type"] = self.rng.choice(
+                ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "application/xml"]
+            )
         elif r < 0.19:
             text = b"x" * (1024 * 1024 + 10)
         elif r < 0.21:
@@ -182,7 +222,9 @@ class Fuzzer:
         return json.dumps(action)
 
 
-async def export_everything(session: aiohttp.ClientSession, stack: Stack, token: str, user_id: str, failures: list[str]) -> int:
+async def export_everything(
+    session: aiohttp.ClientSession, stack: Stack, token: str, user_id: str, failures: list[str]
+) -> int:
     """Compile the fuzzed book (its metadata and drafts full of control characters) and export it, and
     every pitch the fuzz made, in every format: text that was accepted renders."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -206,9 +248,13 @@ async def export_everything(session: aiohttp.ClientSession, stack: Stack, token:
                 found.append((await response.json()).get("pitch"))
         return found
 
-    await eventually(built, lambda found: all(p is not None for p in found), timeout=60, what="every fuzzed pitch built")
+    await eventually(
+        built, lambda found: all(p is not None for p in found), timeout=60, what="every fuzzed pitch built"
+    )
     exports = [(f"{base}/books/fz-1/export", fmt) for fmt in BOOK_EXPORT_FORMATS]
-    exports += [(f"{stack.gateway}/api/v1/blobs/{notes_id}/export", fmt) for notes_id in pitches for fmt in PITCH_EXPORT_FORMATS]
+    exports += [
+        (f"{stack.gateway}/api/v1/blobs/{notes_id}/export", fmt) for notes_id in pitches for fmt in PITCH_EXPORT_FORMATS
+    ]
     for url, fmt in exports:
         async with session.get(url, params={"format": fmt}, headers=auth) as response:
             if response.status != 200:
@@ -222,13 +268,17 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
     pids_before = sorted(stack.pids())
     blob_ids = []
     for chapter, control in ((1, "\u000b"), (2, "\u0007\u0001")):
-        async with api.post("/api/v1/blobs", json=draft("fz-1", chapter, f"A chapter {control} with a pasted control.")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft("fz-1", chapter, f"A chapter {control} with a pasted control.")
+        ) as response:
             assert response.status == 201
             blob_ids.append((await response.json())["id"])
     fuzzer = Fuzzer(random.Random(SEED), blob_ids, ["fz-1", "fz-2"])
     async with api.patch(f"/api/v1/users/{user_id}/books/fz-1", json=fuzzer.valid_body("patch")) as response:
         assert response.status == 200, await response.text()
-    async with api.post("/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": pitch_notes(fuzzer.rng)}) as response:
+    async with api.post(
+        "/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": pitch_notes(fuzzer.rng)}
+    ) as response:
         assert response.status == 201, await response.text()
     token = token_for(stack, user_id)
     requests = [fuzzer.request(user_id) for _ in range(HTTP_REQUESTS)]
@@ -242,15 +292,20 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
         while not queue.empty():
             method, path, data, headers = queue.get_nowait()
             async with session.request(
-                method, URL(stack.gateway + path, encoded=True), data=None if data is None else io.BytesIO(data),
-                headers={"Authorization": f"Bearer {token}", **headers}, compress=None,
-            ) as response:  # fmt: skip
+                method,
+                URL(stack.gateway + path, encoded=True),
+                data=None if data is None else io.BytesIO(data),
+                headers={"Authorization": f"Bearer {token}", **headers},
+                compress=None,
+            ) as response:
                 body = await response.read()
                 statuses[response.status] = statuses.get(response.status, 0) + 1
                 # aiohttp's HTTP parser answers a message it cannot parse at all (say, a deflate
                 # stream cut short) with a plain 400 before any route sees it; all else is a problem.
                 plain_parse_error = response.status == 400 and response.content_type == "text/plain"
-                if response.status >= 500 or (response.status >= 400 and b'"type"' not in body and not plain_parse_error):
+                if response.status >= 500 or (
+                    response.status >= 400 and b'"type"' not in body and not plain_parse_error
+                ):
                     failures.append(f"{method} {path[:120]} {headers} -> {response.status} {body[:300]!r}")
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
@@ -273,7 +328,10 @@ async def test_thousands_of_bad_requests_get_4xx_and_nothing_restarts(
 
         exported = await export_everything(session, stack, token, user_id, failures)
 
-    print(f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, {answered} socket messages answered")
+    print(
+        f"fuzz: {HTTP_REQUESTS} requests by status {dict(sorted(statuses.items()))}, "
+        f"{answered} socket messages answered"
+    )
     print(f"fuzz: {exported} exports of what the fuzz left (books and pitches), by format")
     assert not failures, "\n".join(failures[:20])
     assert sum(statuses.values()) == HTTP_REQUESTS and answered == SOCKET_MESSAGES

@@ -35,7 +35,10 @@ async def problem(response: aiohttp.ClientResponse) -> dict[str, Any]:
     [
         ({"content": "A chapter.", "metadata": {"book_id": "b", "chapter": 2147483648}}, "/data/metadata/chapter"),
         ({"content": "A chapter.", "metadata": {"book_id": "b", "chapter": 10001}}, "/data/metadata/chapter"),
-        ({"content": "A chapter.", "metadata": {"book_id": "b", "chapter": 9223372036854775808}}, "/data/metadata/chapter"),
+        (
+            {"content": "A chapter.", "metadata": {"book_id": "b", "chapter": 9223372036854775808}},
+            "/data/metadata/chapter",
+        ),
         ({"content": "A chapter.", "extra": {"n": -9223372036854775809}}, "/data/extra/n"),
         ({"content": "A chapter.", "extra": {"a\u0000b": 1}}, "/data/extra/a\u0000b"),
         ({"content": "A chapter with a NUL\u0000 in it."}, "/data/content"),
@@ -60,13 +63,22 @@ async def test_a_pitch_note_with_a_nul_is_refused(api: aiohttp.ClientSession) ->
 
 
 async def test_stored_big_integers_read_back_and_the_blob_can_be_deleted(
-    stack: Stack, api: aiohttp.ClientSession, other_api: aiohttp.ClientSession, user_id: str, other_user_id: str, blobs: Any
+    stack: Stack,
+    api: aiohttp.ClientSession,
+    other_api: aiohttp.ClientSession,
+    user_id: str,
+    other_user_id: str,
+    blobs: Any,
 ) -> None:
     """What an older version let in (a chapter past 2**31) must not make the user's reads fail."""
     async with api.post("/api/v1/blobs", json=draft("big-book", 1)) as response:
         blob_id = (await response.json())["id"]
     await blobs.update_one(
-        {"_id": blob_id}, {"$set": {"chapter": 2**31, "data.metadata.chapter": 2**31, "data.extra": 2**40}, "$unset": {"chapter_key": ""}}
+        {"_id": blob_id},
+        {
+            "$set": {"chapter": 2**31, "data.metadata.chapter": 2**31, "data.extra": 2**40},
+            "$unset": {"chapter_key": ""},
+        },
     )
     async with other_api.post("/api/v1/blobs", json=draft("their-book", 1)) as response:
         assert response.status == 201
@@ -76,18 +88,24 @@ async def test_stored_big_integers_read_back_and_the_blob_can_be_deleted(
             assert (await response.json())["data"]["extra"] == 2**40
         async with api.get(f"/api/v1/users/{user_id}/books") as response:
             assert response.status == 200
-        async with api.get(f"/api/v1/users/{user_id}/books/big-book", headers={"Cache-Control": "no-cache"}) as response:
+        async with api.get(
+            f"/api/v1/users/{user_id}/books/big-book", headers={"Cache-Control": "no-cache"}
+        ) as response:
             assert response.status == 200
         async with api.get(f"/api/v1/users/{user_id}/blobs") as response:
             assert response.status == 200
     # Nobody else was affected.
-    async with other_api.get(f"/api/v1/users/{other_user_id}/books/their-book", headers={"Cache-Control": "no-cache"}) as response:
+    async with other_api.get(
+        f"/api/v1/users/{other_user_id}/books/their-book", headers={"Cache-Control": "no-cache"}
+    ) as response:
         assert response.status == 200
     async with api.delete(f"/api/v1/blobs/{blob_id}") as response:
         assert response.status == 204
 
 
-async def test_the_index_repairs_a_stored_chapter_number_past_the_maximum(stack: Stack, api: aiohttp.ClientSession, blobs: Any) -> None:
+async def test_the_index_repairs_a_stored_chapter_number_past_the_maximum(
+    stack: Stack, api: aiohttp.ClientSession, blobs: Any
+) -> None:
     from index_service.store import BlobStore
 
     async with api.post("/api/v1/blobs", json=draft("repair-book", 2)) as response:
@@ -105,13 +123,15 @@ async def test_a_nul_already_stored_in_a_draft_still_compiles(
 ) -> None:
     async with api.post("/api/v1/blobs", json=draft("nul-book", 1, content="Before the edge refused it.")) as response:
         blob_id = (await response.json())["id"]
-    await blobs.update_one({"_id": blob_id}, {"$set": {"data.content": "A NUL\u0000 got in before the edge refused it."}})
+    await blobs.update_one(
+        {"_id": blob_id}, {"$set": {"data.content": "A NUL\u0000 got in before the edge refused it."}}
+    )
     async with api.post(f"/api/v1/users/{user_id}/books/nul-book/compile", json={"prefer": "draft"}) as response:
         assert response.status == 202
 
     async def compiled() -> Any:
         async with api.get(f"/api/v1/users/{user_id}/books") as response:
-            return [b for b in (await response.json())["books"] if b["book_id"] == "nul-book"][0]["compiled_version"]
+            return next(b for b in (await response.json())["books"] if b["book_id"] == "nul-book")["compiled_version"]
 
     assert await eventually(compiled, lambda v: v == 1, what="a compiled version") == 1
 
@@ -119,10 +139,16 @@ async def test_a_nul_already_stored_in_a_draft_still_compiles(
 async def raw_request(stack: Stack, user_id: str, body: bytes, **headers: str) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            stack.gateway + "/api/v1/blobs", data=body,
-            headers={"Authorization": f"Bearer {token_for(stack, user_id)}", "Content-Type": "application/json", **headers},
-            compress=None, auto_decompress=False,
-        ) as response:  # fmt: skip
+            stack.gateway + "/api/v1/blobs",
+            data=body,
+            headers={
+                "Authorization": f"Bearer {token_for(stack, user_id)}",
+                "Content-Type": "application/json",
+                **headers,
+            },
+            compress=None,
+            auto_decompress=False,
+        ) as response:
             return response.status, await response.json(content_type=None)
 
 
@@ -132,7 +158,9 @@ async def test_invalid_utf8_is_400(stack: Stack, user_id: str) -> None:
 
 
 async def test_a_number_beyond_floats_is_400(stack: Stack, user_id: str) -> None:
-    status, _ = await raw_request(stack, user_id, b'{"schema_id": "text-input-v1", "data": {"content": "x", "n": 1e400}}')
+    status, _ = await raw_request(
+        stack, user_id, b'{"schema_id": "text-input-v1", "data": {"content": "x", "n": 1e400}}'
+    )
     assert status == 400
 
 
@@ -143,7 +171,9 @@ async def test_a_body_that_is_not_the_gzip_it_claims_is_400(stack: Stack, user_i
 
 
 async def test_a_body_that_is_not_json_is_415(stack: Stack, user_id: str) -> None:
-    status, body = await raw_request(stack, user_id, b"content=hello", **{"Content-Type": "application/x-www-form-urlencoded"})
+    status, body = await raw_request(
+        stack, user_id, b"content=hello", **{"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 415 and body["status"] == 415
 
 
@@ -174,7 +204,7 @@ async def test_a_trickling_body_is_cut_off_with_408(stack: Stack, user_id: str) 
 async def test_a_client_that_leaves_mid_body_is_not_an_unhandled_error(stack: Stack, user_id: str) -> None:
     log = stack.data_dir / "logs" / "gateway.log"
     before = log.read_text()
-    reader, writer = await asyncio.open_connection("127.0.0.1", stack.ports["gateway"])
+    _, writer = await asyncio.open_connection("127.0.0.1", stack.ports["gateway"])
     writer.write(
         f"POST /api/v1/blobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token_for(stack, user_id)}\r\n"
         'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"schema_id"'.encode()

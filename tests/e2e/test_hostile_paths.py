@@ -18,11 +18,11 @@ from aiohttp import web
 from yarl import URL
 
 from compose.harness import Stack
+from gateway.compiled import routes as compiled_routes
+from gateway.pitches import routes as pitch_routes
 from gateway.routes import routes as gateway_routes
 from gateway.socket import routes as socket_routes
 from gateway.views import routes as view_routes
-from gateway.compiled import routes as compiled_routes
-from gateway.pitches import routes as pitch_routes
 from index_service.routes import routes as index_routes
 from processors.book_compiler.processor import BookCompiler
 from processors.pitch_builder.processor import PitchBuilderProcessor
@@ -114,7 +114,9 @@ async def send(session: aiohttp.ClientSession, method: str, url: str, token: str
 async def alice_world(stack: Stack, other_api: aiohttp.ClientSession, other_user_id: str) -> dict[str, str]:
     """alice (the other user) owns a titled book with a chapter draft."""
     book = "alice-novel"
-    async with other_api.post(f"/api/v1/users/{other_user_id}/books", json={"id": book, "title": SECRET_TITLE}) as response:
+    async with other_api.post(
+        f"/api/v1/users/{other_user_id}/books", json={"id": book, "title": SECRET_TITLE}
+    ) as response:
         assert response.status == 201, await response.text()
     async with other_api.post("/api/v1/blobs", json=draft(book, 1, content="Alice's private chapter.")) as response:
         assert response.status == 201, await response.text()
@@ -123,7 +125,11 @@ async def alice_world(stack: Stack, other_api: aiohttp.ClientSession, other_user
 
 
 async def test_no_trick_in_any_path_reaches_another_users_data(
-    stack: Stack, api: aiohttp.ClientSession, user_id: str, other_api: aiohttp.ClientSession, alice_world: dict[str, str]
+    stack: Stack,
+    api: aiohttp.ClientSession,
+    user_id: str,
+    other_api: aiohttp.ClientSession,
+    alice_world: dict[str, str],
 ) -> None:
     alice, alice_blob, alice_book = alice_world["user"], alice_world["blob"], alice_world["book"]
     async with api.post("/api/v1/blobs", json=draft("bob-book", 1)) as response:
@@ -131,11 +137,22 @@ async def test_no_trick_in_any_path_reaches_another_users_data(
     trick_list = tricks(alice, alice_blob, alice_book)
     bob_token = token_for(stack, user_id)
     service_token = stack.secrets["service_token"]
-    valid = {"uid": user_id, "blob_id": bob_blob, "book_id": "bob-book", "schema_id": "text-input-v1", "processor_id": "text-expansion", "a": "1", "b": "1"}
+    valid = {
+        "uid": user_id,
+        "blob_id": bob_blob,
+        "book_id": "bob-book",
+        "schema_id": "text-input-v1",
+        "processor_id": "text-expansion",
+        "a": "1",
+        "b": "1",
+    }
     bases = {
-        "gateway": stack.gateway, "index": stack.index, "text_expansion": stack.text_expansion,
-        "book_compiler": stack.book_compiler, "pitch_builder": stack.pitch_builder,
-    }  # fmt: skip
+        "gateway": stack.gateway,
+        "index": stack.index,
+        "text_expansion": stack.text_expansion,
+        "book_compiler": stack.book_compiler,
+        "pitch_builder": stack.pitch_builder,
+    }
     tried = 0
     async with aiohttp.ClientSession() as session:
         for service, table in route_table().items():
@@ -161,7 +178,11 @@ async def test_no_trick_in_any_path_reaches_another_users_data(
 
 
 async def test_the_reported_attacks_are_refused(
-    stack: Stack, api: aiohttp.ClientSession, user_id: str, other_api: aiohttp.ClientSession, alice_world: dict[str, str]
+    stack: Stack,
+    api: aiohttp.ClientSession,
+    user_id: str,
+    other_api: aiohttp.ClientSession,
+    alice_world: dict[str, str],
 ) -> None:
     alice, alice_blob, book = alice_world["user"], alice_world["blob"], alice_world["book"]
     token = token_for(stack, user_id)
@@ -204,7 +225,9 @@ async def test_a_repeated_or_conflicting_query_parameter_is_400(
     async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(f"{stack.text_expansion}/users/{user_id}/blobs?user_id={alice}") as response:
             assert response.status == 400
-        async with session.post(f"{stack.text_expansion}/blobs/batch", json={"user_id": user_id, "ids": ["../x"]}) as response:
+        async with session.post(
+            f"{stack.text_expansion}/blobs/batch", json={"user_id": user_id, "ids": ["../x"]}
+        ) as response:
             assert response.status == 422
     async with internal.get(f"/api/v1/blobs/{alice_blob}", params={"user_id": alice}) as response:
         assert response.status == 200
@@ -226,5 +249,7 @@ async def test_a_repeated_or_conflicting_query_parameter_is_400(
 )
 async def test_odd_numbers_in_queries_are_4xx(stack: Stack, user_id: str, path: str) -> None:
     async with aiohttp.ClientSession() as session:
-        status, _ = await send(session, "GET", stack.gateway + path.replace("{uid}", user_id), token_for(stack, user_id))
+        status, _ = await send(
+            session, "GET", stack.gateway + path.replace("{uid}", user_id), token_for(stack, user_id)
+        )
     assert 400 <= status < 500

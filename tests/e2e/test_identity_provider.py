@@ -10,11 +10,15 @@ from compose.harness import Stack
 from ..conftest import IdentityProvider
 
 
-async def test_provider_tokens_open_the_api_and_the_socket(stack: Stack, identity: tuple[IdentityProvider, str], user_id: str) -> None:
+async def test_provider_tokens_open_the_api_and_the_socket(
+    stack: Stack, identity: tuple[IdentityProvider, str], user_id: str
+) -> None:
     provider, _ = identity
     headers = {"Authorization": f"Bearer {provider.token(user_id)}"}
     async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as session:
-        async with session.post(f"/api/v1/users/{user_id}/books", json={"id": "oidc", "title": "Signed in elsewhere"}) as response:
+        async with session.post(
+            f"/api/v1/users/{user_id}/books", json={"id": "oidc", "title": "Signed in elsewhere"}
+        ) as response:
             assert response.status == 201, await response.text()
         async with session.get(f"/api/v1/users/{user_id}/books") as response:
             assert [b["book_id"] for b in (await response.json())["books"]] == ["oidc"]
@@ -22,7 +26,9 @@ async def test_provider_tokens_open_the_api_and_the_socket(stack: Stack, identit
             assert (await ws.receive_json())["type"] == "ready"
 
 
-async def test_provider_tokens_with_the_wrong_claims_are_401(stack: Stack, identity: tuple[IdentityProvider, str], user_id: str) -> None:
+async def test_provider_tokens_with_the_wrong_claims_are_401(
+    stack: Stack, identity: tuple[IdentityProvider, str], user_id: str
+) -> None:
     provider, _ = identity
     for claims in ({"aud": "someone-else"}, {"iss": "https://other.test/"}, {"exp": 1}):
         headers = {"Authorization": f"Bearer {provider.token(user_id, **claims)}"}

@@ -54,17 +54,23 @@ OUTSIDER = textwrap.dedent(
 
     async def batch(request):
         if request.headers.get("Authorization") != "Bearer " + TOKEN:
-            return web.json_response({"title": "Unauthorized", "status": 401}, status=401, content_type="application/problem+json")
+            return web.json_response(
+                {"title": "Unauthorized", "status": 401}, status=401, content_type="application/problem+json"
+            )
         body = await request.json()
         found = [store[i] for i in body["ids"] if i in store and store[i]["user_id"] == body["user_id"]]
-        return web.json_response({"blobs": found, "missing": [i for i in body["ids"] if i not in {b["id"] for b in found}]})
+        return web.json_response(
+            {"blobs": found, "missing": [i for i in body["ids"] if i not in {b["id"] for b in found}]}
+        )
 
     async def health(request):
         return web.json_response({"status": "ok"})
 
     async def derive(http, event):
         await asyncio.sleep(SLOW)
-        async with http.post(f"{INDEX}/api/v1/blobs/batch", json={"user_id": event["user_id"], "ids": [event["blob_id"]]}) as r:
+        async with http.post(
+            f"{INDEX}/api/v1/blobs/batch", json={"user_id": event["user_id"], "ids": [event["blob_id"]]}
+        ) as r:
             blobs = (await r.json())["blobs"]
         if not blobs:
             return  # deleted since
@@ -89,7 +95,11 @@ OUTSIDER = textwrap.dedent(
                 store.pop(blob_id, None)
                 return
             assert r.status in (200, 201), await r.text()
-        for old in [b for b in list(store.values()) if b["parent_blob_id"] == source["id"] and b["source_version"] < source["version"]]:
+        for old in [
+            b
+            for b in list(store.values())
+            if b["parent_blob_id"] == source["id"] and b["source_version"] < source["version"]
+        ]:
             params = {"user_id": old["user_id"], "reason": "superseded"}
             async with http.delete(f"{INDEX}/api/v1/blobs/{seg(old['id'])}", params=params) as r:
                 assert r.status in (204, 404)
@@ -175,8 +185,10 @@ RUNTIME = textwrap.dedent(
         async def ready(self): pass
         async def upsert(self, blob): self.blobs[blob.id] = blob; self.save()
         async def get(self, user_id, blob_id): return next(iter(await self.batch(user_id, [blob_id])), None)
-        async def batch(self, user_id, ids): return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
-        async def since(self, user_id, since, limit): return [b for b in self.blobs.values() if b.user_id == user_id][:limit]
+        async def batch(self, user_id, ids):
+            return [self.blobs[i] for i in ids if i in self.blobs and self.blobs[i].user_id == user_id]
+        async def since(self, user_id, since, limit):
+            return [b for b in self.blobs.values() if b.user_id == user_id][:limit]
         async def for_parent(self, user_id, parent_id):
             return [b for b in self.blobs.values() if b.user_id == user_id and b.parent_blob_id == parent_id]
         async def delete(self, user_id, ids):
@@ -201,14 +213,21 @@ RUNTIME = textwrap.dedent(
         shouter = Shouter()
         return processor_app(shouter, settings, deriving(shouter))
 
-    serve(os.environ["PROCESSOR_ID"], lambda: RuntimeSettings.from_env("SHOUTER", int(os.environ["STUDIO_SHOUTER_PORT"])), create_app)
+    serve(
+        os.environ["PROCESSOR_ID"],
+        lambda: RuntimeSettings.from_env("SHOUTER", int(os.environ["STUDIO_SHOUTER_PORT"])),
+        create_app,
+    )
     '''
 )
 
 SHOUTED = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "shouted-text-v1", "type": "object",
-    "required": ["shouted"], "properties": {"shouted": {"type": "string"}, "marks": {"type": "integer"}},
-}  # fmt: skip
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "shouted-text-v1",
+    "type": "object",
+    "required": ["shouted"],
+    "properties": {"shouted": {"type": "string"}, "marks": {"type": "integer"}},
+}
 # A breaking change (a new required property) is a new major version, registered beside the first.
 SHOUTED_V2 = {**SHOUTED, "$id": "shouted-text-v2", "required": ["shouted", "marks"]}
 
@@ -221,11 +240,23 @@ def outsider(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, str, subproces
     script = tmp_path / "word_count.py"
     script.write_text(OUTSIDER)
     env = {
-        "PATH": os.environ.get("PATH", ""), "PROCESSOR_ID": processor_id, "INDEX_URL": stack.index, "NATS_URL": stack.nats_url,
-        "SERVICE_TOKEN": stack.secrets["service_token"], "PORT": str(port), "SLOW_SECONDS": "0.4",
-    }  # fmt: skip
+        "PATH": os.environ.get("PATH", ""),
+        "PROCESSOR_ID": processor_id,
+        "INDEX_URL": stack.index,
+        "NATS_URL": stack.nats_url,
+        "SERVICE_TOKEN": stack.secrets["service_token"],
+        "PORT": str(port),
+        "SLOW_SECONDS": "0.4",
+    }
     # Run from the temporary directory with a bare environment: nothing of ours is importable.
-    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -250,7 +281,11 @@ async def in_store(url: str, token: str, user_id: str, ids: list[str]) -> list[d
 
 
 async def test_a_processor_in_another_codebase_joins_follows_and_leaves(
-    stack: Stack, outsider: tuple[str, str, subprocess.Popen[str]], api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
+    stack: Stack,
+    outsider: tuple[str, str, subprocess.Popen[str]],
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    user_id: str,
 ) -> None:
     processor_id, url, process = outsider
     token = stack.secrets["service_token"]
@@ -270,19 +305,29 @@ async def test_a_processor_in_another_codebase_joins_follows_and_leaves(
     assert {d["processor"]: d["status"] for d in listed}[processor_id] == "ok"
 
     # An edit: stale (the old count is there, from an older version), then fresh.
-    async with api.put(f"/api/v1/blobs/{blob['id']}", json={"data": draft("outsider", 1, "Seven words now stand in this draft.")["data"]}) as response:
+    async with api.put(
+        f"/api/v1/blobs/{blob['id']}",
+        json={"data": draft("outsider", 1, "Seven words now stand in this draft.")["data"]},
+    ) as response:
         assert response.status == 200
     stale = await view(api, user_id, "outsider")
-    assert stale["chapters"][0]["derived"][processor_id]["status"] in ("stale", "pending"), stale["chapters"][0]["derived"][processor_id]
+    assert stale["chapters"][0]["derived"][processor_id]["status"] in ("stale", "pending"), stale["chapters"][0][
+        "derived"
+    ][processor_id]
     fresh = await eventually(
         lambda: view(api, user_id, "outsider"),
-        lambda v: v["chapters"][0]["derived"][processor_id]["status"] == "ok" and v["chapters"][0]["derived"][processor_id]["data"]["words"] == 7,
+        lambda v: (
+            v["chapters"][0]["derived"][processor_id]["status"] == "ok"
+            and v["chapters"][0]["derived"][processor_id]["data"]["words"] == 7
+        ),
         what="the recount",
     )
     made = fresh["chapters"][0]["derived"][processor_id]["id"]
     assert made != piece["id"]
     # It supersedes its own, right after registering the new one.
-    await eventually(lambda: in_store(url, token, user_id, [piece["id"]]), lambda found: found == [], what="the old count dropped")
+    await eventually(
+        lambda: in_store(url, token, user_id, [piece["id"]]), lambda found: found == [], what="the old count dropped"
+    )
 
     # Another user cannot read it through the gateway or its store's query API.
     assert await in_store(url, token, f"{user_id}-other", [made]) == []
@@ -303,7 +348,8 @@ async def test_a_processor_in_another_codebase_joins_follows_and_leaves(
     async with api.post("/api/v1/blobs", json=draft("outsider-after", 1, "Nobody counts these words.")) as response:
         assert response.status == 201
     after = await eventually(
-        lambda: view(api, user_id, "outsider-after"), lambda v: v["chapters"][0]["derived"].get("text-expansion", {}).get("status") == "ok",
+        lambda: view(api, user_id, "outsider-after"),
+        lambda v: v["chapters"][0]["derived"].get("text-expansion", {}).get("status") == "ok",
         what="the other processors carry on",
     )
     await asyncio.sleep(1.0)
@@ -324,15 +370,23 @@ async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_m
     (package / "schemas" / "shouted-text-v1.json").write_text(json.dumps(SHOUTED))
     assert len(RUNTIME.strip().splitlines()) < 50
     env = {
-        **os.environ, "PROCESSOR_ID": processor_id, "STUDIO_SHOUTER_PORT": str(port), "STUDIO_INDEX_URL": stack.index,
-        "STUDIO_NATS_URL": stack.nats_url, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
-    }  # fmt: skip
+        **os.environ,
+        "PROCESSOR_ID": processor_id,
+        "STUDIO_SHOUTER_PORT": str(port),
+        "STUDIO_INDEX_URL": stack.index,
+        "STUDIO_NATS_URL": stack.nats_url,
+        "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
+    }
     log = tmp_path / "shouter.log"
 
     def start(schema_id: str) -> subprocess.Popen[bytes]:
         with log.open("a") as sink:
             return subprocess.Popen(
-                [sys.executable, "-m", "shouter"], cwd=tmp_path, env={**env, "SHOUTER_SCHEMA": schema_id}, stdout=sink, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "shouter"],
+                cwd=tmp_path,
+                env={**env, "SHOUTER_SCHEMA": schema_id},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
 
     async def registered_as(schema_id: str) -> None:
@@ -340,7 +394,12 @@ async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_m
             async with internal.get(f"/api/v1/processors/{processor_id}") as response:
                 return dict(await response.json()) if response.status == 200 else {}
 
-        await eventually(entry, lambda e: e.get("output_schema_id") == schema_id, what=f"the shouter registered (log: {log})", timeout=30)
+        await eventually(
+            entry,
+            lambda e: e.get("output_schema_id") == schema_id,
+            what=f"the shouter registered (log: {log})",
+            timeout=30,
+        )
         await asyncio.sleep(0.5)  # its consumers start right after it registers
 
     def piece(v: dict[str, Any]) -> dict[str, Any]:
@@ -351,8 +410,15 @@ async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_m
         await registered_as("shouted-text-v1")
         async with api.post("/api/v1/blobs", json=draft("shouted", 1, "quiet words in a quiet room!")) as response:
             assert response.status == 201
-        first = piece(await eventually(lambda: view(api, user_id, "shouted"), lambda v: piece(v).get("status") == "ok", what="v1", timeout=30))
-        assert first["data"] == {"shouted": "QUIET WORDS IN A QUIET ROOM!", "marks": 1} and first["schema_id"] == "shouted-text-v1"
+        first = piece(
+            await eventually(
+                lambda: view(api, user_id, "shouted"), lambda v: piece(v).get("status") == "ok", what="v1", timeout=30
+            )
+        )
+        assert (
+            first["data"] == {"shouted": "QUIET WORDS IN A QUIET ROOM!", "marks": 1}
+            and first["schema_id"] == "shouted-text-v1"
+        )
 
         # A breaking change ships as v2 beside v1; the processor restarts on it, and an operator
         # has it re-derive the user's items in the background.
@@ -363,22 +429,39 @@ async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_m
         await registered_as("shouted-text-v2")
         async with internal.get("/api/v1/schemas/shouted-text-v2") as response:
             assert response.status == 200  # registered by the runtime, beside v1
-        cli_env = {**os.environ, "STUDIO_INDEX_URL": stack.index, "STUDIO_NATS_URL": stack.nats_url, "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"]}
+        cli_env = {
+            **os.environ,
+            "STUDIO_INDEX_URL": stack.index,
+            "STUDIO_NATS_URL": stack.nats_url,
+            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
+        }
         done = subprocess.run(
             [sys.executable, "-m", "compose.cli", "processors", "rederive", processor_id, "--user", user_id],
-            env=cli_env, capture_output=True, text=True, timeout=60,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"{processor_id}: 1 item(s)"), done.stdout
-        second = piece(await eventually(
-            lambda: view(api, user_id, "shouted"), lambda v: piece(v).get("schema_id") == "shouted-text-v2" and piece(v)["status"] == "ok",
-            what="v2", timeout=30,
-        ))  # fmt: skip
+        second = piece(
+            await eventually(
+                lambda: view(api, user_id, "shouted"),
+                lambda v: piece(v).get("schema_id") == "shouted-text-v2" and piece(v)["status"] == "ok",
+                what="v2",
+                timeout=30,
+            )
+        )
         assert second["id"] != first["id"] and second["data"] == first["data"]
+
         # The v1 item goes from the store and from the index, right after v2 is registered. (The
         # store also holds other users' items: a new processor starts from the stream's beginning.)
         async def schemas_stored() -> list[str]:
-            return [b["schema_id"] for b in msgspec.json.decode((tmp_path / "blobs.json").read_bytes()) if b["user_id"] == user_id]
+            return [
+                b["schema_id"]
+                for b in msgspec.json.decode((tmp_path / "blobs.json").read_bytes())
+                if b["user_id"] == user_id
+            ]
 
         await eventually(schemas_stored, lambda found: found == ["shouted-text-v2"], what="v1 dropped from the store")
         entries = await index_entries(internal, user_id, processor_id=processor_id)

@@ -14,12 +14,15 @@ from ..conftest import draft
 from ..integration.waiting import eventually
 
 NOTES = {
-    "title": "The Lighthouse Keeper", "genre": "literary mystery", "tone": "literary",
+    "title": "The Lighthouse Keeper",
+    "genre": "literary mystery",
+    "tone": "literary",
     "logline": "A young archivist inherits a lighthouse and a ledger of ships that never came home.",
     "synopsis": "Mara Quist leaves the city for Gull Point when her uncle dies.",
     "comparables": ["The Essex Serpent", "The Lamplighters"],
-    "author_name": "Ann Lee", "author_bio": "Ann Lee keeps a lighthouse log of her own.",
-}  # fmt: skip
+    "author_name": "Ann Lee",
+    "author_bio": "Ann Lee keeps a lighthouse log of her own.",
+}
 
 
 async def compile_and_wait(api: aiohttp.ClientSession, user_id: str, book_id: str, version: int) -> int:
@@ -49,7 +52,9 @@ async def test_a_pitch_states_its_book_length_exports_and_goes_stale(
     async with api.post("/api/v1/blobs", json=draft("keeper", 1, "The ferry left at dawn. " * 30)) as response:
         chapter = await response.json()
     words = await compile_and_wait(api, user_id, "keeper", 1)
-    async with api.post("/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": {**NOTES, "book_id": "keeper"}}) as response:
+    async with api.post(
+        "/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": {**NOTES, "book_id": "keeper"}}
+    ) as response:
         notes = await response.json()
         assert response.status == 201, notes
     pitch = await pitch_of(api, notes["id"], lambda p: True)
@@ -63,13 +68,26 @@ async def test_a_pitch_states_its_book_length_exports_and_goes_stale(
         reader = PdfReader(io.BytesIO(await response.read()))
     text = reader.pages[0].extract_text()
     assert len(reader.pages) == 1, "a one-pager"
-    for expected in ("The Lighthouse Keeper", "literary mystery", f"{words:,} words", "ships that never came home", "The hook", "Synopsis", "The Essex Serpent", "About the author"):
+    for expected in (
+        "The Lighthouse Keeper",
+        "literary mystery",
+        f"{words:,} words",
+        "ships that never came home",
+        "The hook",
+        "Synopsis",
+        "The Essex Serpent",
+        "About the author",
+    ):
         assert expected in text, expected
     async with api.get(f"/api/v1/blobs/{notes['id']}/export", params={"format": "docx"}) as response:
         assert response.status == 200
         document = Document(io.BytesIO(await response.read()))
     paragraphs = [p.text for p in document.paragraphs]
-    assert paragraphs[0] == "The Lighthouse Keeper" and NOTES["logline"] in paragraphs and "About the author: Ann Lee" in paragraphs
+    assert (
+        paragraphs[0] == "The Lighthouse Keeper"
+        and NOTES["logline"] in paragraphs
+        and "About the author: Ann Lee" in paragraphs
+    )
     async with api.get(f"/api/v1/blobs/{notes['id']}/export", params={"format": "md"}) as response:
         assert response.status == 200 and (await response.text()) == pitch["one_pager"]
 
@@ -81,7 +99,9 @@ async def test_a_pitch_states_its_book_length_exports_and_goes_stale(
     assert longer != words
     stale = await pitch_of(api, notes["id"], lambda p: "stale" in p)
     assert stale["stale"] == {"book_version": 2, "words": longer} and stale["manuscript"]["words"] == words
-    async with api.put(f"/api/v1/blobs/{notes['id']}", json={"data": {**NOTES, "book_id": "keeper"}, "version": 1}) as response:
+    async with api.put(
+        f"/api/v1/blobs/{notes['id']}", json={"data": {**NOTES, "book_id": "keeper"}, "version": 1}
+    ) as response:
         assert response.status == 200
     fresh = await pitch_of(api, notes["id"], lambda p: p["manuscript"]["version"] == 2)
     assert fresh["manuscript"]["words"] == longer and "stale" not in fresh

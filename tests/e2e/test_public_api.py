@@ -8,10 +8,10 @@ import time
 import aiohttp
 import jwt
 
+from compose.harness import Stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from compose.harness import Stack
 
 PROBLEM = "application/problem+json"
 
@@ -123,12 +123,25 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(api: aiohttp.ClientS
         (b'{"schema_id": "text-input-v1", "data": {"content": ', 400, "malformed-json"),
         (b'{"schema_id": "text-input-v1", "data": ' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}", 400, "json-too-deep"),
         (b'{"schema_id": "text-input-v1", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "json-too-deep"),
-        (b'{"schema_id": "text-input-v1", "data": {"content": "' + b"x" * (1024 * 1024 + 10) + b'"}}', 413, "payload-too-large"),
+        (
+            b'{"schema_id": "text-input-v1", "data": {"content": "' + b"x" * (1024 * 1024 + 10) + b'"}}',
+            413,
+            "payload-too-large",
+        ),
         (b'{"schema_id": "no-such-schema-v1", "data": {"content": "long enough text"}}', 422, "unknown-schema"),
-        (b'{"schema_id": "text-input-v1", "data": {"content": "short", "metadata": {"style": "loud"}}}', 422, "schema-violation"),
-        (b'{"schema_id": "text-input-v1", "data": {"content": "long enough text", "metadata": {"chapter": 0, "book_id": "b"}}}', 422, "schema-violation"),
+        (
+            b'{"schema_id": "text-input-v1", "data": {"content": "short", "metadata": {"style": "loud"}}}',
+            422,
+            "schema-violation",
+        ),
+        (
+            b'{"schema_id": "text-input-v1", "data": {"content": "long enough text", '
+            b'"metadata": {"chapter": 0, "book_id": "b"}}}',
+            422,
+            "schema-violation",
+        ),
         (b'{"data": {"content": "long enough text"}}', 422, "validation-failed"),
-        (b'[1, 2, 3]', 422, "validation-failed"),
+        (b"[1, 2, 3]", 422, "validation-failed"),
     ]
     for body, status, code in cases:
         async with api.post("/api/v1/blobs", data=io.BytesIO(body), headers=headers) as response:
@@ -136,7 +149,9 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(api: aiohttp.ClientS
             assert response.content_type == PROBLEM
             problem = await response.json()
             assert problem["status"] == status and problem["type"].endswith(code), problem
-    async with api.post("/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": "tiny", "metadata": {"chapter": "x"}}}) as response:
+    async with api.post(
+        "/api/v1/blobs", json={"schema_id": "text-input-v1", "data": {"content": "tiny", "metadata": {"chapter": "x"}}}
+    ) as response:
         pointers = sorted(e["pointer"] for e in (await response.json())["errors"])
     assert pointers == ["/data/content", "/data/metadata/chapter"]
     assert await _blob_count(api, user_id) == before
@@ -175,7 +190,9 @@ async def test_credentials_are_required_and_checked(stack: Stack, user_id: str) 
         "garbage": "not-a-jwt",
         "service token": stack.secrets["service_token"],
         "valid for a century": issue_token(secret, user_id, ttl_seconds=100 * 365 * 24 * 3600),
-        "expiry as a string": jwt.encode({"sub": user_id, "exp": str(int(time.time()) + 60)}, secret, algorithm="HS256"),
+        "expiry as a string": jwt.encode(
+            {"sub": user_id, "exp": str(int(time.time()) + 60)}, secret, algorithm="HS256"
+        ),
         "expiry as a boolean": jwt.encode({"sub": user_id, "exp": True}, secret, algorithm="HS256"),
     }
     async with aiohttp.ClientSession(base_url=stack.gateway) as session:

@@ -72,13 +72,22 @@ def injections(file: Path, url: str, secrets: Path) -> list[str]:
     """What a writer may type that a renderer would take as an instruction (file paths, `file://`,
     `http://` to a listener, raw HTML, Typst, LaTeX, templates)."""
     return [
-        f"![img]({file})", f'<img src="{file}">', f"![fileurl](file://{file})", f"![secrets]({secrets})",
-        f"![net]({url}/image.png)", f'<img src="{url}/raw.png">', f'<iframe src="{url}/frame"></iframe>',
-        "<script>alert('x')</script>", f'<link rel="stylesheet" href="{url}/style.css">',
-        f'#image("{file}") #read("{file}") #set text(fill: red)', f"\\input{{{file}}} \\include{{{file}}}",
-        f"{{{{ config }}}} {{% include '{file}' %}}", f"[a link]({url}/link)", f'<svg><image href="{url}/svg.png"/></svg>',
+        f"![img]({file})",
+        f'<img src="{file}">',
+        f"![fileurl](file://{file})",
+        f"![secrets]({secrets})",
+        f"![net]({url}/image.png)",
+        f'<img src="{url}/raw.png">',
+        f'<iframe src="{url}/frame"></iframe>',
+        "<script>alert('x')</script>",
+        f'<link rel="stylesheet" href="{url}/style.css">',
+        f'#image("{file}") #read("{file}") #set text(fill: red)',
+        f"\\input{{{file}}} \\include{{{file}}}",
+        f"{{{{ config }}}} {{% include '{file}' %}}",
+        f"[a link]({url}/link)",
+        f'<svg><image href="{url}/svg.png"/></svg>',
         f"@import url({url}/css); --- *kept emphasis*",
-    ]  # fmt: skip
+    ]
 
 
 def literal(fmt: str, typed: str) -> str:
@@ -111,15 +120,21 @@ async def test_injections_in_every_book_field_stay_text_in_every_format(
     everything = "\n\n".join(tricks)
     short = f"![t]({file}) <b>x</b> #set"
     metadata = {
-        "subtitle": short, "author": f"Ann <i>{file}</i> Lee", "dedication": everything + CONTROLS,
-        "front_matter": everything, "back_matter": everything, "contact": f"Ann Lee\n{tricks[0]}\n{tricks[4]}" + CONTROLS,
-    }  # fmt: skip
+        "subtitle": short,
+        "author": f"Ann <i>{file}</i> Lee",
+        "dedication": everything + CONTROLS,
+        "front_matter": everything,
+        "back_matter": everything,
+        "contact": f"Ann Lee\n{tricks[0]}\n{tricks[4]}" + CONTROLS,
+    }
     async with api.post(f"/api/v1/users/{user_id}/books", json={"id": "tricks", "title": f"Salt {short}"}) as response:
         assert response.status == 201
     async with api.patch(f"/api/v1/users/{user_id}/books/tricks", json=metadata) as response:
         assert response.status == 200, await response.text()
     chapter_title = f"Tide ![c]({file}) #pagebreak()"
-    async with api.post("/api/v1/blobs", json=draft("tricks", 1, everything + CONTROLS, title=chapter_title)) as response:
+    async with api.post(
+        "/api/v1/blobs", json=draft("tricks", 1, everything + CONTROLS, title=chapter_title)
+    ) as response:
         assert response.status == 201, await response.text()
     async with api.post(f"/api/v1/users/{user_id}/books/tricks/compile", json={"prefer": "draft"}) as response:
         assert response.status == 202
@@ -133,7 +148,12 @@ async def test_injections_in_every_book_field_stay_text_in_every_format(
     shown_by: dict[str, dict[str, str]] = {}
     for fmt in BOOK_FORMATS:
         typed = {f"trick {n}": t for n, t in enumerate(tricks)}
-        typed |= {"title": f"Salt {short}", "subtitle": short, "chapter title": chapter_title, "author": metadata["author"]}
+        typed |= {
+            "title": f"Salt {short}",
+            "subtitle": short,
+            "chapter title": chapter_title,
+            "author": metadata["author"],
+        }
         if fmt == "docx":
             typed |= {"title": typed["title"].upper(), "contact": tricks[0]}
         shown_by[fmt] = typed
@@ -152,12 +172,17 @@ async def test_injections_in_pitch_notes_stay_text_in_every_format(
     file, secret = canary
     tricks = injections(file, listener.url, stack.data_dir / "secrets.json")
     notes: dict[str, Any] = {
-        "title": f"Keeper ![t]({file}) **not bold**", "logline": f"A logline with {tricks[4]} and {tricks[9]}" + CONTROLS,
-        "genre": "mystery <b>#set</b>", "tone": "dark", "synopsis": "\n\n".join(tricks) + CONTROLS,
+        "title": f"Keeper ![t]({file}) **not bold**",
+        "logline": f"A logline with {tricks[4]} and {tricks[9]}" + CONTROLS,
+        "genre": "mystery <b>#set</b>",
+        "tone": "dark",
+        "synopsis": "\n\n".join(tricks) + CONTROLS,
         "characters": [{"name": f"Mara *{file}*", "role": "<lead>", "description": tricks[1]}],
-        "audience": tricks[5], "comparables": [tricks[0], "A _plain_ book"], "author_name": "Ann \\input{x}",
+        "audience": tricks[5],
+        "comparables": [tricks[0], "A _plain_ book"],
+        "author_name": "Ann \\input{x}",
         "author_bio": tricks[10] + CONTROLS,
-    }  # fmt: skip
+    }
     async with api.post("/api/v1/blobs", json={"schema_id": "pitch-input-v1", "data": notes}) as response:
         assert response.status == 201, await response.text()
         notes_id = (await response.json())["id"]
@@ -168,8 +193,17 @@ async def test_injections_in_pitch_notes_stay_text_in_every_format(
 
     await eventually(pitch, lambda p: p is not None, timeout=30, what="the pitch")
     typed = {f"trick {n}": t for n, t in enumerate(tricks)}
-    typed |= {"title": notes["title"], "genre": notes["genre"], "name": notes["characters"][0]["name"], "role": "<lead>"}
-    typed |= {"comparable": "A _plain_ book", "author": notes["author_name"], "logline": notes["logline"].rstrip(CONTROLS)}
+    typed |= {
+        "title": notes["title"],
+        "genre": notes["genre"],
+        "name": notes["characters"][0]["name"],
+        "role": "<lead>",
+    }
+    typed |= {
+        "comparable": "A _plain_ book",
+        "author": notes["author_name"],
+        "logline": notes["logline"].rstrip(CONTROLS),
+    }
     for fmt in PITCH_FORMATS:
         async with api.get(f"/api/v1/blobs/{notes_id}/export", params={"format": fmt}) as response:
             assert response.status == 200, (fmt, await response.text())

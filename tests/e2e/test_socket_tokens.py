@@ -20,8 +20,8 @@ from contracts.live import CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REFUSED
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from ..sockets import Socket
 from ..integration.waiting import eventually
+from ..sockets import Socket
 from .test_api_documents import MESSAGE_OF, checker
 
 
@@ -75,11 +75,17 @@ async def test_a_fresh_token_of_the_same_user_keeps_the_socket_open(
         fresh = issue_token(secret, user_id, ttl_seconds=600)
         await socket.ws.send_json({"action": "authenticate", "token": fresh, "request_id": "renew-1"})
         renewed = await socket.first("authenticated")
-        assert renewed == {"type": "authenticated", "request_id": "renew-1", "expires_at": jwt.decode(fresh, options={"verify_signature": False})["exp"]}
+        assert renewed == {
+            "type": "authenticated",
+            "request_id": "renew-1",
+            "expires_at": jwt.decode(fresh, options={"verify_signature": False})["exp"],
+        }
         checker(document, MESSAGE_OF["authenticated"]).validate(renewed)
         # Past the first token's expiry the socket still hears the user's events.
         await asyncio.sleep(max(0.0, first_expiry + 1 - time.time()))  # the moment itself is what is waited for
-        async with api.post("/api/v1/blobs", json=draft("renewed", 1, "Written after the first token expired.")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft("renewed", 1, "Written after the first token expired.")
+        ) as response:
             blob = await response.json()
         created = await socket.first("blob.created")
         assert created["blob_id"] == blob["id"] and not socket.closed.done()
@@ -91,7 +97,13 @@ async def test_a_fresh_token_of_the_same_user_keeps_the_socket_open(
     ("kind", "status"), [("another user's", 403), ("forged", 401), ("expired", 401), ("unsigned", 401)]
 )
 async def test_a_bad_token_or_another_users_closes_the_socket_with_4003(
-    stack: Stack, session: aiohttp.ClientSession, document: dict[str, Any], user_id: str, other_user_id: str, kind: str, status: int
+    stack: Stack,
+    session: aiohttp.ClientSession,
+    document: dict[str, Any],
+    user_id: str,
+    other_user_id: str,
+    kind: str,
+    status: int,
 ) -> None:
     secret = stack.secrets["jwt_secret"]
     sent = {
@@ -102,7 +114,9 @@ async def test_a_bad_token_or_another_users_closes_the_socket_with_4003(
     }[kind]
     socket = await open_socket(session, stack, issue_token(secret, user_id))
     try:
-        await socket.ws.send_json({"action": "authenticate", "request_id": "r1"})  # no token: an error, the socket stays
+        await socket.ws.send_json(
+            {"action": "authenticate", "request_id": "r1"}
+        )  # no token: an error, the socket stays
         missing = await socket.first("error")
         assert missing["status"] == 422 and missing["problem"]["errors"][0]["pointer"] == "/token"
         socket.messages.clear()
@@ -143,7 +157,9 @@ async def test_the_socket_takes_its_token_as_a_subprotocol_and_answers_with_stud
     try:
         assert ws.protocol == "studio"
         await socket.first("ready")
-        async with api.post("/api/v1/blobs", json=draft("by-protocol", 1, "Heard over a socket opened by subprotocol.")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft("by-protocol", 1, "Heard over a socket opened by subprotocol.")
+        ) as response:
             blob = await response.json()
         created = await socket.first("blob.created")
         assert created["blob_id"] == blob["id"]
@@ -156,7 +172,9 @@ async def test_the_socket_takes_its_token_as_a_subprotocol_and_answers_with_stud
     assert head.startswith(b"HTTP/1.1 401") and b'WWW-Authenticate: Bearer error="invalid_token"' in head, head
 
 
-async def test_a_token_in_the_url_never_reaches_a_log(stack: Stack, session: aiohttp.ClientSession, user_id: str) -> None:
+async def test_a_token_in_the_url_never_reaches_a_log(
+    stack: Stack, session: aiohttp.ClientSession, user_id: str
+) -> None:
     token = issue_token(stack.secrets["jwt_secret"], user_id)
     marker = os.urandom(6).hex()  # an unknown parameter, to find this socket's line
     async with session.ws_connect(stack.gateway + "/ws", params={"token": token, "probe": marker}) as ws:
@@ -166,5 +184,9 @@ async def test_a_token_in_the_url_never_reaches_a_log(stack: Stack, session: aio
     async def logged() -> str:
         return log.read_text(errors="replace")
 
-    await eventually(logged, lambda text: f'"GET /ws?token=[redacted]&probe={marker} HTTP/1.1" 101' in text, what="the socket's access log line")
+    await eventually(
+        logged,
+        lambda text: f'"GET /ws?token=[redacted]&probe={marker} HTTP/1.1" 101' in text,
+        what="the socket's access log line",
+    )
     assert not any(token in path.read_text(errors="replace") for path in stack.log_files())

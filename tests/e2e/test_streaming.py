@@ -41,14 +41,22 @@ def model() -> Iterator[ThreadedProvider]:
 
 
 @pytest.fixture(scope="module")
-def streaming(model: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ServiceProcess]]:
+def streaming(
+    model: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, ServiceProcess]]:
     with running_stack(STUDIO_PROCESSORS="") as stack:
         expansion = ServiceProcess.text_expansion(
-            stack, DATABASE, Path(tmp_path_factory.mktemp("streaming")),
-            STUDIO_OPENAI_API_KEY="test", STUDIO_OPENAI_BASE_URL=model.url, STUDIO_OPENAI_MAX_RETRIES="0",
-            STUDIO_PROCESSOR_ACK_WAIT_SECONDS="2", STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
-            STUDIO_TEXT_EXPANSION_SECTION_WORDS="12", STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="4",
-        )  # fmt: skip
+            stack,
+            DATABASE,
+            Path(tmp_path_factory.mktemp("streaming")),
+            STUDIO_OPENAI_API_KEY="test",
+            STUDIO_OPENAI_BASE_URL=model.url,
+            STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_PROCESSOR_ACK_WAIT_SECONDS="2",
+            STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
+            STUDIO_TEXT_EXPANSION_SECTION_WORDS="12",
+            STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT="4",
+        )
         expansion.start()
         expansion.wait_ready()
         yield stack, expansion
@@ -85,7 +93,9 @@ class Socket:
     async def open(cls, stack: Stack, user_id: str, **params: int) -> Socket:
         session = aiohttp.ClientSession()
         token = issue_token(stack.secrets["jwt_secret"], user_id)
-        ws = await session.ws_connect(f"{stack.gateway}/ws", params={"token": token, **{k: str(v) for k, v in params.items()}})
+        ws = await session.ws_connect(
+            f"{stack.gateway}/ws", params={"token": token, **{k: str(v) for k, v in params.items()}}
+        )
         socket = cls(session, ws)
         await socket.wait(lambda m: m["type"] == "ready")
         return socket
@@ -131,7 +141,11 @@ def joined(messages: list[dict[str, Any]]) -> str:
 async def stored(stack: Stack, user_id: str, parent_id: str) -> list[dict[str, Any]]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     try:
-        return await client[DATABASE]["expanded_texts"].find({"user_id": user_id, "parent_blob_id": parent_id}).to_list(None)
+        return (
+            await client[DATABASE]["expanded_texts"]
+            .find({"user_id": user_id, "parent_blob_id": parent_id})
+            .to_list(None)
+        )
     finally:
         await client.close()
 
@@ -147,7 +161,11 @@ def derived_of(parent_id: str) -> Callable[[dict[str, Any]], bool]:
 
 
 async def test_deltas_reach_the_owner_first_in_order_and_spell_the_stored_expansion(
-    streaming: tuple[Stack, ServiceProcess], provider: FakeProvider, client: aiohttp.ClientSession, user_id: str, other_user_id: str
+    streaming: tuple[Stack, ServiceProcess],
+    provider: FakeProvider,
+    client: aiohttp.ClientSession,
+    user_id: str,
+    other_user_id: str,
 ) -> None:
     stack, _ = streaming
     owner = await Socket.open(stack, user_id)
@@ -158,7 +176,9 @@ async def test_deltas_reach_the_owner_first_in_order_and_spell_the_stored_expans
         position = owner.messages.index(derived)
         progress = owner.progress()
         assert progress and all(owner.messages.index(m) < position for m in progress), "every delta before blob.derived"
-        assert {m["parent_id"] for m in progress} == {blob["id"]} and {m["derived_id"] for m in progress} == {derived["derived_id"]}
+        assert {m["parent_id"] for m in progress} == {blob["id"]} and {m["derived_id"] for m in progress} == {
+            derived["derived_id"]
+        }
         assert {m["processor"] for m in progress} == {"text-expansion"} and {m["attempt"] for m in progress} == {1}
         sections = progress[0]["sections"]
         assert sections == 8  # four paragraphs of two sentences, ~20 words, cut at 12 words: a section a sentence
@@ -261,9 +281,10 @@ async def test_an_edit_mid_stream_cancels_the_stale_work_and_the_new_version_str
         async with client.put(f"/api/v1/blobs/{blob['id']}", json={"data": edited["data"], "version": 1}) as response:
             assert response.status == 200, await response.text()
         await eventually(
-            lambda: stored(stack, user_id, blob["id"]), lambda found: [e["source_version"] for e in found] == [2],
+            lambda: stored(stack, user_id, blob["id"]),
+            lambda found: [e["source_version"] for e in found] == [2],
             what="the second version's expansion, alone",
-        )  # fmt: skip
+        )
         assert provider.streams_aborted >= 1, "the provider saw the first version's requests go away"
         new = [m for m in owner.progress() if m["parent_version"] == 2]
         (expansion,) = await stored(stack, user_id, blob["id"])

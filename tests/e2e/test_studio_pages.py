@@ -24,7 +24,13 @@ async def test_pages_and_files_are_served_with_a_strict_policy(stack: Stack) -> 
                 assert response.status == 200 and response.content_type == "text/html"
         async with session.get(stack.gateway + "/static/app.js") as response:
             assert response.status == 200 and response.content_type == "text/javascript"
-        for path in ("/static/../studio.py", "/static/%2E%2E/studio.py", "/static/vendor/LICENSE-htm", "/static/vendor/fetch.sh", "/static/nope.js"):
+        for path in (
+            "/static/../studio.py",
+            "/static/%2E%2E/studio.py",
+            "/static/vendor/LICENSE-htm",
+            "/static/vendor/fetch.sh",
+            "/static/nope.js",
+        ):
             async with session.get(URL(stack.gateway + path, encoded=True)) as response:
                 assert response.status == 404, path
 

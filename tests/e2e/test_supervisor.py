@@ -16,10 +16,10 @@ import nats.errors
 import pytest
 from nats.js.api import DeliverPolicy
 
+from compose.harness import Stack, pid_alive, running_stack
 from servicekit.auth import issue_token
 
 from ..conftest import draft
-from compose.harness import Stack, pid_alive, running_stack
 
 
 def leftovers(stack: Stack, pids: list[int]) -> list[int]:
@@ -126,7 +126,9 @@ async def test_acknowledged_writes_survive_kill_9_of_every_backing_server(own_st
             await asyncio.sleep(0.2)
         deadline = time.monotonic() + 30
         while True:  # the compiler's pool reconnects by itself
-            async with api.get(f"/api/v1/users/{user_id}/books/durable", headers={"Cache-Control": "no-cache"}) as response:
+            async with api.get(
+                f"/api/v1/users/{user_id}/books/durable", headers={"Cache-Control": "no-cache"}
+            ) as response:
                 view = await response.json()
             if view["compiled_status"] == "ok":
                 assert view["compiled"]["id"] == compiled["id"]
@@ -135,7 +137,9 @@ async def test_acknowledged_writes_survive_kill_9_of_every_backing_server(own_st
             await asyncio.sleep(0.3)
     nc = await nats.connect(own_stack.nats_url)
     try:
-        sub = await nc.jetstream().subscribe("blob.created.text-input-v1", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        sub = await nc.jetstream().subscribe(
+            "blob.created.text-input-v1", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
         while True:
             try:
                 msg = await sub.next_msg(timeout=2)
@@ -175,5 +179,7 @@ async def test_children_die_with_a_killed_supervisor(own_stack: Stack) -> None:
     own_stack.process.kill()
     own_stack.process.wait()
     left = await wait_until_gone(own_stack, pids)
-    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for p in left if pid_alive(p)]
+    assert left == [], [
+        Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for p in left if pid_alive(p)
+    ]
     own_stack.start()  # leave a running stack for the fixture to stop

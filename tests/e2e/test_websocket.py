@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -35,7 +34,9 @@ async def test_a_writer_hears_of_their_blob_and_its_expansion_and_nobody_else_do
 ) -> None:
     mine, theirs = await connect(session, stack, user_id), await connect(session, stack, other_user_id)
     try:
-        async with api.post("/api/v1/blobs", json=draft("live", 1, "The harbour lamps came on one by one.")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft("live", 1, "The harbour lamps came on one by one.")
+        ) as response:
             blob = await response.json()
         (created,) = await mine.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == blob["id"])
         (derived,) = await mine.wait_for(lambda m: m["type"] == "blob.derived" and m["parent_id"] == blob["id"])
@@ -54,11 +55,23 @@ async def test_blobs_created_over_the_socket_are_checked_like_rest(
 ) -> None:
     socket = await connect(session, stack, user_id)
     try:
-        await socket.ws.send_json({"action": "create_blob", "request_id": "r1", "data": {"content": "The ship sailed at dawn.", "book_id": "my-novel", "chapter": 1}})
+        await socket.ws.send_json(
+            {
+                "action": "create_blob",
+                "request_id": "r1",
+                "data": {"content": "The ship sailed at dawn.", "book_id": "my-novel", "chapter": 1},
+            }
+        )
         (result,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result" and m["request_id"] == "r1")
         assert result["status"] == 201 and result["blob"]["data"]["metadata"] == {"book_id": "my-novel", "chapter": 1}
         await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == result["blob"]["id"])
-        await socket.ws.send_json({"action": "create_blob", "request_id": "r2", "data": {"schema_id": "text-input-v1", "data": {"content": "tiny", "metadata": {"chapter": "x"}}}})
+        await socket.ws.send_json(
+            {
+                "action": "create_blob",
+                "request_id": "r2",
+                "data": {"schema_id": "text-input-v1", "data": {"content": "tiny", "metadata": {"chapter": "x"}}},
+            }
+        )
         (refused,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result" and m["request_id"] == "r2")
         assert refused["status"] == 422
         assert sorted(e["pointer"] for e in refused["problem"]["errors"]) == ["/data/content", "/data/metadata/chapter"]
@@ -105,10 +118,22 @@ async def test_a_message_nested_too_deep_gets_an_error_and_the_socket_stays_open
     await socket.ws.send_str("[" * 100_000 + "]" * 100_000)
     (error,) = await socket.wait_for(lambda m: m["type"] == "error")
     assert error["status"] == 400 and error["problem"]["type"].endswith("json-too-deep")
-    await socket.ws.send_json({"action": "create_blob", "request_id": "r1", "data": {"content": "Still here.", "book_id": "deep", "chapter": 1}})
+    await socket.ws.send_json(
+        {
+            "action": "create_blob",
+            "request_id": "r1",
+            "data": {"content": "Still here.", "book_id": "deep", "chapter": 1},
+        }
+    )
     (result,) = await socket.wait_for(lambda m: m["type"] == "blob.create.result")
     assert result["status"] == 201
-    await socket.ws.send_json({"action": "create_blob", "request_id": "r2\r\nX: y", "data": {"content": "NUL\u0000", "book_id": "deep", "chapter": 2}})
+    await socket.ws.send_json(
+        {
+            "action": "create_blob",
+            "request_id": "r2\r\nX: y",
+            "data": {"content": "NUL\u0000", "book_id": "deep", "chapter": 2},
+        }
+    )
     (refused,) = await socket.wait_for(lambda m: m.get("request_id") == "r2\r\nX: y")
     assert refused["status"] == 422
     await socket.close()

@@ -24,10 +24,14 @@ class Seen:
         self.messages.append((msg.subject, dict(msg.headers or {}), msgspec.json.decode(msg.data)))
         self._arrived.set()
 
-    def matching(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    def matching(
+        self, predicate: Callable[[str, dict[str, Any]], bool]
+    ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
         return [m for m in self.messages if predicate(m[0], m[2])]
 
-    async def wait_for(self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout: float = 10.0) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    async def wait_for(
+        self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout: float = 10.0
+    ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
         deadline = time.monotonic() + timeout
         while len(found := self.matching(predicate)) < count:
             remaining = deadline - time.monotonic()

@@ -32,21 +32,29 @@ CONTENTS = {
 }
 
 
-async def write_book(api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[int, str]:
+async def write_book(
+    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str, book_id: str
+) -> dict[int, str]:
     """A titled book of three chapters, written out of order, each with its expansion registered."""
     async with api.post(f"/api/v1/users/{user_id}/books", json={"id": book_id, "title": "The Keeper"}) as response:
         assert response.status == 201
     ids = {}
     for chapter in (2, 3, 1):
-        async with api.post("/api/v1/blobs", json=draft(book_id, chapter, CONTENTS[chapter], title=f"Part {chapter}")) as response:
+        async with api.post(
+            "/api/v1/blobs", json=draft(book_id, chapter, CONTENTS[chapter], title=f"Part {chapter}")
+        ) as response:
             ids[chapter] = (await response.json())["id"]
     await eventually(
-        lambda: index_entries(internal, user_id, processor_id="text-expansion"), lambda e: len(e) == 3, what="3 expansions"
+        lambda: index_entries(internal, user_id, processor_id="text-expansion"),
+        lambda e: len(e) == 3,
+        what="3 expansions",
     )
     return ids
 
 
-async def compile_book(api: aiohttp.ClientSession, nc: Client, user_id: str, book_id: str, **body: Any) -> dict[str, Any]:
+async def compile_book(
+    api: aiohttp.ClientSession, nc: Client, user_id: str, book_id: str, **body: Any
+) -> dict[str, Any]:
     """Ask for a compile and wait for its `book.compiled` event."""
     seen = await watch(nc, "book.compiled")
     async with api.post(f"/api/v1/users/{user_id}/books/{book_id}/compile", json=body or None) as response:
@@ -63,7 +71,9 @@ async def fetch(compiler: aiohttp.ClientSession, user_id: str, blob_id: str) -> 
         return dict(await response.json())
 
 
-async def export(compiler: aiohttp.ClientSession, user_id: str, book_id: str, fmt: str = "text", version: int | None = None) -> str:
+async def export(
+    compiler: aiohttp.ClientSession, user_id: str, book_id: str, fmt: str = "text", version: int | None = None
+) -> str:
     params = {"format": fmt, **({"version": str(version)} if version else {})}
     async with compiler.get(f"/users/{user_id}/books/{book_id}/export", params=params) as response:
         assert response.status == 200, await response.text()
@@ -82,7 +92,11 @@ def chapter_bodies(text_export: str, count: int) -> list[str]:
 
 
 async def test_a_three_chapter_book_compiles_in_order_with_exact_counts(
-    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, compiler: aiohttp.ClientSession, nc: Client, user_id: str
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    compiler: aiohttp.ClientSession,
+    nc: Client,
+    user_id: str,
 ) -> None:
     drafts = await write_book(api, internal, user_id, "keeper")
     event = await compile_book(api, nc, user_id, "keeper")
@@ -110,7 +124,11 @@ async def test_a_three_chapter_book_compiles_in_order_with_exact_counts(
 
 
 async def test_recompiling_after_an_edit_makes_version_2_and_keeps_version_1(
-    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, compiler: aiohttp.ClientSession, nc: Client, user_id: str
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    compiler: aiohttp.ClientSession,
+    nc: Client,
+    user_id: str,
 ) -> None:
     drafts = await write_book(api, internal, user_id, "edited")
     first = await compile_book(api, nc, user_id, "edited")
@@ -133,7 +151,11 @@ async def test_recompiling_after_an_edit_makes_version_2_and_keeps_version_1(
 
 
 async def test_a_missing_expansion_falls_back_to_the_draft_and_says_so(
-    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, compiler: aiohttp.ClientSession, nc: Client, user_id: str
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    compiler: aiohttp.ClientSession,
+    nc: Client,
+    user_id: str,
 ) -> None:
     drafts = await write_book(api, internal, user_id, "partial")
     (expansion,) = await index_entries(internal, user_id, processor_id="text-expansion", parent_id=drafts[3])
@@ -148,11 +170,17 @@ async def test_a_missing_expansion_falls_back_to_the_draft_and_says_so(
     # Asking for drafts is not a fallback.
     drafts_only = await compile_book(api, nc, user_id, "partial", prefer="draft")
     assert drafts_only.get("fallbacks", 0) == 0
-    assert {c["source"] for c in (await fetch(compiler, user_id, drafts_only["blob_id"]))["data"]["chapters"]} == {"draft"}
+    assert {c["source"] for c in (await fetch(compiler, user_id, drafts_only["blob_id"]))["data"]["chapters"]} == {
+        "draft"
+    }
 
 
 async def test_the_same_compile_request_twice_makes_one_version(
-    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, compiler: aiohttp.ClientSession, nc: Client, user_id: str
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    compiler: aiohttp.ClientSession,
+    nc: Client,
+    user_id: str,
 ) -> None:
     await write_book(api, internal, user_id, "twice")
     requests = await watch(nc, "book.compile.requested")

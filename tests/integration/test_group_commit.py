@@ -37,4 +37,3 @@ async def test_concurrent_inserts_are_batched_and_answered_one_by_one(stack: Sta
         assert await collection.count_documents({"key": 1000}) == 0
     finally:
         await client.close()
-

@@ -41,7 +41,9 @@ class Provider:
         key, public = self.keys[kid]
         now = int(time.time())
         body = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600, **claims}
-        return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm=public["alg"], headers={"kid": kid})
+        return jwt.encode(
+            {k: v for k, v in body.items() if v is not None}, key, algorithm=public["alg"], headers={"kid": kid}
+        )
 
     async def jwks(self, request: web.Request) -> web.Response:
         self.fetched += 1
@@ -89,7 +91,9 @@ async def test_provider_tokens_are_verified_and_a_rotated_key_is_followed(provid
         ({"sub": "../alice"}, "subject"),
     ],
 )
-async def test_provider_tokens_with_the_wrong_claims_are_refused(provider: tuple[Provider, str], claims: dict[str, Any], why: str) -> None:
+async def test_provider_tokens_with_the_wrong_claims_are_refused(
+    provider: tuple[Provider, str], claims: dict[str, Any], why: str
+) -> None:
     keys, url = provider
     keys.add("k1", rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
     verifier = TokenVerifier(SECRET, jwks_url=url, issuer=ISSUER, audience=AUDIENCE)
@@ -115,7 +119,9 @@ async def test_forged_unsigned_and_unknown_key_tokens_are_refused(provider: tupl
         await TokenVerifier(SECRET).verify(keys.token("k1"))  # no provider configured: RS256 is refused
 
 
-async def test_only_a_providers_clock_gets_leeway_and_no_token_lives_past_the_longest_lifetime(provider: tuple[Provider, str]) -> None:
+async def test_only_a_providers_clock_gets_leeway_and_no_token_lives_past_the_longest_lifetime(
+    provider: tuple[Provider, str],
+) -> None:
     keys, url = provider
     keys.add("k1", rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
     verifier = TokenVerifier(SECRET, jwks_url=url, issuer=ISSUER, audience=AUDIENCE, max_lifetime_seconds=3600)
@@ -128,7 +134,11 @@ async def test_only_a_providers_clock_gets_leeway_and_no_token_lives_past_the_lo
         await verifier.verify(issue_token(SECRET, "alice", ttl_seconds=60, now=now - 65))
     _, until = await verifier.verify(issue_token(SECRET, "alice", ttl_seconds=600, now=now))
     assert until == now + 600
-    for token in (keys.token("k1", exp=now + 7200), issue_token(SECRET, "alice", ttl_seconds=7200), keys.token("k1", iat=None, exp=now + 7200)):
+    for token in (
+        keys.token("k1", exp=now + 7200),
+        issue_token(SECRET, "alice", ttl_seconds=7200),
+        keys.token("k1", iat=None, exp=now + 7200),
+    ):
         with pytest.raises(Unauthorized, match="longer than"):
             await verifier.verify(token)
     for claims in ({"exp": str(now + 60)}, {"nbf": True}, {"iat": "yesterday"}):

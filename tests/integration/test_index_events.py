@@ -14,7 +14,9 @@ async def test_one_event_per_write(api: aiohttp.ClientSession, nc: Client, user_
     mine = lambda subject, event: event["user_id"] == user_id  # noqa: E731
     async with api.post("/api/v1/blobs", json=draft("evented", 1)) as response:
         blob = await response.json()
-    async with api.put(f"/api/v1/blobs/{blob['id']}", json={"data": draft("evented", 1, "A second take on the chapter.")["data"]}) as response:
+    async with api.put(
+        f"/api/v1/blobs/{blob['id']}", json={"data": draft("evented", 1, "A second take on the chapter.")["data"]}
+    ) as response:
         assert response.status == 200
     async with api.delete(f"/api/v1/blobs/{blob['id']}") as response:
         assert response.status == 204
@@ -29,7 +31,12 @@ async def test_one_event_per_write(api: aiohttp.ClientSession, nc: Client, user_
         assert event["blob_id"] == blob["id"] and event["schema_id"] == "text-input-v1"
         assert event["occurred_at"]
     created, updated, deleted = (e for _, _, e in events)
-    assert (created["event"], created["version"], created["book_id"], created["chapter"]) == ("blob.created", 1, "evented", 1)
+    assert (created["event"], created["version"], created["book_id"], created["chapter"]) == (
+        "blob.created",
+        1,
+        "evented",
+        1,
+    )
     assert (updated["version"], updated["previous_version"]) == (2, 1)
     assert deleted["event"] == "blob.deleted"
     assert len({e["event_id"] for _, _, e in events}) == 3

@@ -24,10 +24,19 @@ FAKE = "test-processor"  # registrations made by hand, beside the real processor
 def derived_body(user_id: str, parent: dict, *, version: int = 1, blob_id: str | None = None) -> dict:
     blob_id = blob_id or f"tp-{parent['id'][:12]}-v{version}"
     return {
-        "id": blob_id, "user_id": user_id, "processor_id": FAKE, "storage_location": "mongodb://tp",
-        "remote_blob_id": blob_id, "schema_id": "expanded-text-v1", "parent_id": parent["id"], "type": "expanded",
-        "title": "Expanded", "preview": "The mighty vessel...", "size_bytes": 512, "source_version": version,
-    }  # fmt: skip
+        "id": blob_id,
+        "user_id": user_id,
+        "processor_id": FAKE,
+        "storage_location": "mongodb://tp",
+        "remote_blob_id": blob_id,
+        "schema_id": "expanded-text-v1",
+        "parent_id": parent["id"],
+        "type": "expanded",
+        "title": "Expanded",
+        "preview": "The mighty vessel...",
+        "size_bytes": 512,
+        "source_version": version,
+    }
 
 
 async def test_registering_a_derived_blob_is_idempotent_and_announced(
@@ -60,7 +69,9 @@ async def test_registering_a_derived_blob_is_idempotent_and_announced(
     assert book["chapters"][0]["processed_blob_ids"][FAKE] == body["id"]
 
     # An edit of the parent makes the derived blob stale until a new one is registered.
-    async with api.put(f"/api/v1/blobs/{parent['id']}", json={"data": draft("derivations", 1, "Edited chapter text.")["data"]}) as response:
+    async with api.put(
+        f"/api/v1/blobs/{parent['id']}", json={"data": draft("derivations", 1, "Edited chapter text.")["data"]}
+    ) as response:
         assert response.status == 200
     async with api.get(f"/api/v1/blobs/{parent['id']}") as response:
         assert [d["status"] for d in (await response.json())["derived"] if d["processor"] == FAKE] == ["stale"]
@@ -93,7 +104,9 @@ async def test_processors_writes_take_turns_for_a_few_places(
     before = await processor_writes_waited(stack)
 
     async def register(n: int) -> int:
-        async with internal.post("/api/v1/blob-index", json=derived_body(user_id, parent, blob_id=f"tp-lane-{n}")) as response:
+        async with internal.post(
+            "/api/v1/blob-index", json=derived_body(user_id, parent, blob_id=f"tp-lane-{n}")
+        ) as response:
             return response.status
 
     assert await asyncio.gather(*(register(n) for n in range(80))) == [201] * 80
@@ -142,7 +155,9 @@ async def test_schema_registry_accepts_compatible_revisions_only(internal: aioht
     async with internal.post(f"/api/v1/schemas/{schema_id}/validate", json={"text": 3}) as response:
         result = await response.json()
     assert result["valid"] is False and result["errors"][0]["pointer"] == "/text"
-    async with internal.post("/api/v1/blobs", json={"user_id": user_id, "schema_id": schema_id, "data": {"text": "hi", "mood": "calm"}}) as response:
+    async with internal.post(
+        "/api/v1/blobs", json={"user_id": user_id, "schema_id": schema_id, "data": {"text": "hi", "mood": "calm"}}
+    ) as response:
         assert response.status == 201
         assert (await response.json())["type"] == schema_id.rsplit("-v", 1)[0]
     async with internal.get("/api/v1/schemas/no-such-v1") as response:
@@ -153,11 +168,16 @@ async def test_processor_registry(internal: aiohttp.ClientSession, nc: Client) -
     seen = await watch(nc, "processor.registered.>")
     processor_id = f"proc-{uuid.uuid4().hex[:8]}"
     registration = {
-        "id": processor_id, "name": "Test processor", "storage_type": "mongodb", "database_name": "proc",
-        "input_schema_ids": ["text-input-v1"], "output_schema_id": "expanded-text-v1",
-        "base_url": "http://127.0.0.1:1", "event_subscriptions": ["blob.created.text-input-v1"],
+        "id": processor_id,
+        "name": "Test processor",
+        "storage_type": "mongodb",
+        "database_name": "proc",
+        "input_schema_ids": ["text-input-v1"],
+        "output_schema_id": "expanded-text-v1",
+        "base_url": "http://127.0.0.1:1",
+        "event_subscriptions": ["blob.created.text-input-v1"],
         "active": False,  # registered, never routed to: the session's views stay text expansion's
-    }  # fmt: skip
+    }
     async with internal.post("/api/v1/processors", json=registration) as response:
         assert response.status == 201
     async with internal.post("/api/v1/processors", json={**registration, "max_concurrency": 8}) as response:
@@ -175,7 +195,9 @@ async def test_processor_registry(internal: aiohttp.ClientSession, nc: Client) -
     assert {headers["Nats-Msg-Id"] for _, headers, _ in announced} == {e["event_id"] for _, _, e in announced}
 
 
-async def test_user_state_counts_and_books(api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str) -> None:
+async def test_user_state_counts_and_books(
+    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
+) -> None:
     for chapter in (1, 2):
         async with api.post("/api/v1/blobs", json=draft("stateful", chapter)) as response:
             assert response.status == 201

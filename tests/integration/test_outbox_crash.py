@@ -13,9 +13,10 @@ import pytest
 from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
-from index_service.outbox import CRASH_EXIT_CODE
-from ..conftest import draft
 from compose.harness import ServiceProcess, Stack, free_port
+from index_service.outbox import CRASH_EXIT_CODE
+
+from ..conftest import draft
 from .events import watch
 
 
@@ -27,10 +28,12 @@ class IndexProcess(ServiceProcess):
         self.database = f"crash_{uuid.uuid4().hex[:8]}"
         port = free_port()
         env = {
-            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"], "STUDIO_INDEX_PORT": str(port),
-            "STUDIO_INDEX_MONGO_URL": stack.mongo_url, "STUDIO_INDEX_DATABASE": self.database,
+            "STUDIO_SERVICE_TOKEN": stack.secrets["service_token"],
+            "STUDIO_INDEX_PORT": str(port),
+            "STUDIO_INDEX_MONGO_URL": stack.mongo_url,
+            "STUDIO_INDEX_DATABASE": self.database,
             "STUDIO_NATS_URL": stack.nats_url,
-        }  # fmt: skip
+        }
         super().__init__("index_service", env, log_dir / "index.log", port)
 
     async def ready(self) -> None:
@@ -51,7 +54,9 @@ async def _write_then_crash(index: IndexProcess, user_id: str, token: str) -> di
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         try:
-            async with session.post(index.url + "/api/v1/blobs", json={"user_id": user_id, **draft(content="Written just before a crash.")}):
+            async with session.post(
+                index.url + "/api/v1/blobs", json={"user_id": user_id, **draft(content="Written just before a crash.")}
+            ):
                 pass
         except aiohttp.ClientError:
             pass  # the process may die before it answers; the document tells what was written
@@ -59,7 +64,9 @@ async def _write_then_crash(index: IndexProcess, user_id: str, token: str) -> di
     assert await asyncio.to_thread(index.process.wait, 15) == CRASH_EXIT_CODE
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(index.stack.mongo_url)
     try:
-        docs = await mongo[index.database]["blobs"].find({"user_id": user_id, "outbox.0": {"$exists": True}}).to_list(None)
+        docs = (
+            await mongo[index.database]["blobs"].find({"user_id": user_id, "outbox.0": {"$exists": True}}).to_list(None)
+        )
     finally:
         await mongo.close()
     assert len(docs) == 1 and len(docs[0]["outbox"]) == 1
@@ -90,7 +97,7 @@ async def test_an_event_written_before_a_crash_is_published_after_restart(
 
     index_process.start()
     await index_process.ready()
-    ((subject, headers, event),) = await seen.wait_for(lambda s, e: e["event_id"] == event_id)
+    ((_, headers, event),) = await seen.wait_for(lambda s, e: e["event_id"] == event_id)
     assert headers["Nats-Msg-Id"] == event_id and event["blob_id"] == doc["_id"]
     await _outbox_drained(index_process, doc["_id"])
 

@@ -84,7 +84,10 @@ def _url(stack: Stack, processor: str, database: str | None = None) -> str:
 
 
 async def test_each_processor_role_opens_only_its_own_database(stack: Stack) -> None:
-    for processor, own, other in (("book-compiler", "book_compiler", "pitch_builder"), ("pitch-builder", "pitch_builder", "book_compiler")):
+    for processor, own, other in (
+        ("book-compiler", "book_compiler", "pitch_builder"),
+        ("pitch-builder", "pitch_builder", "book_compiler"),
+    ):
         connection = await asyncpg.connect(_url(stack, processor))
         assert await connection.fetchval("SELECT current_database()") == own
         await connection.close()
@@ -94,18 +97,26 @@ async def test_each_processor_role_opens_only_its_own_database(stack: Stack) -> 
             await asyncpg.connect(_url(stack, processor, "postgres"))
 
 
-@pytest.mark.parametrize("processor, migrations", [("book-compiler", BOOK_MIGRATIONS), ("pitch-builder", PITCH_MIGRATIONS)])
+@pytest.mark.parametrize(
+    "processor, migrations", [("book-compiler", BOOK_MIGRATIONS), ("pitch-builder", PITCH_MIGRATIONS)]
+)
 async def test_migrations_run_twice_without_harm(stack: Stack, processor: str, migrations: tuple[str, ...]) -> None:
     schema = f"migrations_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(_url(stack, processor))
     await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await asyncpg.create_pool(_url(stack, processor), min_size=1, max_size=2, server_settings={"search_path": schema})
+    pool = await asyncpg.create_pool(
+        _url(stack, processor), min_size=1, max_size=2, server_settings={"search_path": schema}
+    )
     assert pool is not None
     try:
         assert await migrate(pool, f"{processor}-{schema}", migrations) == len(migrations)
-        tables: list[Any] = await pool.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema)
+        tables: list[Any] = await pool.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
+        )
         assert await migrate(pool, f"{processor}-{schema}", migrations) == 0
-        again: list[Any] = await pool.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema)
+        again: list[Any] = await pool.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
+        )
         assert [t["table_name"] for t in tables] == [t["table_name"] for t in again]
         assert "schema_migrations" in [t["table_name"] for t in tables]
     finally:

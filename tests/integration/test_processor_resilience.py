@@ -21,12 +21,12 @@ import nats
 import pytest
 from pymongo import AsyncMongoClient
 
+from compose.fake_openai import FakeProvider
 from compose.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
 from processors.deadletter import dead_letters
 from processors.handler import CRASH_EXIT_CODE
 
 from ..conftest import draft
-from compose.fake_openai import FakeProvider
 from .waiting import eventually, index_entries
 
 DATABASE = "studio_text_expansion_resilience"
@@ -50,12 +50,17 @@ def processors(bare: Stack, tmp_path: Path) -> Iterator[list[ServiceProcess]]:
 def text_expansion(bare: Stack, tmp_path: Path, started: list[ServiceProcess], **env: str) -> ServiceProcess:
     port = free_port()
     settings = {
-        "STUDIO_SERVICE_TOKEN": bare.secrets["service_token"], "STUDIO_TEXT_EXPANSION_PORT": str(port),
-        "STUDIO_TEXT_EXPANSION_MONGO_URL": bare.mongo_url, "STUDIO_TEXT_EXPANSION_DATABASE": DATABASE,
-        "STUDIO_INDEX_URL": bare.index, "STUDIO_NATS_URL": bare.nats_url,
-        "STUDIO_PROCESSOR_ACK_WAIT_SECONDS": "2", "STUDIO_PROCESSOR_MAX_DELIVER": "3",
-        "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2,0.4,0.8", **env,
-    }  # fmt: skip
+        "STUDIO_SERVICE_TOKEN": bare.secrets["service_token"],
+        "STUDIO_TEXT_EXPANSION_PORT": str(port),
+        "STUDIO_TEXT_EXPANSION_MONGO_URL": bare.mongo_url,
+        "STUDIO_TEXT_EXPANSION_DATABASE": DATABASE,
+        "STUDIO_INDEX_URL": bare.index,
+        "STUDIO_NATS_URL": bare.nats_url,
+        "STUDIO_PROCESSOR_ACK_WAIT_SECONDS": "2",
+        "STUDIO_PROCESSOR_MAX_DELIVER": "3",
+        "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2,0.4,0.8",
+        **env,
+    }
     process = ServiceProcess("processors.text_expansion", settings, tmp_path / f"text-expansion-{port}.log", port)
     started.append(process)
     return process
@@ -94,20 +99,31 @@ async def metric(process: ServiceProcess, outcome: str) -> float:
         async with session.get(process.url + "/metrics", headers=process.metrics_headers) as response:
             text = await response.text()
     prefix = f'studio_processor_messages_total{{outcome="{outcome}",processor="text-expansion"}}'
-    line = next((l for l in text.splitlines() if l.startswith(prefix)), "")
+    line = next((row for row in text.splitlines() if row.startswith(prefix)), "")
     return float(line.rsplit(" ", 1)[1]) if line else 0.0
 
 
 async def test_the_openai_client_path_survives_two_provider_errors(
-    bare: Stack, tmp_path: Path, processors: list[ServiceProcess], provider: tuple[FakeProvider, str],
-    internal_bare: aiohttp.ClientSession, user_id: str,
-) -> None:  # fmt: skip
+    bare: Stack,
+    tmp_path: Path,
+    processors: list[ServiceProcess],
+    provider: tuple[FakeProvider, str],
+    internal_bare: aiohttp.ClientSession,
+    user_id: str,
+) -> None:
     fake, url = provider
     fake.fail_next = 2
-    await start(text_expansion(
-        bare, tmp_path, processors, STUDIO_OPENAI_API_KEY="test-key", STUDIO_OPENAI_BASE_URL=url,
-        STUDIO_OPENAI_MODEL="fake-model", STUDIO_OPENAI_MAX_RETRIES="0",
-    ))  # fmt: skip
+    await start(
+        text_expansion(
+            bare,
+            tmp_path,
+            processors,
+            STUDIO_OPENAI_API_KEY="test-key",
+            STUDIO_OPENAI_BASE_URL=url,
+            STUDIO_OPENAI_MODEL="fake-model",
+            STUDIO_OPENAI_MAX_RETRIES="0",
+        )
+    )
     parent = await post_draft(internal_bare, user_id, 1, style="casual")
     (entry,) = await eventually(
         lambda: index_entries(internal_bare, user_id, parent_id=parent), lambda e: len(e) == 1, what="an expansion"
@@ -124,15 +140,26 @@ async def test_the_openai_client_path_survives_two_provider_errors(
 
 
 async def test_a_provider_down_past_max_deliver_dead_letters_and_replay_makes_the_blob(
-    bare: Stack, tmp_path: Path, processors: list[ServiceProcess], provider: tuple[FakeProvider, str],
-    internal_bare: aiohttp.ClientSession, user_id: str,
-) -> None:  # fmt: skip
+    bare: Stack,
+    tmp_path: Path,
+    processors: list[ServiceProcess],
+    provider: tuple[FakeProvider, str],
+    internal_bare: aiohttp.ClientSession,
+    user_id: str,
+) -> None:
     fake, url = provider
     fake.down = True
-    await start(text_expansion(
-        bare, tmp_path, processors, STUDIO_OPENAI_API_KEY="test-key", STUDIO_OPENAI_BASE_URL=url,
-        STUDIO_OPENAI_MAX_RETRIES="0", STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS="1",
-    ))  # fmt: skip
+    await start(
+        text_expansion(
+            bare,
+            tmp_path,
+            processors,
+            STUDIO_OPENAI_API_KEY="test-key",
+            STUDIO_OPENAI_BASE_URL=url,
+            STUDIO_OPENAI_MAX_RETRIES="0",
+            STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS="1",
+        )
+    )
     parent = await post_draft(internal_bare, user_id, 1)
     nc = await nats.connect(bare.nats_url)
     try:
@@ -156,11 +183,19 @@ async def test_a_provider_down_past_max_deliver_dead_letters_and_replay_makes_th
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     replayed = subprocess.run(
         [sys.executable, "-m", "compose", "dlq", "replay", "--processor", "text-expansion", "--seq", str(dlq_seq)],
-        cwd=ROOT, env={**env, "STUDIO_NATS_URL": bare.nats_url}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**env, "STUDIO_NATS_URL": bare.nats_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1 of 1" in replayed.stdout
-    await eventually(lambda: index_entries(internal_bare, user_id, parent_id=parent), lambda e: len(e) == 1, what="the replayed expansion")
+    await eventually(
+        lambda: index_entries(internal_bare, user_id, parent_id=parent),
+        lambda e: len(e) == 1,
+        what="the replayed expansion",
+    )
     assert len(await stored(bare, user_id)) == 1
 
 
@@ -173,7 +208,11 @@ async def test_kill_9_between_store_write_and_ack_leaves_one_blob(
     assert len(await stored(bare, user_id)) == 1
     assert await index_entries(internal_bare, user_id, parent_id=parent) == []
     await start(crashing)  # the same instance, without the hook
-    await eventually(lambda: index_entries(internal_bare, user_id, parent_id=parent), lambda e: len(e) == 1, what="registration after redelivery")
+    await eventually(
+        lambda: index_entries(internal_bare, user_id, parent_id=parent),
+        lambda e: len(e) == 1,
+        what="registration after redelivery",
+    )
     assert len(await stored(bare, user_id)) == 1
 
 
@@ -193,8 +232,10 @@ async def test_a_processor_killed_while_drafts_arrive_catches_up_exactly_once(
         await asyncio.sleep(0.02)
     entries = await eventually(
         lambda: index_entries(internal_bare, user_id, processor_id="text-expansion"),
-        lambda e: len(e) >= 40, timeout=60, what="40 expansions",
-    )  # fmt: skip
+        lambda e: len(e) >= 40,
+        timeout=60,
+        what="40 expansions",
+    )
     await asyncio.sleep(1.0)  # room for a duplicate to show up, if one were coming
     entries = await index_entries(internal_bare, user_id, processor_id="text-expansion")
     assert sorted(e["parent_id"] for e in entries) == sorted(parents)
@@ -216,12 +257,14 @@ async def test_two_instances_split_200_drafts_without_duplicates(
     parents = await asyncio.gather(*(post(n) for n in range(200)))
     await eventually(
         lambda: index_entries(internal_bare, user_id, processor_id="text-expansion"),
-        lambda e: len(e) >= 200, timeout=90, what="200 expansions",
-    )  # fmt: skip
+        lambda e: len(e) >= 200,
+        timeout=90,
+        what="200 expansions",
+    )
     entries = await index_entries(internal_bare, user_id, processor_id="text-expansion")
     assert sorted(e["parent_id"] for e in entries) == sorted(parents)
     assert len(await stored(bare, user_id)) == 200
     after = [await metric(p, "processed") for p in (first, second)]
-    shares = [a - b for a, b in zip(after, before)]
+    shares = [a - b for a, b in zip(after, before, strict=True)]
     assert all(share > 0 for share in shares), f"both instances took work: {shares}"
     assert sum(shares) >= 200

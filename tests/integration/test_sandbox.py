@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +22,11 @@ WORDS = "Mara carried the ledger up the lighthouse stairs while the gull watched
 
 def book(chapters: int, words: int = 1000) -> Manuscript:
     texts = [
-        CompiledChapterText(n, f"Tide {n}", " ".join(WORDS[(n + i) % len(WORDS)] for i in range(words)), "draft", "d", 1, None, None)
+        CompiledChapterText(
+            n, f"Tide {n}", " ".join(WORDS[(n + i) % len(WORDS)] for i in range(words)), "draft", "d", 1, None, None
+        )
         for n in range(1, chapters + 1)
-    ]  # fmt: skip
+    ]
     return Manuscript("b", "00000000-0000-0000-0000-000000000001", 1, "Salt Ledger", datetime.now(UTC), texts)
 
 
@@ -74,7 +76,11 @@ async def test_a_render_holds_no_secret_and_goes_with_its_cancelled_caller(monke
 
     async with Sandbox(RenderLimits(concurrency=1)) as sandbox:
         environment = await sandbox.render("tests.integration.sandboxed:environment", b"")
-        assert b"STUDIO_" not in environment and b"a-secret" not in environment and b"HOME=/tmp/studio-render-" in environment
+        assert (
+            b"STUDIO_" not in environment
+            and b"a-secret" not in environment
+            and b"HOME=/tmp/studio-render-" in environment
+        )
         assert await processes() == set()
         slow = asyncio.ensure_future(sandbox.render(JOB, job_of("pdf", book(200))))
         # The render's process, and the next one started ahead for the same target.
@@ -84,6 +90,10 @@ async def test_a_render_holds_no_secret_and_goes_with_its_cancelled_caller(monke
             await slow
         ahead = await eventually(processes, lambda found: len(found) == 1, what="the cancelled render's process to go")
         assert ahead < started
-        assert (await sandbox.render(JOB, job_of("md", book(1, 10)))).startswith(b"# Salt Ledger"), "its turn was given back"
-        assert ahead.isdisjoint(await eventually(processes, lambda found: len(found) == 1, what="the next one ahead")), "one process, one file"
+        assert (await sandbox.render(JOB, job_of("md", book(1, 10)))).startswith(b"# Salt Ledger"), (
+            "its turn was given back"
+        )
+        assert ahead.isdisjoint(
+            await eventually(processes, lambda found: len(found) == 1, what="the next one ahead")
+        ), "one process, one file"
     await eventually(processes, lambda found: not found, what="the process started ahead to go with the sandbox")

@@ -9,7 +9,9 @@ from compose.fake_openai import FakeProvider
 from processors.errors import PermanentError, ProviderError
 from processors.summary.summarizer import SYSTEM_PROMPT, OfflineSummariser, OpenAISummariser
 
-CHAPTER = "The harbour froze in the night.\n\nMara walked out across the ice to the stranded boat, counting her steps aloud."
+CHAPTER = (
+    "The harbour froze in the night.\n\nMara walked out across the ice to the stranded boat, counting her steps aloud."
+)
 
 
 async def test_the_model_summarises_and_its_failures_are_sorted(provider: tuple[FakeProvider, str]) -> None:
@@ -30,5 +32,8 @@ async def test_the_model_summarises_and_its_failures_are_sorted(provider: tuple[
 
 async def test_offline_the_summary_is_the_chapters_key_sentences() -> None:
     made = await OfflineSummariser().summarise(CHAPTER)
-    assert made.key_sentences == ["The harbour froze in the night.", "Mara walked out across the ice to the stranded boat, counting her steps aloud."]
+    assert made.key_sentences == [
+        "The harbour froze in the night.",
+        "Mara walked out across the ice to the stranded boat, counting her steps aloud.",
+    ]
     assert made.text == " ".join(made.key_sentences) and made.model_used == "offline"

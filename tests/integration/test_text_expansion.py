@@ -28,7 +28,9 @@ async def expansion_api(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def expansions(internal: aiohttp.ClientSession, user_id: str, parent_id: str | None = None) -> list[dict[str, Any]]:
+async def expansions(
+    internal: aiohttp.ClientSession, user_id: str, parent_id: str | None = None
+) -> list[dict[str, Any]]:
     filters = {"processor_id": PROCESSOR, **({"parent_id": parent_id} if parent_id else {})}
     return await index_entries(internal, user_id, **filters)
 
@@ -40,9 +42,13 @@ async def test_a_draft_gets_exactly_one_expansion(
         "The ferry left her at the end of a shingle spit. The tower leaned a little into the wind. "
         "Inside, the lamp room was clean, as if someone had climbed the stairs that morning."
     )
-    async with api.post("/api/v1/blobs", json=draft("harbour", 2, content, title="Gull Point", style="formal")) as response:
+    async with api.post(
+        "/api/v1/blobs", json=draft("harbour", 2, content, title="Gull Point", style="formal")
+    ) as response:
         parent = await response.json()
-    (entry,) = await eventually(lambda: expansions(internal, user_id, parent["id"]), lambda e: len(e) == 1, what="an expansion")
+    (entry,) = await eventually(
+        lambda: expansions(internal, user_id, parent["id"]), lambda e: len(e) == 1, what="an expansion"
+    )
     assert entry["parent_id"] == parent["id"] and entry["source_version"] == 1
     assert (entry["book_id"], entry["chapter"], entry["title"]) == ("harbour", 2, "Gull Point")
     assert entry["preview"].startswith("The ferry left her") and len(entry["preview"]) <= 200
@@ -55,7 +61,12 @@ async def test_a_draft_gets_exactly_one_expansion(
     sentences = [s for s in data["expanded"].replace("\n", " ").split(". ") if s]
     assert len(sentences) == len(set(sentences)), "no sentence is repeated"
     assert set(data["style_analysis"]) >= {"tone", "complexity", "readability_score", "vocabulary_level"}
-    assert data["style"] == "formal" and data["style_analysis"]["tone"] in {"formal", "lyrical", "conversational", "neutral"}
+    assert data["style"] == "formal" and data["style_analysis"]["tone"] in {
+        "formal",
+        "lyrical",
+        "conversational",
+        "neutral",
+    }
     assert [s["index"] for s in data["sections"]] == list(range(1, len(data["sections"]) + 1))
     # The parent's view and its book show the expansion.
     async with api.get(f"/api/v1/blobs/{parent['id']}") as response:
@@ -81,7 +92,14 @@ async def test_a_duplicate_event_makes_no_second_blob(
         async def duplicates_seen() -> float:
             async with session.get(stack.text_expansion + "/metrics", headers=stack.metrics_headers) as response:
                 text = await response.text()
-            line = next((l for l in text.splitlines() if l.startswith('studio_processor_messages_total{outcome="duplicate"')), "")
+            line = next(
+                (
+                    row
+                    for row in text.splitlines()
+                    if row.startswith('studio_processor_messages_total{outcome="duplicate"')
+                ),
+                "",
+            )
             return float(line.rsplit(" ", 1)[1]) if line else 0.0
 
         await eventually(duplicates_seen, lambda n: n >= 2, what="two duplicates handled")
@@ -124,12 +142,18 @@ async def test_an_update_makes_a_new_version_and_a_delete_removes_it_everywhere(
 
 
 async def test_the_query_api_filters_by_user_and_needs_the_service_token(
-    api: aiohttp.ClientSession, internal: aiohttp.ClientSession, expansion_api: aiohttp.ClientSession,
-    user_id: str, other_user_id: str, stack: Stack,
-) -> None:  # fmt: skip
+    api: aiohttp.ClientSession,
+    internal: aiohttp.ClientSession,
+    expansion_api: aiohttp.ClientSession,
+    user_id: str,
+    other_user_id: str,
+    stack: Stack,
+) -> None:
     async with api.post("/api/v1/blobs", json=draft(content="Only its owner may read what comes of this.")) as response:
         parent = await response.json()
-    (entry,) = await eventually(lambda: expansions(internal, user_id, parent["id"]), lambda e: len(e) == 1, what="an expansion")
+    (entry,) = await eventually(
+        lambda: expansions(internal, user_id, parent["id"]), lambda e: len(e) == 1, what="an expansion"
+    )
     async with expansion_api.post("/blobs/batch", json={"user_id": user_id, "ids": [entry["id"], "nope"]}) as response:
         mine = await response.json()
     assert [b["id"] for b in mine["blobs"]] == [entry["id"]] and mine["missing"] == ["nope"]
@@ -145,13 +169,17 @@ async def test_the_query_api_filters_by_user_and_needs_the_service_token(
     user_token = issue_token(stack.secrets["jwt_secret"], user_id)
     async with aiohttp.ClientSession(base_url=stack.text_expansion) as anonymous:
         for headers in ({}, {"Authorization": f"Bearer {user_token}"}):
-            async with anonymous.post("/blobs/batch", json={"user_id": user_id, "ids": [entry["id"]]}, headers=headers) as response:
+            async with anonymous.post(
+                "/blobs/batch", json={"user_id": user_id, "ids": [entry["id"]]}, headers=headers
+            ) as response:
                 assert response.status == 401
 
 
 async def test_the_processor_registered_itself(internal: aiohttp.ClientSession, stack: Stack) -> None:
     async with internal.get(f"/api/v1/processors/{PROCESSOR}") as response:
         registration = await response.json()
-    assert registration["input_schema_ids"] == ["text-input-v1"] and registration["output_schema_id"] == "expanded-text-v1"
+    assert (
+        registration["input_schema_ids"] == ["text-input-v1"] and registration["output_schema_id"] == "expanded-text-v1"
+    )
     assert registration["base_url"] == stack.text_expansion and registration["storage_type"] == "mongodb"
     assert "blob.created.text-input-v1" in registration["event_subscriptions"]

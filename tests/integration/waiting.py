@@ -12,7 +12,9 @@ import aiohttp
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, timeout: float = 20.0, what: str = "") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, timeout: float = 20.0, what: str = ""
+) -> T:
     """Call `probe` until `done(result)`; fail with the last result after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

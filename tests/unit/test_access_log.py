@@ -14,9 +14,15 @@ TOKEN = issue_token("s" * 32, "alice")
     ("target", "logged"),
     [
         (f"/ws?token={TOKEN}", "/ws?token=[redacted]"),
-        (f"/ws?last_event_id=4&token={TOKEN}&last_progress_id=2", "/ws?last_event_id=4&token=[redacted]&last_progress_id=2"),
+        (
+            f"/ws?last_event_id=4&token={TOKEN}&last_progress_id=2",
+            "/ws?last_event_id=4&token=[redacted]&last_progress_id=2",
+        ),
         ("/ws?token=not-even-a-jwt", "/ws?token=[redacted]"),
-        ("/x?access_token=a&api_key=b&Password=c&%74oken=d", "/x?access_token=[redacted]&api_key=[redacted]&Password=[redacted]&%74oken=[redacted]"),
+        (
+            "/x?access_token=a&api_key=b&Password=c&%74oken=d",
+            "/x?access_token=[redacted]&api_key=[redacted]&Password=[redacted]&%74oken=[redacted]",
+        ),
         (f"/x?q={TOKEN}", "/x?q=[redacted]"),
         (f"/api/v1/blobs/{TOKEN}", "/api/v1/blobs/[redacted]"),
         ("/api/v1/users/alice/blobs?book_id=b&limit=5", "/api/v1/users/alice/blobs?book_id=b&limit=5"),

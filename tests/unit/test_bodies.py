@@ -57,7 +57,9 @@ def test_pointer_from_msgspec_paths() -> None:
 def test_values_no_store_can_hold_are_found_with_pointers() -> None:
     from servicekit.bodies import unstorable
 
-    found = unstorable({"a": [1, 2**63], "b\x00": "ok", "c": {"d": "x\x00"}, "e": -(2**63), "f": 1.5, "g": True}, "/data")
+    found = unstorable(
+        {"a": [1, 2**63], "b\x00": "ok", "c": {"d": "x\x00"}, "e": -(2**63), "f": 1.5, "g": True}, "/data"
+    )
     assert [e.pointer for e in found] == ["/data/a/1", "/data/b\x00", "/data/c/d"]
     with pytest.raises(Unprocessable) as refused:
         reader.decode(b'{"schema_id": "text-input-v1", "data": {"content": "a\\u0000b"}}', CreateBlob)

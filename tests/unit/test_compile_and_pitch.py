@@ -54,7 +54,13 @@ def test_an_unreachable_expansion_store_and_a_preference_for_drafts() -> None:
 
 
 def test_a_chapter_whose_draft_is_gone_is_left_out() -> None:
-    compiled = choose_texts(CHAPTERS, {k: v for k, v in DRAFTS.items() if k != "d2"}, EXPANSIONS, expansion_processor="te", prefer="expanded")
+    compiled = choose_texts(
+        CHAPTERS,
+        {k: v for k, v in DRAFTS.items() if k != "d2"},
+        EXPANSIONS,
+        expansion_processor="te",
+        prefer="expanded",
+    )
     assert [c.chapter for c in compiled] == [1, 3]
 
 
@@ -94,8 +100,24 @@ def test_what_the_runtime_reports_when_it_gives_up() -> None:
     report = failure_report("book-compiler", compile_request, "x" * 5000, 42)
     assert report is not None and report.book_id == "b1" and report.request_id == "r1" and report.blob_id is None
     assert report.key == "seq-42" and len(report.reason) == 2000
-    update = BlobUpdated(event_id="e", user_id="u1", blob_id="p1", schema_id="pitch-input-v1", version=3, occurred_at=moment, processor_id="user")
+    update = BlobUpdated(
+        event_id="e",
+        user_id="u1",
+        blob_id="p1",
+        schema_id="pitch-input-v1",
+        version=3,
+        occurred_at=moment,
+        processor_id="user",
+    )
     report = failure_report("pitch-builder", update, "bad", 7)
     assert report is not None and report.blob_id == "p1" and report.source_version == 3 and report.book_id is None
-    deletion = BlobDeleted(event_id="e", user_id="u1", blob_id="p1", schema_id="pitch-input-v1", version=3, occurred_at=moment, processor_id="user")
+    deletion = BlobDeleted(
+        event_id="e",
+        user_id="u1",
+        blob_id="p1",
+        schema_id="pitch-input-v1",
+        version=3,
+        occurred_at=moment,
+        processor_id="user",
+    )
     assert failure_report("pitch-builder", deletion, "bad", 8) is None

@@ -8,9 +8,14 @@ from index_service.registry import cycle_through
 
 def processor(pid: str, inputs: list[str], output: str) -> ProcessorRegistration:
     return ProcessorRegistration(
-        id=pid, name=pid, storage_type="none", database_name="", output_schema_id=output,
-        base_url="http://127.0.0.1:1", input_schema_ids=inputs,
-    )  # fmt: skip
+        id=pid,
+        name=pid,
+        storage_type="none",
+        database_name="",
+        output_schema_id=output,
+        base_url="http://127.0.0.1:1",
+        input_schema_ids=inputs,
+    )
 
 
 EXPANSION = processor("text-expansion", ["text-input-v1"], "expanded-text-v1")
@@ -33,4 +38,3 @@ def test_a_cycle_through_others_is_named_in_order() -> None:
     assert [p.id for p in cycle_through(back, [EXPANSION, SUMMARY, COMPILER])] == ["back", "text-expansion", "summary"]
     # Whichever joins last closes it.
     assert [p.id for p in cycle_through(EXPANSION, [SUMMARY, back])] == ["text-expansion", "summary", "back"]
-

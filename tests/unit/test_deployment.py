@@ -52,7 +52,9 @@ def test_every_service_is_built_from_the_one_dockerfile_with_its_own_settings() 
     for name, service in built.items():
         assert service["build"]["dockerfile"] == "Dockerfile"
         module = service["command"][-1]
-        assert (ROOT / module.replace(".", "/") / "__main__.py").exists(), f"{name} runs {module}, which has no __main__"
+        assert (ROOT / module.replace(".", "/") / "__main__.py").exists(), (
+            f"{name} runs {module}, which has no __main__"
+        )
         env = service["environment"]
         assert env["STUDIO_SERVICE_TOKEN"].startswith("${")
         assert "STUDIO_NATS_URL" in env

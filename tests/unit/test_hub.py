@@ -74,5 +74,3 @@ def test_the_breaker_opens_then_probes_once_then_closes() -> None:
     assert breaker.allow()
     breaker.success()
     assert breaker.state == State.CLOSED and breaker.allow()
-
-

@@ -19,7 +19,25 @@ def test_valid_ids(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "-a", "_a", "a/b", "a.b", "..", "a?b", "a#b", "a%2Fb", "a\x00", "a\n", "a b", "x" * 129, "\u0430bc", "\uff41", 5, None],
+    [
+        "",
+        "-a",
+        "_a",
+        "a/b",
+        "a.b",
+        "..",
+        "a?b",
+        "a#b",
+        "a%2Fb",
+        "a\x00",
+        "a\n",
+        "a b",
+        "x" * 129,
+        "\u0430bc",
+        "\uff41",
+        5,
+        None,
+    ],
 )
 def test_invalid_ids(value: Any) -> None:
     assert not is_id(value)

@@ -45,10 +45,14 @@ def test_paragraphs_line_breaks_and_scene_breaks() -> None:
     found = prose.blocks("One\nline two\n\n  \n#\n\n* * *\n\n~~~\n\nThree")
     assert found == [
         Paragraph((Span("One\nline two"),), "One\nline two"),
-        SceneBreak(), SceneBreak(), SceneBreak(),
+        SceneBreak(),
+        SceneBreak(),
+        SceneBreak(),
         Paragraph((Span("Three"),), "Three"),
-    ]  # fmt: skip
-    assert prose.blocks("# Heading")[0] == Paragraph((Span("# Heading"),), "# Heading")  # no headings: a scene break only
+    ]
+    assert prose.blocks("# Heading")[0] == Paragraph(
+        (Span("# Heading"),), "# Heading"
+    )  # no headings: a scene break only
 
 
 @pytest.mark.parametrize(
@@ -85,14 +89,24 @@ def test_markdown_line_starts_stay_text() -> None:
 
 def test_the_pandoc_tree_holds_words_not_markup() -> None:
     (para,) = prose.pandoc_blocks("a *b*\n<c> ![d](/e)")
-    assert para == {"t": "Para", "c": [
-        {"t": "Str", "c": "a"}, {"t": "Space"}, {"t": "Emph", "c": [{"t": "Str", "c": "b"}]}, {"t": "LineBreak"},
-        {"t": "Str", "c": "<c>"}, {"t": "Space"}, {"t": "Str", "c": "![d](/e)"},
-    ]}  # fmt: skip
+    assert para == {
+        "t": "Para",
+        "c": [
+            {"t": "Str", "c": "a"},
+            {"t": "Space"},
+            {"t": "Emph", "c": [{"t": "Str", "c": "b"}]},
+            {"t": "LineBreak"},
+            {"t": "Str", "c": "<c>"},
+            {"t": "Space"},
+            {"t": "Str", "c": "![d](/e)"},
+        ],
+    }
 
 
 def test_the_pinned_pandoc_reads_our_tree_version() -> None:
-    done = subprocess.run([pypandoc.get_pandoc_path(), "--from=markdown", "--to=json"], input=b"x", capture_output=True, check=True)
+    done = subprocess.run(
+        [pypandoc.get_pandoc_path(), "--from=markdown", "--to=json"], input=b"x", capture_output=True, check=True
+    )
     assert json.loads(done.stdout)["pandoc-api-version"] == PANDOC_API_VERSION
 
 

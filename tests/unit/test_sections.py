@@ -4,8 +4,8 @@ joining progress for a late reader and for a socket that is behind, cancelling s
 from __future__ import annotations
 
 import asyncio
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,7 +21,9 @@ from processors.text_expansion.expander import Limits, SectionedExpander
 from processors.text_expansion.sections import Section, split, stitch
 from processors.text_expansion.writers import SectionFailed, Written, retry_after, sentence_pieces
 
-LONG = " ".join(f"Sentence {n} walks along the harbour wall." for n in range(1, 13))  # 12 sentences of 6 words (digits are not words)
+LONG = " ".join(
+    f"Sentence {n} walks along the harbour wall." for n in range(1, 13)
+)  # 12 sentences of 6 words (digits are not words)
 
 
 def test_paragraphs_are_sections_and_long_ones_are_cut_between_sentences() -> None:
@@ -30,7 +32,9 @@ def test_paragraphs_are_sections_and_long_ones_are_cut_between_sentences() -> No
     assert [s.index for s in sections] == list(range(len(sections)))
     assert sections[0].text == "A short opening." and sections[-1].text == "The end."
     middle = sections[1:-1]
-    assert len(middle) == 4 and all(s.text.count("Sentence") == 3 for s in middle)  # 18 words each: a fourth would pass 20
+    assert len(middle) == 4 and all(
+        s.text.count("Sentence") == 3 for s in middle
+    )  # 18 words each: a fourth would pass 20
     assert " ".join(s.text for s in middle) == LONG
     assert sections[1].before == "A short opening." and sections[1].after.startswith("Sentence 4 walks")
     assert sections[0].before == "" and sections[-1].after == ""
@@ -130,7 +134,9 @@ async def test_sections_run_within_the_per_draft_limit_and_join_in_order() -> No
     made = await SectionedExpander(writer, Limits(per_draft=3)).expand(DRAFT, "creative", recorder)
     assert writer.most == 3 and made.sections == 10 and made.tokens_used == 30
     assert made.text == stitch([" ".join([f"Paragraph {n} has five words."] * 3) for n in range(10)])
-    assert recorder.events[0] == ("begin", 10) and sorted(e[1] for e in recorder.events if e[0] == "done") == list(range(10))
+    assert recorder.events[0] == ("begin", 10) and sorted(e[1] for e in recorder.events if e[0] == "done") == list(
+        range(10)
+    )
 
 
 async def test_sections_written_before_are_reused_and_told_at_once() -> None:
@@ -158,7 +164,9 @@ async def test_sections_written_before_are_reused_and_told_at_once() -> None:
 async def test_a_cancelled_draft_remembers_the_sections_it_finished() -> None:
     remembered: dict[str, Written] = {}
     writer = Writer(forever={9})  # the last section never finishes: the draft is still running when cancelled
-    draft = asyncio.create_task(SectionedExpander(writer, Limits(attempts=1000)).expand(DRAFT, "creative", remember=remembered.__setitem__))
+    draft = asyncio.create_task(
+        SectionedExpander(writer, Limits(attempts=1000)).expand(DRAFT, "creative", remember=remembered.__setitem__)
+    )
     while len(remembered) < 9:
         await asyncio.sleep(0.01)
     draft.cancel()
@@ -231,17 +239,34 @@ async def test_in_flight_work_is_made_once_and_dropped_when_superseded() -> None
         await other
 
 
-def progress(section: int, delta: str, seq: int, progress_id: int, *, attempt: int = 1, done: bool = False, restart: bool = False) -> dict[str, Any]:
+def progress(
+    section: int, delta: str, seq: int, progress_id: int, *, attempt: int = 1, done: bool = False, restart: bool = False
+) -> dict[str, Any]:
     return {
-        "type": "blob.progress", "progress_id": progress_id, "parent_id": "b", "parent_version": 1, "derived_id": "d",
-        "processor": "text-expansion", "attempt": attempt, "section": section, "sections": 2, "seq": seq,
-        "delta": delta, "done": done, "restart": restart,
-    }  # fmt: skip
+        "type": "blob.progress",
+        "progress_id": progress_id,
+        "parent_id": "b",
+        "parent_version": 1,
+        "derived_id": "d",
+        "processor": "text-expansion",
+        "attempt": attempt,
+        "section": section,
+        "sections": 2,
+        "seq": seq,
+        "delta": delta,
+        "done": done,
+        "restart": restart,
+    }
 
 
 def test_a_late_reader_gets_the_text_so_far_with_restarts_applied() -> None:
     partial = Partial("text-expansion", "d", 1, 1, 2)
-    for body in (progress(0, "Hel", 1, 10), progress(1, "Wor", 2, 11), progress(0, "lo.", 3, 12, done=True), progress(1, "Wo", 4, 13, restart=True)):
+    for body in (
+        progress(0, "Hel", 1, 10),
+        progress(1, "Wor", 2, 11),
+        progress(0, "lo.", 3, 12, done=True),
+        progress(1, "Wo", 4, 13, restart=True),
+    ):
         partial.add(body)
     view = partial.view()
     assert view["text"] == "Hello.\n\nWo" and view["sections_done"] == 1 and view["progress_id"] == 13

@@ -28,8 +28,14 @@ def test_settings_read_from_the_environment() -> None:
     [
         ({}, "STUDIO_SERVICE_TOKEN must be set"),
         ({"STUDIO_SERVICE_TOKEN": "t"}, "STUDIO_SERVICE_TOKEN must be at least 32 characters long"),
-        ({"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_METRICS_TOKEN": "m"}, "STUDIO_METRICS_TOKEN must be at least 32 characters long"),
-        ({"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_INDEX_PORT": "eighty"}, "STUDIO_INDEX_PORT='eighty' is not an integer"),
+        (
+            {"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_METRICS_TOKEN": "m"},
+            "STUDIO_METRICS_TOKEN must be at least 32 characters long",
+        ),
+        (
+            {"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_INDEX_PORT": "eighty"},
+            "STUDIO_INDEX_PORT='eighty' is not an integer",
+        ),
         ({"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_INDEX_PORT": "70000"}, "outside"),
         ({"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_INDEX_MONGO_URL": "http://x"}, "must start with"),
         ({"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_INDEX_TEST_CRASH_BEFORE_PUBLISH": "maybe"}, "not a boolean"),
@@ -49,7 +55,9 @@ def test_gateway_needs_its_secret() -> None:
 
 def test_the_scrape_token_and_the_longest_token_lifetime_are_read_once() -> None:
     base = {"STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_JWT_SECRET": SECRET}
-    settings = GatewaySettings.from_env({**base, "STUDIO_METRICS_TOKEN": "m" * 40, "STUDIO_JWT_MAX_LIFETIME_SECONDS": "3600"})
+    settings = GatewaySettings.from_env(
+        {**base, "STUDIO_METRICS_TOKEN": "m" * 40, "STUDIO_JWT_MAX_LIFETIME_SECONDS": "3600"}
+    )
     assert (settings.metrics_token, settings.jwt_max_lifetime_seconds) == ("m" * 40, 3600)
     assert GatewaySettings.from_env(base).jwt_max_lifetime_seconds == 30 * 24 * 3600
     for wrong in ("59", str(367 * 24 * 3600), "a week"):
@@ -62,9 +70,12 @@ def test_the_scrape_token_and_the_longest_token_lifetime_are_read_once() -> None
 @pytest.mark.parametrize("missing", ["STUDIO_JWT_ISSUER", "STUDIO_JWT_AUDIENCE"])
 def test_an_identity_provider_needs_an_issuer_and_an_audience(missing: str) -> None:
     provider = {
-        "STUDIO_SERVICE_TOKEN": SERVICE, "STUDIO_JWT_SECRET": SECRET, "STUDIO_JWKS_URL": "https://id.example.test/jwks.json",
-        "STUDIO_JWT_ISSUER": "https://id.example.test/", "STUDIO_JWT_AUDIENCE": "reyna-studio",
-    }  # fmt: skip
+        "STUDIO_SERVICE_TOKEN": SERVICE,
+        "STUDIO_JWT_SECRET": SECRET,
+        "STUDIO_JWKS_URL": "https://id.example.test/jwks.json",
+        "STUDIO_JWT_ISSUER": "https://id.example.test/",
+        "STUDIO_JWT_AUDIENCE": "reyna-studio",
+    }
     assert GatewaySettings.from_env(provider).jwks_url == "https://id.example.test/jwks.json"
     with pytest.raises(ConfigError, match=f"{missing} must be set when STUDIO_JWKS_URL is"):
         GatewaySettings.from_env({k: v for k, v in provider.items() if k != missing})

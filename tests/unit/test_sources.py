@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -36,12 +35,18 @@ async def answering() -> AsyncIterator[tuple[str, list[int]]]:
     await runner.cleanup()
 
 
-@pytest.mark.parametrize(("status", "opens"), [(500, False), (404, False), (422, False), (503, True), (502, True), (429, True)])
-async def test_only_unavailability_opens_the_circuit(answering: tuple[str, list[int]], status: int, opens: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "opens"), [(500, False), (404, False), (422, False), (503, True), (502, True), (429, True)]
+)
+async def test_only_unavailability_opens_the_circuit(
+    answering: tuple[str, list[int]], status: int, opens: bool
+) -> None:
     base, statuses = answering
     statuses.extend([status] * 5)
     async with aiohttp.ClientSession() as session:
-        source = Source("s", base, session, "t", GatewayMetrics(CollectorRegistry()), breaker=CircuitBreaker(failures=3))
+        source = Source(
+            "s", base, session, "t", GatewayMetrics(CollectorRegistry()), breaker=CircuitBreaker(failures=3)
+        )
         for _ in range(5):
             try:
                 await source.request("GET", url_path("x"), request_id="r", deadline=time.monotonic() + 2)

@@ -53,14 +53,20 @@ def test_flesch_reading_ease_by_the_formula() -> None:
     assert analysis.readability_score == round(206.835 - 1.015 * 4.5 - 84.6, 1)
     assert (analysis.sentence_count, analysis.word_count) == (2, 9)
     assert analysis.vocabulary_level == "basic"
-    hard = analyse("Notwithstanding considerable institutional reluctance, the administration subsequently implemented comprehensive organisational restructuring.")
+    hard = analyse(
+        "Notwithstanding considerable institutional reluctance, the administration subsequently implemented "
+        "comprehensive organisational restructuring."
+    )
     assert hard.readability_score < analysis.readability_score and hard.complexity > analysis.complexity
     assert hard.vocabulary_level == "advanced"
 
 
 def test_tone_follows_the_text() -> None:
     assert analyse("You won't believe it! We're going, aren't we? It's fine!").tone == "conversational"
-    assert analyse("Therefore the committee resolved, however reluctantly, to proceed. Moreover, it was thus agreed.").tone == "formal"
+    assert (
+        analyse("Therefore the committee resolved, however reluctantly, to proceed. Moreover, it was thus agreed.").tone
+        == "formal"
+    )
 
 
 def test_derived_ids_are_deterministic_per_source_version_and_processor() -> None:
