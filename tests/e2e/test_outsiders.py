@@ -209,15 +209,10 @@ RUNTIME = textwrap.dedent(
             loud = str(source.data["content"]).upper()
             return Derived(data={"shouted": loud, "marks": loud.count("!")}, title="Shouted", preview=loud[:200])
 
-    def create_app(settings):
-        shouter = Shouter()
-        return processor_app(shouter, settings, deriving(shouter))
+    def create_app(settings): return processor_app(shouter := Shouter(), settings, deriving(shouter))
 
-    serve(
-        os.environ["PROCESSOR_ID"],
-        lambda: RuntimeSettings.from_env("SHOUTER", int(os.environ["STUDIO_SHOUTER_PORT"])),
-        create_app,
-    )
+    port = int(os.environ["STUDIO_SHOUTER_PORT"])
+    serve(os.environ["PROCESSOR_ID"], lambda: RuntimeSettings.from_env("SHOUTER", port), create_app)
     '''
 )
 
