@@ -510,12 +510,15 @@ class BlobStore:
         )
         if not linked.matched_count:
             # No such parent for this user, or it was deleted while we registered: undo.
+            removed = None
             if created:
                 # Unpublished, it can simply go; if a relay scan published it meanwhile, tombstone it.
                 removed = await self.blobs.delete_one({"_id": request.id, "outbox.event_id": event.event_id})
-                if not removed.deleted_count:
-                    with contextlib.suppress(BlobNotFound):
-                        await self.delete(request.user_id, request.id, wait=True)
+            if removed is None or not removed.deleted_count:
+                # Also when this is a retry: the first try may have been cut off (kill -9, a cancelled
+                # request) between its insert and this undo, leaving a blob no cascade will find.
+                with contextlib.suppress(BlobNotFound):
+                    await self.delete(request.user_id, request.id, wait=True)
             raise BlobNotFound(f"blob {request.parent_id} does not exist")
         if created:
             self.relay.notify(request.id, doc["outbox"])

@@ -141,7 +141,9 @@ class DerivingHandler:
         else:
             raise PermanentError(f"{info.id} cannot read {event.processor_id}'s blobs")
         if source is None:
-            return Outcome.SKIPPED  # deleted since; its deletion event tidies up
+            # Deleted since. Its deletion event tidied up what had been made before it; what a
+            # derivation in flight made after it, or a registration a crash cut short, is tidied here.
+            return await self._parent_deleted(event.user_id, event.blob_id)
         if source.version > event.version:
             # The source moved on since this event: the newer version's own event derives it. A
             # writer typing saves a version every few seconds; a processor behind would otherwise
