@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import msgspec
@@ -76,10 +77,9 @@ async def delete_blob(request: web.Request) -> web.Response:
     reason = request.query.get("reason") or None
     if reason not in (None, "superseded"):
         raise Unprocessable("reason may only be 'superseded'", errors=[FieldError(pointer="/reason", detail="unknown")])
-    if reason == "superseded":  # a processor dropping what an older version made: it takes its turn
-        async with request.app[PROCESSOR_LANE].turn():
-            await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
-    else:
+    # A processor dropping what an older version made takes its turn; a writer's delete does not wait.
+    turn = request.app[PROCESSOR_LANE].turn() if reason == "superseded" else contextlib.nullcontext()
+    async with turn:
         await request.app[BLOBS].delete(user_param(request), request.match_info["blob_id"], reason=reason)
     return web.Response(status=204)
 
