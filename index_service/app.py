@@ -88,7 +88,12 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
             await mongo.admin.command("ping")
 
         app[READINESS_KEY].extend([mongo_ready, nats_ready(nc)])
-        tasks = [asyncio.create_task(r.run(), name=f"outbox-relay-{i}") for i, r in enumerate(relays)]
+        tasks = [
+            asyncio.create_task(
+                r.run(before_scan=app[BLOBS].drop_orphans if r is relay else None), name=f"outbox-relay-{i}"
+            )
+            for i, r in enumerate(relays)
+        ]
         tasks.append(asyncio.create_task(_sweep_cascades(app[BLOBS], CASCADE_SWEEP_SECONDS), name="cascade-sweeper"))
         yield
         for task in tasks:

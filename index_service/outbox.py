@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -98,8 +99,9 @@ class OutboxRelay:
             self._handed[doc_id] = {"_id": doc_id, "outbox": entries, "deleted": deleted}
         self._wake.set()
 
-    async def run(self) -> None:
-        """Relay until cancelled: written events at once, a full scan at start and periodically.
+    async def run(self, *, before_scan: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Relay until cancelled: written events at once, a full scan at start and periodically
+        (`before_scan` runs first each time, to settle what a crash left half written).
 
         Marking events sent runs beside publishing: under load the marking write waits its turn
         in the database, and the next events must not wait behind it (they would reach clients
@@ -107,12 +109,12 @@ class OutboxRelay:
         de-duplication window drops the second copy."""
         marker = asyncio.create_task(self._mark_forever())
         try:
-            await self._publish_forever()
+            await self._publish_forever(before_scan)
         finally:
             marker.cancel()
             await asyncio.gather(marker, return_exceptions=True)
 
-    async def _publish_forever(self) -> None:
+    async def _publish_forever(self, before_scan: Callable[[], Awaitable[object]] | None) -> None:
         last_scan = 0.0
         failures = 0
         while True:
@@ -131,6 +133,8 @@ class OutboxRelay:
                 if dirty:
                     await self.relay({"_id": {"$in": sorted(dirty)}})
                 if time.monotonic() - last_scan >= self._scan_seconds:
+                    if before_scan is not None:
+                        await before_scan()
                     # What is published but not yet marked is not left behind: it is not published again.
                     awaiting = {i for ids, _, _ in self._unmarked for i in ids} | self._marking
                     await self.relay({PENDING_FLAG: True, **({"_id": {"$nin": sorted(awaiting)}} if awaiting else {})})

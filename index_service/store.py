@@ -428,6 +428,33 @@ class BlobStore:
             await self._cascade(doc["user_id"], doc["_id"], doc.get("parent_id"))
         return len(waiting)
 
+    async def drop_orphans(self) -> int:
+        """Delete the derived blobs waiting to be announced whose parent is gone; returns how many.
+
+        A registration inserts its blob, then links it to its parent, or undoes the insert when
+        the parent was deleted meanwhile. A kill -9 between the two leaves a blob no cascade will
+        find; the relay runs this before each scan, so such a blob is never announced alone."""
+        waiting = await self.blobs.find(
+            {PENDING_FLAG: True, "parent_id": {"$ne": None}, **LIVE}, {"_id": 1, "user_id": 1, "parent_id": 1}
+        ).to_list(None)
+        if not waiting:
+            return 0
+        parents = {doc["parent_id"] for doc in waiting}
+        live = {
+            (doc["_id"], doc["user_id"])
+            for doc in await self.blobs.find({"_id": {"$in": sorted(parents)}, **LIVE}, {"user_id": 1}).to_list(None)
+        }
+        dropped = 0
+        for doc in waiting:
+            if (doc["parent_id"], doc["user_id"]) in live:
+                continue
+            with contextlib.suppress(BlobNotFound):  # its own registration may be undoing it right now
+                await self.delete(doc["user_id"], doc["_id"], wait=True)
+                dropped += 1
+        if dropped:
+            log.info("deleted %d derived blob(s) whose parent is gone", dropped)
+        return dropped
+
     async def register_derived(self, request: RegisterDerivedBlob) -> tuple[BlobIndexEntry, bool]:
         """Index a blob a processor made; idempotent on (processor_id, remote_blob_id).
 
@@ -510,6 +537,9 @@ class BlobStore:
         )
         if not linked.matched_count:
             # No such parent for this user, or it was deleted while we registered: undo.
+            log.info(
+                "registration of %s refused: its parent %s is gone (new: %s)", request.id, request.parent_id, created
+            )
             removed = None
             if created:
                 # Unpublished, it can simply go; if a relay scan published it meanwhile, tombstone it.

@@ -227,7 +227,8 @@ async def test_kill_9_of_index_processor_and_broker_during_writes_and_deletes(fa
                 assert held.get(blob) == 1, f"draft {blob} has {held.get(blob, 0)} expansions in the store"
             for blob, owner in ledger.deleted.items():
                 if owner == user:
-                    assert await index_entries(user, blob) == [], f"deleted draft {blob} still has index entries"
+                    left = await index_entries(user, blob)
+                    assert left == [], f"deleted draft {blob} still has index entries: {left}"
                     assert blob not in held, f"deleted draft {blob} still has an expansion in the store"
         assert all(c["status"] == "ok" for c in settled.values())
 

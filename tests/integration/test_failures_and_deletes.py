@@ -176,6 +176,64 @@ async def test_a_delete_interrupted_after_its_tombstone_completes_its_cascade(
     )
 
 
+async def test_a_registration_cut_short_after_its_parent_was_deleted_is_not_left_behind(
+    api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession, index_db: Any
+) -> None:
+    """The state a kill -9 of the index leaves between a registration's insert and its undo (the
+    parent was deleted while the processor worked): the index deletes the blob instead of announcing it."""
+    from contracts import subjects
+    from contracts.events import BlobCreated
+    from index_service.outbox import outbox_entry
+
+    async with api.post("/api/v1/blobs", json=draft("orphan-book", 1)) as response:
+        blob_id = (await response.json())["id"]
+    (child,) = await eventually(
+        lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: len(e) == 1, what="an expansion"
+    )
+    made = await index_db["blobs"].find_one({"_id": child["id"]})
+    async with api.delete(f"/api/v1/blobs/{blob_id}") as response:
+        assert response.status == 204
+    await eventually(
+        lambda: index_entries(internal, user_id, parent_id=blob_id), lambda e: e == [], timeout=20, what="the cascade"
+    )
+    late = f"text-expansion-{uuid.uuid4().hex}"
+    event = BlobCreated(
+        event_id=uuid.uuid4().hex,
+        user_id=user_id,
+        blob_id=late,
+        schema_id=made["schema_id"],
+        version=1,
+        occurred_at=datetime.now(UTC),
+        processor_id=made["processor_id"],
+        type=made["type"],
+        parent_id=blob_id,
+        book_id=made["book_id"],
+        chapter=made["chapter"],
+        title=made["title"],
+        preview=made["preview"],
+        source_version=2,
+    )
+    await index_db["blobs"].insert_one(
+        {
+            **made,
+            "_id": late,
+            "remote_blob_id": late,
+            "source_version": 2,
+            "outbox": [outbox_entry(subjects.blob_created(made["schema_id"]), event)],
+            "outbox_pending": True,
+        }
+    )
+    await eventually(
+        lambda: index_entries(internal, user_id, parent_id=blob_id),
+        lambda e: e == [],
+        timeout=20,
+        what="the late registration deleted",
+    )
+    await eventually(
+        lambda: index_db["blobs"].find_one({"_id": late}), lambda doc: doc is None, what="its tombstone gone"
+    )
+
+
 async def test_a_chapter_whose_expansion_was_lost_is_not_left_pending(
     stack: Stack, api: aiohttp.ClientSession, user_id: str, internal: aiohttp.ClientSession
 ) -> None:
