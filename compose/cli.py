@@ -19,6 +19,7 @@ from processors.deadletter import dead_letters, replay
 from processors.index_client import IndexClient
 from processors.rederive import rederive
 from servicekit.auth import issue_token
+from servicekit.client import ServiceClient
 from servicekit.settings import ConfigError, Env, data_dir, jwt_max_lifetime
 from servicekit.urls import upstream_url, url_path
 
@@ -119,7 +120,12 @@ async def _rederive(processor_id: str | None, user_id: str | None) -> int:
     nc = await nats.connect(_nats_url())
     try:
         async with aiohttp.ClientSession() as session:
-            announced = await rederive(IndexClient(session, base, token), nc.jetstream(), processor_id, user_id)
+            announced = await rederive(
+                IndexClient(ServiceClient(session, name="index", base_url=base, token=token, timeout=10)),
+                nc.jetstream(),
+                processor_id,
+                user_id,
+            )
     except LookupError as exc:
         print(f"studio: {exc}", file=sys.stderr)
         return 1

@@ -10,9 +10,11 @@ import aiohttp
 from aiohttp import web
 
 from servicekit.app import service_app
+from servicekit.client import ServiceClient, ServiceUnavailable
 from servicekit.observability import METRICS_KEY, READINESS_KEY
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
 from servicekit.tracing import TRACING, client_tracing
+from servicekit.urls import url_path
 
 from . import apidocs, studio
 from .aggregate import Aggregator
@@ -64,10 +66,17 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     limit = functools.partial(
         AdaptiveLimit, floor=settings.source_timeout_seconds, ceiling=settings.source_timeout_ceiling_seconds
     )
-    index = Source("index", settings.index_url, session, token, metrics, breaker=breaker(), limit=limit("index"))
-    directory = Directory(
-        index, session, token, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit
-    )
+
+    def client(name: str, base_url: str) -> ServiceClient:
+        return ServiceClient(
+            session, name=name, base_url=base_url, token=token, timeout=settings.upstream_timeout_seconds
+        )
+
+    index_client = client("index", settings.index_url)
+    # Reads go through the index's adaptive limit and breaker; a writer's own write does not wait
+    # behind slow reads nor get refused because they failed: it has its own deadline.
+    index = Source(index_client, metrics, breaker=breaker(), limit=limit("index"))
+    directory = Directory(index, client, metrics, ttl=settings.registry_ttl_seconds, breaker=breaker, limit=limit)
     app[DIRECTORY] = directory
     cache = ViewCache(settings.cache_size)
     hub = Hub(metrics, queue_size=settings.ws_queue_size)
@@ -75,7 +84,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     live = LiveEvents(js, hub, cache, directory, metrics, tracer=app[TRACING].tracer)
     progress = app[PROGRESS] = ProgressFeed(js, hub, metrics)
     app[GATEWAY_METRICS], app[SESSION], app[CACHE], app[HUB], app[LIVE] = metrics, session, cache, hub, live
-    app[INDEX] = Upstream("index", session, settings.index_url, token, settings.upstream_timeout_seconds)
+    app[INDEX] = Upstream(index_client)
     app[AGGREGATOR] = Aggregator(
         index,
         directory,
@@ -91,8 +100,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         await progress.start()
 
         async def index_ready() -> None:
-            async with session.get(settings.index_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
-                response.raise_for_status()
+            answer = await index_client.request("GET", url_path("healthz"), timeout=2)
+            if answer.status != 200:
+                raise ServiceUnavailable("index", f"answered {answer.status}", answer)
 
         app[READINESS_KEY].extend([index_ready, nats_ready(nc)])
         yield

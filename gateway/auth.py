@@ -22,8 +22,8 @@ SOCKET_PROTOCOL = "studio"  # the subprotocol the socket speaks, offered beside 
 TOKEN_PROTOCOL_PREFIX = "bearer."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-USER_KEY = "user_id"
-EXPIRES_KEY = "token_expires"
+USER_KEY = web.RequestKey("user_id", str)
+EXPIRES_KEY = web.RequestKey("token_expires", float)
 
 
 class Authenticator:
@@ -88,9 +88,9 @@ def auth_middleware(authenticator: Authenticator) -> Middleware:
 
 
 def current_user(request: web.Request) -> str:
-    return str(request[USER_KEY])
+    return request[USER_KEY]
 
 
 def token_expiry(request: web.Request) -> float:
     """When the request's token stops being accepted (epoch seconds)."""
-    return float(request[EXPIRES_KEY])
+    return request[EXPIRES_KEY]

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 
 from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration, VersionDiff, VersionList
+from servicekit.client import ServiceClient, ServiceFailed, ServiceUnavailable
 from servicekit.errors import UnknownFormat
-from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
 from servicekit.params import int_param, version_param
-from servicekit.urls import upstream_url, url_path
+from servicekit.urls import url_path
 
 from .auth import current_user
 from .errors import UpstreamUnavailable
 from .keys import DIRECTORY, SESSION, SETTINGS
-from .upstream import Upstream, relayed_response
+from .upstream import Upstream, relayable_failure, relayed_response
 
 routes = web.RouteTableDef()
 RELAYED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "X-Compiled-Version", "Content-Length")
 CHUNK = 256 * 1024  # a few large writes: a 2 MiB PDF in eight
 EXPORT_READ_SECONDS = 120
+RENDER_TIMEOUT_FACTOR = 6  # a processor's render or diff, against a store's read
 
 
 async def _compiler(request: web.Request) -> ProcessorRegistration:
@@ -33,22 +34,18 @@ async def _compiler(request: web.Request) -> ProcessorRegistration:
     return directory.registrations[compilers[0]]
 
 
-def _headers(request: web.Request) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {request.app[SETTINGS].service_token}",
-        REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, ""),
-    }
-
-
 def processor_api(request: web.Request, registration: ProcessorRegistration) -> Upstream:
-    """A processor's own query API, called as the gateway calls every service."""
+    """A processor's own query API, called as the gateway calls every service, with the time a
+    render or a diff of versions may take."""
     settings = request.app[SETTINGS]
     return Upstream(
-        registration.id,
-        request.app[SESSION],
-        registration.base_url,
-        settings.service_token,
-        settings.upstream_timeout_seconds * 6,
+        ServiceClient(
+            request.app[SESSION],
+            name=registration.id,
+            base_url=registration.base_url,
+            token=settings.service_token,
+            timeout=settings.upstream_timeout_seconds * RENDER_TIMEOUT_FACTOR,
+        )
     )
 
 
@@ -102,20 +99,13 @@ async def export_book(request: web.Request) -> web.StreamResponse:
     registration = await _compiler(request)
     path = url_path("users", current_user(request), "books", request.match_info["book_id"], "export")
     params = {"format": fmt, **({"version": str(version)} if version is not None else {})}
-    settings = request.app[SETTINGS]
-    headers = _headers(request)
-    if "If-None-Match" in request.headers:
-        headers["If-None-Match"] = request.headers["If-None-Match"]
+    headers = {"If-None-Match": request.headers["If-None-Match"]} if "If-None-Match" in request.headers else None
+    client = processor_api(request, registration).client
     # A render may wait its turn and then take the renderer's whole limit (see processors/sandbox.py).
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=settings.upstream_timeout_seconds, sock_read=EXPORT_READ_SECONDS
-    )
     try:
-        async with request.app[SESSION].get(
-            upstream_url(registration.base_url, path), params=params, headers=headers, timeout=timeout
+        async with client.stream(
+            "GET", path, params=params, headers=headers, read_timeout=EXPORT_READ_SECONDS
         ) as upstream:
-            if upstream.status in (502, 503, 504):
-                raise UpstreamUnavailable(f"{registration.id} answered {upstream.status}")
             if upstream.status not in (200, 304):
                 body = await upstream.read()
                 return relayed_response(
@@ -130,5 +120,8 @@ async def export_book(request: web.Request) -> web.StreamResponse:
                     await response.write(chunk)
             await response.write_eof()
             return response
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise UpstreamUnavailable(f"{registration.id} did not answer: {type(exc).__name__}") from exc
+    except ServiceFailed as exc:
+        answer = relayable_failure(exc)
+        return relayed_response(answer.status, answer.body, {"Content-Type": answer.headers.get("Content-Type", "")})
+    except ServiceUnavailable as exc:
+        raise UpstreamUnavailable(str(exc)) from exc

@@ -6,10 +6,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import aiohttp
 import msgspec
 
 from contracts.models import ProcessorRegistration
+from servicekit.client import ServiceClient
 from servicekit.urls import url_path
 
 from .breaker import CircuitBreaker
@@ -26,8 +26,7 @@ class Directory:
     def __init__(
         self,
         index: Source,
-        session: aiohttp.ClientSession,
-        token: str,
+        clients: Callable[[str, str], ServiceClient],
         metrics: GatewayMetrics,
         *,
         ttl: float,
@@ -35,8 +34,7 @@ class Directory:
         limit: Callable[[str], AdaptiveLimit] = AdaptiveLimit,
     ) -> None:
         self._index = index
-        self._session = session
-        self._token = token
+        self._clients = clients  # (processor id, base URL) -> a client for it
         self._metrics = metrics
         self._ttl = ttl
         self._breaker = breaker
@@ -70,10 +68,7 @@ class Directory:
                 known = self.sources.get(processor_id)
                 if known is None or known.base_url != registration.base_url.rstrip("/"):
                     self.sources[processor_id] = Source(
-                        processor_id,
-                        registration.base_url,
-                        self._session,
-                        self._token,
+                        self._clients(processor_id, registration.base_url),
                         self._metrics,
                         breaker=self._breaker(),
                         limit=self._limit(processor_id),

@@ -1,16 +1,15 @@
-"""Calls from the gateway to the services behind it, with the service token and the request id."""
+"""Calls from the gateway that relay a service's answer to the client as it is."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from contracts.problems import PROBLEM_CONTENT_TYPE
-from servicekit.bodies import encode
-from servicekit.middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
-from servicekit.urls import UrlPath, upstream_url
+from servicekit.client import Answer, ServiceClient, ServiceFailed, ServiceUnavailable
+from servicekit.middleware import REQUEST_ID_KEY
+from servicekit.urls import UrlPath
 
 from .errors import UpstreamUnavailable
 
@@ -21,12 +20,9 @@ RELAYED_HEADERS = ("Content-Type", "Location", "Content-Disposition", "ETag", "X
 class Upstream:
     """One service behind the gateway; answers are relayed as they are, errors included."""
 
-    def __init__(self, name: str, session: aiohttp.ClientSession, base_url: str, token: str, timeout: float) -> None:
-        self.name = name
-        self._session = session
-        self._base = base_url
-        self._headers = {"Authorization": f"Bearer {token}"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+        self.name = client.name
 
     async def fetch(
         self,
@@ -38,28 +34,13 @@ class Upstream:
         body: Any = None,
     ) -> tuple[int, bytes, dict[str, str]]:
         """One call; the status, body and the headers worth relaying. UpstreamUnavailable if none."""
-        headers = {**self._headers, REQUEST_ID_HEADER: request_id}
-        data = None
-        if body is not None:
-            data = encode(body)
-            headers["Content-Type"] = "application/json"
         try:
-            async with self._session.request(
-                method, upstream_url(self._base, path), params=params, data=data, headers=headers, timeout=self._timeout
-            ) as response:
-                payload = await response.read()
-                relayed = {k: response.headers[k] for k in RELAYED_HEADERS if k in response.headers}
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise UpstreamUnavailable(f"{self.name} did not answer: {type(exc).__name__}") from exc
-        # A service's own problem answer is relayed, a 500 too (a render that failed fails again: a
-        # 503 would tell the client to retry it); a 502/503/504, or a 5xx without a problem, is unavailability.
-        if status >= 500 and (status != 500 or "problem" not in relayed.get("Content-Type", "")):
-            raise UpstreamUnavailable(f"{self.name} answered {status}")
-        if status == 401:
-            # The service refused our service token: a deployment fault, not the client's.
-            raise UpstreamUnavailable(f"{self.name} refused the gateway's credentials")
-        return status, payload, relayed
+            answer = await self.client.request(method, path, params=params, body=body, request_id=request_id)
+        except ServiceFailed as exc:
+            answer = relayable_failure(exc)
+        except ServiceUnavailable as exc:
+            raise UpstreamUnavailable(str(exc)) from exc
+        return answer.status, answer.body, {k: answer.headers[k] for k in RELAYED_HEADERS if k in answer.headers}
 
     async def call(
         self,
@@ -75,6 +56,15 @@ class Upstream:
             request.get(REQUEST_ID_KEY, ""), method, path, params=params, body=body
         )
         return relayed_response(status, payload, relayed)
+
+
+def relayable_failure(exc: ServiceFailed) -> Answer:
+    """A service's own problem answer is relayed, a 500 too (a render that failed fails again: a
+    503 would tell the client to retry it); a 5xx without a problem is unavailability."""
+    answer = exc.answer
+    if answer is None or answer.status != 500 or not answer.is_problem:
+        raise UpstreamUnavailable(str(exc)) from exc
+    return answer
 
 
 def relayed_response(status: int, payload: bytes, relayed: dict[str, str]) -> web.Response:

@@ -7,7 +7,6 @@ stops consuming, drains NATS and closes everything in reverse.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +21,9 @@ from contracts.models import ProcessorRegistration
 from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from servicekit.app import service_app
 from servicekit.auth import service_token_middleware
+from servicekit.client import ServiceClient
 from servicekit.observability import METRICS_KEY, READINESS_KEY
+from servicekit.retry import STARTUP, retrying
 from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config, stream_config
 from servicekit.tracing import TRACING, client_tracing
 
@@ -40,7 +41,7 @@ from .progress import Derivation, Progress, StreamProgress
 from .routes import routes
 from .settings import RuntimeSettings
 
-REGISTRATION_ATTEMPTS = 60
+INDEX_TIMEOUT_SECONDS = 10.0  # one call to the index (processors wait; JetStream redelivers on a timeout)
 
 
 def registration(processor: Processor, settings: RuntimeSettings, subscriptions: list[str]) -> ProcessorRegistration:
@@ -72,16 +73,7 @@ def owned_schemas(processor: Processor) -> dict[str, dict[str, Any]]:
 async def patiently(step: Callable[[], Awaitable[None]]) -> None:
     """Run a registration step, waiting for the index service if it is not up yet; a schema the
     registry refuses, or a registration it refuses, stops the start at once."""
-    for attempt in range(REGISTRATION_ATTEMPTS):
-        try:
-            await step()
-            return
-        except RegistrationRefused:
-            raise
-        except Exception:
-            if attempt == REGISTRATION_ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(0.5)
+    await retrying(STARTUP, step, retry_if=lambda exc: not isinstance(exc, RegistrationRefused))
 
 
 async def _register_processor(
@@ -111,13 +103,13 @@ async def _learn_schemas(
 
 @dataclass(frozen=True)
 class RuntimeContext:
-    """What a handler may use: the index service, validators, the stream, an HTTP session."""
+    """What a handler may use: the index service, other processors, validators, the stream."""
 
     index: IndexClient
+    peers: Peers
     validators: ValidatorCache
     nc: NatsClient
     js: JetStreamContext
-    session: aiohttp.ClientSession
     settings: RuntimeSettings
 
 
@@ -128,8 +120,6 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
     """The handler of a processor that derives one blob from one user blob."""
 
     def make(context: RuntimeContext) -> Handler:
-        peers = Peers(context.session, context.index, context.settings.service_token)
-
         def progress(derivation: Derivation) -> Progress:
             return StreamProgress(context.js, derivation)
 
@@ -137,7 +127,7 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
             processor,
             context.index,
             context.validators,
-            peers=peers,
+            peers=context.peers,
             crash_after_store=context.settings.crash_after_store,
             progress=progress,
             nc=context.nc,
@@ -161,13 +151,22 @@ def processor_app(processor: Processor, settings: RuntimeSettings, make_handler:
             await ensure_stream(js, stream_config(replicas=replicas))
             await ensure_dead_letter_stream(js, replicas=replicas)
             await ensure_stream(js, progress_stream_config(replicas=replicas))
-            index = IndexClient(session, settings.index_url, settings.service_token)
+            index = IndexClient(
+                ServiceClient(
+                    session,
+                    name="index",
+                    base_url=settings.index_url,
+                    token=settings.service_token,
+                    timeout=INDEX_TIMEOUT_SECONDS,
+                )
+            )
+            peers = Peers(index, session, settings.service_token)
             app[NATS], app[INDEX] = nc, index
             owned = owned_schemas(processor)
             await patiently(lambda: register_schemas(index, owned))
             validators = ValidatorCache()
             await patiently(lambda: _learn_schemas(index, processor, owned, validators))
-            handler = make_handler(RuntimeContext(index, validators, nc, js, session, settings))
+            handler = make_handler(RuntimeContext(index, peers, validators, nc, js, settings))
             entry = registration(processor, settings, handler.subjects())
             registered: list[ProcessorRegistration] = []
             await patiently(lambda: _register_processor(index, entry, registered))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from contracts.models import (
@@ -17,8 +16,8 @@ from contracts.models import (
     RegisterSchema,
     SchemaDocument,
 )
-from servicekit.bodies import encode
-from servicekit.urls import UrlPath, upstream_url, url_path
+from servicekit.client import CallFailed, ServiceClient
+from servicekit.urls import UrlPath, url_path
 
 from .base import Source
 from .errors import IndexUnavailable, PermanentError, RegistrationRefused, SchemaRefused
@@ -40,30 +39,19 @@ def without_nul(value: Any) -> Any:
 
 
 class IndexClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *, timeout: float = 10.0) -> None:
-        self._session = session
-        self._base = base_url
-        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+    """The index service's routes a processor uses, its answers turned into the runtime's errors."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
 
     async def _call(
         self, method: str, path: UrlPath, *, params: dict[str, str] | None = None, body: Any = None
     ) -> tuple[int, bytes]:
         try:
-            async with self._session.request(
-                method,
-                upstream_url(self._base, path),
-                params=params,
-                data=None if body is None else encode(body),
-                headers=self._headers,
-                timeout=self._timeout,
-            ) as response:
-                payload = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise IndexUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if response.status >= 500 or response.status in (401, 429):
-            raise IndexUnavailable(f"{method} {path} answered {response.status}: {payload[:200]!r}")
-        return response.status, payload
+            answer = await self.client.request(method, path, params=params, body=body)
+        except CallFailed as exc:
+            raise IndexUnavailable(f"{method} {path}: {exc}") from exc
+        return answer.status, answer.body
 
     async def source(self, user_id: str, blob_id: str) -> Source | None:
         """The current version of a user blob; None when it no longer exists."""

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ from .observability import METRICS_KEY
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
-REQUEST_ID_KEY = "request_id"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 
 def problem_response(problem: Problem) -> web.Response:
@@ -29,6 +30,14 @@ def problem_response(problem: Problem) -> web.Response:
     if problem.request_id:
         headers[REQUEST_ID_HEADER] = problem.request_id
     return web.Response(status=problem.status, body=encode(problem), headers=headers)
+
+
+_CURRENT_REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+
+
+def current_request_id() -> str:
+    """The id of the request being handled in this task ("" outside one): calls it makes carry it."""
+    return _CURRENT_REQUEST_ID.get()
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
@@ -46,6 +55,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Take the caller's request id or make one; echo it on the response."""
     request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     request[REQUEST_ID_KEY] = request_id
+    _CURRENT_REQUEST_ID.set(request_id)  # until the next request on this connection sets its own
     response = await handler(request)
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id

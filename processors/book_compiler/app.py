@@ -22,11 +22,7 @@ def create_app(settings: Settings) -> web.Application:
 
     def handler(context: RuntimeContext) -> Handler:
         expansions = ExpansionSource(
-            context.index,
-            context.session,
-            context.settings.service_token,
-            processor_id=settings.expansion_processor,
-            timeout=settings.source_timeout_seconds,
+            context.peers, processor_id=settings.expansion_processor, timeout=settings.source_timeout_seconds
         )
         relay = PgOutboxRelay(store.pool, context.js)
         return CompileHandler(store, context.index, expansions, relay, expansion_processor=settings.expansion_processor)

@@ -13,6 +13,7 @@ from compose.harness import Stack
 from processors.app import patiently, register_schemas
 from processors.errors import SchemaRefused
 from processors.index_client import IndexClient
+from servicekit.client import ServiceClient
 
 from ..conftest import draft
 from .events import watch
@@ -215,7 +216,9 @@ async def test_a_processor_start_stops_on_a_refused_schema_naming_what_breaks(st
     first = {"$id": schema_id, "type": "object", "properties": {"words": {"type": "integer"}}, "required": ["words"]}
     retyped = {**first, "properties": {"words": {"type": "string"}}}
     async with aiohttp.ClientSession() as session:
-        index = IndexClient(session, stack.index, stack.secrets["service_token"])
+        index = IndexClient(
+            ServiceClient(session, name="index", base_url=stack.index, token=stack.secrets["service_token"], timeout=10)
+        )
         await patiently(lambda: register_schemas(index, {schema_id: first}))
         assert await index.schema(schema_id) == first
         with pytest.raises(SchemaRefused, match=r"words.*(type|integer)"):

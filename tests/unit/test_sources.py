@@ -14,6 +14,7 @@ from compose.harness import free_port
 from gateway.breaker import CircuitBreaker, State
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Source, SourceFailed
+from servicekit.client import ServiceClient
 from servicekit.urls import url_path
 
 
@@ -44,9 +45,8 @@ async def test_only_unavailability_opens_the_circuit(
     base, statuses = answering
     statuses.extend([status] * 5)
     async with aiohttp.ClientSession() as session:
-        source = Source(
-            "s", base, session, "t", GatewayMetrics(CollectorRegistry()), breaker=CircuitBreaker(failures=3)
-        )
+        client = ServiceClient(session, name="s", base_url=base, token="t", timeout=2)
+        source = Source(client, GatewayMetrics(CollectorRegistry()), breaker=CircuitBreaker(failures=3))
         for _ in range(5):
             try:
                 await source.request("GET", url_path("x"), request_id="r", deadline=time.monotonic() + 2)
