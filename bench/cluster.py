@@ -152,7 +152,6 @@ async def scaling(
     provider = {
         "STUDIO_OPENAI_API_KEY": "bench",
         "STUDIO_OPENAI_BASE_URL": model_url,
-        "STUDIO_OPENAI_MAX_RETRIES": "0",
     }
     for label, env, count in (("simulated provider", provider, drafts), ("offline", {}, drafts * 4)):
         rates = []

@@ -125,7 +125,6 @@ class Bench:
             self.logs,
             STUDIO_OPENAI_API_KEY="bench",
             STUDIO_OPENAI_BASE_URL=self.model_url,
-            STUDIO_OPENAI_MAX_RETRIES="0",
             STUDIO_TEXT_EXPANSION_CONCURRENCY="128",
             STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE="4096",
             STUDIO_PROCESSOR_ACK_WAIT_SECONDS="120",

@@ -76,7 +76,6 @@ def run(samples: int) -> None:
         logs,
         STUDIO_OPENAI_API_KEY="bench",
         STUDIO_OPENAI_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
-        STUDIO_OPENAI_MAX_RETRIES="0",
     )
     expansion_process.start()
     expansion_process.wait_ready(60)

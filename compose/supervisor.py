@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from servicekit.retry import RESTART, Backoff
+
 from . import secrets
 from .backing import (
     PG_PROCESSORS,
@@ -40,7 +42,6 @@ STACK_FILE = "stack.json"
 TEXT_EXPANSION_MONGO = "mongo-text-expansion"
 BACKING = ("mongo", TEXT_EXPANSION_MONGO, "nats", "nats-2", "nats-3", "postgres")
 READY_TIMEOUT = 90.0
-MAX_BACKOFF = 10.0
 STABLE_AFTER = 30.0  # a child up this long has its back-off reset
 
 
@@ -182,29 +183,29 @@ class Supervisor:
 
     async def _watch(self, child: Child) -> None:
         """Restart `child` whenever it exits while the stack is running."""
-        backoff = 0.5
+        backoff = Backoff(RESTART)
         while True:
             assert child.process is not None
             code = await child.process.wait()
             if self.stopping.is_set():
                 return
             if time.monotonic() - child.started_at > STABLE_AFTER:
-                backoff = 0.5
+                backoff.succeeded()
+            wait = backoff.failed()
             child.restarts += 1
             log.warning(
                 "%s exited with code %s; restart #%d in %.1fs (log: %s)",
                 child.spec.name,
                 code,
                 child.restarts,
-                backoff,
+                wait,
                 child.spec.log_path,
             )
             try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+                await asyncio.wait_for(self.stopping.wait(), timeout=wait)
                 return
             except TimeoutError:
                 pass
-            backoff = min(backoff * 2, MAX_BACKOFF)
             await child.start()
             try:
                 await child.wait_ready(READY_TIMEOUT)

@@ -29,6 +29,7 @@ from contracts.events import (
     ProcessorFailed,
     ProcessorRegistered,
 )
+from servicekit.retry import RELAY, Backoff
 from servicekit.tracing import SpanKind, Tracer, current_carrier, inject, span
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class OutboxRelay:
 
     async def _publish_forever(self, before_scan: Callable[[], Awaitable[object]] | None) -> None:
         last_scan = 0.0
-        failures = 0
+        backoff = Backoff(RELAY)
         while True:
             if not (self._dirty or self._handed) and time.monotonic() - last_scan < self._scan_seconds:
                 try:
@@ -139,13 +140,12 @@ class OutboxRelay:
                     awaiting = {i for ids, _, _ in self._unmarked for i in ids} | self._marking
                     await self.relay({PENDING_FLAG: True, **({"_id": {"$nin": sorted(awaiting)}} if awaiting else {})})
                     last_scan = time.monotonic()
-                failures = 0
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: keep the events, back off, retry
-                failures += 1
                 self._dirty |= dirty | set(handed)
-                delay = min(0.1 * 2**failures, 5.0)
+                delay = backoff.failed()
                 log.warning("outbox relay failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
 
@@ -169,7 +169,7 @@ class OutboxRelay:
         return len(sent)
 
     async def _mark_forever(self) -> None:
-        failures = 0
+        backoff = Backoff(RELAY)
         while True:
             await self._marks_due.wait()
             self._marks_due.clear()
@@ -181,15 +181,14 @@ class OutboxRelay:
                     [e for _, sent, _ in batches for e in sent],
                     [t for _, _, tombstones in batches for t in tombstones],
                 )
-                failures = 0
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the events stay pending in the database; the next try or scan marks them
-                failures += 1
                 self._unmarked[:0] = batches
                 self._marks_due.set()
                 log.warning("marking events sent failed (%s: %s)", type(exc).__name__, exc)
-                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                await backoff.wait()
             finally:
                 self._marking = set()
 

@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts.events import AnyEvent, BlobChanged, CompileBook
 from contracts.models import RecordFailure
 from contracts.subjects import STREAM_NAME
+from servicekit.retry import FETCH, Backoff
 from servicekit.stream import unsubscribe_quietly
 from servicekit.tracing import SpanKind, Tracer, span
 
@@ -126,6 +127,7 @@ class EventConsumer:
         """Fetch as many messages as there are free workers, in one request; handle and settle
         each on its own, so a slow message never holds up the ones fetched with it."""
         free = self.workers
+        backoff = Backoff(FETCH)
         changed = asyncio.Condition()
         running: set[asyncio.Task[None]] = set()
 
@@ -149,13 +151,15 @@ class EventConsumer:
                 try:
                     messages = await subscription.fetch(wanted, timeout=self.settings.fetch_timeout_seconds)
                 except (nats.errors.TimeoutError, TimeoutError):  # a batch fetch times out as asyncio does
+                    backoff.succeeded()
                     continue
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # connection trouble: the client reconnects; try again shortly
                     log.warning("%s: fetch failed (%s); retrying", self.durable, exc)
-                    await asyncio.sleep(0.5)
+                    await backoff.wait()
                     continue
+                backoff.succeeded()
                 free -= len(messages)
                 for message in messages:
                     task = asyncio.create_task(run(message))

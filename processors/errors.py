@@ -29,6 +29,14 @@ class ProviderError(RetryableError):
     code, title = "provider-error", "The model provider failed"
 
 
+class ProviderGaveUp(PermanentError):
+    """The model failed a part of the work as many times as its retry policy allows: the owner is
+    told, the message goes to the dead letters (replayable), and JetStream does not call the
+    model again for it."""
+
+    code, title = "provider-gave-up", "The model provider failed every try"
+
+
 class IndexUnavailable(RetryableError):
     code, title = "index-unavailable", "The index service did not answer"
 

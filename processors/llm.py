@@ -58,7 +58,6 @@ class LLMSettings:
     api_key: str | None = None
     model: str = "gpt-4o-mini"
     timeout_seconds: float = 60.0
-    max_retries: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LLMSettings:
@@ -69,7 +68,6 @@ class LLMSettings:
             api_key=env.string("STUDIO_OPENAI_API_KEY", "") or None,
             model=env.string("STUDIO_OPENAI_MODEL", "gpt-4o-mini"),
             timeout_seconds=env.number("STUDIO_OPENAI_TIMEOUT_SECONDS", 60.0, minimum=0.1),
-            max_retries=env.integer("STUDIO_OPENAI_MAX_RETRIES", 2, minimum=0, maximum=10),
         )
 
     def client(self) -> openai.AsyncOpenAI | None:
@@ -77,5 +75,5 @@ class LLMSettings:
         if not self.api_key:
             return None
         return openai.AsyncOpenAI(
-            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout_seconds, max_retries=self.max_retries
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout_seconds, max_retries=0
         )

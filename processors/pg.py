@@ -12,6 +12,8 @@ import asyncpg
 import msgspec
 from nats.js import JetStreamContext
 
+from servicekit.retry import RELAY, Backoff
+
 log = logging.getLogger(__name__)
 
 OUTBOX_MIGRATION = """
@@ -94,6 +96,7 @@ class PgOutboxRelay:
 
     async def run(self) -> None:
         last_scan = 0.0
+        backoff = Backoff(RELAY)
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._scan_seconds)
@@ -108,11 +111,12 @@ class PgOutboxRelay:
                         "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", self._keep_days
                     )
                     last_scan = time.monotonic()
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: the rows stay; try again
                 log.warning("outbox relay failed (%s: %s); retrying", type(exc).__name__, exc)
-                await asyncio.sleep(0.5)
+                await backoff.wait()
 
     async def relay(self, *, min_age_seconds: float = 0.0) -> int:
         async with self._pool.acquire() as connection, connection.transaction():

@@ -49,7 +49,7 @@ PLACEMENT = RetryPolicy("placement", first=0.1, cap=2.0)
 RESTART = RetryPolicy("restart", first=0.5, cap=10.0)
 # One call to the model for one section of a draft: the only layer that calls the model again
 # (see docs/decisions.md, "One layer retries a model call").
-MODEL = RetryPolicy("model", first=0.25, cap=8.0, attempts=3)
+MODEL = RetryPolicy("model", first=0.5, factor=4.0, cap=30.0, attempts=4)  # waits 0.5 s, 2 s, 8 s
 
 
 class Backoff:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -16,6 +15,8 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import BadRequestError
 
 from contracts.subjects import PROGRESS_STREAM, PROGRESS_SUBJECTS, STREAM_NAME, STREAM_SUBJECTS
+
+from .retry import PLACEMENT, retrying
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +60,21 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig, *, placement
 
     A cluster that is still gathering its nodes cannot place replicas yet: wait for it a while.
     """
-    deadline = time.monotonic() + placement_wait
-    delay = 0.1
-    while True:
-        try:
-            await _create_or_update(js, config)
-            return
-        except BadRequestError as exc:
-            if exc.err_code != NO_SUITABLE_PEERS or time.monotonic() > deadline:
-                raise
+
+    def no_peers_yet(exc: Exception) -> bool:
+        if isinstance(exc, BadRequestError) and exc.err_code == NO_SUITABLE_PEERS:
             log.info(
                 "stream %s: not enough JetStream peers yet for %s replicas; waiting", config.name, config.num_replicas
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            return True
+        return False
+
+    await retrying(
+        PLACEMENT,
+        lambda: _create_or_update(js, config),
+        retry_if=no_peers_yet,
+        deadline=time.monotonic() + placement_wait,
+    )
 
 
 async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:

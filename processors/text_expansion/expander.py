@@ -7,15 +7,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from processors.errors import ProviderError
+from processors.errors import ProviderGaveUp
 from processors.progress import NoProgress, Progress
+from servicekit.retry import MODEL, retrying
 
 from .sections import Section, split, stitch
 from .style import words
 from .writers import SectionFailed, SectionWriter, Written
 
 log = logging.getLogger(__name__)
-BACKOFF_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Limits:
     section_words: int = 32  # a paragraph longer than this is cut into groups of sentences
     per_draft: int = 64  # sections of one draft written at the same time
     shared: int = 128  # sections written at the same time by this instance, all drafts together
-    attempts: int = 3  # tries of one section before the whole message is given back to JetStream
+    attempts: int = 4  # tries of one section (MODEL policy) before the message is given up
     max_retry_after: float = 60.0  # the longest a 429's Retry-After is waited for within one delivery
 
 
@@ -112,45 +112,54 @@ class SectionedExpander:
     async def _section(
         self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int
     ) -> Written:
-        failure: SectionFailed | None = None
+        """One section, tried again on its own by the MODEL policy: the one layer that calls the
+        model again (the client's own retries are off, and a section that gives up gives up the
+        message: JetStream does not deliver it again for that)."""
+        policy = MODEL.with_attempts(self.limits.attempts).asking_at_most(self.limits.max_retry_after)
         told_any = False
-        for attempt in range(1, self.limits.attempts + 1):
-            if attempt > 1:
-                self.retried += 1
-                wait = (
-                    failure.retry_after
-                    if failure is not None and failure.retry_after is not None
-                    else BACKOFF_SECONDS * 2 ** (attempt - 2)
-                )
-                await asyncio.sleep(min(wait, self.limits.max_retry_after))
-                if told_any:
-                    progress.restart(section.index)
-                    told_any = False
 
-            def emit(delta: str) -> None:
-                nonlocal told_any
-                told_any = True
-                progress.delta(section.index, delta)
+        def emit(delta: str) -> None:
+            nonlocal told_any
+            told_any = True
+            progress.delta(section.index, delta)
 
+        async def attempt() -> Written:
             async with per_draft, self._shared:
-                try:
-                    written = await self.writer.write(section, style, emit)
-                    if len(words(written.text)) < len(words(section.text)):
-                        raise SectionFailed("the model returned less text than the section")
-                except SectionFailed as exc:
-                    failure = exc
-                    log.warning(
-                        "section %d of %d, try %d of %d: %s",
-                        section.index + 1,
-                        total,
-                        attempt,
-                        self.limits.attempts,
-                        exc,
-                    )
-                    continue
-            progress.done(section.index)
+                written = await self.writer.write(section, style, emit)
+            if len(words(written.text)) < len(words(section.text)):
+                raise SectionFailed("the model returned less text than the section")
             return written
-        raise ProviderError(f"section {section.index + 1} of {total} failed {self.limits.attempts} times: {failure}")
+
+        def again(exc: Exception, failures: int, wait: float) -> None:
+            nonlocal told_any
+            self.retried += 1
+            log.warning(
+                "section %d of %d, try %d of %d: %s; again in %.2fs",
+                section.index + 1,
+                total,
+                failures,
+                policy.attempts,
+                exc,
+                wait,
+            )
+            if told_any:
+                progress.restart(section.index)
+                told_any = False
+
+        try:
+            written = await retrying(
+                policy,
+                attempt,
+                retry_if=lambda exc: isinstance(exc, SectionFailed),
+                asked_wait=lambda exc: exc.retry_after if isinstance(exc, SectionFailed) else None,
+                before_retry=again,
+            )
+        except SectionFailed as exc:
+            raise ProviderGaveUp(
+                f"section {section.index + 1} of {total} failed {policy.attempts} times: {exc}"
+            ) from exc
+        progress.done(section.index)
+        return written
 
     async def close(self) -> None:
         await self.writer.close()

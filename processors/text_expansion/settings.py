@@ -41,7 +41,7 @@ class Settings(ProcessorSettings):
                 section_words=env.integer("STUDIO_TEXT_EXPANSION_SECTION_WORDS", 32, minimum=5, maximum=10_000),
                 per_draft=env.integer("STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT", 64, minimum=1, maximum=256),
                 shared=env.integer("STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE", 128, minimum=1, maximum=4096),
-                attempts=env.integer("STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS", 3, minimum=1, maximum=20),
+                attempts=env.integer("STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS", 4, minimum=1, maximum=20),
                 max_retry_after=env.number("STUDIO_TEXT_EXPANSION_MAX_RETRY_AFTER_SECONDS", 60.0, minimum=0.0),
             ),
             streaming=env.boolean("STUDIO_TEXT_EXPANSION_STREAMING", True),

@@ -52,7 +52,6 @@ def agg(provider: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) ->
             Path(tmp_path_factory.mktemp("agg")),
             STUDIO_OPENAI_API_KEY="test",
             STUDIO_OPENAI_BASE_URL=provider.url,
-            STUDIO_OPENAI_MAX_RETRIES="0",
             STUDIO_PROCESSOR_MAX_DELIVER="100",
             STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
         )

@@ -51,7 +51,6 @@ def streaming(
             Path(tmp_path_factory.mktemp("streaming")),
             STUDIO_OPENAI_API_KEY="test",
             STUDIO_OPENAI_BASE_URL=model.url,
-            STUDIO_OPENAI_MAX_RETRIES="0",
             STUDIO_PROCESSOR_ACK_WAIT_SECONDS="2",
             STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
             STUDIO_TEXT_EXPANSION_SECTION_WORDS="12",

@@ -15,8 +15,9 @@ from prometheus_client import CollectorRegistry
 from gateway.metrics import GatewayMetrics
 from gateway.progress import Partial
 from gateway.ws import Hub
-from processors.errors import ProviderError, Superseded
+from processors.errors import PermanentError, ProviderGaveUp, Superseded
 from processors.inflight import InFlight
+from processors.llm import LLMSettings
 from processors.text_expansion.expander import Limits, SectionedExpander
 from processors.text_expansion.sections import Section, split, stitch
 from processors.text_expansion.writers import SectionFailed, Written, retry_after, sentence_pieces
@@ -194,11 +195,24 @@ async def test_a_broken_section_starts_over_alone() -> None:
     assert "".join(e[2] for e in after).strip() == made.text.split("\n\n")[4]
 
 
-async def test_a_section_that_keeps_failing_gives_the_message_back_and_stops_the_others() -> None:
+async def test_a_section_that_keeps_failing_gives_up_the_message_and_stops_the_others() -> None:
     writer = Writer(forever={0})
-    with pytest.raises(ProviderError, match="section 1 of 10 failed 2 times"):
+    with pytest.raises(ProviderGaveUp, match="section 1 of 10 failed 2 times"):
         await SectionedExpander(writer, Limits(per_draft=10, attempts=2)).expand(DRAFT, "creative")
     assert writer.cancelled >= 1 and writer.now == 0
+    assert writer.tries[0] == 2
+
+
+async def test_the_most_model_calls_a_section_can_cost_is_its_attempts() -> None:
+    """The one layer that calls the model again: with the defaults, 4 calls, then the message is
+    given up for good (a PermanentError: JetStream does not deliver it again for this)."""
+    writer = Writer(forever={3})
+    expander = SectionedExpander(writer, Limits(per_draft=10))
+    with pytest.raises(ProviderGaveUp) as caught:
+        await expander.expand(DRAFT, "creative")
+    assert writer.tries[3] == Limits().attempts == 4 and expander.retried == 3
+    assert isinstance(caught.value, PermanentError)
+    assert LLMSettings(api_key="k").client().max_retries == 0  # type: ignore[union-attr]
 
 
 async def test_in_flight_work_is_made_once_and_dropped_when_superseded() -> None:

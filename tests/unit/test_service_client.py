@@ -92,7 +92,9 @@ async def test_it_sends_the_token_the_request_id_and_encoded_segments(server: An
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             await client.request("POST", url_path("blobs", "a/../b?c"), body={"x": 1}, request_id="rid-1")
-            async with session.get(f"http://127.0.0.1:{port}/call", headers={REQUEST_ID_HEADER: "from-the-caller"}) as response:
+            async with session.get(
+                f"http://127.0.0.1:{port}/call", headers={REQUEST_ID_HEADER: "from-the-caller"}
+            ) as response:
                 assert response.status == 204, await response.text()
             await client.request("GET", url_path("z"))
         finally:
