@@ -23,10 +23,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Browser tests drive Debian's chromium with its chromedriver; installed here when missing (as root).
+# Browser tests drive chromium with its chromedriver: installed here when missing if we are root on a
+# Debian-like system; anyone else is told what to install.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else \
+		echo "The browser tests need chromium and chromedriver on PATH; install them, then run make test again:" >&2; \
+		echo "  Debian, Ubuntu:  sudo apt-get install chromium chromium-driver" >&2; \
+		echo "  Fedora:          sudo dnf install chromium chromedriver" >&2; \
+		echo "  macOS:           brew install --cask chromium chromedriver" >&2; \
+		exit 1; \
+	fi
 
 test: install lint typecheck browser
 	$(BIN)/pytest -q
