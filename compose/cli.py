@@ -20,7 +20,8 @@ from processors.index_client import IndexClient
 from processors.rederive import rederive
 from servicekit.auth import issue_token
 from servicekit.client import ServiceClient
-from servicekit.settings import ConfigError, Env, data_dir, jwt_max_lifetime
+from servicekit.service_settings import TokenLifetime
+from servicekit.settings import ConfigError, Env, data_dir, load
 from servicekit.urls import upstream_url, url_path
 
 from . import secrets
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "token":
         try:
-            longest = jwt_max_lifetime(Env())
+            longest = load(TokenLifetime).jwt_max_lifetime_seconds
         except ConfigError as exc:
             print(f"studio: configuration error: {exc}", file=sys.stderr)
             return 2

@@ -136,7 +136,8 @@ class Stack:
         return self.data_dir / "stack.json"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+        # The stack is configured here alone: not by the STUDIO_* or OTEL_* variables of whoever runs it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "OTEL_"))}
         env["STUDIO_DATA_DIR"] = str(self.data_dir)
         env["STUDIO_DEMO"] = "false"
         for name, port in self.ports.items():
@@ -279,7 +280,8 @@ class ServiceProcess:
         return cls("processors.text_expansion", settings, log_dir / f"text-expansion-{port}.log", port)
 
     def start(self, **overrides: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+        # The stack is configured here alone: not by the STUDIO_* or OTEL_* variables of whoever runs it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "OTEL_"))}
         env.update(self.env)
         env.update(overrides)
         with open(self.log, "ab") as log:

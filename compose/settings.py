@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from servicekit.settings import ConfigError, Env, data_dir
+from servicekit.settings import ConfigError, Env, data_dir, load, setting
 
 from .topology import TOPOLOGIES, Topology
 
@@ -60,32 +61,63 @@ def _processors(raw: str) -> tuple[str, ...]:
     return chosen
 
 
+def _data_dir(values: dict[str, Any], env: Env) -> Path:
+    return data_dir(env)
+
+
+def _ports(values: dict[str, Any], env: Env) -> dict[str, int]:
+    return {
+        name: env.integer(f"STUDIO_{name.upper()}_PORT", port, minimum=1, maximum=65535)
+        for name, port in DEFAULT_PORTS.items()
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class StackSettings:
-    data_dir: Path
+    """What `make up` and `studio up` read: where the one-machine stack keeps its data, what it runs."""
+
+    data_dir: Path = setting(
+        "STUDIO_DATA_DIR",
+        doc="where the stack keeps its data, secrets and logs",
+        fallback=_data_dir,
+        parse=lambda raw: Path(raw).expanduser().resolve(),
+        shown_default=".data",
+    )
+    ports: dict[str, int] = setting(
+        "STUDIO_<NAME>_PORT",
+        doc="each server's port (MONGO, NATS, POSTGRES, INDEX, GATEWAY, TEXT_EXPANSION...)",
+        fallback=_ports,
+        shown_default="27817, 4322, 5817, 8006, 8010, 8012...",
+    )
     host: str = "127.0.0.1"
-    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    jwt_secret: str | None = None
+    jwt_secret: str | None = None  # the secrets are made once and kept in STUDIO_DATA_DIR unless given
     service_token: str | None = None
-    demo: bool = True
+    demo: bool = setting("STUDIO_DEMO", True, "load the demo book at start")
     # Which processors this machine runs; an operator may run others elsewhere (or none, in tests).
-    processors: tuple[str, ...] = tuple(PROCESSOR_MODULES)
-    topology: Topology = TOPOLOGIES["single"]
+    processors: tuple[str, ...] = setting(
+        "STUDIO_PROCESSORS",
+        doc="the processors this machine runs, comma-separated (none: an empty value)",
+        # Set but empty means none: the fallback sees the difference.
+        fallback=lambda values, env: _processors(env.string("STUDIO_PROCESSORS", ",".join(PROCESSOR_MODULES))),
+        parse=_processors,
+        shown_default=",".join(PROCESSOR_MODULES),
+    )
+    topology: Topology = setting(
+        "STUDIO_TOPOLOGY",
+        doc="single, or cluster (three NATS nodes, two of each service)",
+        fallback=lambda values, env: TOPOLOGIES["single"],
+        parse=lambda raw: topology(raw),
+        shown_default="single",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
         env = Env(environ)
-        return cls(
-            data_dir=data_dir(env),
-            ports={
-                name: env.integer(f"STUDIO_{name.upper()}_PORT", port, minimum=1, maximum=65535)
-                for name, port in DEFAULT_PORTS.items()
-            },
+        return load(
+            cls,
+            environ,
             jwt_secret=env.string("STUDIO_JWT_SECRET", "") or None,
             service_token=env.string("STUDIO_SERVICE_TOKEN", "") or None,
-            demo=env.boolean("STUDIO_DEMO", True),
-            processors=_processors(env.string("STUDIO_PROCESSORS", ",".join(PROCESSOR_MODULES))),
-            topology=topology(env.string("STUDIO_TOPOLOGY", "single")),
         )
 
 

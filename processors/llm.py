@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 
-from servicekit.settings import Env
+from servicekit.settings import load, setting
 
 from .errors import PermanentError, ProviderError
 
@@ -54,21 +54,22 @@ async def chat(
 class LLMSettings:
     """`STUDIO_OPENAI_*`; without an API key, processors use their offline builders."""
 
-    base_url: str | None = None
-    api_key: str | None = None
-    model: str = "gpt-4o-mini"
-    timeout_seconds: float = 60.0
+    base_url: str | None = setting(
+        "STUDIO_OPENAI_BASE_URL",
+        None,
+        "an OpenAI-compatible API",
+        schemes=("http", "https"),
+        shown_default="the client's (api.openai.com)",
+    )
+    api_key: str | None = setting("STUDIO_OPENAI_API_KEY", None, "its key; without one, the offline builders write")
+    model: str = setting("STUDIO_OPENAI_MODEL", "gpt-4o-mini", "the model asked")
+    timeout_seconds: float = setting(
+        "STUDIO_OPENAI_TIMEOUT_SECONDS", 60.0, "one call's deadline (the client never retries)", minimum=0.1, unit="s"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LLMSettings:
-        env = Env(environ)
-        base_url = env.string("STUDIO_OPENAI_BASE_URL", "")
-        return cls(
-            base_url=env.url("STUDIO_OPENAI_BASE_URL", base_url, schemes=("http", "https")) if base_url else None,
-            api_key=env.string("STUDIO_OPENAI_API_KEY", "") or None,
-            model=env.string("STUDIO_OPENAI_MODEL", "gpt-4o-mini"),
-            timeout_seconds=env.number("STUDIO_OPENAI_TIMEOUT_SECONDS", 60.0, minimum=0.1),
-        )
+        return load(cls, environ)
 
     def client(self) -> openai.AsyncOpenAI | None:
         """The official client with timeouts and its own retries; None when no key is configured."""

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.errors import RenderFailed, RenderLimit
-from servicekit.settings import Env
+from servicekit.settings import load, setting
 
 from .render_process import MEMORY_EXIT, TIME_EXIT
 
@@ -34,18 +34,19 @@ CHILD = "processors.render_process"
 
 @dataclass(frozen=True, kw_only=True)
 class RenderLimits:
-    seconds: float = 30.0  # CPU seconds of one render; it is also stopped after three times that of wall time
-    memory_mb: int = 1024  # address space of the render's process (and of each program it runs)
-    concurrency: int = 2  # renders at once per instance; more wait their turn
+    seconds: float = setting(
+        "STUDIO_RENDER_SECONDS", 30.0, "CPU time of one render (and 3x that of wall time)", minimum=1.0, unit="s"
+    )
+    memory_mb: int = setting(
+        "STUDIO_RENDER_MEMORY_MB", 1024, "address space of a render's process", minimum=256, maximum=1 << 20, unit="MiB"
+    )
+    concurrency: int = setting(
+        "STUDIO_RENDER_CONCURRENCY", 2, "renders at once per instance; more wait their turn", minimum=1, maximum=256
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RenderLimits:
-        env = Env(environ)
-        return cls(
-            seconds=env.number("STUDIO_RENDER_SECONDS", 30.0, minimum=1.0),
-            memory_mb=env.integer("STUDIO_RENDER_MEMORY_MB", 1024, minimum=256, maximum=1 << 20),
-            concurrency=env.integer("STUDIO_RENDER_CONCURRENCY", 2, minimum=1, maximum=256),
-        )
+        return load(cls, environ)
 
     @property
     def wall_seconds(self) -> float:

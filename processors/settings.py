@@ -5,90 +5,102 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from servicekit.settings import ConfigError, Env, data_dir, service_tokens, stream_replicas
-from servicekit.tracing import TracingSettings, tracing_settings
+from servicekit.service_settings import LOCAL_INDEX_URL, ServiceSettings
+from servicekit.settings import ConfigError, Env, Fallback, data_dir, load, setting
 
 
-def _durations(env: Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
-    raw = env.string(name, "")
-    if not raw:
-        return default
-    try:
-        values = tuple(float(part) for part in raw.split(","))
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a comma-separated list of seconds") from None
-    if not values or any(v < 0 for v in values):
-        raise ConfigError(f"{name}={raw!r} needs one or more non-negative numbers")
-    return values
+def _own_url(values: dict[str, Any], env: Env) -> str:
+    host = values["host"]
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://{reachable}:{values['port']}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RuntimeSettings:
+class RuntimeSettings(ServiceSettings):
     """Consuming, acking and serving settings of one processor instance."""
 
-    host: str = "127.0.0.1"
-    port: int
-    base_url: str
-    nats_url: str = "nats://127.0.0.1:4322"
-    stream_replicas: int = 1
-    tracing: TracingSettings = TracingSettings()
-    index_url: str = "http://127.0.0.1:8006"
-    service_token: str
-    metrics_token: str  # the scrape token of /metrics (STUDIO_METRICS_TOKEN, else the service token)
-    max_body_bytes: int = 1024 * 1024
-    max_json_depth: int = 32
-    body_timeout_seconds: float = 10.0
-    concurrency: int = 16
-    ack_wait_seconds: float = 30.0
-    max_deliver: int = 5
-    backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
-    fetch_timeout_seconds: float = 1.0
+    host: str = setting("STUDIO_{prefix}_HOST", "127.0.0.1", "the address a processor listens on")
+    port: int = setting(
+        "STUDIO_{prefix}_PORT", 0, "its port", minimum=1, maximum=65535, shown_default="its own (8012 to 8015)"
+    )
+    base_url: str = setting(
+        "STUDIO_{prefix}_BASE_URL",
+        doc="where others reach it (it registers this)",
+        schemes=("http", "https"),
+        fallback=_own_url,
+        shown_default="http://<host>:<port>",
+    )
+    index_url: str = setting("STUDIO_INDEX_URL", LOCAL_INDEX_URL, "the index service", schemes=("http", "https"))
+    concurrency: int = setting(
+        "STUDIO_{prefix}_CONCURRENCY",
+        16,
+        "messages handled at once per instance",
+        minimum=1,
+        maximum=256,
+        shown_default="16 (text expansion: 64)",
+    )
+    ack_wait_seconds: float = setting(
+        "STUDIO_PROCESSOR_ACK_WAIT_SECONDS",
+        30.0,
+        "JetStream's wait for an ack before it delivers again",
+        minimum=0.5,
+        unit="s",
+    )
+    max_deliver: int = setting(
+        "STUDIO_PROCESSOR_MAX_DELIVER",
+        5,
+        "deliveries of a message before it goes to the dead letters",
+        minimum=1,
+        maximum=1000,
+    )
+    backoff_seconds: tuple[float, ...] = setting(
+        "STUDIO_PROCESSOR_BACKOFF_SECONDS",
+        (1.0, 5.0, 15.0, 30.0),
+        "the waits before each delivery again",
+        unit="of seconds",
+    )
+    fetch_timeout_seconds: float = setting(
+        "STUDIO_PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, "how long one fetch waits for messages", minimum=0.05, unit="s"
+    )
     # Test hook: exit after the store write and before the ack.
-    crash_after_store: bool = False
+    crash_after_store: bool = setting(
+        "STUDIO_PROCESSOR_TEST_CRASH_AFTER_STORE", False, "test hook: exit between the store write and the ack"
+    )
 
     @classmethod
     def from_env(
         cls, prefix: str, default_port: int, environ: Mapping[str, str] | None = None, *, concurrency: int = 16
     ) -> RuntimeSettings:
-        env = Env(environ)
-        host = env.string(f"STUDIO_{prefix}_HOST", "127.0.0.1")
-        port = env.integer(f"STUDIO_{prefix}_PORT", default_port, minimum=1, maximum=65535)
-        reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        service_token, metrics_token = service_tokens(env)
-        return cls(
-            host=host,
-            port=port,
-            base_url=env.url(f"STUDIO_{prefix}_BASE_URL", f"http://{reachable}:{port}", schemes=("http", "https")),
-            nats_url=env.url("STUDIO_NATS_URL", "nats://127.0.0.1:4322", schemes=("nats", "tls")),
-            stream_replicas=stream_replicas(env),
-            tracing=tracing_settings(env),
-            index_url=env.url("STUDIO_INDEX_URL", "http://127.0.0.1:8006", schemes=("http", "https")),
-            service_token=service_token,
-            metrics_token=metrics_token,
-            max_body_bytes=env.integer("STUDIO_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
-            max_json_depth=env.integer("STUDIO_MAX_JSON_DEPTH", 32, minimum=2, maximum=500),
-            body_timeout_seconds=env.number("STUDIO_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            concurrency=env.integer(f"STUDIO_{prefix}_CONCURRENCY", concurrency, minimum=1, maximum=256),
-            ack_wait_seconds=env.number("STUDIO_PROCESSOR_ACK_WAIT_SECONDS", 30.0, minimum=0.5),
-            max_deliver=env.integer("STUDIO_PROCESSOR_MAX_DELIVER", 5, minimum=1, maximum=1000),
-            backoff_seconds=_durations(env, "STUDIO_PROCESSOR_BACKOFF_SECONDS", (1.0, 5.0, 15.0, 30.0)),
-            fetch_timeout_seconds=env.number("STUDIO_PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, minimum=0.05),
-            crash_after_store=env.boolean("STUDIO_PROCESSOR_TEST_CRASH_AFTER_STORE", False),
-        )
+        return load(cls, environ, prefix=prefix, defaults={"port": default_port, "concurrency": concurrency})
 
 
-def embedded_database_url(env: Env, variable: str, processor_id: str) -> str:
-    """`variable`, else the URL the one-machine stack wrote for `processor_id` in its stack.json."""
-    explicit = env.string(variable, "")
-    if explicit:
-        return env.url(variable, explicit, schemes=("postgresql", "postgres"))
-    stack = data_dir(env) / "stack.json"
-    if stack.exists():
-        url = json.loads(stack.read_text()).get("databases", {}).get(processor_id)
-        if url:
-            return str(url)
-    raise ConfigError(f"{variable} must be set (no running one-machine stack to take it from)")
+def stack_database(processor_id: str) -> Fallback:
+    """The URL the one-machine stack wrote for `processor_id` in its stack.json: the default of a
+    processor's database URL."""
+
+    def from_stack(values: dict[str, Any], env: Env) -> str:
+        stack = data_dir(env) / "stack.json"
+        if stack.exists():
+            url = json.loads(stack.read_text()).get("databases", {}).get(processor_id)
+            if url:
+                return str(url)
+        variable = f"STUDIO_{processor_id.replace('-', '_').upper()}_PG_URL"
+        raise ConfigError(f"{variable} must be set (no running one-machine stack to take it from)")
+
+    return from_stack
+
+
+def pg_url(processor_id: str) -> Any:
+    """A processor's PostgreSQL URL, declared once for each processor that has one."""
+    return setting(
+        f"STUDIO_{processor_id.replace('-', '_').upper()}_PG_URL",
+        doc=f"the {processor_id.replace('-', ' ')}'s PostgreSQL",
+        schemes=("postgresql", "postgres"),
+        fallback=stack_database(processor_id),
+        shown_default="the one-machine stack's (its stack.json)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

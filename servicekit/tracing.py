@@ -4,7 +4,8 @@ Every service continues the trace it is handed (a `traceparent` header on a requ
 NATS message) and hands it on: to the services it calls (a client trace config on its HTTP
 session) and to the events it writes (kept in the outbox beside the event, put on the published
 message). Spans are made whether or not they are sent anywhere, so that the context always flows;
-only with `STUDIO_OTLP_ENDPOINT` set are they exported, in batches, off the event loop.
+only with an OTLP endpoint set (OpenTelemetry's own `OTEL_*` variables) are they exported, in
+batches, off the event loop.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 __all__ = [
@@ -44,47 +45,99 @@ __all__ = [
     "span",
     "tracing_middleware",
     "tracing_resource",
-    "tracing_settings",
 ]
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from .settings import Env
+from .settings import ConfigError, Env, setting
 
 # Stateless: it only reads and writes the `traceparent` and `tracestate` headers.
 PROPAGATOR = TraceContextTextMapPropagator()
 
 
+def _traces_endpoint(values: dict[str, Any], env: Env) -> str | None:
+    """OpenTelemetry's rule: the traces endpoint as given, else the base endpoint + /v1/traces."""
+    base = values.get("endpoint")
+    return f"{base.rstrip('/')}/v1/traces" if base else None
+
+
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TracingSettings:
-    otlp_endpoint: str | None = None  # an OTLP/HTTP collector, e.g. http://collector:4318; None: spans go nowhere
-    sample_ratio: float = 1.0  # of the traces that start here; a trace handed in keeps its caller's choice
-    export_delay_seconds: float = 5.0  # how long spans wait to be sent in a batch
+    """OpenTelemetry's own variables, read as every OpenTelemetry SDK reads them (and OTEL_RESOURCE_ATTRIBUTES
+    by the SDK itself); without an endpoint, spans are made and handed on but never sent."""
 
-
-def tracing_settings(env: Env) -> TracingSettings:
-    """STUDIO_OTLP_ENDPOINT, STUDIO_TRACE_SAMPLE_RATIO, STUDIO_OTLP_EXPORT_DELAY_SECONDS."""
-    endpoint = env.string("STUDIO_OTLP_ENDPOINT", "")
-    return TracingSettings(
-        otlp_endpoint=env.url("STUDIO_OTLP_ENDPOINT", endpoint, schemes=("http", "https")) if endpoint else None,
-        sample_ratio=env.number("STUDIO_TRACE_SAMPLE_RATIO", 1.0, minimum=0.0),
-        export_delay_seconds=env.number("STUDIO_OTLP_EXPORT_DELAY_SECONDS", 5.0, minimum=0.05),
+    endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "an OTLP/HTTP collector, e.g. http://collector:4318",
+        schemes=("http", "https"),
     )
+    traces_endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        doc="where spans are sent, whole URL",
+        schemes=("http", "https"),
+        fallback=_traces_endpoint,
+        shown_default="the endpoint + /v1/traces",
+    )
+    service_name: str | None = setting(
+        "OTEL_SERVICE_NAME", None, "the spans' service.name", shown_default="the service's name (gateway, index...)"
+    )
+    sampler: str = setting(
+        "OTEL_TRACES_SAMPLER", "parentbased_always_on", "which traces are kept: " + ", ".join(SAMPLERS)
+    )
+    sampler_arg: float = setting(
+        "OTEL_TRACES_SAMPLER_ARG", 1.0, "the ratio of the *traceidratio samplers", minimum=0.0, maximum=1.0
+    )
+    schedule_delay_ms: int = setting(
+        "OTEL_BSP_SCHEDULE_DELAY",
+        5000,
+        "how long spans wait to be sent in a batch",
+        minimum=1,
+        unit="ms (OpenTelemetry's unit)",
+    )
+    disabled: bool = setting("OTEL_SDK_DISABLED", False, "no spans at all")
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"OTEL_TRACES_SAMPLER={self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+
+    def make_sampler(self) -> Sampler:
+        if self.disabled or self.sampler.endswith("always_off"):
+            chosen: Sampler = ALWAYS_OFF
+        elif self.sampler.endswith("traceidratio"):
+            chosen = TraceIdRatioBased(self.sampler_arg)
+        else:
+            chosen = ALWAYS_ON
+        return ParentBased(chosen) if self.sampler.startswith("parentbased_") else chosen
 
 
 class Tracing:
     """One service instance's tracer; `close()` sends what is left, in the app's cleanup."""
 
     def __init__(self, service: str, instance: str, settings: TracingSettings) -> None:
+        # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES; the attributes given here win.
         resource = Resource.create(
-            {"service.name": service, "service.instance.id": instance, "service.namespace": "reyna-studio"}
+            {
+                "service.name": settings.service_name or service,
+                "service.instance.id": instance,
+                "service.namespace": "reyna-studio",
+            }
         )
-        self.provider = TracerProvider(
-            resource=resource, sampler=ParentBased(TraceIdRatioBased(min(settings.sample_ratio, 1.0)))
-        )
-        if settings.otlp_endpoint:
-            exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces", timeout=5)
-            delay = int(settings.export_delay_seconds * 1000)
-            self.provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=delay))
+        self.provider = TracerProvider(resource=resource, sampler=settings.make_sampler())
+        if settings.traces_endpoint and not settings.disabled:
+            exporter = OTLPSpanExporter(endpoint=settings.traces_endpoint, timeout=5)
+            self.provider.add_span_processor(
+                BatchSpanProcessor(exporter, schedule_delay_millis=settings.schedule_delay_ms)
+            )
         self.tracer: Tracer = self.provider.get_tracer("reyna-studio")
 
     async def close(self) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.sandbox import RenderLimits
-from processors.settings import ProcessorSettings, RuntimeSettings, embedded_database_url
-from servicekit.settings import Env
+from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from servicekit.settings import load, setting
 
 PREFIX = "BOOK_COMPILER"
 DEFAULT_PORT = 8013
@@ -15,18 +15,15 @@ DEFAULT_PORT = 8013
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(ProcessorSettings):
-    pg_url: str
+    pg_url: str = pg_url("book-compiler")
     render: RenderLimits = RenderLimits()
-    expansion_processor: str = "text-expansion"
-    source_timeout_seconds: float = 10.0
+    expansion_processor: str = setting(
+        "STUDIO_BOOK_COMPILER_EXPANSION_PROCESSOR", "text-expansion", "the processor whose expansions a book uses"
+    )
+    source_timeout_seconds: float = setting(
+        "STUDIO_BOOK_COMPILER_SOURCE_TIMEOUT_SECONDS", 10.0, "a read of the expansions' deadline", minimum=0.1, unit="s"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = Env(environ)
-        return cls(
-            runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ),
-            render=RenderLimits.from_env(environ),
-            pg_url=embedded_database_url(env, "STUDIO_BOOK_COMPILER_PG_URL", "book-compiler"),
-            expansion_processor=env.string("STUDIO_BOOK_COMPILER_EXPANSION_PROCESSOR", "text-expansion"),
-            source_timeout_seconds=env.number("STUDIO_BOOK_COMPILER_SOURCE_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-        )
+        return load(cls, environ, runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from processors.llm import LLMSettings
 from processors.sandbox import RenderLimits
-from processors.settings import ProcessorSettings, RuntimeSettings, embedded_database_url
-from servicekit.settings import Env
+from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from servicekit.settings import load
 
 PREFIX = "PITCH_BUILDER"
 DEFAULT_PORT = 8014
@@ -16,16 +16,10 @@ DEFAULT_PORT = 8014
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(ProcessorSettings):
-    llm: LLMSettings
-    pg_url: str
+    llm: LLMSettings = LLMSettings()
+    pg_url: str = pg_url("pitch-builder")
     render: RenderLimits = RenderLimits()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = Env(environ)
-        return cls(
-            runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ),
-            llm=LLMSettings.from_env(environ),
-            render=RenderLimits.from_env(environ),
-            pg_url=embedded_database_url(env, "STUDIO_PITCH_BUILDER_PG_URL", "pitch-builder"),
-        )
+        return load(cls, environ, runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ))

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.settings import ProcessorSettings, RuntimeSettings, embedded_database_url
-from servicekit.settings import Env
+from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from servicekit.settings import load, setting
 
 PREFIX = "SUMMARY"
 DEFAULT_PORT = 8015
@@ -15,16 +15,12 @@ DEFAULT_PORT = 8015
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(ProcessorSettings):
-    llm: LLMSettings
-    pg_url: str
-    words_per_minute: int
+    llm: LLMSettings = LLMSettings()
+    pg_url: str = pg_url("summary")
+    words_per_minute: int = setting(
+        "STUDIO_SUMMARY_WORDS_PER_MINUTE", 238, "the reading-time estimate's pace", minimum=50, maximum=2000
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = Env(environ)
-        return cls(
-            runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ),
-            llm=LLMSettings.from_env(environ),
-            pg_url=embedded_database_url(env, "STUDIO_SUMMARY_PG_URL", "summary"),
-            words_per_minute=env.integer("STUDIO_SUMMARY_WORDS_PER_MINUTE", 238, minimum=50, maximum=2000),
-        )
+        return load(cls, environ, runtime=RuntimeSettings.from_env(PREFIX, DEFAULT_PORT, environ))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from processors.errors import ProviderGaveUp
 from processors.progress import NoProgress, Progress
 from servicekit.retry import MODEL, retrying
+from servicekit.settings import setting
 
 from .sections import Section, split, stitch
 from .style import words
@@ -43,13 +44,39 @@ class Expansion:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """How a draft is cut and how much runs at once."""
+    """How a draft is cut, how much runs at once, how often a section is tried."""
 
-    section_words: int = 32  # a paragraph longer than this is cut into groups of sentences
-    per_draft: int = 64  # sections of one draft written at the same time
-    shared: int = 128  # sections written at the same time by this instance, all drafts together
-    attempts: int = 4  # tries of one section (MODEL policy) before the message is given up
-    max_retry_after: float = 60.0  # the longest a 429's Retry-After is waited for within one delivery
+    section_words: int = setting(
+        "STUDIO_TEXT_EXPANSION_SECTION_WORDS",
+        32,
+        "a longer paragraph is cut between sentences into sections of about this many words",
+        minimum=5,
+        maximum=10_000,
+    )
+    per_draft: int = setting(
+        "STUDIO_TEXT_EXPANSION_SECTIONS_PER_DRAFT", 64, "sections of one draft written at once", minimum=1, maximum=256
+    )
+    shared: int = setting(
+        "STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE",
+        128,
+        "sections written at once by an instance, all drafts together",
+        minimum=1,
+        maximum=4096,
+    )
+    attempts: int = setting(
+        "STUDIO_TEXT_EXPANSION_SECTION_ATTEMPTS",
+        4,
+        "tries of a section (the only retries of a model call) before the message is given up",
+        minimum=1,
+        maximum=20,
+    )
+    max_retry_after: float = setting(
+        "STUDIO_TEXT_EXPANSION_MAX_RETRY_AFTER_SECONDS",
+        60.0,
+        "the longest a 429's Retry-After is waited for",
+        minimum=0.0,
+        unit="s",
+    )
 
 
 class SectionedExpander:

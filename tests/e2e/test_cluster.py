@@ -54,8 +54,8 @@ def cluster(collector: tuple[TraceCollector, str]) -> Iterator[Stack]:
         STUDIO_PROCESSOR_ACK_WAIT_SECONDS="5",
         STUDIO_PROCESSOR_MAX_DELIVER="20",
         STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2,0.5,1",
-        STUDIO_OTLP_ENDPOINT=collector[1],
-        STUDIO_OTLP_EXPORT_DELAY_SECONDS="0.2",
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector[1],
+        OTEL_BSP_SCHEDULE_DELAY="200",
     ) as stack:
         yield stack
 
