@@ -60,7 +60,7 @@ async def sandbox_overhead(repeats: int = 5) -> None:
     from processors.book_compiler.compiler import CompiledChapterText
     from processors.book_compiler.exports import FORMATS as RENDERERS
     from processors.book_compiler.exports import JOB, Manuscript, job_of
-    from processors.sandbox import RenderLimits, Sandbox
+    from processors.rendering.sandbox import RenderLimits, Sandbox
 
     chapters = [CompiledChapterText(n, f"Tide {n}", chapter_text(n), "draft", "d", 1, None, None) for n in range(1, 21)]
     book = Manuscript(

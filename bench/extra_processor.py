@@ -13,9 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from contracts.processors import DerivedBlob
-from processors.app import deriving, processor_app
-from processors.base import Derived, ProcessorInfo, Source
-from processors.settings import RuntimeSettings
+from processors.runtime import Derived, ProcessorInfo, RuntimeSettings, Source, deriving, processor_app
 from servicekit.runner import serve
 
 

@@ -19,7 +19,7 @@ import nats
 
 from compose.harness import running_stack
 from contracts.subjects import STREAM_NAME
-from processors.consumer import durable_name
+from processors.runtime.consumer import durable_name
 from servicekit.auth import issue_token
 
 DURABLE = durable_name("text-expansion", "blob.created.text-input-v1")

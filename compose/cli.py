@@ -15,9 +15,9 @@ import msgspec
 import nats
 
 from contracts.ids import is_id
-from processors.deadletter import dead_letters, replay
-from processors.index_client import IndexClient
-from processors.rederive import rederive
+from processors.runtime.deadletter import dead_letters, replay
+from processors.runtime.index_client import IndexClient
+from processors.runtime.rederive import rederive
 from servicekit.auth import issue_token
 from servicekit.client import ServiceClient
 from servicekit.service_settings import TokenLifetime

@@ -101,7 +101,7 @@ async def export_book(request: web.Request) -> web.StreamResponse:
     params = {"format": fmt, **({"version": str(version)} if version is not None else {})}
     headers = {"If-None-Match": request.headers["If-None-Match"]} if "If-None-Match" in request.headers else None
     client = processor_api(request, registration).client
-    # A render may wait its turn and then take the renderer's whole limit (see processors/sandbox.py).
+    # A render may wait its turn and then take the renderer's whole limit (see processors/rendering/sandbox.py).
     try:
         async with client.stream(
             "GET", path, params=params, headers=headers, read_timeout=EXPORT_READ_SECONDS

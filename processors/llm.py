@@ -10,7 +10,7 @@ import openai
 
 from servicekit.settings import load, setting
 
-from .errors import PermanentError, ProviderError
+from .runtime.errors import PermanentError, ProviderError
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.app import RuntimeContext, processor_app
-from processors.base import Handler
 from processors.pg import PgOutboxRelay
-from processors.sandbox import Sandbox
+from processors.rendering.sandbox import Sandbox
+from processors.runtime.app import RuntimeContext, processor_app
+from processors.runtime.base import Handler
 
 from .handler import CompileHandler
 from .processor import BookCompiler

@@ -11,8 +11,8 @@ import asyncpg
 from aiohttp import web
 from cachetools import LRUCache
 
-from processors.errors import DerivedNotFound
-from processors.sandbox import Sandbox
+from processors.rendering.sandbox import Sandbox
+from processors.runtime.errors import DerivedNotFound
 from servicekit.errors import UnknownFormat
 from servicekit.params import int_param, user_param
 

@@ -3,7 +3,7 @@
 Each format is made by a maintained tool, never by hand: EPUB 3 by pandoc (the binary from the
 `pypandoc-binary` wheel, run as its own process in its sandbox mode), the manuscript DOCX by
 `python-docx`, the print PDF by Typst (the `typst` wheel, its own fonts embedded). The writer's text
-reaches each as data (`processors.prose`): a pandoc document tree, Typst JSON, python-docx runs.
+reaches each as data (`processors.rendering.prose`): a pandoc document tree, Typst JSON, python-docx runs.
 `job` is what the sandbox runs: a render happens in a process of its own, within limits.
 """
 
@@ -27,8 +27,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Inches, Pt
 
-from processors import prose
-from processors.render_process import LimitReached, address_space_mb
+from processors.rendering import prose
+from processors.rendering.render_process import LimitReached, address_space_mb
 
 from .compiler import CompiledChapterText
 

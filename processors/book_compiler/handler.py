@@ -11,10 +11,10 @@ import msgspec
 from contracts import subjects
 from contracts.events import AnyEvent, BlobDeleted, CompileBook
 from contracts.models import BookMetadata, RegisterDerivedBlob
-from processors.base import Outcome
-from processors.handler import derived_id
-from processors.index_client import IndexClient, without_nul
 from processors.pg import PgOutboxRelay
+from processors.runtime.base import Outcome
+from processors.runtime.handler import derived_id
+from processors.runtime.index_client import IndexClient, without_nul
 
 from .compiler import choose_texts
 from .sources import ExpansionSource

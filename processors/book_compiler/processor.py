@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.base import ProcessorInfo
-from processors.errors import DerivedNotFound
-from processors.sandbox import Sandbox
+from processors.rendering.sandbox import Sandbox
+from processors.runtime.base import ProcessorInfo
+from processors.runtime.errors import DerivedNotFound
 from servicekit.params import user_param, version_param
 
 from .diff import diff

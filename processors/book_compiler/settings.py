@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from processors.sandbox import RenderLimits
-from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from processors.rendering.sandbox import RenderLimits
+from processors.runtime.settings import ProcessorSettings, RuntimeSettings, pg_url
 from servicekit.settings import load, setting
 
 PREFIX = "BOOK_COMPILER"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from processors.errors import ProcessingError
-from processors.peers import Peers
+from processors.runtime.errors import ProcessingError
+from processors.runtime.peers import Peers
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from contracts import subjects
 from contracts.events import BookCompiled
 from contracts.models import BookMetadata
 from contracts.processors import DerivedBlob
-from processors.errors import RetryableError
 from processors.pg import PgStore, enqueue
+from processors.runtime.errors import RetryableError
 
 from .compiler import CompiledChapterText, plain_text
 from .exports import Manuscript

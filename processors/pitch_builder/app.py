@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.app import RuntimeContext, deriving, processor_app
-from processors.base import Handler
-from processors.sandbox import Sandbox
+from processors.rendering.sandbox import Sandbox
+from processors.runtime.app import RuntimeContext, deriving, processor_app
+from processors.runtime.base import Handler
 
 from .builder import OfflinePitchBuilder, OpenAIPitchBuilder, PitchBuilder
 from .handler import FollowsCompiles

@@ -8,9 +8,9 @@ from typing import Any, Protocol
 
 import openai
 
-from processors import prose
-from processors.errors import ProviderError
 from processors.llm import chat
+from processors.rendering import prose
+from processors.runtime.errors import ProviderError
 
 SECTION_ORDER = (
     ("hook", "The hook"),
@@ -46,7 +46,7 @@ def _join(items: list[str]) -> str:
 
 def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
     """Sections written from the notes alone, in the order a one-pager reads. A section's body is
-    in the writer's marks (`processors.prose`): the notes' prose (synopsis, audience, a character's
+    in the writer's marks (`processors.rendering.prose`): the notes' prose (synopsis, audience, a character's
     description) keeps its marks; their names and one-line fields are escaped into it, so that
     `*` in a title is a star and a character's name is in bold because the builder says so."""
     notes = {k: v if k in PROSE_FIELDS else _escaped(v) for k, v in notes.items()}

@@ -1,6 +1,6 @@
 """A pitch as the one page an agent reads: PDF (Typst), DOCX (python-docx) or Markdown.
 
-A section's body is in the writer's marks (`processors.prose`), a line a paragraph; every other
+A section's body is in the writer's marks (`processors.rendering.prose`), a line a paragraph; every other
 field is plain text. Each reaches its renderer as data. `job` is what the sandbox runs.
 """
 
@@ -18,7 +18,7 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Inches, Pt
 
-from processors import prose
+from processors.rendering import prose
 
 from .builder import one_pager, section_text
 

@@ -6,7 +6,7 @@ import logging
 
 from contracts import subjects
 from contracts.events import AnyEvent, BookCompiled
-from processors.base import Handler, Outcome
+from processors.runtime.base import Handler, Outcome
 
 from .store import PitchStore
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from processors.base import Derived, ProcessorInfo, Source
-from processors.errors import DerivedNotFound
-from processors.sandbox import Sandbox
+from processors.rendering.sandbox import Sandbox
+from processors.runtime.base import Derived, ProcessorInfo, Source
+from processors.runtime.errors import DerivedNotFound
 from servicekit.errors import UnknownFormat
 from servicekit.params import user_param
 

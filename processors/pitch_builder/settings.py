@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.sandbox import RenderLimits
-from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from processors.rendering.sandbox import RenderLimits
+from processors.runtime.settings import ProcessorSettings, RuntimeSettings, pg_url
 from servicekit.settings import load
 
 PREFIX = "PITCH_BUILDER"

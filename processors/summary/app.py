@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.app import deriving, processor_app
+from processors.runtime.app import deriving, processor_app
 
 from .processor import ChapterSummary
 from .settings import Settings

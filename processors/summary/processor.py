@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.base import Derived, ProcessorInfo, Source
+from processors.runtime.base import Derived, ProcessorInfo, Source
 
 from .store import PROCESSOR_ID, SCHEMA_ID, SummaryStore
 from .summarizer import Summariser, words

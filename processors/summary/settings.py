@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.settings import ProcessorSettings, RuntimeSettings, pg_url
+from processors.runtime.settings import ProcessorSettings, RuntimeSettings, pg_url
 from servicekit.settings import load, setting
 
 PREFIX = "SUMMARY"

@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 
 from contracts.processors import DerivedBlob
-from processors.errors import RetryableError
 from processors.pg import PgStore
+from processors.runtime.errors import RetryableError
 
 from .migrations import MIGRATIONS
 

@@ -8,8 +8,8 @@ from typing import Protocol
 
 import openai
 
-from processors.errors import ProviderError
 from processors.llm import chat
+from processors.runtime.errors import ProviderError
 
 SENTENCE = re.compile(r"[^.!?]+[.!?]+[\"')\]]*|[^.!?]+$")
 WORD = re.compile(r"[\w'’-]+")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from processors.app import deriving, processor_app
+from processors.runtime.app import deriving, processor_app
 
 from .expander import SectionedExpander
 from .processor import TextExpansion

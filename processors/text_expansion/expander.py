@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from processors.errors import ProviderGaveUp
-from processors.progress import NoProgress, Progress
+from processors.runtime.errors import ProviderGaveUp
+from processors.runtime.progress import NoProgress, Progress
 from servicekit.retry import MODEL, retrying
 from servicekit.settings import setting
 

@@ -8,8 +8,8 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from contracts.processors import DerivedBlob
-from processors.base import Derived, ProcessorInfo, Source
-from processors.progress import Progress
+from processors.runtime.base import Derived, ProcessorInfo, Source
+from processors.runtime.progress import Progress
 
 from .expander import Expansion, SectionedExpander
 from .store import ExpandedTextStore

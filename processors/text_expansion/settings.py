@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.llm import LLMSettings
-from processors.settings import ProcessorSettings, RuntimeSettings
+from processors.runtime.settings import ProcessorSettings, RuntimeSettings
 from servicekit.service_settings import LOCAL_MONGO_URL
 from servicekit.settings import load, setting
 

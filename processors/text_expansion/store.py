@@ -10,7 +10,7 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from contracts.processors import DerivedBlob
-from processors.errors import RetryableError
+from processors.runtime.errors import RetryableError
 from servicekit.mongo import mongo_client
 
 _FIELDS = DerivedBlob.__struct_fields__

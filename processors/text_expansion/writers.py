@@ -15,8 +15,8 @@ import msgspec
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from processors.errors import PermanentError, ProviderError
 from processors.llm import chat
+from processors.runtime.errors import PermanentError, ProviderError
 
 from . import offline
 from .sections import Section

@@ -14,7 +14,7 @@ import nats
 
 from compose.harness import Stack
 from contracts.subjects import STREAM_NAME
-from processors.consumer import durable_name
+from processors.runtime.consumer import durable_name
 
 from ..conftest import draft
 from ..integration.waiting import eventually, index_entries

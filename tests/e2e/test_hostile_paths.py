@@ -26,7 +26,7 @@ from gateway.views import routes as view_routes
 from index_service.routes import routes as index_routes
 from processors.book_compiler.processor import BookCompiler
 from processors.pitch_builder.processor import PitchBuilderProcessor
-from processors.routes import routes as processor_routes
+from processors.runtime.routes import routes as processor_routes
 from processors.text_expansion.processor import TextExpansion
 from servicekit.auth import issue_token
 

@@ -170,9 +170,7 @@ RUNTIME = textwrap.dedent(
     from pathlib import Path
     import msgspec
     from contracts.processors import DerivedBlob
-    from processors.app import deriving, processor_app
-    from processors.base import Derived, ProcessorInfo
-    from processors.settings import RuntimeSettings
+    from processors.runtime import Derived, ProcessorInfo, RuntimeSettings, deriving, processor_app
     from servicekit.runner import serve
 
     class Store:  # a JSON file is its database

@@ -10,9 +10,9 @@ import pytest
 from nats.aio.client import Client
 
 from compose.harness import Stack
-from processors.app import patiently, register_schemas
-from processors.errors import SchemaRefused
-from processors.index_client import IndexClient
+from processors.runtime.app import patiently, register_schemas
+from processors.runtime.errors import SchemaRefused
+from processors.runtime.index_client import IndexClient
 from servicekit.client import ServiceClient
 
 from ..conftest import draft

@@ -23,8 +23,8 @@ from pymongo import AsyncMongoClient
 
 from compose.fake_openai import FakeProvider
 from compose.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
-from processors.deadletter import dead_letters
-from processors.handler import CRASH_EXIT_CODE
+from processors.runtime.deadletter import dead_letters
+from processors.runtime.handler import CRASH_EXIT_CODE
 
 from ..conftest import draft
 from .waiting import eventually, index_entries

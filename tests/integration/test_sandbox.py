@@ -12,7 +12,7 @@ import pytest
 
 from processors.book_compiler.compiler import CompiledChapterText
 from processors.book_compiler.exports import JOB, Manuscript, job_of
-from processors.sandbox import RenderLimits, Sandbox
+from processors.rendering.sandbox import RenderLimits, Sandbox
 from servicekit.errors import RenderLimit
 
 from .waiting import eventually
@@ -50,7 +50,7 @@ async def test_a_render_over_its_time_is_a_problem_and_the_next_one_works() -> N
 
 
 def _renders(target: str) -> set[int]:
-    """This test's render processes for `target` (`python -m processors.render_process TARGET ...`;
+    """This test's render processes for `target` (`python -m processors.rendering.render_process TARGET ...`;
     a running stack's renderers have processes of their own)."""
     found = set()
     for entry in os.listdir("/proc"):
@@ -62,7 +62,7 @@ def _renders(target: str) -> set[int]:
                     parent = int(f.read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if command == [b"processors.render_process", target.encode()] and parent == os.getpid():
+            if command == [b"processors.rendering.render_process", target.encode()] and parent == os.getpid():
                 found.add(int(entry))
     return found
 

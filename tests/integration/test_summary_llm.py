@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from compose.fake_openai import FakeProvider
-from processors.errors import PermanentError, ProviderError
+from processors.runtime.errors import PermanentError, ProviderError
 from processors.summary.summarizer import SYSTEM_PROMPT, OfflineSummariser, OpenAISummariser
 
 CHAPTER = (

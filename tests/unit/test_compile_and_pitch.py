@@ -93,7 +93,7 @@ def test_what_the_runtime_reports_when_it_gives_up() -> None:
     from datetime import UTC, datetime
 
     from contracts.events import BlobDeleted, BlobUpdated, CompileBook
-    from processors.consumer import failure_report
+    from processors.runtime.consumer import failure_report
 
     moment = datetime.now(UTC)
     compile_request = CompileBook(event_id="r1", user_id="u1", book_id="b1", occurred_at=moment)

@@ -8,9 +8,9 @@ import subprocess
 import pypandoc
 import pytest
 
-from processors import prose
 from processors.book_compiler.exports import PANDOC_API_VERSION
-from processors.prose import Paragraph, SceneBreak, Span
+from processors.rendering import prose
+from processors.rendering.prose import Paragraph, SceneBreak, Span
 
 from ..readback import markdown_nodes, markdown_text
 

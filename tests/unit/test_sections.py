@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 from gateway.metrics import GatewayMetrics
 from gateway.progress import Partial
 from gateway.ws import Hub
-from processors.errors import PermanentError, ProviderGaveUp, Superseded
-from processors.inflight import InFlight
 from processors.llm import LLMSettings
+from processors.runtime.errors import PermanentError, ProviderGaveUp, Superseded
+from processors.runtime.inflight import InFlight
 from processors.text_expansion.expander import Limits, SectionedExpander
 from processors.text_expansion.sections import Section, split, stitch
 from processors.text_expansion.writers import SectionFailed, Written, retry_after, sentence_pieces

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.handler import derived_id
+from processors.runtime.handler import derived_id
 from processors.text_expansion.offline import expand, noun_phrases
 from processors.text_expansion.style import analyse, sentences, syllables, words
 

@@ -5,7 +5,7 @@ more than asked if they could: this process holds no secret, no connection and n
 job it was handed on its standard input, and it is killed when it uses more than its share. A huge
 or hostile book then costs one render a clear problem answer, and the next render works.
 
-A render is `python -m processors.render_process MODULE:FUNCTION SECONDS MEGABYTES`: the function
+A render is `python -m processors.rendering.render_process MODULE:FUNCTION SECONDS MEGABYTES`: the function
 takes the job's bytes and returns the file's; the module and function come from the service's code,
 never from a request.
 """
@@ -29,7 +29,7 @@ from .render_process import MEMORY_EXIT, TIME_EXIT
 
 log = logging.getLogger(__name__)
 _MEMORY_SIGNS = ("memory allocation of", "MemoryError", "Heap exhausted", "out of memory", "Cannot allocate memory")
-CHILD = "processors.render_process"
+CHILD = "processors.rendering.render_process"
 
 
 @dataclass(frozen=True, kw_only=True)

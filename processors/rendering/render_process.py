@@ -1,6 +1,7 @@
 """A render's own process: its limits set first, its renderer imported, then its one job from standard input.
 
-`python -m processors.render_process MODULE:FUNCTION SECONDS MEGABYTES` (started by `processors.sandbox`).
+`python -m processors.rendering.render_process MODULE:FUNCTION SECONDS MEGABYTES`
+(started by `processors.rendering.sandbox`).
 It imports as little as it can before its renderer: the process is started ahead of its job.
 """
 
@@ -43,7 +44,9 @@ def main(argv: list[str]) -> int:
     module, _, function = target.partition(":")
     render = getattr(importlib.import_module(module), function)
     # Run as `-m`, this module is `__main__`: renderers raise the class of the imported module.
-    reached_class = importlib.import_module(__spec__.name if __spec__ else "processors.render_process").LimitReached
+    reached_class = importlib.import_module(
+        __spec__.name if __spec__ else "processors.rendering.render_process"
+    ).LimitReached
     job = sys.stdin.buffer.read()
     try:
         out = render(job)
