@@ -31,8 +31,8 @@ from typing import Any
 
 import aiohttp
 
-from compose.harness import ROOT, Stack, free_port, running_stack
 from servicekit.auth import issue_token
+from studio_testing.harness import ROOT, Stack, free_port, running_stack
 
 USER = "bench-reader"
 LOAD_CLIENTS = (1, 16, 64)

@@ -34,10 +34,10 @@ import aiohttp
 import nats
 
 from bench.streaming import SENTENCES, Watcher, pct
-from compose.fake_openai import provider_process
-from compose.harness import ServiceProcess, Stack, free_port, new_stack
 from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
+from studio_testing.fake_openai import provider_process
+from studio_testing.harness import ServiceProcess, Stack, free_port, new_stack
 
 DRAFT = " ".join(SENTENCES[:3]) + "\n\n" + " ".join(SENTENCES[3:6])  # two sections of ~50 words
 

@@ -22,8 +22,8 @@ import asyncpg
 import msgspec
 import nats
 
-from compose.harness import running_stack
 from servicekit.auth import issue_token
+from studio_testing.harness import running_stack
 
 SIZES = (10, 50, 200)
 PARAGRAPH = "The tide came in over the causeway while the lamp turned above the harbour wall. Mara counted the bells. "

@@ -23,8 +23,8 @@ import uuid
 import aiohttp
 
 from bench.measure import descendants, rss_mib
-from compose.harness import Stack, running_stack
 from servicekit.auth import issue_token
+from studio_testing.harness import Stack, running_stack
 
 FORMATS = ("epub", "docx", "pdf", "md", "txt")
 NAMES = "Mara Ines Tobias Elin Soren Hale Wren Agnes Pell Corin".split()

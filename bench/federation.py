@@ -24,8 +24,8 @@ from typing import Any
 
 import aiohttp
 
-from compose.harness import Stack, free_port, running_stack
 from servicekit.auth import issue_token
+from studio_testing.harness import Stack, free_port, running_stack
 
 from .aggregate import ms
 

@@ -17,10 +17,10 @@ import time
 import aiohttp
 import nats
 
-from compose.harness import running_stack
 from contracts.subjects import STREAM_NAME
 from processors.runtime.consumer import durable_name
 from servicekit.auth import issue_token
+from studio_testing.harness import running_stack
 
 DURABLE = durable_name("text-expansion", "blob.created.text-input-v1")
 

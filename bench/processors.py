@@ -27,8 +27,8 @@ import msgspec
 import nats
 from aiohttp import web
 
-from compose.fake_openai import FakeProvider
-from compose.harness import ServiceProcess, Stack, free_port, new_stack
+from studio_testing.fake_openai import FakeProvider
+from studio_testing.harness import ServiceProcess, Stack, free_port, new_stack
 
 SENTENCE = "The tide came in over the causeway while the lamp turned above the harbour wall. "
 

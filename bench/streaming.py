@@ -30,11 +30,11 @@ import aiohttp
 import msgspec
 import nats
 
-from compose.fake_openai import provider_process
-from compose.harness import ServiceProcess, Stack, free_port, new_stack
 from contracts import subjects
 from contracts.events import BlobProgress
 from servicekit.auth import issue_token
+from studio_testing.fake_openai import provider_process
+from studio_testing.harness import ServiceProcess, Stack, free_port, new_stack
 
 SENTENCES = [
     "Mara carried the salt-stained ledger up the lighthouse stairs while the storm gathered over the bay.",

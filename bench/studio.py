@@ -27,10 +27,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.fake_openai import provider_process
-from compose.harness import ServiceProcess, call, free_port, new_stack
 from gateway.studio import WEB, files
 from servicekit.auth import issue_token
+from studio_testing.fake_openai import provider_process
+from studio_testing.harness import ServiceProcess, call, free_port, new_stack
 
 DRAFT = "Mara found the ledger under the harbour stairs. The ink had faded to the colour of weak tea."
 TYPED = "At dawn the ferry left without her, and the gulls followed it out past the breakwater."

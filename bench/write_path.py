@@ -25,8 +25,8 @@ import aiohttp
 import nats
 from nats.js.api import DeliverPolicy
 
-from compose.harness import ROOT, free_port, new_stack
 from servicekit.auth import issue_token
+from studio_testing.harness import ROOT, free_port, new_stack
 
 BARE_SERVER = textwrap.dedent(
     """

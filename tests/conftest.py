@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
-import jwt
 import pytest
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from compose import harness
-from compose.fake_openai import ThreadedProvider
-from compose.harness import Stack, running_stack
-from servicekit.auth import issue_token
-
-from .logscan import scan, secrets_of
+from studio_testing import harness
+from studio_testing.fake_openai import ThreadedProvider
+from studio_testing.harness import Stack, running_stack
+from studio_testing.identity_provider import IdentityProvider
+from studio_testing.logscan import scan, secrets_of
+from studio_testing.payloads import token_for
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,36 +30,6 @@ def no_secret_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     if findings:
         shown = "\n".join(str(f) for f in findings[:20])
         pytest.fail(f"{len(findings)} log line(s) hold a token or a secret:\n{shown}", pytrace=False)
-
-
-class IdentityProvider:
-    """An OpenID-style provider for the tests: an RSA key, its JWKS over HTTP, tokens it signs."""
-
-    issuer = "https://id.studio.test/"
-    audience = "reyna-studio"
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.public = {
-            **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())),
-            "kid": "test-1",
-            "alg": "RS256",
-            "use": "sig",
-        }
-
-    def app(self) -> web.Application:
-        app = web.Application()
-
-        async def jwks(request: web.Request) -> web.Response:
-            return web.json_response({"keys": [self.public]})
-
-        app.router.add_get("/jwks.json", jwks)
-        return app
-
-    def token(self, user_id: str, **claims: object) -> str:
-        now = int(time.time())
-        body = {"sub": user_id, "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + 600, **claims}
-        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": "test-1"})
 
 
 @pytest.fixture(scope="session")
@@ -101,10 +66,6 @@ def other_user_id() -> str:
     return f"o-{uuid.uuid4().hex[:12]}"
 
 
-def token_for(stack: Stack, user: str) -> str:
-    return issue_token(stack.secrets["jwt_secret"], user)
-
-
 @pytest.fixture
 async def api(stack: Stack, user_id: str) -> AsyncIterator[aiohttp.ClientSession]:
     """The public API as `user_id` sees it."""
@@ -126,18 +87,3 @@ async def internal(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
     headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
     async with aiohttp.ClientSession(base_url=stack.index, headers=headers) as session:
         yield session
-
-
-def draft(
-    book_id: str | None = None, chapter: int | None = None, content: str | None = None, **metadata: object
-) -> dict:
-    """A text-input-v1 blob body."""
-    meta: dict[str, object] = dict(metadata)
-    if book_id is not None:
-        meta["book_id"] = book_id
-    if chapter is not None:
-        meta["chapter"] = chapter
-    data: dict[str, object] = {"content": content or f"A chapter draft of some length, number {chapter}."}
-    if meta:
-        data["metadata"] = meta
-    return {"schema_id": "text-input-v1", "data": data}

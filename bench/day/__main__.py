@@ -40,8 +40,8 @@ import aiohttp
 import nats
 
 from bench.measure import pct
-from compose.fake_openai import provider_process
-from compose.harness import Stack, free_port, running_stack
+from studio_testing.fake_openai import provider_process
+from studio_testing.harness import Stack, free_port, running_stack
 
 from .profile import Profile
 from .record import PROMISES, Record

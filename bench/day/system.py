@@ -12,8 +12,8 @@ import aiohttp
 from nats.js import JetStreamContext
 
 from bench.measure import cpu_seconds, descendants, rss_mib, slope_per_minute
-from compose.harness import Stack
 from contracts.subjects import STREAM_NAME
+from studio_testing.harness import Stack
 
 INDEX_CALLS = "index calls"
 BACKING = ("mongo", "mongo-text-expansion", "nats", "postgres")

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from compose.harness import Stack
 from servicekit.auth import issue_token
+from studio_testing.harness import Stack
 
 from . import plan
 from .record import Record

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from compose.harness import ROOT, Stack, running_stack
-from servicekit.auth import issue_token
+from studio_testing.browser import DOWNLOADS
+from studio_testing.harness import Stack, running_stack
 
-AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 # Screenshots of each main screen, for people to look at: kept in the run's output.
-SHOTS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) / "screenshots"
-
-
-DOWNLOADS = Path(os.environ.get("STUDIO_TEST_ARTIFACTS", ROOT / ".artifacts")) / "downloads"
 
 
 @pytest.fixture(scope="session")
@@ -77,25 +69,3 @@ def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
     yield chromium
     chromium.execute_script("sessionStorage.clear()")
     chromium.get("about:blank")  # the next sign-in link is a new page, not a change of the hash
-
-
-def sign_in_link(stack: Stack, user_id: str, path: str = "/") -> str:
-    return f"{stack.gateway}{path}#token={issue_token(stack.secrets['jwt_secret'], user_id)}"
-
-
-def screenshot(browser: webdriver.Chrome, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    browser.save_screenshot(str(path))
-    return path
-
-
-def axe(browser: webdriver.Chrome) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is."""
-    browser.execute_script(AXE.read_text())
-    result = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations))"
-        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
-    )
-    return [v for v in result if v.get("impact") in ("serious", "critical")]

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack, call
-
-from ..conftest import draft
-from .conftest import axe, screenshot, sign_in_link
-
-
-def until(browser: webdriver.Chrome, check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except Exception:  # the page is between renders
-            found = None
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(
-        f"timed out waiting for {what}; the page says: {browser.find_element(By.TAG_NAME, 'body').text[:1500]}"
-    )
+from studio_testing.browser import axe, screenshot, sign_in_link, until
+from studio_testing.harness import Stack, call
+from studio_testing.payloads import draft
 
 
 def test_a_writer_signs_in_makes_a_book_and_sees_it_fill_live(

@@ -12,11 +12,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack, call, pid_alive
 from servicekit.auth import issue_token
-
-from .conftest import screenshot, sign_in_link
-from .test_dashboard import until
+from studio_testing.browser import screenshot, sign_in_link, until
+from studio_testing.harness import Stack, call, pid_alive
 
 
 def status(browser: webdriver.Chrome) -> str:

@@ -6,10 +6,8 @@ from __future__ import annotations
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from compose.harness import Stack, call
-
-from .conftest import DOWNLOADS, axe, screenshot, sign_in_link
-from .test_dashboard import until
+from studio_testing.browser import DOWNLOADS, axe, screenshot, sign_in_link, until
+from studio_testing.harness import Stack, call
 
 
 def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(

@@ -10,11 +10,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from compose.harness import Stack, call
-
-from ..conftest import draft
-from .conftest import DOWNLOADS, axe, screenshot, sign_in_link
-from .test_dashboard import until
+from studio_testing.browser import DOWNLOADS, axe, screenshot, sign_in_link, until
+from studio_testing.harness import Stack, call
+from studio_testing.payloads import draft
 
 OPENING = "Mara found the ledger under the harbour stairs. The ink had faded to the colour of weak tea."
 

@@ -19,13 +19,12 @@ import pytest
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
-from compose.fake_openai import FakeProvider, ThreadedProvider
-from compose.harness import ServiceProcess, Stack, free_port, running_stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..integration.waiting import eventually
-from ..sockets import Socket
+from studio_testing.fake_openai import FakeProvider, ThreadedProvider
+from studio_testing.harness import ServiceProcess, Stack, free_port, running_stack
+from studio_testing.payloads import draft
+from studio_testing.sockets import Socket
+from studio_testing.waiting import eventually
 
 EXPANSIONS_DB = "studio_text_expansion_aggregation"
 

@@ -8,10 +8,9 @@ import asyncio
 
 import aiohttp
 
-from compose.harness import Stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
 
 SERVICES = ("index", "gateway", "text_expansion", "book_compiler", "pitch_builder", "summary")
 

@@ -7,35 +7,12 @@ import asyncio
 from typing import Any
 
 import aiohttp
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from compose.harness import Stack
-
-from ..conftest import draft, token_for
-from ..integration.waiting import eventually
-
-MESSAGE_OF = {
-    "ready": "Ready",
-    "resync": "Resync",
-    "blob.created": "BlobChangedMessage",
-    "blob.updated": "BlobChangedMessage",
-    "blob.deleted": "BlobChangedMessage",
-    "blob.derived": "BlobDerivedMessage",
-    "book.compiled": "BookCompiledMessage",
-    "processor.failed": "ProcessorFailedMessage",
-    "blob.progress": "ProgressMessage",
-    "blob.create.result": "CreateBlobResult",
-    "error": "ErrorMessage",
-    "book.updated": "BookUpdatedMessage",
-    "token.expiring": "TokenExpiring",
-    "authenticated": "Authenticated",
-}
-
-
-def checker(document: dict[str, Any], name: str) -> Draft202012Validator:
-    """A validator of the component schema `name`, its references resolved in `document`."""
-    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": document["components"]})
+from studio_testing.documents import MESSAGE_OF, checker
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft, token_for
+from studio_testing.waiting import eventually
 
 
 async def fetch(session: aiohttp.ClientSession, path: str) -> Any:

@@ -12,12 +12,11 @@ from typing import Any
 import aiohttp
 import nats
 
-from compose.harness import Stack
 from contracts.subjects import STREAM_NAME
 from processors.runtime.consumer import durable_name
-
-from ..conftest import draft
-from ..integration.waiting import eventually, index_entries
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually, index_entries
 
 PROBLEM = "application/problem+json"
 

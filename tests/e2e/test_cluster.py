@@ -22,15 +22,14 @@ import aiohttp
 import nats
 import pytest
 
-from compose.fake_openai import ThreadedProvider
-from compose.harness import ServiceProcess, Stack, running_stack
 from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..integration.waiting import eventually
-from ..otlp import ReceivedSpan, TraceCollector
-from .test_websocket import Socket
+from studio_testing.fake_openai import ThreadedProvider
+from studio_testing.harness import ServiceProcess, Stack, running_stack
+from studio_testing.otlp import ReceivedSpan, TraceCollector
+from studio_testing.payloads import draft
+from studio_testing.sockets import Socket
+from studio_testing.waiting import eventually
 
 pytestmark = pytest.mark.slow
 PROCESSORS = ("text-expansion", "summary")

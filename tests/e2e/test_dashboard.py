@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from ..conftest import draft
-from ..integration.waiting import eventually
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 ORDER = ("failed", "processing", "pending", "done")
 

@@ -16,10 +16,9 @@ from docx import Document
 from docx.shared import Inches, Pt
 from pypdf import PdfReader
 
-from compose.harness import Stack
-
-from ..conftest import draft
-from ..integration.waiting import eventually
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 SCENE = "Mara found the ledger under the stairs. Its pages smelled of salt and lamp oil."
 METADATA = {

@@ -19,11 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from compose.harness import Stack, running_stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..integration.waiting import eventually
+from studio_testing.harness import Stack, running_stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 pytestmark = pytest.mark.slow
 WRITERS = 6

@@ -20,11 +20,10 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from compose.harness import Stack
 from contracts.models import BOOK_EXPORT_FORMATS, PITCH_EXPORT_FORMATS
-
-from ..conftest import draft, token_for
-from ..integration.waiting import eventually
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft, token_for
+from studio_testing.waiting import eventually
 
 SEED = 20261122
 HTTP_REQUESTS = 2400

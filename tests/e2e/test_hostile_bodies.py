@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from compose.harness import Stack
-
-from ..conftest import draft, token_for
-from ..integration.waiting import eventually
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft, token_for
+from studio_testing.waiting import eventually
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from compose.harness import Stack
 from gateway.compiled import routes as compiled_routes
 from gateway.pitches import routes as pitch_routes
 from gateway.routes import routes as gateway_routes
@@ -29,8 +28,8 @@ from processors.pitch_builder.processor import PitchBuilderProcessor
 from processors.runtime.routes import routes as processor_routes
 from processors.text_expansion.processor import TextExpansion
 from servicekit.auth import issue_token
-
-from ..conftest import draft, token_for
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft, token_for
 
 PARAM = re.compile(r"\{(\w+)\}")
 REFUSED = {400, 401, 404, 405, 413, 415, 422}

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from compose.harness import Stack
-
-from ..conftest import IdentityProvider
+from studio_testing.harness import Stack
+from studio_testing.identity_provider import IdentityProvider
 
 
 async def test_provider_tokens_open_the_api_and_the_socket(

@@ -23,10 +23,9 @@ import aiohttp
 import msgspec
 import pytest
 
-from compose.harness import Stack, free_port
-
-from ..conftest import draft
-from ..integration.waiting import eventually, index_entries
+from studio_testing.harness import Stack, free_port
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually, index_entries
 
 OUTSIDER = textwrap.dedent(
     '''

@@ -10,8 +10,8 @@ import aiohttp
 from docx import Document
 from pypdf import PdfReader
 
-from ..conftest import draft
-from ..integration.waiting import eventually
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 NOTES = {
     "title": "The Lighthouse Keeper",

@@ -8,10 +8,9 @@ import time
 import aiohttp
 import jwt
 
-from compose.harness import Stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
 
 PROBLEM = "application/problem+json"
 

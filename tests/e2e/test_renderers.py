@@ -13,11 +13,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from compose.harness import Stack
-
-from ..conftest import draft
-from ..integration.waiting import eventually
-from ..readback import every_byte, shown_text, squeezed
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.readback import every_byte, shown_text, squeezed
+from studio_testing.waiting import eventually
 
 BOOK_FORMATS = ("epub", "docx", "pdf", "md", "txt")
 PITCH_FORMATS = ("pdf", "docx", "md")

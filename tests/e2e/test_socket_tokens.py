@@ -15,14 +15,13 @@ import aiohttp
 import jwt
 import pytest
 
-from compose.harness import Stack
 from contracts.live import CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REFUSED
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..integration.waiting import eventually
-from ..sockets import Socket
-from .test_api_documents import MESSAGE_OF, checker
+from studio_testing.documents import MESSAGE_OF, checker
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.sockets import Socket
+from studio_testing.waiting import eventually
 
 
 @pytest.fixture

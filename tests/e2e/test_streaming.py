@@ -16,12 +16,11 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from compose.fake_openai import FakeProvider, ThreadedProvider
-from compose.harness import ServiceProcess, Stack, running_stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..integration.waiting import eventually
+from studio_testing.fake_openai import FakeProvider, ThreadedProvider
+from studio_testing.harness import ServiceProcess, Stack, running_stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 DATABASE = "studio_text_expansion_streaming"
 PARAGRAPHS = [

@@ -8,8 +8,8 @@ import gzip
 import aiohttp
 from yarl import URL
 
-from compose.harness import Stack
 from gateway.studio import files
+from studio_testing.harness import Stack
 
 
 async def test_pages_and_files_are_served_with_a_strict_policy(stack: Stack) -> None:

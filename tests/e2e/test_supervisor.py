@@ -16,10 +16,9 @@ import nats.errors
 import pytest
 from nats.js.api import DeliverPolicy
 
-from compose.harness import Stack, pid_alive, running_stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
+from studio_testing.harness import Stack, pid_alive, running_stack
+from studio_testing.payloads import draft
 
 
 def leftovers(stack: Stack, pids: list[int]) -> list[int]:

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from compose.harness import Stack
 from servicekit.auth import issue_token
-
-from ..conftest import draft
-from ..sockets import Socket
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.sockets import Socket
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from aiohttp import web
 from nats.aio.client import Client
 
-from compose.fake_openai import FakeProvider
-from compose.harness import Stack, free_port
+from studio_testing.fake_openai import FakeProvider
+from studio_testing.harness import Stack, free_port
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
-from compose.harness import Stack
-
-from ..conftest import draft
-from .events import watch
-from .waiting import eventually, index_entries
+from studio_testing.events import watch
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually, index_entries
 
 
 @pytest.fixture

@@ -14,12 +14,11 @@ import pytest
 from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
-from compose.harness import Stack
 from contracts.events import BlobUpdated
-
-from ..conftest import draft, token_for
-from .events import watch
-from .waiting import eventually, index_entries
+from studio_testing.events import watch
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft, token_for
+from studio_testing.waiting import eventually, index_entries
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from compose.harness import Stack
 from index_service.group_commit import GroupInsert
+from studio_testing.harness import Stack
 
 
 async def test_concurrent_inserts_are_batched_and_answered_one_by_one(stack: Stack) -> None:

@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from compose.harness import free_port
 from gateway.auth import Authenticator
 from gateway.identity import TokenVerifier
 from servicekit.auth import issue_token
 from servicekit.errors import Unauthorized
+from studio_testing.harness import free_port
 
 SECRET = "s" * 40
 ISSUER, AUDIENCE = "https://id.example.test/", "reyna-studio"

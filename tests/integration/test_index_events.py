@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 from nats.aio.client import Client
 
-from ..conftest import draft
-from .events import watch
+from studio_testing.events import watch
+from studio_testing.payloads import draft
 
 
 async def test_one_event_per_write(api: aiohttp.ClientSession, nc: Client, user_id: str) -> None:

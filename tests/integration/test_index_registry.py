@@ -9,15 +9,14 @@ import aiohttp
 import pytest
 from nats.aio.client import Client
 
-from compose.harness import Stack
 from processors.runtime.app import patiently, register_schemas
 from processors.runtime.errors import SchemaRefused
 from processors.runtime.index_client import IndexClient
 from servicekit.client import ServiceClient
-
-from ..conftest import draft
-from .events import watch
-from .waiting import eventually, index_entries
+from studio_testing.events import watch
+from studio_testing.harness import Stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually, index_entries
 
 FAKE = "test-processor"  # registrations made by hand, beside the real processors' own
 

@@ -13,11 +13,10 @@ import pytest
 from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
-from compose.harness import ServiceProcess, Stack, free_port
 from index_service.outbox import CRASH_EXIT_CODE
-
-from ..conftest import draft
-from .events import watch
+from studio_testing.events import watch
+from studio_testing.harness import ServiceProcess, Stack, free_port
+from studio_testing.payloads import draft
 
 
 class IndexProcess(ServiceProcess):

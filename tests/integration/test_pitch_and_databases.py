@@ -10,13 +10,12 @@ import aiohttp
 import asyncpg
 import pytest
 
-from compose.harness import Stack
 from contracts.validation import ValidatorCache, builtin_schemas, schemas_in
 from processors.book_compiler.migrations import MIGRATIONS as BOOK_MIGRATIONS
 from processors.pg import migrate
 from processors.pitch_builder.migrations import MIGRATIONS as PITCH_MIGRATIONS
-
-from .waiting import eventually, index_entries
+from studio_testing.harness import Stack
+from studio_testing.waiting import eventually, index_entries
 
 EXAMPLE = builtin_schemas()["pitch-input-v1"]["examples"][0]
 

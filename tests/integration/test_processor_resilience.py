@@ -21,13 +21,12 @@ import nats
 import pytest
 from pymongo import AsyncMongoClient
 
-from compose.fake_openai import FakeProvider
-from compose.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
 from processors.runtime.deadletter import dead_letters
 from processors.runtime.handler import CRASH_EXIT_CODE
-
-from ..conftest import draft
-from .waiting import eventually, index_entries
+from studio_testing.fake_openai import FakeProvider
+from studio_testing.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
+from studio_testing.payloads import draft
+from studio_testing.waiting import eventually, index_entries
 
 DATABASE = "studio_text_expansion_resilience"
 

@@ -14,8 +14,7 @@ from processors.book_compiler.compiler import CompiledChapterText
 from processors.book_compiler.exports import JOB, Manuscript, job_of
 from processors.rendering.sandbox import RenderLimits, Sandbox
 from servicekit.errors import RenderLimit
-
-from .waiting import eventually
+from studio_testing.waiting import eventually
 
 WORDS = "Mara carried the ledger up the lighthouse stairs while the gull watched the tide. ".split()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import openai
 import pytest
 
-from compose.fake_openai import FakeProvider
 from processors.runtime.errors import PermanentError, ProviderError
 from processors.summary.summarizer import SYSTEM_PROMPT, OfflineSummariser, OpenAISummariser
+from studio_testing.fake_openai import FakeProvider
 
 CHAPTER = (
     "The harbour froze in the night.\n\nMara walked out across the ice to the stranded boat, counting her steps aloud."

@@ -11,8 +11,7 @@ import pytest
 from processors.book_compiler.exports import PANDOC_API_VERSION
 from processors.rendering import prose
 from processors.rendering.prose import Paragraph, SceneBreak, Span
-
-from ..readback import markdown_nodes, markdown_text
+from studio_testing.readback import markdown_nodes, markdown_text
 
 # What a writer may type that other tools would take as instructions: it must stay text.
 HOSTILE = [

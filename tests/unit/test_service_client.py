@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from compose.harness import free_port
 from servicekit.client import ServiceClient, ServiceFailed, ServiceUnavailable
 from servicekit.middleware import REQUEST_ID_HEADER, request_id_middleware
 from servicekit.retry import RetryPolicy
 from servicekit.urls import url_path
+from studio_testing.harness import free_port
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from compose.harness import free_port
 from gateway.breaker import CircuitBreaker, State
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Source, SourceFailed
 from servicekit.client import ServiceClient
 from servicekit.urls import url_path
+from studio_testing.harness import free_port
 
 
 @pytest.fixture

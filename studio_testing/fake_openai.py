@@ -225,7 +225,7 @@ def provider_process(
     argv = [
         sys.executable,
         "-m",
-        "compose.fake_openai",
+        "studio_testing.fake_openai",
         "--port",
         str(port),
         "--tokens-per-second",
@@ -242,7 +242,7 @@ def provider_process(
 
 
 def main() -> None:
-    """`python -m compose.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`:
+    """`python -m studio_testing.fake_openai --port N --tokens-per-second 50 --first-token-seconds 0.4`:
     a process of its own."""
     import argparse
 

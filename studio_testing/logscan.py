@@ -38,7 +38,7 @@ def scan(logs: Iterable[Path], secrets: Iterable[str]) -> list[Finding]:
     Each file is searched whole (one pass of the JWT pattern, one `find` loop per secret): a run
     leaves megabytes of logs, and a search per line and secret took half a minute."""
     wanted = sorted(set(secrets))
-    findings = []
+    findings: list[Finding] = []
 
     def line_of(text: str, at: int) -> int:
         return text.count("\n", 0, at) + 1

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compose.backing import embedded_mongo_url
+from compose.settings import DEFAULT_PORTS
+from compose.supervisor import BACKING
 from servicekit.auth import issue_token
-
-from .backing import embedded_mongo_url
-from .settings import DEFAULT_PORTS
-from .supervisor import BACKING
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m compose` is found
 PORT_NAMES = tuple(DEFAULT_PORTS)
