@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from gateway.studio import WEB, files
+from gateway.routes.studio import WEB, files
 from servicekit.auth import issue_token
 from studio_testing.fake_openai import provider_process
 from studio_testing.harness import ServiceProcess, call, free_port, new_stack

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.app import create_app
+from gateway.settings import Settings
 from servicekit.runner import serve
-
-from .app import create_app
-from .settings import Settings
 
 if __name__ == "__main__":
     serve("gateway", Settings.from_env, create_app)

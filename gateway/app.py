@@ -9,21 +9,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from servicekit.app import service_app
-from servicekit.client import ServiceClient, ServiceUnavailable
-from servicekit.observability import METRICS_KEY, READINESS_KEY
-from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
-from servicekit.tracing import TRACING, client_tracing
-from servicekit.urls import url_path
-
-from . import apidocs, studio
-from .aggregate import Aggregator
-from .auth import Authenticator, auth_middleware
-from .breaker import CircuitBreaker
-from .cache import ViewCache
-from .compiled import routes as compiled_routes
-from .identity import TokenVerifier
-from .keys import (
+from gateway.auth import Authenticator, auth_middleware
+from gateway.fanout.aggregate import Aggregator
+from gateway.fanout.cache import ViewCache
+from gateway.fanout.registry import Directory
+from gateway.fanout.sources import Source
+from gateway.identity import TokenVerifier
+from gateway.keys import (
     AGGREGATOR,
     AUTHENTICATOR,
     CACHE,
@@ -36,19 +28,26 @@ from .keys import (
     SESSION,
     SETTINGS,
 )
-from .limiter import AdaptiveLimit
-from .live import LiveEvents
-from .metrics import GatewayMetrics
-from .pitches import routes as pitch_routes
-from .progress import ProgressFeed
-from .registry import Directory
-from .routes import routes
-from .settings import Settings
-from .socket import routes as socket_routes
-from .sources import Source
-from .upstream import Upstream
-from .views import routes as view_routes
-from .ws import Hub
+from gateway.live.events import LiveEvents
+from gateway.live.hub import Hub
+from gateway.live.progress import ProgressFeed
+from gateway.metrics import GatewayMetrics
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.limiter import AdaptiveLimit
+from gateway.routes import apidocs, studio
+from gateway.routes.blobs import routes
+from gateway.routes.compiled import routes as compiled_routes
+from gateway.routes.pitches import routes as pitch_routes
+from gateway.routes.relay import Upstream
+from gateway.routes.socket import routes as socket_routes
+from gateway.routes.views import routes as view_routes
+from gateway.settings import Settings
+from servicekit.app import service_app
+from servicekit.client import ServiceClient, ServiceUnavailable
+from servicekit.observability import METRICS_KEY, READINESS_KEY
+from servicekit.stream import connect, ensure_stream, nats_ready, progress_stream_config
+from servicekit.tracing import TRACING, client_tracing
+from servicekit.urls import url_path
 
 
 async def resources(app: web.Application) -> AsyncIterator[None]:

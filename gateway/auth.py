@@ -9,12 +9,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from cachetools import LRUCache
 
+from gateway.errors import UserNotFound
+from gateway.identity import TokenVerifier
+from gateway.routes.studio import is_studio
 from servicekit.auth import PUBLIC_PATHS, bearer
 from servicekit.errors import Unauthorized
-
-from .errors import UserNotFound
-from .identity import TokenVerifier
-from .studio import is_studio
 
 DESCRIBED = frozenset({"/api/v1/openapi.json", "/api/v1/asyncapi.json"})  # what the API is, open to all
 SOCKET_PATH = "/ws"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from aiohttp import ClientSession, web
 
-from .aggregate import Aggregator
-from .auth import Authenticator
-from .cache import ViewCache
-from .live import LiveEvents
-from .metrics import GatewayMetrics
-from .progress import ProgressFeed
-from .registry import Directory
-from .settings import Settings
-from .upstream import Upstream
-from .ws import Hub
+from gateway.auth import Authenticator
+from gateway.fanout.aggregate import Aggregator
+from gateway.fanout.cache import ViewCache
+from gateway.fanout.registry import Directory
+from gateway.live.events import LiveEvents
+from gateway.live.hub import Hub
+from gateway.live.progress import ProgressFeed
+from gateway.metrics import GatewayMetrics
+from gateway.routes.relay import Upstream
+from gateway.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSION = web.AppKey("session", ClientSession)

@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from gateway.compiled import routes as compiled_routes
-from gateway.pitches import routes as pitch_routes
-from gateway.routes import routes as gateway_routes
-from gateway.socket import routes as socket_routes
-from gateway.views import routes as view_routes
+from gateway.routes.blobs import routes as gateway_routes
+from gateway.routes.compiled import routes as compiled_routes
+from gateway.routes.pitches import routes as pitch_routes
+from gateway.routes.socket import routes as socket_routes
+from gateway.routes.views import routes as view_routes
 from index_service.routes import routes as index_routes
 from processors.book_compiler.processor import BookCompiler
 from processors.pitch_builder.processor import PitchBuilderProcessor

@@ -8,7 +8,7 @@ import gzip
 import aiohttp
 from yarl import URL
 
-from gateway.studio import files
+from gateway.routes.studio import files
 from studio_testing.harness import Stack
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.consistency import Seen, requested
 from gateway.errors import BadConsistencyToken
+from gateway.fanout.consistency import Seen, requested
 
 
 def test_a_token_is_met_once_an_event_as_recent_has_been_seen() -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from gateway.breaker import CircuitBreaker, State
+from gateway.live.hub import SLOW_CONSUMER, Hub
 from gateway.metrics import GatewayMetrics
-from gateway.ws import SLOW_CONSUMER, Hub
+from gateway.resilience.breaker import CircuitBreaker, State
 
 
 class FakeSocket:

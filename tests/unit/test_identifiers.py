@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from contracts.ids import is_id, is_schema_id
-from gateway.masking import MaskedFramesOnly, frame_header
+from gateway.live.masking import MaskedFramesOnly, frame_header
 from servicekit.middleware import request_id_from
 from servicekit.urls import upstream_url, url_path
 

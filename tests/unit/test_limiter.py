@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.limiter import AdaptiveLimit, Shed
+from gateway.resilience.limiter import AdaptiveLimit, Shed
 
 
 def saturate(limit: AdaptiveLimit, latency: float, rounds: int) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from gateway.live.hub import Hub
+from gateway.live.progress import Partial
 from gateway.metrics import GatewayMetrics
-from gateway.progress import Partial
-from gateway.ws import Hub
 from processors.llm import LLMSettings
 from processors.runtime.errors import PermanentError, ProviderGaveUp, Superseded
 from processors.runtime.inflight import InFlight

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from gateway.breaker import CircuitBreaker, State
+from gateway.fanout.sources import Source, SourceFailed
 from gateway.metrics import GatewayMetrics
-from gateway.sources import Source, SourceFailed
+from gateway.resilience.breaker import CircuitBreaker, State
 from servicekit.client import ServiceClient
 from servicekit.urls import url_path
 from studio_testing.harness import free_port

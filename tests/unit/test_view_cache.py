@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.cache import ViewCache
+from gateway.fanout.cache import ViewCache
 
 KEY = ("u1", "book", "")
 

@@ -25,16 +25,15 @@ from contracts.models import (
     UserState,
     processing_summary,
 )
+from gateway.auth import current_user
+from gateway.fanout.consistency import stamp
+from gateway.keys import CACHE, INDEX, PROGRESS
+from gateway.routes.pitches import BLOB_VIEWS, current_pitch
+from gateway.routes.relay import relayed_response
 from servicekit.app import BODIES
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import described
 from servicekit.urls import url_path
-
-from .auth import current_user
-from .consistency import stamp
-from .keys import CACHE, INDEX, PROGRESS
-from .pitches import BLOB_VIEWS, current_pitch
-from .upstream import relayed_response
 
 log = logging.getLogger(__name__)
 MAX_PROGRESS_LOOKUPS = 100  # items in flight a dashboard request looks up on the progress stream

@@ -8,13 +8,12 @@ from aiohttp import web
 from contracts.ids import ID_PATTERN, is_id
 from contracts.problems import FieldError
 from contracts.views import BlobListView, BookView
+from gateway.auth import current_user
+from gateway.fanout.consistency import requested
+from gateway.keys import AGGREGATOR, CACHE, GATEWAY_METRICS, LIVE
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
-
-from .auth import current_user
-from .consistency import requested
-from .keys import AGGREGATOR, CACHE, GATEWAY_METRICS, LIVE
 
 routes = web.RouteTableDef()
 LIST_PARAMS = ("book_id", "type", "limit", "cursor")

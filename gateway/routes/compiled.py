@@ -5,17 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from contracts.models import BOOK_EXPORT_FORMATS, COMPILED_BOOK_SCHEMA, ProcessorRegistration, VersionDiff, VersionList
+from gateway.auth import current_user
+from gateway.errors import UpstreamUnavailable
+from gateway.keys import DIRECTORY, SESSION, SETTINGS
+from gateway.routes.relay import Upstream, relayable_failure, relayed_response
 from servicekit.client import ServiceClient, ServiceFailed, ServiceUnavailable
 from servicekit.errors import UnknownFormat
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
 from servicekit.params import int_param, version_param
 from servicekit.urls import url_path
-
-from .auth import current_user
-from .errors import UpstreamUnavailable
-from .keys import DIRECTORY, SESSION, SETTINGS
-from .upstream import Upstream, relayable_failure, relayed_response
 
 routes = web.RouteTableDef()
 RELAYED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "X-Compiled-Version", "Content-Length")

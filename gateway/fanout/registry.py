@@ -9,13 +9,12 @@ from collections.abc import Callable
 import msgspec
 
 from contracts.models import ProcessorRegistration
+from gateway.fanout.sources import Source, SourceFailed
+from gateway.metrics import GatewayMetrics
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.limiter import AdaptiveLimit, Shed
 from servicekit.client import ServiceClient
 from servicekit.urls import url_path
-
-from .breaker import CircuitBreaker
-from .limiter import AdaptiveLimit, Shed
-from .metrics import GatewayMetrics
-from .sources import Source, SourceFailed
 
 _LIST = msgspec.json.Decoder(dict[str, list[ProcessorRegistration]])
 

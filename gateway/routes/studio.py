@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-WEB = Path(__file__).with_name("web")
+WEB = Path(__file__).parent.parent / "web"  # gateway/web
 PAGES = ("/", "/books/{book_id}", "/pitches/{blob_id}")
 HEADERS = {
     # Only the studio's own scripts, styles and socket (CSP3: 'self' covers ws:/wss: of this origin);

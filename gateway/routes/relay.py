@@ -7,11 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from contracts.problems import PROBLEM_CONTENT_TYPE
+from gateway.errors import UpstreamUnavailable
 from servicekit.client import Answer, ServiceClient, ServiceFailed, ServiceUnavailable
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.urls import UrlPath
-
-from .errors import UpstreamUnavailable
 
 # What a service's answer keeps on its way to the client.
 RELAYED_HEADERS = ("Content-Type", "Location", "Content-Disposition", "ETag", "X-Compiled-Version", "X-Pitch-Version")

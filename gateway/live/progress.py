@@ -20,11 +20,10 @@ from nats.js.errors import NotFoundError
 
 from contracts import subjects
 from contracts.subjects import PROGRESS_STREAM
+from gateway.live.feed import StreamFeed
+from gateway.live.hub import Connection, Hub, progress_message
+from gateway.metrics import GatewayMetrics
 from servicekit.stream import unsubscribe_quietly
-
-from .feed import StreamFeed
-from .metrics import GatewayMetrics
-from .ws import Connection, Hub, progress_message
 
 log = logging.getLogger(__name__)
 MAX_REPLAY = 20_000  # progress messages one resume may read; past that the client reads the blob instead

@@ -9,15 +9,14 @@ import msgspec
 from aiohttp import web
 
 from contracts.models import PITCH_EXPORT_FORMATS, PITCH_SCHEMA, BlobView, DerivedSummary
+from gateway.auth import current_user
+from gateway.keys import DIRECTORY, INDEX
+from gateway.routes.compiled import processor_api
+from gateway.routes.relay import relayed_response
 from servicekit.errors import NotFound, UnknownFormat
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
 from servicekit.urls import url_path
-
-from .auth import current_user
-from .compiled import processor_api
-from .keys import DIRECTORY, INDEX
-from .upstream import relayed_response
 
 routes = web.RouteTableDef()
 BLOB_VIEWS = msgspec.json.Decoder(BlobView)

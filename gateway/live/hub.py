@@ -19,8 +19,7 @@ import msgspec
 from aiohttp import WSCloseCode, web
 
 from contracts.live import CLOSE_SLOW_CONSUMER as SLOW_CONSUMER
-
-from .metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,13 @@ from nats.js.errors import NotFoundError
 from contracts import subjects
 from contracts.events import BlobCreated
 from contracts.subjects import STREAM_NAME
+from gateway.fanout.cache import ViewCache
+from gateway.fanout.consistency import Seen
+from gateway.fanout.registry import Directory
+from gateway.live.feed import StreamFeed
+from gateway.live.hub import Connection, Hub, client_message
+from gateway.metrics import GatewayMetrics
 from servicekit.tracing import SpanKind, Tracer, span
-
-from .cache import ViewCache
-from .consistency import Seen
-from .feed import StreamFeed
-from .metrics import GatewayMetrics
-from .registry import Directory
-from .ws import Connection, Hub, client_message
 
 log = logging.getLogger(__name__)
 MAX_RESUME = 2000  # a client further behind than this reloads instead

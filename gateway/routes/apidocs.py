@@ -7,9 +7,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from gateway.routes.asyncapi import socket_document
 from servicekit.openapi import document
-
-from .asyncapi import socket_document
 
 routes = web.RouteTableDef()
 DESCRIPTION = (

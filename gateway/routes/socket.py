@@ -18,16 +18,15 @@ from aiohttp import web
 from contracts.live import CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REFUSED, EXPIRY_NOTICE_SECONDS
 from contracts.models import CreateBlob, CreateUserBlob
 from contracts.problems import FieldError
+from gateway.auth import SOCKET_PROTOCOL, current_user, token_expiry
+from gateway.keys import AUTHENTICATOR, HUB, INDEX, LIVE, PROGRESS, SETTINGS
+from gateway.live.masking import StrictWebSocketResponse
 from servicekit.app import BODIES
 from servicekit.errors import BadRequest, Forbidden, ServiceError, Unauthorized, Unprocessable
 from servicekit.middleware import request_id_from
 from servicekit.openapi import Query, described
 from servicekit.params import int_param
 from servicekit.urls import url_path
-
-from .auth import SOCKET_PROTOCOL, current_user, token_expiry
-from .keys import AUTHENTICATOR, HUB, INDEX, LIVE, PROGRESS, SETTINGS
-from .masking import StrictWebSocketResponse
 
 routes = web.RouteTableDef()
 MAX_TOKEN_LENGTH = 16_384

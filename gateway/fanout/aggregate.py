@@ -35,12 +35,11 @@ from contracts.views import (
     SourceStatus,
     ViewError,
 )
+from gateway.errors import IndexUnavailable, Overloaded, UpstreamProblem, ViewNotFound
+from gateway.fanout.registry import Directory
+from gateway.fanout.sources import SHED, Source, SourceFailed, SourceResult
+from gateway.resilience.limiter import Shed
 from servicekit.urls import UrlPath, url_path
-
-from .errors import IndexUnavailable, Overloaded, UpstreamProblem, ViewNotFound
-from .limiter import Shed
-from .registry import Directory
-from .sources import SHED, Source, SourceFailed, SourceResult
 
 DRAFT_SCHEMA = "text-input-v1"  # a chapter's draft: the core's input, where every chain starts
 Repair = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (processor, parent blob, derived id)

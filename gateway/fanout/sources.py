@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from contracts.models import BlobBatchRequest
+from gateway.metrics import GatewayMetrics
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.limiter import AdaptiveLimit, Shed
 from servicekit.client import Answer, ServiceClient, ServiceFailed, ServiceUnavailable
 from servicekit.urls import UrlPath, url_path
-
-from .breaker import CircuitBreaker
-from .limiter import AdaptiveLimit, Shed
-from .metrics import GatewayMetrics
 
 T = TypeVar("T")
 SHED = "shed"  # not sent: the source was at its concurrency limit for the whole budget

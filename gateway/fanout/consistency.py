@@ -16,7 +16,7 @@ from datetime import datetime
 import msgspec
 from aiohttp import web
 
-from .errors import BadConsistencyToken
+from gateway.errors import BadConsistencyToken
 
 HEADER = "Studio-Consistency"
 MAX_TOKEN = 10**15  # milliseconds: year 33658; anything larger is not a time we wrote

@@ -1,0 +1,1 @@
+"""Views gathered from several stores at once: the fan-out, its cache, read-your-writes."""
