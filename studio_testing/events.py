@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerInfo, DeliverPolicy
 
 
 class Seen:
@@ -49,3 +49,21 @@ async def watch(nc: Client, subject: str = "blob.>", *, policy: DeliverPolicy = 
     seen = Seen()
     await nc.jetstream().subscribe(subject, cb=seen.on_message, ordered_consumer=True, deliver_policy=policy)
     return seen
+
+
+async def consumer(nats_url: str, durable: str) -> ConsumerInfo | None:
+    """A durable consumer as JetStream sees it now (None before it exists): `num_pending` is what
+    waits undelivered (an event reached a processor that is not taking it), `num_waiting` the
+    pulls outstanding (its processor is consuming)."""
+    from nats import connect
+    from nats.js.errors import NotFoundError
+
+    from contracts.subjects import STREAM_NAME
+
+    nc = await connect(nats_url)
+    try:
+        return await nc.jetstream().consumer_info(STREAM_NAME, durable)
+    except NotFoundError:
+        return None
+    finally:
+        await nc.drain()

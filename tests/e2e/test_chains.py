@@ -3,7 +3,6 @@ remove the whole chain from every store, and a registration that would close a c
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import nats
 
 from contracts.subjects import STREAM_NAME
 from processors.runtime.consumer import durable_name
+from studio_testing.events import consumer
 from studio_testing.harness import Stack
 from studio_testing.payloads import draft
 from studio_testing.waiting import eventually, index_entries
@@ -182,7 +182,13 @@ async def test_an_operator_retires_a_processor_and_brings_it_back(
             lambda c: c["derived"]["text-expansion"]["status"] == "ok",
             what="expanded",
         )
-        await asyncio.sleep(1.0)
+        # The expansion's event waits in the summary's durable consumer, undelivered: it reached
+        # the summary, which did not take it.
+        await eventually(
+            lambda: consumer(stack.nats_url, durable_name("summary", "blob.created.expanded-text-v1")),
+            lambda c: c is not None and c.num_pending >= 1,
+            what="the expansion's event waiting for the retired summary",
+        )
         quiet = await chapter(api, user_id, "retiring-2")
         assert "summary" not in quiet["derived"], quiet["derived"]
         listing = subprocess.run(

@@ -23,6 +23,8 @@ import aiohttp
 import msgspec
 import pytest
 
+from processors.runtime.consumer import durable_name
+from studio_testing.events import consumer
 from studio_testing.harness import Stack, free_port
 from studio_testing.payloads import draft
 from studio_testing.waiting import eventually, index_entries
@@ -344,7 +346,13 @@ async def test_a_processor_in_another_codebase_joins_follows_and_leaves(
         lambda v: v["chapters"][0]["derived"].get("text-expansion", {}).get("status") == "ok",
         what="the other processors carry on",
     )
-    await asyncio.sleep(1.0)
+    # The new draft's event waits in the outsider's durable consumer, undelivered: it reached the
+    # outsider, which no longer takes anything.
+    await eventually(
+        lambda: consumer(stack.nats_url, f"{processor_id}-drafts"),
+        lambda c: c is not None and c.num_pending >= 1,
+        what="the draft's event waiting for the deactivated outsider",
+    )
     after = await view(api, user_id, "outsider-after")
     assert processor_id not in after["chapters"][0]["derived"]
 
@@ -392,7 +400,12 @@ async def test_a_processor_with_the_python_runtime_joins_and_migrates_to_a_new_m
             what=f"the shouter registered (log: {log})",
             timeout=30,
         )
-        await asyncio.sleep(0.5)  # its consumers start right after it registers
+        # Its consumers start right after it registers: a draft posted now must find them pulling.
+        await eventually(
+            lambda: consumer(stack.nats_url, durable_name(processor_id, "blob.created.text-input-v1")),
+            lambda c: c is not None and (c.num_waiting or 0) >= 1,
+            what="the shouter pulling",
+        )
 
     def piece(v: dict[str, Any]) -> dict[str, Any]:
         return dict(v["chapters"][0]["derived"].get(processor_id, {}))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -16,9 +15,11 @@ import nats.errors
 import pytest
 from nats.js.api import DeliverPolicy
 
+from contracts.subjects import STREAM_NAME
 from servicekit.auth import issue_token
 from studio_testing.harness import Stack, pid_alive, running_stack
 from studio_testing.payloads import draft
+from studio_testing.waiting import eventually
 
 
 def leftovers(stack: Stack, pids: list[int]) -> list[int]:
@@ -36,10 +37,10 @@ def leftovers(stack: Stack, pids: list[int]) -> list[int]:
 
 
 async def wait_until_gone(stack: Stack, pids: list[int], timeout: float = 20.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := leftovers(stack, pids)) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return left
+    async def left() -> list[int]:
+        return leftovers(stack, pids)
+
+    return await eventually(left, lambda found: not found, timeout=timeout, what="every process gone")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,25 @@ def own_stack() -> Iterator[Stack]:
     """A stack of its own: these tests stop and kill parts of it."""
     with running_stack() as stack:
         yield stack
+
+
+FRESH = {"Cache-Control": "no-cache"}
+SUBJECT = "blob.created.text-input-v1"
+
+
+async def created_in_stream(stack: Stack) -> list[str]:
+    """The blob ids of every draft creation the stream holds."""
+    seen: list[str] = []
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        held = (await js.stream_info(STREAM_NAME, subjects_filter=SUBJECT)).state.subjects or {}
+        sub = await js.subscribe(SUBJECT, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        for _ in range(held.get(SUBJECT, 0)):
+            seen.append(msgspec.json.decode((await sub.next_msg(timeout=5)).data)["blob_id"])
+    finally:
+        await nc.drain()
+    return seen
 
 
 def client(stack: Stack, user: str) -> aiohttp.ClientSession:
@@ -69,13 +89,16 @@ async def test_stack_file_describes_every_component(own_stack: Stack) -> None:
 async def test_a_killed_service_is_restarted(own_stack: Stack, user_id: str) -> None:
     before = own_stack.refresh()["services"]["index"]
     os.kill(before["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while True:
-        now = own_stack.refresh()["services"]["index"]
-        if now["pid"] != before["pid"] and now["restarts"] == before["restarts"] + 1:
-            break
-        assert time.monotonic() < deadline, "the index service was not restarted"
-        await asyncio.sleep(0.2)
+
+    async def index() -> dict[str, Any]:
+        return dict(own_stack.refresh()["services"]["index"])
+
+    await eventually(
+        index,
+        lambda now: now["pid"] != before["pid"] and now["restarts"] == before["restarts"] + 1,
+        timeout=60,
+        what="the index service restarted",
+    )
     async with client(own_stack, user_id) as api:
         async with api.post("/api/v1/blobs", json=draft("after-restart", 1)) as response:
             assert response.status == 201
@@ -83,71 +106,49 @@ async def test_a_killed_service_is_restarted(own_stack: Stack, user_id: str) -> 
 
 
 async def wait_restarted(stack: Stack, name: str, old_pid: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def pid() -> int:
         info = stack.refresh()
-        entry = info["services"].get(name) or info[name]
-        if entry["pid"] != old_pid:
-            return
-        assert time.monotonic() < deadline, f"{name} was not restarted"
-        await asyncio.sleep(0.2)
+        return int((info["services"].get(name) or info[name])["pid"])
+
+    await eventually(pid, lambda now: now != old_pid, timeout=timeout, what=f"{name} restarted")
 
 
 async def test_acknowledged_writes_survive_kill_9_of_every_backing_server(own_stack: Stack, user_id: str) -> None:
-    seen: list[str] = []
     async with client(own_stack, user_id) as api:
         async with api.post("/api/v1/blobs", json=draft("durable", 1)) as response:
             assert response.status == 201
             blob = await response.json()
         async with api.post(f"/api/v1/users/{user_id}/books/durable/compile") as response:
             assert response.status == 202
-        deadline = time.monotonic() + 30
-        while True:  # a compiled version acknowledged by PostgreSQL
-            async with api.get(f"/api/v1/users/{user_id}/books/durable") as response:
-                compiled = (await response.json())["compiled"]
-            if compiled is not None:
-                break
-            assert time.monotonic() < deadline, "the book was not compiled"
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(0.5)  # let the events reach the stream before the broker is killed
+
+        async def book() -> dict[str, Any]:
+            async with api.get(f"/api/v1/users/{user_id}/books/durable", headers=FRESH) as response:
+                return dict(await response.json())
+
+        # A compiled version acknowledged by PostgreSQL...
+        compiled = (await eventually(book, lambda v: v["compiled"] is not None, timeout=30, what="compiled"))[
+            "compiled"
+        ]
+        # ...and the draft's event acknowledged by JetStream, before the broker is killed.
+        assert blob["id"] in await eventually(
+            lambda: created_in_stream(own_stack), lambda ids: blob["id"] in ids, what="the event in the stream"
+        )
         info = own_stack.refresh()
         for name in ("mongo", "nats", "postgres"):
             os.kill(info[name]["pid"], signal.SIGKILL)
         for name in ("mongo", "nats", "postgres"):
             await wait_restarted(own_stack, name, info[name]["pid"])
-        deadline = time.monotonic() + 30
-        while True:  # the index service reconnects by itself
+
+        async def read_back() -> tuple[int, Any]:
             async with api.get(f"/api/v1/blobs/{blob['id']}") as response:
-                if response.status == 200:
-                    assert (await response.json())["data"] == blob["data"]
-                    break
-            assert time.monotonic() < deadline, "the blob did not come back"
-            await asyncio.sleep(0.2)
-        deadline = time.monotonic() + 30
-        while True:  # the compiler's pool reconnects by itself
-            async with api.get(
-                f"/api/v1/users/{user_id}/books/durable", headers={"Cache-Control": "no-cache"}
-            ) as response:
-                view = await response.json()
-            if view["compiled_status"] == "ok":
-                assert view["compiled"]["id"] == compiled["id"]
-                break
-            assert time.monotonic() < deadline, f"the compiled book did not come back: {view['errors']}"
-            await asyncio.sleep(0.3)
-    nc = await nats.connect(own_stack.nats_url)
-    try:
-        sub = await nc.jetstream().subscribe(
-            "blob.created.text-input-v1", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=2)
-            except nats.errors.TimeoutError:
-                break
-            seen.append(msgspec.json.decode(msg.data)["blob_id"])
-    finally:
-        await nc.drain()
-    assert blob["id"] in seen
+                return response.status, (await response.json())["data"] if response.status == 200 else None
+
+        # The index service reconnects by itself...
+        assert (await eventually(read_back, lambda r: r[0] == 200, timeout=30, what="the blob back"))[1] == blob["data"]
+        # ...and so does the compiler's pool.
+        view = await eventually(book, lambda v: v["compiled_status"] == "ok", timeout=30, what="the compiled book back")
+        assert view["compiled"]["id"] == compiled["id"]
+    assert blob["id"] in await created_in_stream(own_stack)  # the broker's kill -9 lost no acknowledged event
 
 
 async def test_data_survives_a_restart_and_shutdown_leaves_nothing(own_stack: Stack, user_id: str) -> None:

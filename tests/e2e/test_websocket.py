@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -29,7 +30,12 @@ async def connect(session: aiohttp.ClientSession, stack: Stack, user_id: str, **
 
 
 async def test_a_writer_hears_of_their_blob_and_its_expansion_and_nobody_else_does(
-    stack: Stack, session: aiohttp.ClientSession, api: aiohttp.ClientSession, user_id: str, other_user_id: str
+    stack: Stack,
+    session: aiohttp.ClientSession,
+    api: aiohttp.ClientSession,
+    other_api: aiohttp.ClientSession,
+    user_id: str,
+    other_user_id: str,
 ) -> None:
     mine, theirs = await connect(session, stack, user_id), await connect(session, stack, other_user_id)
     try:
@@ -42,8 +48,12 @@ async def test_a_writer_hears_of_their_blob_and_its_expansion_and_nobody_else_do
         assert (created["book_id"], created["chapter"], created["version"]) == ("live", 1, 1)
         assert derived["processor"] == "text-expansion" and derived["preview"].startswith("The harbour lamps")
         assert derived["id"] > created["id"]
-        await asyncio.sleep(0.3)
-        assert [m for m in theirs.messages if m["type"] != "ready"] == []
+        # The other writer's own later write reaches their socket: anything of mine would have come first.
+        async with other_api.post("/api/v1/blobs", json=draft("theirs", 1, "A later line of theirs.")) as response:
+            their_blob = await response.json()
+        await theirs.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == their_blob["id"])
+        leaked = [m for m in theirs.messages if blob["id"] in json.dumps(m) or m.get("book_id") == "live"]
+        assert leaked == []
     finally:
         await mine.close()
         await theirs.close()
@@ -88,11 +98,14 @@ async def test_a_client_that_reconnects_gets_what_it_missed(
         first = await response.json()
     (seen,) = await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == first["id"])
     await socket.close()
+    watcher = await connect(session, stack, user_id)  # another device, online all along
     missed = []
     for n in range(3):
         async with api.post("/api/v1/blobs", json=draft(content=f"Written while away, number {n}.")) as response:
             missed.append((await response.json())["id"])
-    await asyncio.sleep(0.5)
+    # The events reached the gateway (the device online heard them) before the first one reconnects.
+    await watcher.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] in missed, count=3)
+    await watcher.close()
     resumed = await connect(session, stack, user_id, last_event_id=str(seen["id"]))
     try:
         created = await resumed.wait_for(lambda m: m["type"] == "blob.created", count=3)
