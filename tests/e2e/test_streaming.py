@@ -187,8 +187,15 @@ async def test_deltas_reach_the_owner_first_in_order_and_spell_the_stored_expans
         (expansion,) = await stored(stack, user_id, blob["id"])
         assert joined(progress) == expansion["data"]["expanded"]
         assert provider.streams_started == sections and provider.most_streaming <= 4  # the per-draft limit
-        await asyncio.sleep(0.3)
-        assert stranger.progress() == [] and not any(m.get("parent_id") == blob["id"] for m in stranger.messages)
+        # The stranger's own later write reaches their socket: anything of the owner's would have come first.
+        token = issue_token(stack.secrets["jwt_secret"], other_user_id)
+        async with aiohttp.ClientSession(
+            base_url=stack.gateway, headers={"Authorization": f"Bearer {token}"}
+        ) as theirs:
+            their_blob = await create(theirs, "A line of the stranger's own.")
+        await stranger.wait(lambda m: m["type"] == "blob.created" and m["blob_id"] == their_blob["id"])
+        assert not any(m.get("parent_id") == blob["id"] for m in stranger.progress())
+        assert not any(blob["id"] in (m.get("blob_id"), m.get("parent_id")) for m in stranger.messages)
     finally:
         await owner.close()
         await stranger.close()

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
 from index_service.outbox import CRASH_EXIT_CODE
-from studio_testing.events import watch
+from studio_testing.events import Seen, watch
 from studio_testing.harness import ServiceProcess, Stack, free_port
 from studio_testing.payloads import draft
 
@@ -85,13 +85,25 @@ async def _outbox_drained(index: IndexProcess, blob_id: str) -> None:
     raise AssertionError("the outbox was not drained")
 
 
+async def caught_up(stack: Stack, seen: Seen, user_id: str) -> None:
+    """A draft written now through the stack's own index: once the watcher sees its event, it has
+    seen everything the stream held before it."""
+    headers = {"Authorization": f"Bearer {stack.secrets['service_token']}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        body = {"user_id": user_id, **draft(content="A later line, to know the watcher is caught up.")}
+        async with session.post(stack.index + "/api/v1/blobs", json=body) as response:
+            assert response.status == 201, await response.text()
+            later = (await response.json())["id"]
+    await seen.wait_for(lambda s, e: e["blob_id"] == later)
+
+
 async def test_an_event_written_before_a_crash_is_published_after_restart(
     stack: Stack, index_process: IndexProcess, nc: Client, user_id: str
 ) -> None:
     seen = await watch(nc, "blob.created.text-input-v1")
     doc = await _write_then_crash(index_process, user_id, stack.secrets["service_token"])
     event_id = doc["outbox"][0]["event_id"]
-    await asyncio.sleep(0.5)
+    await caught_up(stack, seen, user_id)
     assert seen.matching(lambda s, e: e["event_id"] == event_id) == []
 
     index_process.start()
@@ -112,5 +124,5 @@ async def test_an_event_published_but_not_marked_sent_is_not_duplicated(
     index_process.start()
     await index_process.ready()
     await _outbox_drained(index_process, doc["_id"])
-    await asyncio.sleep(0.3)
+    await caught_up(stack, seen, user_id)  # anything the relay published came before this
     assert len(seen.matching(lambda s, e: e["event_id"] == entry["event_id"])) == 1

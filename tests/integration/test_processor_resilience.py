@@ -21,8 +21,10 @@ import nats
 import pytest
 from pymongo import AsyncMongoClient
 
+from processors.runtime.consumer import durable_name
 from processors.runtime.deadletter import dead_letters
 from processors.runtime.handler import CRASH_EXIT_CODE
+from studio_testing.events import consumer
 from studio_testing.fake_openai import FakeProvider
 from studio_testing.harness import ROOT, ServiceProcess, Stack, free_port, running_stack
 from studio_testing.payloads import draft
@@ -235,7 +237,12 @@ async def test_a_processor_killed_while_drafts_arrive_catches_up_exactly_once(
         timeout=60,
         what="40 expansions",
     )
-    await asyncio.sleep(1.0)  # room for a duplicate to show up, if one were coming
+    # Every delivery settled (none waiting, none in flight): no duplicate can be on its way.
+    await eventually(
+        lambda: consumer(bare.nats_url, durable_name("text-expansion", "blob.created.text-input-v1")),
+        lambda c: c is not None and c.num_pending == 0 and c.num_ack_pending == 0,
+        what="every delivery settled",
+    )
     entries = await index_entries(internal_bare, user_id, processor_id="text-expansion")
     assert sorted(e["parent_id"] for e in entries) == sorted(parents)
     assert len(await stored(bare, user_id)) == 40
