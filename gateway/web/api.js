@@ -1,4 +1,6 @@
 // The gateway's REST API with the session's token; a problem answer becomes an ApiError.
+// Every API path the studio calls is built here, from encoded segments.
+import { useEffect, useState } from "./vendor/htm-preact.js";
 import { token } from "./session.js";
 
 export class ApiError extends Error {
@@ -33,11 +35,41 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   return data;
 }
 
+const segment = encodeURIComponent;
+
 export const paths = {
-  books: (user) => `/api/v1/users/${encodeURIComponent(user)}/books`,
-  state: (user) => `/api/v1/users/${encodeURIComponent(user)}/state`,
-  blobs: (user, query = "") => `/api/v1/users/${encodeURIComponent(user)}/blobs${query}`,
+  books: (user) => `/api/v1/users/${segment(user)}/books`,
+  book: (user, bookId) => `${paths.books(user)}/${segment(bookId)}`,
+  bookVersions: (user, bookId) => `${paths.book(user, bookId)}/versions`,
+  bookCompile: (user, bookId) => `${paths.book(user, bookId)}/compile`,
+  bookExport: (user, bookId, format) => `${paths.book(user, bookId)}/export?format=${segment(format)}`,
+  state: (user) => `/api/v1/users/${segment(user)}/state`,
+  blobs: (user, query = "") => `/api/v1/users/${segment(user)}/blobs${query}`,
+  newBlob: () => "/api/v1/blobs",
+  blob: (blobId) => `/api/v1/blobs/${segment(blobId)}`,
+  blobExport: (blobId, format) => `${paths.blob(blobId)}/export?format=${segment(format)}`,
+  schema: (schemaId) => `/api/v1/schemas/${segment(schemaId)}`,
+  document: () => "/api/v1/openapi.json",
 };
+
+// The export routes, as the API document names them; their formats are read from it.
+export const EXPORTS = { book: "/api/v1/users/{uid}/books/{book_id}/export", pitch: "/api/v1/blobs/{blob_id}/export" };
+const LABELS = { epub: "EPUB", docx: "DOCX", pdf: "PDF", md: "Markdown", txt: "Plain text" };
+let described = null;
+
+/** The formats an export route offers, as the API's own document lists them: [[format, label]]. */
+export async function exportFormats(route) {
+  described ??= api(paths.document()).catch(() => ({}));
+  const format = (await described).paths?.[route]?.get?.parameters?.find((p) => p.name === "format");
+  return (format?.schema?.enum || []).map((name) => [name, LABELS[name] || name.toUpperCase()]);
+}
+
+/** `exportFormats(route)` for a page: [] until known. */
+export function useExportFormats(route) {
+  const [formats, setFormats] = useState([]);
+  useEffect(() => { exportFormats(route).then(setFormats); }, [route]);
+  return formats;
+}
 
 /** Fetch a file with the token and hand it to the browser as a download (a link could not carry the token). */
 export async function download(path, fallback) {

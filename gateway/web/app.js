@@ -2,18 +2,13 @@
 import { html, render, useEffect, useState } from "./vendor/htm-preact.js";
 import { adoptTokenFromAddress, signIn, signOut, userId } from "./session.js";
 import { Live } from "./live.js";
+import { follow, pages, route, usePath } from "./router.js";
 import { Dashboard } from "./dashboard.js";
 import { Writer } from "./writer.js";
 import { Pitch } from "./pitch.js";
 
 adoptTokenFromAddress();
 const live = new Live();
-
-/** Move to `path` inside the studio without reloading. */
-export function go(path) {
-  history.pushState(null, "", path);
-  dispatchEvent(new PopStateEvent("popstate"));
-}
 
 function SignIn() {
   const [value, setValue] = useState("");
@@ -46,12 +41,7 @@ function Status({ onSignIn }) {
 }
 
 function Shell() {
-  const [path, setPath] = useState(location.pathname);
-  useEffect(() => {
-    const moved = () => setPath(location.pathname);
-    addEventListener("popstate", moved);
-    return () => removeEventListener("popstate", moved);
-  }, []);
+  const path = usePath();
   const user = userId();
   const leave = () => {
     signOut();
@@ -59,7 +49,7 @@ function Shell() {
   };
   return html`<div class="shell">
     <header>
-      <a class="brand" href="/" onClick=${(e) => { e.preventDefault(); go("/"); }}>ReYNa Studio</a>
+      <a class="brand" href=${pages.home()} onClick=${follow(pages.home())}>ReYNa Studio</a>
       <${Status} onSignIn=${leave} />
       <span class="who">${user}</span>
       <button type="button" class="quiet" onClick=${leave}>Sign out</button>
@@ -69,16 +59,17 @@ function Shell() {
 }
 
 function page(path, user) {
-  const book = /^\/books\/([^/]+)$/.exec(path);
-  if (book) return html`<${Writer} key=${book[1]} user=${user} bookId=${decodeURIComponent(book[1])} live=${live} />`;
-  const pitch = /^\/pitches\/([^/]+)$/.exec(path);
-  if (pitch) return html`<${Pitch} key=${pitch[1]} blobId=${decodeURIComponent(pitch[1])} live=${live} />`;
+  const shown = route(path);
+  if (shown.page === "book") return html`<${Writer} key=${shown.bookId} user=${user} bookId=${shown.bookId} live=${live} />`;
+  if (shown.page === "pitch") return html`<${Pitch} key=${shown.blobId} blobId=${shown.blobId} live=${live} />`;
   return html`<${Dashboard} user=${user} live=${live} />`;
 }
 
+const root = document.getElementById("app");
+root.replaceChildren(); // the page's "Loading the studio…" goes once the studio shows
 if (userId()) {
   live.start();
-  render(html`<${Shell} />`, document.getElementById("app"));
+  render(html`<${Shell} />`, root);
 } else {
-  render(html`<${SignIn} />`, document.getElementById("app"));
+  render(html`<${SignIn} />`, root);
 }

@@ -1,22 +1,8 @@
 // The dashboard: books and pitches with their states, work in flight and failed, each source's health; live.
 import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
 import { api, paths } from "./api.js";
-import { go } from "./app.js";
-
-const REFRESH_MS = 300;
-
-function useLive(live, refresh) {
-  useEffect(() => {
-    let timer = null;
-    const later = () => {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, REFRESH_MS);
-    };
-    const stop = live.subscribe((message) => message.type !== "blob.progress" && later());
-    const status = live.onStatus((s) => s === "live" && later()); // caught up after a reconnect
-    return () => { stop(); status(); clearTimeout(timer); };
-  }, [live, refresh]);
-}
+import { useLiveRefresh } from "./live.js";
+import { follow, pages } from "./router.js";
 
 function NewBook({ user, created }) {
   const [title, setTitle] = useState("");
@@ -64,7 +50,7 @@ export function Dashboard({ user, live }) {
     }
   }, [user]);
   useEffect(() => { refresh(); }, [refresh]);
-  useLive(live, refresh);
+  useLiveRefresh(live, refresh);
   if (!state) return html`<main><h1>Dashboard</h1>${error ? html`<p class="error" role="alert">${error}</p>` : html`<p>Loading…</p>`}</main>`;
   return html`<main>
     <h1>Dashboard</h1>
@@ -75,7 +61,7 @@ export function Dashboard({ user, live }) {
       <${NewBook} user=${user} created=${refresh} />
       ${state.books.length === 0 ? html`<p>No books yet.</p>` : html`<ul class="cards">
         ${state.books.map((book) => html`<li class="card" key=${book.book_id}>
-          <h3><a href=${`/books/${encodeURIComponent(book.book_id)}`} onClick=${(e) => { e.preventDefault(); go(`/books/${encodeURIComponent(book.book_id)}`); }}>${book.title}</a></h3>
+          <h3><a href=${pages.book(book.book_id)} onClick=${follow(pages.book(book.book_id))}>${book.title}</a></h3>
           <p>${book.chapter_count} chapter${book.chapter_count === 1 ? "" : "s"}${book.compiled_version ? ` · compiled v${book.compiled_version}` : ""}</p>
           ${book.compile_failure && html`<p class="reason">Compile failed: ${book.compile_failure.reason}</p>`}
         </li>`)}
@@ -83,10 +69,10 @@ export function Dashboard({ user, live }) {
     </section>
     <section aria-labelledby="pitches-heading">
       <h2 id="pitches-heading">Pitches</h2>
-      <p><a href="/pitches/new" onClick=${(e) => { e.preventDefault(); go("/pitches/new"); }}>New pitch</a></p>
+      <p><a href=${pages.pitch("new")} onClick=${follow(pages.pitch("new"))}>New pitch</a></p>
       ${pitches.blobs.length === 0 ? html`<p>No pitch notes yet.</p>` : html`<ul class="cards">
         ${pitches.blobs.map((blob) => html`<li class="card" key=${blob.id}>
-          <h3><a href=${`/pitches/${encodeURIComponent(blob.id)}`} onClick=${(e) => { e.preventDefault(); go(`/pitches/${encodeURIComponent(blob.id)}`); }}>${blob.data.title}</a></h3>
+          <h3><a href=${pages.pitch(blob.id)} onClick=${follow(pages.pitch(blob.id))}>${blob.data.title}</a></h3>
           <p>${blob.data.logline}</p>
           <p>${blob.derived.length === 0 ? html`<span class="badge pending">pending</span>` : blob.derived.map((d) => html`<span class=${`badge ${d.status}`}>${d.processor}: ${d.status}</span> `)}</p>
         </li>`)}

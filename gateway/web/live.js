@@ -1,5 +1,6 @@
 // The user's live events over one WebSocket: resumed after a drop, retried with back-off, shown.
 // The token travels in the handshake's subprotocols (`studio`, `bearer.<token>`), never in a URL.
+import { useEffect } from "./vendor/htm-preact.js";
 import { token, tokenExpired } from "./session.js";
 
 const MAX_DELAY = 15000;
@@ -97,4 +98,23 @@ export class Live {
       this.start();
     }, delay);
   }
+}
+
+/** The one way a page follows live events: every message goes to `onMessage`; those `matches`
+ * takes call `refresh` once things are quiet for `delay` ms, and so does the connection being
+ * live again (it caught up after a reconnect). */
+export function useLiveRefresh(live, refresh, { matches = (m) => m.type !== "blob.progress", delay = 300, onMessage } = {}) {
+  useEffect(() => {
+    let timer = null;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, delay);
+    };
+    const stop = live.subscribe((message) => {
+      onMessage?.(message);
+      if (matches(message)) later();
+    });
+    const status = live.onStatus((s) => s === "live" && later());
+    return () => { stop(); status(); clearTimeout(timer); };
+  }, [live, refresh]);
 }

@@ -1,8 +1,9 @@
 // The Pitch Creator: a form made from `pitch-input-v1` as the registry serves it, errors at their
 // fields, the built pitch beside it, and its one-pager to download.
 import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
-import { api, download } from "./api.js";
-import { go } from "./app.js";
+import { EXPORTS, api, download, paths, useExportFormats } from "./api.js";
+import { useLiveRefresh } from "./live.js";
+import { go, pages } from "./router.js";
 
 const SCHEMA = "pitch-input-v1";
 const LONG = 300; // a string allowed more characters than this gets a text area
@@ -56,15 +57,19 @@ export function Pitch({ blobId, live }) {
   const [message, setMessage] = useState(null);
   const load = useCallback(async () => {
     const [document, found] = await Promise.all([
-      api(`/api/v1/schemas/${SCHEMA}`),
-      blobId === "new" ? Promise.resolve(null) : api(`/api/v1/blobs/${encodeURIComponent(blobId)}`),
+      api(paths.schema(SCHEMA)),
+      blobId === "new" ? Promise.resolve(null) : api(paths.blob(blobId)),
     ]);
     setSchema(document.schema);
     setBlob(found);
     if (found) setValues(Object.fromEntries(Object.entries(document.schema.properties).map(([n, p]) => [n, shown(p, found.data[n])])));
   }, [blobId]);
   useEffect(() => { load().catch((p) => setMessage(p.message)); }, [load]);
-  useEffect(() => live.subscribe((m) => m.type === "blob.derived" && m.parent_id === blobId && load()), [live, load, blobId]);
+  useLiveRefresh(live, () => load().catch((p) => setMessage(p.message)), {
+    matches: (m) => m.type === "blob.derived" && m.parent_id === blobId,
+    delay: 0,
+  });
+  const formats = useExportFormats(EXPORTS.pitch);
   if (!schema) return html`<main><h1>Pitch</h1>${message ? html`<p class="error" role="alert">${message}</p>` : html`<p>Loading…</p>`}</main>`;
   const required = new Set(schema.required || []);
   const change = (name, raw) => setValues((v) => ({ ...v, [name]: raw }));
@@ -77,11 +82,11 @@ export function Pitch({ blobId, live }) {
     }
     try {
       const saved = blob
-        ? await api(`/api/v1/blobs/${encodeURIComponent(blob.id)}`, { method: "PUT", body: { data, version: blob.version } })
-        : await api("/api/v1/blobs", { method: "POST", body: { schema_id: SCHEMA, data } });
+        ? await api(paths.blob(blob.id), { method: "PUT", body: { data, version: blob.version } })
+        : await api(paths.newBlob(), { method: "POST", body: { schema_id: SCHEMA, data } });
       setErrors({});
       setMessage("Saved: the pitch is being built.");
-      if (!blob) go(`/pitches/${encodeURIComponent(saved.id)}`);
+      if (!blob) go(pages.pitch(saved.id));
       else load();
     } catch (problem) {
       const found = {};
@@ -110,7 +115,7 @@ export function Pitch({ blobId, live }) {
         ${!pitch ? html`<p>${blob ? "Being built…" : "Fill in the notes and build it."}</p>` : html`<article class="output built">
           ${pitch.stale && html`<p class="reason">The book now has ${pitch.stale.words.toLocaleString()} words (version ${pitch.stale.book_version}): save to rebuild.</p>`}
           ${pitch.sections.map((s) => html`<section><h3>${s.heading}</h3>${s.body.split("\n").map((p) => html`<p>${p}</p>`)}</section>`)}
-          <p class="downloads">${[["pdf", "PDF"], ["docx", "DOCX"], ["md", "Markdown"]].map(([fmt, name]) => html`<button type="button" class="quiet" onClick=${() => download(`/api/v1/blobs/${encodeURIComponent(blob.id)}/export?format=${fmt}`, `pitch.${fmt}`).catch((p) => setMessage(p.message))}>Download ${name}</button> `)}</p>
+          <p class="downloads">${formats.map(([fmt, name]) => html`<button type="button" class="quiet" onClick=${() => download(paths.blobExport(blob.id, fmt), `pitch.${fmt}`).catch((p) => setMessage(p.message))}>Download ${name}</button> `)}</p>
         </article>`}
       </section>
     </div>

@@ -1,10 +1,10 @@
 // The Book Writer: chapters on the left; a chapter's draft beside what every processor makes of it,
 // the expansion growing as it streams; compile, versions and downloads.
 import { html, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact.js";
-import { api, download, paths } from "./api.js";
+import { EXPORTS, api, download, paths, useExportFormats } from "./api.js";
+import { useLiveRefresh } from "./live.js";
 
 const SAVE_AFTER_MS = 800;
-const FORMATS = [["epub", "EPUB"], ["docx", "Manuscript (DOCX)"], ["pdf", "PDF"], ["md", "Markdown"]];
 const SHOWN = { ok: "current", pending: "pending", stale: "stale: the draft changed", missing: "missing", unavailable: "unavailable", failed: "failed", retired: "retired" };
 
 /** Partial text of derivations in flight, from `blob.progress` messages, newest attempt only. */
@@ -25,7 +25,7 @@ function spelled(run) {
 }
 
 function downloadBook(user, bookId, fmt) {
-  return download(`${paths.books(user)}/${encodeURIComponent(bookId)}/export?format=${fmt}`, `${bookId}.${fmt}`);
+  return download(paths.bookExport(user, bookId, fmt), `${bookId}.${fmt}`);
 }
 
 function Editor({ chapter, saved }) {
@@ -41,14 +41,14 @@ function Editor({ chapter, saved }) {
   const save = async (content, against) => {
     setState("saving");
     try {
-      const blob = await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: { ...draft.data, content }, version: against } });
+      const blob = await api(paths.blob(draft.id), { method: "PUT", body: { data: { ...draft.data, content }, version: against } });
       version.current = blob.version;
       setState("saved");
       setConflict(null);
       saved();
     } catch (problem) {
       if (problem.status === 412) {
-        const theirs = await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`);
+        const theirs = await api(paths.blob(draft.id));
         setConflict({ theirs, mine: content });
         setState("conflict");
       } else setState(`not saved: ${problem.message}`);
@@ -106,8 +106,8 @@ export function Writer({ user, bookId, live }) {
   const refresh = useCallback(async () => {
     try {
       const [found, listed] = await Promise.all([
-        api(`${paths.books(user)}/${encodeURIComponent(bookId)}`, { headers: { "Cache-Control": "no-cache" } }),
-        api(`${paths.books(user)}/${encodeURIComponent(bookId)}/versions`).catch(() => ({ versions: [] })),
+        api(paths.book(user, bookId), { headers: { "Cache-Control": "no-cache" } }),
+        api(paths.bookVersions(user, bookId)).catch(() => ({ versions: [] })),
       ]);
       setView(found);
       setVersions(listed.versions);
@@ -117,15 +117,11 @@ export function Writer({ user, bookId, live }) {
     }
   }, [user, bookId]);
   useEffect(() => { refresh(); }, [refresh]);
-  useEffect(() => {
-    let timer = null;
-    const stop = live.subscribe((message) => {
-      if (message.type === "blob.progress") setRuns((runs) => joinProgress(runs, message));
-      else { clearTimeout(timer); timer = setTimeout(refresh, 150); }
-    });
-    const status = live.onStatus((s) => s === "live" && refresh());
-    return () => { stop(); status(); clearTimeout(timer); };
-  }, [live, refresh]);
+  useLiveRefresh(live, refresh, {
+    delay: 150,
+    onMessage: (message) => message.type === "blob.progress" && setRuns((runs) => joinProgress(runs, message)),
+  });
+  const formats = useExportFormats(EXPORTS.book);
   if (!view) return html`<main><h1>Book</h1>${error ? html`<p class="error" role="alert">${error}</p>` : html`<p>Loading…</p>`}</main>`;
   const chapters = view.chapters;
   const current = chapters.find((c) => c.chapter === chosen) || chapters[0];
@@ -133,7 +129,7 @@ export function Writer({ user, bookId, live }) {
     event.preventDefault();
     const title = new FormData(event.target).get("title");
     const next = chapters.reduce((n, c) => Math.max(n, c.chapter), 0) + 1;
-    await api("/api/v1/blobs", { method: "POST", body: { schema_id: "text-input-v1", data: { content: `Chapter ${next} begins here.`, metadata: { book_id: bookId, chapter: next, title } } } });
+    await api(paths.newBlob(), { method: "POST", body: { schema_id: "text-input-v1", data: { content: `Chapter ${next} begins here.`, metadata: { book_id: bookId, chapter: next, title } } } });
     event.target.reset();
     setChosen(next);
     refresh();
@@ -142,24 +138,24 @@ export function Writer({ user, bookId, live }) {
     const title = prompt("Chapter title", chapter.title);
     if (!title) return;
     const draft = chapter.draft;
-    await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: { ...draft.data, metadata: { ...draft.data.metadata, title } }, version: draft.version } });
+    await api(paths.blob(draft.id), { method: "PUT", body: { data: { ...draft.data, metadata: { ...draft.data.metadata, title } }, version: draft.version } });
     refresh();
   };
   const remove = async (chapter) => {
     if (!confirm(`Delete chapter ${chapter.chapter}, “${chapter.title}”, and everything made from it?`)) return;
-    await api(`/api/v1/blobs/${encodeURIComponent(chapter.draft.id)}`, { method: "DELETE" });
+    await api(paths.blob(chapter.draft.id), { method: "DELETE" });
     setChosen(null);
     refresh();
   };
   const compile = async () => {
     try {
-      await api(`${paths.books(user)}/${encodeURIComponent(bookId)}/compile`, { method: "POST", body: {} });
+      await api(paths.bookCompile(user, bookId), { method: "POST", body: {} });
       setNotice("Compiling… the new version appears below when it is ready.");
     } catch (problem) { setNotice(problem.message); }
   };
   const retry = async () => {
     const draft = current.draft;
-    await api(`/api/v1/blobs/${encodeURIComponent(draft.id)}`, { method: "PUT", body: { data: draft.data, version: draft.version } });
+    await api(paths.blob(draft.id), { method: "PUT", body: { data: draft.data, version: draft.version } });
     refresh();
   };
   return html`<main class="writer">
@@ -192,7 +188,7 @@ export function Writer({ user, bookId, live }) {
       <button type="button" onClick=${compile}>Compile the book</button>
       ${notice && html`<p role="status">${notice}</p>`}
       ${versions.length > 0 && html`<ol class="versions">${versions.map((v) => html`<li key=${v.version}>Version ${v.version}: ${v.word_count.toLocaleString()} words, ${v.chapter_count} chapters (${v.expanded.length} expanded)</li>`)}</ol>
-      <p class="downloads">${FORMATS.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => downloadBook(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
+      <p class="downloads">${formats.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => downloadBook(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
     </section>
   </main>`;
 }

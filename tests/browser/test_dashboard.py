@@ -18,6 +18,7 @@ def test_a_writer_signs_in_makes_a_book_and_sees_it_fill_live(
     until(browser, lambda: browser.find_element(By.TAG_NAME, "h1").text == "Dashboard", "the dashboard")
     assert "token" not in browser.current_url, "the token leaves the address at once"
     assert browser.execute_script("return sessionStorage.getItem('studio.token')")
+    assert "Loading the studio" not in browser.find_element(By.TAG_NAME, "body").text, "nothing left of the loading"
     until(
         browser,
         lambda: browser.find_element(By.CSS_SELECTOR, "[role=status]").get_attribute("data-status") == "live",

@@ -113,6 +113,9 @@ def test_write_a_chapter_and_watch_it_expand_then_edit_compile_and_download(
     )
     for old in DOWNLOADS.glob("ledger-v*.epub"):
         old.unlink()
+    # The download buttons are the formats the API document lists for a book's export.
+    offered = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".downloads button")]
+    assert offered == [f"Download {label}" for label in ("EPUB", "DOCX", "PDF", "Markdown", "Plain text")], offered
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Download EPUB']").click()
     path = until(browser, lambda: next(iter(DOWNLOADS.glob("ledger-v1.epub")), None), "the downloaded EPUB")
     until(browser, lambda: zipfile.is_zipfile(path), "the whole file")
