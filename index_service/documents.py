@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from contracts.events import BlobCreated
 from contracts.models import BlobIndexEntry, DerivedSummary, UserBlob
 
 PREVIEW_CHARS = 200
@@ -85,3 +86,62 @@ def cursor_filter(cursor: tuple[datetime, str] | None) -> dict[str, Any]:
         return {}
     created, last_id = cursor
     return {"$or": [{"created_at": {"$gt": created}}, {"created_at": created, "_id": {"$gt": last_id}}]}
+
+
+# Keys only one kind of blob has: a user's blob its data, a processor's the version it was made from.
+_ONE_KIND_ONLY = ("data", "processing_state", "conversation_id", "source_version")
+
+
+class BlobDocument(msgspec.Struct, kw_only=True):
+    """A blob's document in `blobs`, as a user's write and a processor's registration both make it."""
+
+    id: str
+    user_id: str
+    processor_id: str
+    storage_location: str
+    remote_blob_id: str
+    schema_id: str
+    schema_version: int
+    type: str
+    title: str
+    preview: str
+    size_bytes: int
+    version: int
+    parent_id: str | None = None
+    book_id: str | None = None
+    chapter: int | None = None
+    created_at: datetime
+    updated_at: datetime
+    derived_ids: list[str] = []
+    data: dict[str, Any] | None = None  # a user's blob
+    processing_state: str | None = None  # a user's blob
+    conversation_id: str | None = None  # a user's blob
+    source_version: int | None = None  # a processor's blob: the version of its parent it was made from
+
+    def created(self, event_id: str) -> BlobCreated:
+        """The `blob.created` event that announces this document."""
+        return BlobCreated(
+            event_id=event_id,
+            user_id=self.user_id,
+            blob_id=self.id,
+            schema_id=self.schema_id,
+            version=self.version,
+            occurred_at=self.created_at,
+            processor_id=self.processor_id,
+            type=self.type,
+            parent_id=self.parent_id,
+            book_id=self.book_id,
+            chapter=self.chapter,
+            title=self.title,
+            preview=self.preview,
+            source_version=self.source_version,
+        )
+
+    def stored(self, **extra: Any) -> dict[str, Any]:
+        """The MongoDB document: `_id`, every field (those of the other kind of blob left out), `extra`."""
+        doc = msgspec.structs.asdict(self)
+        doc["_id"] = doc.pop("id")
+        for key in _ONE_KIND_ONLY:
+            if doc[key] is None:
+                del doc[key]
+        return {**doc, **extra}

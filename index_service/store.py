@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from contracts import subjects
-from contracts.events import BlobCreated, BlobDeleted, BlobUpdated
+from contracts.events import BlobDeleted, BlobUpdated
 from contracts.ids import is_id
 from contracts.models import (
     USER_PROCESSOR,
@@ -30,6 +30,7 @@ from contracts.problems import FieldError
 
 from .documents import (
     PREVIEW_CHARS,
+    BlobDocument,
     chapter_key,
     derived_summary,
     schema_name,
@@ -182,51 +183,33 @@ class BlobStore:
             await self._live(request.user_id, request.parent_id)
         moment = now()
         blob_id = new_id()
-        title = title_of(request.data, chapter)
-        preview = text_of(request.data)[:PREVIEW_CHARS]
-        doc: dict[str, Any] = {
-            "_id": blob_id,
-            "user_id": request.user_id,
-            "processor_id": USER_PROCESSOR,
-            "storage_location": "index",
-            "remote_blob_id": blob_id,
-            "schema_id": schema_id,
-            "schema_version": await self.schemas.revision(schema_id),
-            "type": request.type or schema_name(schema_id),
-            "title": title,
-            "preview": preview,
-            "size_bytes": len(msgspec.json.encode(request.data)),
-            "version": 1,
-            "data": request.data,
-            "processing_state": "pending",
-            "derived_ids": [],
-            "book_id": book_id,
-            "chapter": chapter,
-            "parent_id": request.parent_id,
-            "conversation_id": request.conversation_id,
-            "created_at": moment,
-            "updated_at": moment,
-        }
+        document = BlobDocument(
+            id=blob_id,
+            user_id=request.user_id,
+            processor_id=USER_PROCESSOR,
+            storage_location="index",
+            remote_blob_id=blob_id,
+            schema_id=schema_id,
+            schema_version=await self.schemas.revision(schema_id),
+            type=request.type or schema_name(schema_id),
+            title=title_of(request.data, chapter),
+            preview=text_of(request.data)[:PREVIEW_CHARS],
+            size_bytes=len(msgspec.json.encode(request.data)),
+            version=1,
+            data=request.data,
+            processing_state="pending",
+            book_id=book_id,
+            chapter=chapter,
+            parent_id=request.parent_id,
+            conversation_id=request.conversation_id,
+            created_at=moment,
+            updated_at=moment,
+        )
+        entry = outbox_entry(subjects.blob_created(schema_id), document.created(new_id()))
+        doc = document.stored(outbox=[entry], **{PENDING_FLAG: True})
         key = chapter_key(request.user_id, book_id, chapter)
         if key is not None:
             doc["chapter_key"] = key
-        event = BlobCreated(
-            event_id=new_id(),
-            user_id=request.user_id,
-            blob_id=blob_id,
-            schema_id=schema_id,
-            version=1,
-            occurred_at=moment,
-            processor_id=USER_PROCESSOR,
-            type=doc["type"],
-            parent_id=request.parent_id,
-            book_id=book_id,
-            chapter=chapter,
-            title=title,
-            preview=preview,
-        )
-        doc["outbox"] = [outbox_entry(subjects.blob_created(schema_id), event)]
-        doc[PENDING_FLAG] = True
         try:
             await self.inserts.insert(doc)
         except DuplicateKeyError as exc:
@@ -472,45 +455,30 @@ class BlobStore:
             parent = await self._live(request.user_id, request.parent_id)
             book_id, chapter = parent.get("book_id"), parent.get("chapter")
         moment = now()
-        doc: dict[str, Any] = {
-            "_id": request.id,
-            "user_id": request.user_id,
-            "processor_id": request.processor_id,
-            "storage_location": request.storage_location,
-            "remote_blob_id": request.remote_blob_id,
-            "schema_id": request.schema_id,
-            "schema_version": request.schema_version,
-            "type": request.type,
-            "title": request.title,
-            "preview": request.preview[:PREVIEW_CHARS],
-            "size_bytes": request.size_bytes,
-            "version": request.version,
-            "parent_id": request.parent_id,
-            "derived_ids": [],
-            "book_id": book_id,
-            "chapter": chapter,
-            "source_version": request.source_version,
-            "created_at": moment,
-            "updated_at": moment,
-        }
-        event = BlobCreated(
-            event_id=new_id(),
+        document = BlobDocument(
+            id=request.id,
             user_id=request.user_id,
-            blob_id=request.id,
-            schema_id=request.schema_id,
-            version=request.version,
-            occurred_at=moment,
             processor_id=request.processor_id,
+            storage_location=request.storage_location,
+            remote_blob_id=request.remote_blob_id,
+            schema_id=request.schema_id,
+            schema_version=request.schema_version,
             type=request.type,
+            title=request.title,
+            preview=request.preview[:PREVIEW_CHARS],
+            size_bytes=request.size_bytes,
+            version=request.version,
             parent_id=request.parent_id,
             book_id=book_id,
             chapter=chapter,
-            title=request.title,
-            preview=doc["preview"],
             source_version=request.source_version,
+            created_at=moment,
+            updated_at=moment,
         )
-        doc["outbox"] = [outbox_entry(subjects.blob_created(request.schema_id), event)]
-        doc[PENDING_FLAG] = True
+        event = document.created(new_id())
+        doc = document.stored(
+            outbox=[outbox_entry(subjects.blob_created(request.schema_id), event)], **{PENDING_FLAG: True}
+        )
         created = True
         try:
             await self.inserts.insert(doc)
