@@ -50,7 +50,9 @@ class ChapterView(msgspec.Struct, kw_only=True):
     title: str
     draft: dict[str, Any] | None
     draft_status: str
-    expanded: dict[str, Any] | None  # a convenience: the text expansion's blob, whole
+    # The text expansion's blob, whole: only with `?expanded=true`, for clients that read it here
+    # (the same expansion is under `derived`, with every other processor's piece).
+    expanded: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
     status: str  # the expansion's status
     reason: str | None = None  # why, when the status is `failed`
     derived: dict[str, DerivedView] = {}  # what every processor down every chain made of the draft

@@ -30,6 +30,18 @@ def int_param(
     return int(raw)
 
 
+def bool_param(request: web.Request, name: str, *, default: bool = False) -> bool:
+    """`?name=true|false`; `default` when absent; 422 otherwise."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise Unprocessable(
+            f"{name} must be true or false", errors=[FieldError(pointer=f"/{name}", detail="true or false")]
+        )
+    return raw == "true"
+
+
 def user_param(request: web.Request) -> str:
     """The user every query is filtered by: `{uid}` in the path, else `?user_id=`; never both differing."""
     in_path, in_query = request.match_info.get("uid"), request.query.get("user_id")

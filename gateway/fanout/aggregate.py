@@ -197,10 +197,17 @@ class Aggregator:
         return chain, books
 
     async def book_view(
-        self, user_id: str, book_id: str, request_id: str, *, include: frozenset[str] | None = None
+        self,
+        user_id: str,
+        book_id: str,
+        request_id: str,
+        *,
+        include: frozenset[str] | None = None,
+        expanded: bool = False,
     ) -> BookView:
         """A book with every chapter's draft and what every active processor made of it; `include`
-        limits it to those processors (and the stores asked to theirs)."""
+        limits it to those processors (and the stores asked to theirs); `expanded` adds each
+        chapter's expansion whole, as the view used to carry it."""
         budget = self.budget()
         self._at_the_door(budget, [p for group in self._wanted(include) for p in group])
         started = time.perf_counter()
@@ -243,7 +250,7 @@ class Aggregator:
                     title=state.title,
                     draft=draft,
                     draft_status=OK if draft is not None else MISSING,
-                    expanded=pieces.get(expander) if expander else None,
+                    expanded=(pieces.get(expander) if expander else None) if expanded else msgspec.UNSET,
                     status=first.status if first else OK,
                     reason=first.reason if first else None,
                     derived=derived,

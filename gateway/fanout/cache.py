@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-Key = tuple[str, str, str]  # (user id, book id, the processors asked for: "" for all)
+Key = tuple[str, str, str, bool]  # (user id, book id, the processors asked for ("" for all), with `expanded`)
 
 
 @dataclass(frozen=True)

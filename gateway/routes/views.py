@@ -14,6 +14,7 @@ from gateway.keys import AGGREGATOR, CACHE, GATEWAY_METRICS, LIVE
 from servicekit.errors import BadRequest
 from servicekit.middleware import REQUEST_ID_KEY
 from servicekit.openapi import Query, described
+from servicekit.params import bool_param
 
 routes = web.RouteTableDef()
 LIST_PARAMS = ("book_id", "type", "limit", "cursor")
@@ -48,19 +49,25 @@ def _include(request: web.Request) -> frozenset[str] | None:
 @described(
     response=BookView,
     tags=("books",),
-    query=(Query("include", {"type": "string"}, "comma-separated processor ids: only their pieces (and stores)"),),
+    query=(
+        Query("include", {"type": "string"}, "comma-separated processor ids: only their pieces (and stores)"),
+        Query("expanded", {"type": "boolean"}, "true: each chapter also carries its expansion whole, as `expanded`"),
+    ),
 )
 async def book_view(request: web.Request) -> web.Response:
     """The aggregated book: chapters with drafts and expansions, the compiled book, per-source status.
     With a write's `Studio-Consistency` token sent back, the view shows that write, whichever gateway answers."""
     user_id, book_id = current_user(request), request.match_info["book_id"]
     include = _include(request)
+    expanded = bool_param(request, "expanded")
 
     async def build() -> tuple[bytes, bool]:
-        view = await request.app[AGGREGATOR].book_view(user_id, book_id, request[REQUEST_ID_KEY], include=include)
+        view = await request.app[AGGREGATOR].book_view(
+            user_id, book_id, request[REQUEST_ID_KEY], include=include, expanded=expanded
+        )
         return msgspec.json.encode(view), view.complete()
 
-    key = (user_id, book_id, ",".join(sorted(include)) if include is not None else "")
+    key = (user_id, book_id, ",".join(sorted(include)) if include is not None else "", expanded)
     token = requested(request)
     fresh = _no_cache(request) or (token is not None and not request.app[LIVE].seen.caught_up(user_id, token))
     served = await request.app[CACHE].get(key, build, fresh=fresh)

@@ -10,11 +10,13 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp import web
 from pymongo import AsyncMongoClient
@@ -81,9 +83,11 @@ async def write_book(client: aiohttp.ClientSession, user_id: str, book_id: str, 
 
 
 async def view(
-    client: aiohttp.ClientSession, user_id: str, book_id: str, **headers: str
+    client: aiohttp.ClientSession, user_id: str, book_id: str, *, expanded: bool = False, **headers: str
 ) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
-    async with client.get(f"/api/v1/users/{user_id}/books/{book_id}", headers=headers) as response:
+    """The book view (with each chapter's expansion whole, as `expanded`, if asked)."""
+    params = {"expanded": "true"} if expanded else {}
+    async with client.get(f"/api/v1/users/{user_id}/books/{book_id}", params=params, headers=headers) as response:
         assert response.status == 200, await response.text()
         return await response.json(), response
 
@@ -97,16 +101,18 @@ async def settled(stack: Stack, client: aiohttp.ClientSession, user_id: str, boo
         timeout=30,
         what="every chapter expanded",
     )
-    # A draft written now reaches this writer's socket after every event before it: the gateway
-    # has had the chapters' events (one ordered consumer reads the stream for it).
-    token = issue_token(stack.secrets["jwt_secret"], user_id)
-    async with aiohttp.ClientSession() as session:
-        socket = Socket(await session.ws_connect(stack.gateway + "/ws", params={"token": token}))
+    # A draft written now by someone else reaches their socket after every event before it: the
+    # gateway has had the chapters' events (one ordered consumer reads the whole stream for it).
+    # Someone else's, so that what follows of it (its expansion) drops none of this writer's views.
+    marker_user = f"marker-{uuid.uuid4().hex[:12]}"
+    token = issue_token(stack.secrets["jwt_secret"], marker_user)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as marking:
+        socket = Socket(await marking.ws_connect("/ws"))
         try:
             await socket.wait_for("ready")
-            async with client.post(
-                "/api/v1/blobs", json=draft(content="A marker, written to know the gateway is caught up.")
-            ) as response:
+            body_of_marker = draft(content="A marker, written to know the gateway is caught up.")
+            async with marking.post("/api/v1/blobs", json=body_of_marker) as response:
                 assert response.status == 201, await response.text()
                 marker = (await response.json())["id"]
             await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == marker)
@@ -142,8 +148,12 @@ async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_sour
     assert body["book"] == {"id": "twenty", "title": "Book twenty", "description": None}
     assert [c["chapter"] for c in body["chapters"]] == list(range(1, 21))
     assert [c["draft"]["id"] for c in body["chapters"]] == drafts
-    assert all(c["expanded"]["parent_blob_id"] == c["draft"]["id"] for c in body["chapters"])
+    assert all(c["derived"]["text-expansion"]["status"] == "ok" and "expanded" not in c for c in body["chapters"])
     assert body["errors"] == [] and body["compiled"] is None
+    whole, _ = await view(client, user_id, "twenty", expanded=True)  # the old field, for clients that ask
+    assert all(c["expanded"]["parent_blob_id"] == c["draft"]["id"] for c in whole["chapters"])
+    assert all(c["expanded"]["data"] == c["derived"]["text-expansion"]["data"] for c in whole["chapters"])
+    assert len(msgspec.json.encode(body)) < len(msgspec.json.encode(whole))
     before = await upstream_calls(stack)
     fresh, response = await view(client, user_id, "twenty", **{"Cache-Control": "no-cache"})
     after = await upstream_calls(stack)
@@ -191,7 +201,7 @@ async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
         ) as r:
             assert r.status == 200
         body, _ = await eventually(
-            lambda: view(client, user_id, "stale"),
+            lambda: view(client, user_id, "stale", expanded=True),
             lambda v: v[0]["chapters"][1]["draft"]["version"] == 2,
             what="the edit seen",
         )
@@ -201,7 +211,9 @@ async def test_an_edited_chapter_is_stale_until_its_expansion_is_made_again(
         async with client.post("/api/v1/blobs", json=draft("stale", 3, "A third chapter, still to be expanded.")) as r:
             assert r.status == 201
         body, _ = await eventually(
-            lambda: view(client, user_id, "stale"), lambda v: len(v[0]["chapters"]) == 3, what="chapter 3"
+            lambda: view(client, user_id, "stale", expanded=True),
+            lambda v: len(v[0]["chapters"]) == 3,
+            what="chapter 3",
         )
         assert body["chapters"][2]["status"] == "pending" and body["chapters"][2]["expanded"] is None
         async with client.get(f"/api/v1/users/{user_id}/blobs", params={"book_id": "stale"}) as r:
@@ -226,19 +238,19 @@ async def test_a_dangling_index_entry_is_missing_and_repaired(
     stack, _ = agg
     await write_book(client, user_id, "lost", 2)
     body = await settled(agg[0], client, user_id, "lost")
-    lost = body["chapters"][0]["expanded"]["id"]
+    lost = body["chapters"][0]["derived"]["text-expansion"]["id"]
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     try:
         await mongo[EXPANSIONS_DB]["expanded_texts"].delete_one({"_id": lost})
     finally:
         await mongo.close()
-    body, _ = await view(client, user_id, "lost", **{"Cache-Control": "no-cache"})
+    body, _ = await view(client, user_id, "lost", expanded=True, **{"Cache-Control": "no-cache"})
     assert [c["status"] for c in body["chapters"]] == ["missing", "ok"]
     assert body["errors"] == [
         {"source": "text-expansion", "status": "missing", "detail": body["errors"][0]["detail"], "ids": [lost]}
     ]
     repaired = await settled(agg[0], client, user_id, "lost")
-    assert repaired["chapters"][0]["expanded"]["id"] == lost  # made again, under the same id
+    assert repaired["chapters"][0]["derived"]["text-expansion"]["id"] == lost  # made again, under the same id
 
 
 async def test_the_cache_follows_every_kind_of_event(

@@ -53,7 +53,9 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     expansion, summary = first["derived"]["text-expansion"], first["derived"]["summary"]
     assert expansion["schema_id"] == "expanded-text-v1" and summary["schema_id"] == "chapter-summary-v1"
     assert summary["data"]["word_count"] > 0 and summary["data"]["reading_time_minutes"] >= 0
-    assert first["expanded"]["id"] == expansion["id"] and first["status"] == "ok"  # the convenience stays
+    assert "expanded" not in first and first["status"] == "ok"  # the expansion is said once, under derived
+    asked = await chapter(api, user_id, "chained", expanded="true")  # the old convenience, for who asks
+    assert asked["expanded"]["id"] == expansion["id"] and asked["expanded"]["data"] == expansion["data"]
     stored = await summaries_in_store(stack, internal, user_id, [summary["id"]])
     assert stored[0]["parent_blob_id"] == expansion["id"]  # made from the expansion, not the draft
 
@@ -91,7 +93,7 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     assert listed["summary"]["id"] == second["derived"]["summary"]["id"] and listed["summary"]["data"]["word_count"] > 0
 
     # Asking for less: only the summary's store.
-    only = await chapter(api, user_id, "chained", include="summary")
+    only = await chapter(api, user_id, "chained", include="summary", expanded="true")
     assert list(only["derived"]) == ["summary"] and only["expanded"] is None
 
     # Delete the draft: the whole chain goes, from the index and from every store.
