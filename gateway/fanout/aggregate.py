@@ -210,16 +210,41 @@ class Aggregator:
         chapter's expansion whole, as the view used to carry it."""
         budget = self.budget()
         self._at_the_door(budget, [p for group in self._wanted(include) for p in group])
-        started = time.perf_counter()
         # One call reads the book and its drafts, each document once; then one batch per processor store.
+        book, index_ms = await self._read_book(user_id, book_id, budget, request_id)
+        await self.directory.refresh(request_id=request_id)
+        chain, book_level = self._wanted(include)
+        results = await self._fan_out(self._pieces_wanted(book, chain, book_level), user_id, budget, request_id)
+        sources, errors = self._reports(results)
+        sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(book.chapters)), **sources}
+        trouble = _Trouble()
+        chapters = await self._chapters(book, chain, results, trouble, include=include, expanded=expanded)
+        errors += trouble.errors(self.pending_grace)
+        outputs = self._outputs(book, book_level, results, errors)
+        compiler = next(iter(p for p in self.directory.producing(self.compiled_schema) if p in book_level), None)
+        compiled, compiled_status = self._compiled(book, compiler, outputs, results, errors)
+        return BookView(
+            book=BookRef(id=book.book_id, title=book.title, description=book.description),
+            chapters=chapters,
+            compiled=compiled,
+            compiled_status=compiled_status,
+            sources=sources,
+            errors=errors,
+            compile_failure=msgspec.to_builtins(book.compile_failure) if book.compile_failure else None,
+            outputs=outputs,
+        )
+
+    async def _read_book(self, user_id: str, book_id: str, budget: Budget, request_id: str) -> tuple[BookState, float]:
+        """The book, its chapters and their drafts, from the index; and how long it took (ms)."""
+        started = time.perf_counter()
         payload = await self._index_json(
             url_path("api", "v1", "users", user_id, "books", book_id), budget, request_id, params={"include": "drafts"}
         )
-        book = msgspec.json.decode(payload, type=BookState)
-        index_ms = (time.perf_counter() - started) * 1000
-        drafts = {d.id: msgspec.to_builtins(d) for d in book.drafts or []}
-        await self.directory.refresh(request_id=request_id)
-        chain, book_level = self._wanted(include)
+        return msgspec.json.decode(payload, type=BookState), (time.perf_counter() - started) * 1000
+
+    @staticmethod
+    def _pieces_wanted(book: BookState, chain: list[str], book_level: list[str]) -> dict[str, list[str]]:
+        """The ids to ask each processor's store for: its pieces of the chapters, or of the book."""
         wanted: dict[str, list[str]] = {}
         for state in book.chapters:
             for processor in chain:
@@ -228,13 +253,22 @@ class Aggregator:
         for processor in book_level:
             if processor in book.outputs:
                 wanted.setdefault(processor, []).append(book.outputs[processor].id)
-        results = await self._fan_out(wanted, user_id, budget, request_id)
-        sources, errors = self._reports(results)
-        sources = {"index": SourceStatus(status=OK, ms=round(index_ms, 1), count=len(book.chapters)), **sources}
+        return wanted
+
+    async def _chapters(
+        self,
+        book: BookState,
+        chain: list[str],
+        results: dict[str, SourceResult],
+        trouble: _Trouble,
+        *,
+        include: frozenset[str] | None,
+        expanded: bool,
+    ) -> list[ChapterView]:
+        """Each chapter with its draft and every processor's piece; the expansion's status is the chapter's."""
+        drafts = {d.id: msgspec.to_builtins(d) for d in book.drafts or []}
         expander = next(iter(p for p in self.directory.producing(self.expansion_schema) if p in chain), None)
-        compiler = next(iter(p for p in self.directory.producing(self.compiled_schema) if p in book_level), None)
         chapters = []
-        trouble = _Trouble()
         for state in book.chapters:
             draft = drafts.get(state.draft_blob_id)
             derived, pieces = await self._chapter_derived(state, draft, chain, results, trouble)
@@ -256,7 +290,12 @@ class Aggregator:
                     derived=derived,
                 )
             )
-        errors += trouble.errors(self.pending_grace)
+        return chapters
+
+    def _outputs(
+        self, book: BookState, book_level: list[str], results: dict[str, SourceResult], errors: list[ViewError]
+    ) -> dict[str, DerivedView]:
+        """What the book-level processors made of the whole book (one asked of nothing yet is left out)."""
         outputs: dict[str, DerivedView] = {}
         for processor in book_level:
             ref = book.outputs.get(processor)
@@ -280,27 +319,28 @@ class Aggregator:
                 data=piece.get("data") if piece else None,
                 preview=str(piece.get("preview") or "") if piece else "",
             )
+        return outputs
+
+    def _compiled(
+        self,
+        book: BookState,
+        compiler: str | None,
+        outputs: dict[str, DerivedView],
+        results: dict[str, SourceResult],
+        errors: list[ViewError],
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The compiled book and its status; a compile the compiler gave up on is an error of the view."""
         compiled, compiled_status = (None, None)
         if compiler and compiler in outputs:
             compiled, _ = self._piece(results.get(compiler), book.outputs[compiler].id)
             compiled_status = outputs[compiler].status
-        compile_failure = msgspec.to_builtins(book.compile_failure) if book.compile_failure else None
         if book.compile_failure is not None:
             errors.append(
                 ViewError(source=book.compile_failure.processor, status=FAILED, detail=book.compile_failure.reason)
             )
             if compiled is None and compiler is not None:
                 compiled_status = FAILED
-        return BookView(
-            book=BookRef(id=book.book_id, title=book.title, description=book.description),
-            chapters=chapters,
-            compiled=compiled,
-            compiled_status=compiled_status,
-            sources=sources,
-            errors=errors,
-            compile_failure=compile_failure,
-            outputs=outputs,
-        )
+        return compiled, compiled_status
 
     async def _chapter_derived(
         self,
