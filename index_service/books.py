@@ -25,6 +25,7 @@ from contracts.models import (
     FailureSummary,
     ProcessorRegistration,
     UpdateBook,
+    UserBlob,
     UserState,
     WorkItem,
 )
@@ -88,6 +89,32 @@ def chains(
         {d: {p: r for p, (_, r) in refs.items()} for d, refs in derived.items()},
         {b: {p: r for p, (_, r) in refs.items()} for b, refs in outputs.items()},
     )
+
+
+# What a book's listing reads of each entry (without drafts).
+ENTRY_FIELDS = (
+    "_id",
+    "book_id",
+    "chapter",
+    "title",
+    "processor_id",
+    "parent_id",
+    "schema_id",
+    "source_version",
+    "version",
+    "created_at",
+    "deleted",
+)
+
+
+def newest_compiled(entries: list[dict[str, Any]]) -> dict[str, tuple[int, str]]:
+    """Each book's newest compiled version: book id -> (version, blob id)."""
+    compiled: dict[str, tuple[int, str]] = {}
+    for entry in entries:
+        if entry.get("schema_id") == COMPILED_SCHEMA:
+            if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
+                compiled[entry["book_id"]] = (entry["version"], entry["_id"])
+    return compiled
 
 
 class BookStore:
@@ -271,51 +298,13 @@ class BookStore:
 
         `with_drafts` adds each chapter's draft, whole, read in the same query as the rest.
         """
-        book_filter: dict[str, Any] = {"user_id": user_id}
-        # One read of every live entry that belongs to a book (drafts, what was derived from them,
-        # compiled versions: all carry their book id), sorted out here.
-        # Tombstones are dropped here, not in the query: the embedded server plans a `$ne` beside
-        # the (user_id, book_id) index as a scan of everything the user owns (3 ms -> 420 ms).
-        entry_filter: dict[str, Any] = {"user_id": user_id, "book_id": {"$ne": None} if book_id is None else book_id}
-        if book_id is not None:
-            book_filter["book_id"] = book_id
+        book_filter: dict[str, Any] = {"user_id": user_id, **({"book_id": book_id} if book_id is not None else {})}
         books = await self.books.find(book_filter).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
-        projection: dict[str, int] = (
-            {"outbox": 0}
-            if with_drafts
-            else {
-                "_id": 1,
-                "book_id": 1,
-                "chapter": 1,
-                "title": 1,
-                "processor_id": 1,
-                "parent_id": 1,
-                "schema_id": 1,
-                "source_version": 1,
-                "version": 1,
-                "created_at": 1,
-                "deleted": 1,
-            }
-        )
-        entries = [e for e in await self.blobs.find(entry_filter, projection).to_list(None) if not e.get("deleted")]
+        entries = await self._book_entries(user_id, book_id, with_drafts=with_drafts)
         drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
         draft_ids = {d["_id"] for d in drafts}
         derived, outputs = chains(entries, draft_ids)
-        compiled: dict[str, tuple[int, str]] = {}
-        for entry in entries:
-            if entry.get("schema_id") == COMPILED_SCHEMA:
-                if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
-                    compiled[entry["book_id"]] = (entry["version"], entry["_id"])
-        chapter_failures: dict[str, list[FailureSummary]] = {}
-        compile_failures: dict[str, FailureSummary] = {}
-        chain_root = {ref.id: draft_id for draft_id, refs in derived.items() for ref in refs.values()}
-        for failure in await self.failures.open_of(user_id):
-            failed_on = str(failure.get("blob_id") or "")
-            root = failed_on if failed_on in draft_ids else chain_root.get(failed_on)
-            if root is not None:
-                chapter_failures.setdefault(root, []).append(summary(failure))
-            elif failure.get("blob_id") is None and failure.get("book_id"):
-                compile_failures[failure["book_id"]] = summary(failure)  # oldest first: the newest stays
+        chapter_failures, compile_failures = await self._open_failures(user_id, draft_ids, derived)
         chapters: dict[str, list[ChapterState]] = {}
         for draft in drafts:
             chapters.setdefault(draft["book_id"], []).append(
@@ -328,38 +317,69 @@ class BookStore:
                     failures=chapter_failures.get(draft["_id"], []),
                 )
             )
-        known = {b["book_id"] for b in books}
+        for listed in chapters.values():
+            listed.sort(key=lambda c: c.chapter)
+
+        def drafts_of(book: str) -> list[UserBlob] | None:
+            return [to_user_blob(d) for d in drafts if d["book_id"] == book] if with_drafts else None
+
+        compiled = newest_compiled(entries)
         result = [
             BookState(
                 book_id=b["book_id"],
                 title=b["title"],
                 description=b.get("description"),
                 created_at=b.get("created_at"),
-                chapters=sorted(chapters.get(b["book_id"], []), key=lambda c: c.chapter),
+                chapters=chapters.get(b["book_id"], []),
                 compiled_version=compiled[b["book_id"]][0] if b["book_id"] in compiled else None,
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
                 chapter_count=len(chapters.get(b["book_id"], [])),
                 **{field: b.get(field) for field in BookMetadata.__struct_fields__},
                 outputs=outputs.get(b["book_id"], {}),
-                drafts=[to_user_blob(d) for d in drafts if d["book_id"] == b["book_id"]] if with_drafts else None,
+                drafts=drafts_of(b["book_id"]),
             )
             for b in books
         ]
         # A crash between a draft's write and its book's upsert must not hide the draft's book.
-        for orphan in sorted(set(chapters) - known):
+        for orphan in sorted(set(chapters) - {b["book_id"] for b in books}):
             result.append(
                 BookState(
                     book_id=orphan,
                     title=orphan,
-                    chapters=sorted(chapters[orphan], key=lambda c: c.chapter),
+                    chapters=chapters[orphan],
                     chapter_count=len(chapters[orphan]),
-                    drafts=[to_user_blob(d) for d in drafts if d["book_id"] == orphan] if with_drafts else None,
+                    drafts=drafts_of(orphan),
                 )
             )
         if book_id is not None and not result:
             raise BookNotFound(f"book {book_id} does not exist")
         return result
+
+    async def _book_entries(self, user_id: str, book_id: str | None, *, with_drafts: bool) -> list[dict[str, Any]]:
+        """One read of every live entry that belongs to a book (drafts, what was derived from them,
+        compiled versions: all carry their book id), sorted out by the caller."""
+        # Tombstones are dropped here, not in the query: the embedded server plans a `$ne` beside
+        # the (user_id, book_id) index as a scan of everything the user owns (3 ms -> 420 ms).
+        entry_filter: dict[str, Any] = {"user_id": user_id, "book_id": {"$ne": None} if book_id is None else book_id}
+        projection = {"outbox": 0} if with_drafts else dict.fromkeys(ENTRY_FIELDS, 1)
+        return [e for e in await self.blobs.find(entry_filter, projection).to_list(None) if not e.get("deleted")]
+
+    async def _open_failures(
+        self, user_id: str, draft_ids: set[str], derived: dict[str, dict[str, DerivedRef]]
+    ) -> tuple[dict[str, list[FailureSummary]], dict[str, FailureSummary]]:
+        """The user's open failures: by the draft whose chain failed, and by the book a compile failed."""
+        chapter_failures: dict[str, list[FailureSummary]] = {}
+        compile_failures: dict[str, FailureSummary] = {}
+        chain_root = {ref.id: draft_id for draft_id, refs in derived.items() for ref in refs.values()}
+        for failure in await self.failures.open_of(user_id):
+            failed_on = str(failure.get("blob_id") or "")
+            root = failed_on if failed_on in draft_ids else chain_root.get(failed_on)
+            if root is not None:
+                chapter_failures.setdefault(root, []).append(summary(failure))
+            elif failure.get("blob_id") is None and failure.get("book_id"):
+                compile_failures[failure["book_id"]] = summary(failure)  # oldest first: the newest stays
+        return chapter_failures, compile_failures
 
     async def state(self, user_id: str, registrations: list[ProcessorRegistration]) -> UserState:
         counts = await (
