@@ -445,15 +445,7 @@ class BlobStore:
         on every call, so a retry after a crash between the two writes repairs it; that same write
         checks that the parent is the user's and still live.
         """
-        book_id, chapter = request.book_id, request.chapter
-        if request.parent_id is None and book_id is None:
-            raise InvalidBlob(
-                "a derived blob hangs from a parent blob or a book",
-                errors=[FieldError(pointer="/parent_id", detail="parent_id or book_id is required")],
-            )
-        if request.parent_id is not None and book_id is None and chapter is None:
-            parent = await self._live(request.user_id, request.parent_id)
-            book_id, chapter = parent.get("book_id"), parent.get("chapter")
+        book_id, chapter = await self._placement_of(request)
         moment = now()
         document = BlobDocument(
             id=request.id,
@@ -476,14 +468,41 @@ class BlobStore:
             updated_at=moment,
         )
         event = document.created(new_id())
-        doc = document.stored(
-            outbox=[outbox_entry(subjects.blob_created(request.schema_id), event)], **{PENDING_FLAG: True}
+        doc, created = await self._insert_or_existing(
+            request,
+            document.stored(
+                outbox=[outbox_entry(subjects.blob_created(request.schema_id), event)], **{PENDING_FLAG: True}
+            ),
         )
-        created = True
+        if request.parent_id is not None:
+            await self._link_or_undo(request, request.parent_id, event.event_id if created else None)
+        if created:
+            self.relay.notify(request.id, doc["outbox"])
+        if request.parent_id is None:
+            await self.failures.resolve(request.user_id, request.processor_id, book_id=book_id)
+        else:
+            await self.failures.resolve(request.user_id, request.processor_id, blob_id=request.parent_id)
+        return to_entry(doc), created
+
+    async def _placement_of(self, request: RegisterDerivedBlob) -> tuple[str | None, int | None]:
+        """The book and chapter a derived blob belongs to: as given, else its parent's."""
+        if request.parent_id is None and request.book_id is None:
+            raise InvalidBlob(
+                "a derived blob hangs from a parent blob or a book",
+                errors=[FieldError(pointer="/parent_id", detail="parent_id or book_id is required")],
+            )
+        if request.parent_id is not None and request.book_id is None and request.chapter is None:
+            parent = await self._live(request.user_id, request.parent_id)
+            return parent.get("book_id"), parent.get("chapter")
+        return request.book_id, request.chapter
+
+    async def _insert_or_existing(
+        self, request: RegisterDerivedBlob, doc: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """The document inserted (True), or the one an earlier try of the same registration stored (False)."""
         try:
             await self.inserts.insert(doc)
         except DuplicateKeyError:
-            created = False
             existing = await self.blobs.find_one(
                 {"processor_id": request.processor_id, "remote_blob_id": request.remote_blob_id}
             ) or await self.blobs.find_one({"_id": request.id})
@@ -494,31 +513,26 @@ class BlobStore:
                 or existing["_id"] != request.id
             ):
                 raise DerivedConflict(f"blob id {request.id} is taken by another registration") from None
-            doc = existing
-        if request.parent_id is None:
-            if created:
-                self.relay.notify(request.id, doc["outbox"])
-            await self.failures.resolve(request.user_id, request.processor_id, book_id=book_id)
-            return to_entry(doc), created
+            return existing, False
+        return doc, True
+
+    async def _link_or_undo(self, request: RegisterDerivedBlob, parent_id: str, inserted_event: str | None) -> None:
+        """Add the blob to its parent's `derived_ids`, in the write that checks the parent is the
+        user's and live; if it is not, take the blob out again and answer that the parent is gone.
+        `inserted_event`: the event of the document this call inserted (None on a retry)."""
         linked = await self.blobs.update_one(
-            {"_id": request.parent_id, "user_id": request.user_id, **LIVE}, {"$addToSet": {"derived_ids": request.id}}
+            {"_id": parent_id, "user_id": request.user_id, **LIVE}, {"$addToSet": {"derived_ids": request.id}}
         )
-        if not linked.matched_count:
-            # No such parent for this user, or it was deleted while we registered: undo.
-            log.info(
-                "registration of %s refused: its parent %s is gone (new: %s)", request.id, request.parent_id, created
-            )
-            removed = None
-            if created:
-                # Unpublished, it can simply go; if a relay scan published it meanwhile, tombstone it.
-                removed = await self.blobs.delete_one({"_id": request.id, "outbox.event_id": event.event_id})
-            if removed is None or not removed.deleted_count:
-                # Also when this is a retry: the first try may have been cut off (kill -9, a cancelled
-                # request) between its insert and this undo, leaving a blob no cascade will find.
-                with contextlib.suppress(BlobNotFound):
-                    await self.delete(request.user_id, request.id, wait=True)
-            raise BlobNotFound(f"blob {request.parent_id} does not exist")
-        if created:
-            self.relay.notify(request.id, doc["outbox"])
-        await self.failures.resolve(request.user_id, request.processor_id, blob_id=request.parent_id)
-        return to_entry(doc), created
+        if linked.matched_count:
+            return
+        log.debug("registration of %s refused: its parent %s is gone", request.id, parent_id)
+        removed = None
+        if inserted_event is not None:
+            # Unpublished, it can simply go; if a relay scan published it meanwhile, tombstone it.
+            removed = await self.blobs.delete_one({"_id": request.id, "outbox.event_id": inserted_event})
+        if removed is None or not removed.deleted_count:
+            # Also when this is a retry: the first try may have been cut off (kill -9, a cancelled
+            # request) between its insert and this undo, leaving a blob no cascade will find.
+            with contextlib.suppress(BlobNotFound):
+                await self.delete(request.user_id, request.id, wait=True)
+        raise BlobNotFound(f"blob {parent_id} does not exist")
