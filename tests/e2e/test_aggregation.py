@@ -320,7 +320,8 @@ async def test_fifty_identical_requests_share_one_fan_out(
     answers = await asyncio.gather(*(view(client, user_id, "crowd") for _ in range(50)))
     after = await upstream_calls(stack)
     assert delta(before, after) == {"index": 1, "text-expansion": 1}
-    assert {r.headers["X-Cache"] for _, r in answers} <= {"miss", "shared", "hit"}
+    served = [r.headers["X-Cache"] for _, r in answers]
+    assert served.count("miss") == 1 and set(served) <= {"miss", "shared", "hit"}, served  # one build, shared
     assert len({str(b) for b, _ in answers}) == 1
 
 

@@ -52,7 +52,8 @@ async def test_a_chain_follows_edits_in_order_and_deletes_whole(
     first = await eventually(lambda: chapter(api, user_id, "chained"), fresh, what="expansion and summary")
     expansion, summary = first["derived"]["text-expansion"], first["derived"]["summary"]
     assert expansion["schema_id"] == "expanded-text-v1" and summary["schema_id"] == "chapter-summary-v1"
-    assert summary["data"]["word_count"] > 0 and summary["data"]["reading_time_minutes"] >= 0
+    words = summary["data"]["word_count"]
+    assert words > 0 and summary["data"]["reading_time_minutes"] == round(words / 238, 1)  # 238 words a minute
     assert "expanded" not in first and first["status"] == "ok"  # the expansion is said once, under derived
     asked = await chapter(api, user_id, "chained", expanded="true")  # the old convenience, for who asks
     assert asked["expanded"]["id"] == expansion["id"] and asked["expanded"]["data"] == expansion["data"]

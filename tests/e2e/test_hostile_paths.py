@@ -233,22 +233,22 @@ async def test_a_repeated_or_conflicting_query_parameter_is_400(
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "expected"),
     [
-        "/api/v1/users/{uid}/blobs?limit=99999999999999999999999",
-        "/api/v1/users/{uid}/blobs?limit=-1",
-        "/api/v1/users/{uid}/blobs?limit=%D9%A1",  # an Arabic-Indic digit one
-        "/api/v1/users/{uid}/blobs?cursor=%00",
-        "/ws?last_event_id=99999999999999999999999999",
-        "/ws?last_progress_id=99999999999999999999999999",
-        "/ws?last_progress_id=-1",
-        "/ws?last_progress_id=1&last_progress_id=2",
-        "/ws?last_progress_id=%00",
+        ("/api/v1/users/{uid}/blobs?limit=99999999999999999999999", 422),
+        ("/api/v1/users/{uid}/blobs?limit=-1", 422),
+        ("/api/v1/users/{uid}/blobs?limit=%D9%A1", 422),  # an Arabic-Indic digit one
+        ("/api/v1/users/{uid}/blobs?cursor=%00", 422),
+        ("/ws?last_event_id=99999999999999999999999999", 422),
+        ("/ws?last_progress_id=99999999999999999999999999", 422),
+        ("/ws?last_progress_id=-1", 422),
+        ("/ws?last_progress_id=1&last_progress_id=2", 400),  # said twice: which one was meant?
+        ("/ws?last_progress_id=%00", 422),
     ],
 )
-async def test_odd_numbers_in_queries_are_4xx(stack: Stack, user_id: str, path: str) -> None:
+async def test_odd_numbers_in_queries_are_refused_exactly(stack: Stack, user_id: str, path: str, expected: int) -> None:
     async with aiohttp.ClientSession() as session:
         status, _ = await send(
             session, "GET", stack.gateway + path.replace("{uid}", user_id), token_for(stack, user_id)
         )
-    assert 400 <= status < 500
+    assert status == expected
