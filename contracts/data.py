@@ -83,6 +83,19 @@ class PitchInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     word_count: int | None = None  # the manuscript's length, for notes linked to no book
 
 
+class CodexEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`codex-entry-v1`: a story-bible entry. No `book_id`: every book of the user (a series);
+    `from_chapter`: it applies from that chapter on (a later entry of the same name replaces it)."""
+
+    name: str
+    kind: str  # character | place | object | lore | other
+    aliases: list[str] | None = None
+    description: str | None = None
+    always_include: bool | None = None
+    book_id: str | None = None
+    from_chapter: int | None = None
+
+
 class PitchSection(msgspec.Struct, kw_only=True):
     key: str
     heading: str
@@ -128,6 +141,7 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
     "compiled-book-v1": CompiledBook,
     "pitch-input-v1": PitchInput,
     "pitch-v1": Pitch,
+    "codex-entry-v1": CodexEntry,
 }
 
 # Properties a Struct carries beyond its schema (allowed there as additional properties).

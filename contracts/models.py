@@ -14,6 +14,7 @@ Text = Annotated[str, msgspec.Meta(max_length=5000)]
 PITCH_SCHEMA = "pitch-v1"
 PITCH_EXPORT_FORMATS = ("pdf", "docx", "md")  # `GET /api/v1/blobs/{id}/export?format=` of pitch notes
 COMPILED_BOOK_SCHEMA = "compiled-book-v1"
+CODEX_SCHEMA = "codex-entry-v1"  # a story-bible entry: a user blob, listed with its book (or every book)
 BOOK_EXPORT_FORMATS = ("epub", "docx", "pdf", "md", "txt")  # `GET …/books/{book_id}/export?format=`
 LongText = Annotated[str, msgspec.Meta(max_length=100_000)]  # front or back matter
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -193,6 +194,7 @@ class BookState(BookMetadata, kw_only=True):
     compiled_version: int | None = None
     compile_failure: FailureSummary | None = None  # the newest compile request its processor gave up on
     drafts: list[UserBlob] | None = None  # the chapters' drafts, whole, when asked for (`?include=drafts`)
+    codex: list[UserBlob] | None = None  # its story-bible entries (its own, then every book's), with the drafts
     outputs: dict[str, DerivedRef] = {}  # book-level outputs (a compiled book), newest by processor
 
 

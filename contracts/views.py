@@ -69,6 +69,7 @@ class BookView(msgspec.Struct, kw_only=True):
     compile_failure: dict[str, Any] | None = None  # the newest compile request the compiler gave up on
     errors: list[ViewError]
     outputs: dict[str, DerivedView] = {}  # what book-level processors made of the whole book
+    codex: list[dict[str, Any]] = []  # the story bible: the book's own entries, then every book's
 
     def complete(self) -> bool:
         """Nothing in it waits on a store or a processor: only an event can change it."""

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts import subjects
 from contracts.events import BookUpdated, CompileBook
 from contracts.models import (
+    CODEX_SCHEMA,
     COMPILED_BOOK_SCHEMA,
     USER_PROCESSOR,
     BookMetadata,
@@ -115,6 +116,10 @@ def newest_compiled(entries: list[dict[str, Any]]) -> dict[str, tuple[int, str]]
             if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
                 compiled[entry["book_id"]] = (entry["version"], entry["_id"])
     return compiled
+
+
+def _by_name(entry: dict[str, Any]) -> tuple[str, str]:
+    return (str(entry.get("title") or "").casefold(), str(entry["_id"]))
 
 
 class BookStore:
@@ -323,6 +328,15 @@ class BookStore:
         def drafts_of(book: str) -> list[UserBlob] | None:
             return [to_user_blob(d) for d in drafts if d["book_id"] == book] if with_drafts else None
 
+        series = await self._series_codex(user_id) if with_drafts else []
+
+        def codex_of(book: str) -> list[UserBlob] | None:
+            """The book's own story-bible entries, then the ones for every book, each by name."""
+            if not with_drafts:
+                return None
+            own = [e for e in entries if e.get("schema_id") == CODEX_SCHEMA and e["book_id"] == book]
+            return [to_user_blob(e) for e in sorted(own, key=_by_name)] + series
+
         compiled = newest_compiled(entries)
         result = [
             BookState(
@@ -338,6 +352,7 @@ class BookStore:
                 **{field: b.get(field) for field in BookMetadata.__struct_fields__},
                 outputs=outputs.get(b["book_id"], {}),
                 drafts=drafts_of(b["book_id"]),
+                codex=codex_of(b["book_id"]),
             )
             for b in books
         ]
@@ -350,11 +365,19 @@ class BookStore:
                     chapters=chapters[orphan],
                     chapter_count=len(chapters[orphan]),
                     drafts=drafts_of(orphan),
+                    codex=codex_of(orphan),
                 )
             )
         if book_id is not None and not result:
             raise BookNotFound(f"book {book_id} does not exist")
         return result
+
+    async def _series_codex(self, user_id: str) -> list[UserBlob]:
+        """The user's story-bible entries that belong to every book (no book of their own), by name."""
+        found = await self.blobs.find(
+            {"user_id": user_id, "book_id": None, "schema_id": CODEX_SCHEMA}, {"outbox": 0}
+        ).to_list(None)
+        return [to_user_blob(e) for e in sorted(found, key=_by_name) if not e.get("deleted")]
 
     async def _book_entries(self, user_id: str, book_id: str | None, *, with_drafts: bool) -> list[dict[str, Any]]:
         """One read of every live entry that belongs to a book (drafts, what was derived from them,

@@ -29,9 +29,9 @@ def schema_name(schema_id: str) -> str:
 
 def text_of(data: dict[str, Any]) -> str:
     """The text a blob's preview is cut from: its `content`, else its JSON."""
-    content = data.get("content")
-    if isinstance(content, str):
-        return content
+    for field in ("content", "description"):  # a draft's text; a story-bible entry's description
+        if isinstance(data.get(field), str):
+            return str(data[field])
     return msgspec.json.encode(data).decode()
 
 
@@ -42,6 +42,8 @@ def title_of(data: dict[str, Any], chapter: int | None) -> str:
         return str(metadata["title"]).strip()[:300]
     if chapter is not None:
         return f"Chapter {chapter}"
+    if isinstance(data.get("name"), str) and data["name"].strip():  # a story-bible entry
+        return str(data["name"]).strip()[:300]
     words = text_of(data).split()
     return " ".join(words[:TITLE_WORDS]) + (" …" if len(words) > TITLE_WORDS else "")
 

@@ -18,6 +18,7 @@ from contracts import subjects
 from contracts.events import BlobDeleted, BlobUpdated
 from contracts.ids import is_id
 from contracts.models import (
+    CODEX_SCHEMA,
     USER_PROCESSOR,
     BlobIndexEntry,
     BlobView,
@@ -61,8 +62,12 @@ KNOWN_BOOKS_MAX = 100_000
 MAX_CHAPTER = 10_000  # a book of more chapters is not a book; bigger numbers are mistakes or attacks
 
 
-def book_placement(user_id: str, data: dict[str, Any]) -> tuple[str | None, int | None]:
-    """A draft's book and chapter from `data.metadata`, checked beyond what its schema says."""
+def book_placement(user_id: str, data: dict[str, Any], schema_id: str = "") -> tuple[str | None, int | None]:
+    """A draft's book and chapter from `data.metadata`, checked beyond what its schema says; a
+    story-bible entry's book from its `book_id` (its schema checks it), with no chapter."""
+    if schema_id == CODEX_SCHEMA:
+        book = data.get("book_id")
+        return (book if isinstance(book, str) else None), None
     metadata = data.get("metadata")
     if not isinstance(metadata, dict):
         return None, None
@@ -178,7 +183,7 @@ class BlobStore:
         """Validate and store a user blob, filing a chapter draft under its book."""
         schema_id = request.schema_id
         await self.schemas.validate_blob(schema_id, request.data)
-        book_id, chapter = book_placement(request.user_id, request.data)
+        book_id, chapter = book_placement(request.user_id, request.data, schema_id)
         if request.parent_id is not None:
             await self._live(request.user_id, request.parent_id)
         moment = now()
@@ -257,7 +262,7 @@ class BlobStore:
             if request.version is not None and request.version != current:
                 raise VersionMismatch(f"blob {blob_id} is at version {current}, not {request.version}")
             await self.schemas.validate_blob(doc["schema_id"], request.data)
-            book_id, chapter = book_placement(request.user_id, request.data)
+            book_id, chapter = book_placement(request.user_id, request.data, doc["schema_id"])
             moment = now()
             title = title_of(request.data, chapter)
             preview = text_of(request.data)[:PREVIEW_CHARS]

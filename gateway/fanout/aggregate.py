@@ -232,6 +232,7 @@ class Aggregator:
             errors=errors,
             compile_failure=msgspec.to_builtins(book.compile_failure) if book.compile_failure else None,
             outputs=outputs,
+            codex=[msgspec.to_builtins(entry) for entry in book.codex or []],
         )
 
     async def _read_book(self, user_id: str, book_id: str, budget: Budget, request_id: str) -> tuple[BookState, float]:
