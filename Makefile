@@ -46,6 +46,8 @@ bench: install
 	$(BIN)/python -m bench.processors
 	$(BIN)/python -m bench.compile
 	$(BIN)/python -m bench.aggregate
+	$(BIN)/python -m bench.view_size
+	$(BIN)/python -m bench.context_choice
 	$(BIN)/python -m bench.keep_up
 	$(BIN)/python -m bench.federation
 	$(BIN)/python -m bench.streaming
