@@ -182,6 +182,8 @@ async def _measured(
     print("\nOperations:\n")
     print(record.operations_table(seconds / 60))
     print(f"\nsocket messages: {dict(record.socket_messages.most_common())}; reconnects: {record.reconnects}")
+    for (processor, reason), count in record.gave_up.most_common(10):
+        print(f"  gave up {count} times: {processor}: {reason}")
     print("\nLatencies the services report (from their histograms):\n")
     print(sampler.histograms_table())
     print("\nWhat the index was asked:\n")

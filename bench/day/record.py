@@ -41,6 +41,8 @@ class Record:
     samples: dict[str, list[float]] = field(default_factory=lambda: {p.name: [] for p in PROMISES})
     timings: dict[str, list[float]] = field(default_factory=dict)  # other times worth showing (seconds)
     socket_messages: Counter[str] = field(default_factory=Counter)
+    # (processor, the reason's first words) -> how many times a processor gave up, as the sockets heard it
+    gave_up: Counter[tuple[str, str]] = field(default_factory=Counter)
     reconnects: int = 0
     late_expansions: int = 0  # 1,000-word drafts whose expansion had not come when the clock stopped
 

@@ -87,6 +87,9 @@ class Device:
         record, writer = self.writer.shared.record, self.writer
         kind = body.get("type", "")
         record.socket_messages[kind] += 1
+        if kind == "processor.failed":
+            reason = " ".join(str(body.get("reason") or "").split()[:8])
+            record.gave_up[(str(body.get("processor")), reason)] += 1
         if kind == "ready":
             self.ready.set()
         if isinstance(body.get("id"), int):
