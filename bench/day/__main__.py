@@ -66,16 +66,19 @@ def _loopback(stack: Stack) -> None:
         )
 
 
-async def _settle(sampler: Sampler, seconds: float) -> float:
-    """Wait until every durable consumer is caught up (twice in a row), at most `seconds`; how long it took."""
+async def _settle(sampler: Sampler, seconds: float) -> tuple[float, dict[str, int]]:
+    """Wait until every durable consumer is caught up (twice in a row), at most `seconds`; how long
+    it took, and what was still behind when the wait ended (nothing if it caught up)."""
     started = time.monotonic()
     quiet = 0
+    behind: dict[str, int] = {}
     while time.monotonic() - started < seconds:
-        quiet = quiet + 1 if not any((await sampler.consumers()).values()) else 0
+        behind = {name: n for name, n in (await sampler.consumers()).items() if n}
+        quiet = quiet + 1 if not behind else 0
         if quiet >= 2:
             break
         await asyncio.sleep(2)
-    return time.monotonic() - started
+    return time.monotonic() - started, behind
 
 
 async def day(
@@ -142,10 +145,16 @@ async def _measured(
     setup_errors = shared.record.errors()[0]
     made = time.monotonic() - started
     sampler = Sampler(stack, processes(stack, extra), js)
-    settled = await _settle(sampler, settle_minutes * 60)
+    settled, left = await _settle(sampler, settle_minutes * 60)
+    caught_up = (
+        f"every consumer caught up {settled:.0f} s later"
+        if not left
+        else f"not caught up when the {settled:.0f} s wait ended: "
+        + ", ".join(f"{name} {n}" for name, n in sorted(left.items()))
+    )
     print(
         f"before the clock: {chapters} chapters and {count} pitch notes made in {made:.0f} s ({setup_errors} errors), "
-        f"{sum(len(w.devices) for w in writers)} sockets open, every consumer caught up {settled:.0f} s later",
+        f"{sum(len(w.devices) for w in writers)} sockets open, {caught_up}",
         flush=True,
     )
 
@@ -164,9 +173,8 @@ async def _measured(
     seconds = await sampler.stop(session)
     record = shared.record
     record.late_expansions = sum(len(w.probes) for w in writers)
-    stopped = time.monotonic()
     behind = await sampler.consumers()
-    drained = await _settle(sampler, 600)
+    drained, still = await _settle(sampler, 600)
     shared.stopping.set()
     await asyncio.gather(*(w.close() for w in writers))
     for spy in spies.values():
@@ -193,10 +201,12 @@ async def _measured(
     print("\nDurable consumers, messages not yet handled:\n")
     print(sampler.backlog_table())
     behind_text = ", ".join(f"{k} {v}" for k, v in behind.items() if v) or "nothing"
-    print(
-        f"\nwhen the writers stopped, behind: {behind_text}; "
-        f"caught up {drained:.0f} s later ({time.monotonic() - stopped:.0f} s)"
+    after = (
+        f"caught up {drained:.0f} s later"
+        if not still
+        else f"still behind {drained:.0f} s later: " + ", ".join(f"{k} {v}" for k, v in sorted(still.items()))
     )
+    print(f"\nwhen the writers stopped, behind: {behind_text}; {after}")
     for name, spy in spies.items():
         print(f"\nProfile of {name} over the run (py-spy):\n")
         print(spy.summary())
