@@ -128,6 +128,28 @@ class BlobView(UserBlob, kw_only=True):
     pitch: dict[str, Any] | None = None  # pitch notes: the current pitch made from them (the gateway's)
 
 
+class InputUsed(msgspec.Struct, kw_only=True, frozen=True):
+    """An input a processor read besides its parent (a story-bible entry), at the version it read."""
+
+    blob_id: Id
+    version: Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+
+
+class InputChanged(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An input a derived blob was made with that has moved on since: why the blob is stale."""
+
+    blob_id: str
+    name: str  # the input's title (a story-bible entry's name)
+    used_version: int
+    version: int | None = None  # its current version; None: it was deleted
+
+    def reason(self) -> str:
+        what = f"{self.name!r}" if self.name else self.blob_id
+        if self.version is None:
+            return f"{what} was deleted"
+        return f"{what} changed (v{self.used_version} -> v{self.version})"
+
+
 class BlobIndexEntry(msgspec.Struct, kw_only=True):
     """Where one blob lives, whoever holds it; user blobs have one too (processor_id "user")."""
 
@@ -150,6 +172,7 @@ class BlobIndexEntry(msgspec.Struct, kw_only=True):
     book_id: str | None = None
     chapter: int | None = None
     source_version: int | None = None
+    inputs: list[InputUsed] = []  # what a processor read besides the parent to make it
 
 
 class DerivedRef(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -160,6 +183,7 @@ class DerivedRef(msgspec.Struct, kw_only=True, omit_defaults=True):
     parent_id: str | None = None  # the draft, or the blob one level up the chain; none for a book's output
     source_version: int | None = None
     depth: int = 1  # 1: made from the draft; 2: from a level-1 blob; ...; 0 for a book's output
+    inputs_changed: list[InputChanged] = []  # inputs besides the parent that moved on since: it is stale
 
 
 class ChapterState(msgspec.Struct, kw_only=True):
@@ -344,6 +368,10 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     source_version: int | None = None
     book_id: Id | None = None
     chapter: int | None = None
+    # The inputs besides the parent it was made with (the processor declares their schemas as `reads`);
+    # the index follows these edges as it follows parents. Registering again with other inputs (the
+    # same blob made again after one of them changed) updates the entry.
+    inputs: Annotated[list[InputUsed], msgspec.Meta(max_length=1000)] = []
 
 
 class RecordFailure(msgspec.Struct, kw_only=True):
@@ -418,3 +446,5 @@ class ProcessorRegistration(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     # "blob": one output per input blob (an expansion); "book": one per book (a compiled book).
     output_scope: Literal["blob", "book"] = "blob"
+    # Schemas it reads besides its inputs (story-bible entries): their changes re-derive what used them.
+    reads: list[SchemaId] = []

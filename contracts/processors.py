@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from .ids import Id
+from .models import InputUsed
 
 
 class DerivedBlob(msgspec.Struct, kw_only=True):
@@ -28,6 +29,7 @@ class DerivedBlob(msgspec.Struct, kw_only=True):
     model_used: str = ""
     tokens_used: int = 0
     created_at: datetime
+    inputs: list[InputUsed] = []  # what it read besides its parent (story-bible entries), at which versions
 
 
 class DerivedBatchRequest(msgspec.Struct, kw_only=True):

@@ -54,7 +54,7 @@ class ChapterView(msgspec.Struct, kw_only=True):
     # (the same expansion is under `derived`, with every other processor's piece).
     expanded: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
     status: str  # the expansion's status
-    reason: str | None = None  # why, when the status is `failed`
+    reason: str | None = None  # why, when the status is `failed` (or `stale` because an input it read changed)
     derived: dict[str, DerivedView] = {}  # what every processor down every chain made of the draft
 
 

@@ -36,6 +36,7 @@ from .documents import to_user_blob
 from .errors import BookEmpty, BookExists, BookNotFound
 from .failures import FailureStore, summary
 from .ids import new_id, now
+from .inputs import by_name, inputs_for, mark_changed
 from .listing import LIVE
 from .outbox import PENDING_FLAG, OutboxRelay, outbox_entry
 from .processing import statuses
@@ -105,6 +106,7 @@ ENTRY_FIELDS = (
     "version",
     "created_at",
     "deleted",
+    "inputs",
 )
 
 
@@ -116,10 +118,6 @@ def newest_compiled(entries: list[dict[str, Any]]) -> dict[str, tuple[int, str]]
             if entry["book_id"] not in compiled or compiled[entry["book_id"]][0] < entry["version"]:
                 compiled[entry["book_id"]] = (entry["version"], entry["_id"])
     return compiled
-
-
-def _by_name(entry: dict[str, Any]) -> tuple[str, str]:
-    return (str(entry.get("title") or "").casefold(), str(entry["_id"]))
 
 
 class BookStore:
@@ -309,6 +307,12 @@ class BookStore:
         drafts = [e for e in entries if e["processor_id"] == USER_PROCESSOR and e.get("chapter") is not None]
         draft_ids = {d["_id"] for d in drafts}
         derived, outputs = chains(entries, draft_ids)
+        await mark_changed(
+            self.blobs,
+            user_id,
+            entries,
+            [r for refs in (*derived.values(), *outputs.values()) for r in refs.values()],
+        )
         chapter_failures, compile_failures = await self._open_failures(user_id, draft_ids, derived)
         chapters: dict[str, list[ChapterState]] = {}
         for draft in drafts:
@@ -335,7 +339,7 @@ class BookStore:
             if not with_drafts:
                 return None
             own = [e for e in entries if e.get("schema_id") == CODEX_SCHEMA and e["book_id"] == book]
-            return [to_user_blob(e) for e in sorted(own, key=_by_name)] + series
+            return [to_user_blob(e) for e in sorted(own, key=by_name)] + series
 
         compiled = newest_compiled(entries)
         result = [
@@ -372,12 +376,16 @@ class BookStore:
             raise BookNotFound(f"book {book_id} does not exist")
         return result
 
+    async def inputs(self, user_id: str, schema_id: str, book_id: str | None) -> list[UserBlob]:
+        """The user's blobs of `schema_id` a processor reads for a blob of `book_id` (see `inputs_for`)."""
+        return await inputs_for(self.blobs, user_id, schema_id, book_id)
+
     async def _series_codex(self, user_id: str) -> list[UserBlob]:
         """The user's story-bible entries that belong to every book (no book of their own), by name."""
         found = await self.blobs.find(
             {"user_id": user_id, "book_id": None, "schema_id": CODEX_SCHEMA}, {"outbox": 0}
         ).to_list(None)
-        return [to_user_blob(e) for e in sorted(found, key=_by_name) if not e.get("deleted")]
+        return [to_user_blob(e) for e in sorted(found, key=by_name) if not e.get("deleted")]
 
     async def _book_entries(self, user_id: str, book_id: str | None, *, with_drafts: bool) -> list[dict[str, Any]]:
         """One read of every live entry that belongs to a book (drafts, what was derived from them,

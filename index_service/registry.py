@@ -160,9 +160,10 @@ def cycle_through(new: ProcessorRegistration, others: list[ProcessorRegistration
     its inputs; empty when there is none."""
     consumers: dict[str, list[ProcessorRegistration]] = {}
     for processor in [new, *others]:
-        for schema_id in processor.input_schema_ids:
+        # What it reads besides its inputs feeds it as much as its inputs do.
+        for schema_id in sorted({*processor.input_schema_ids, *processor.reads}):
             consumers.setdefault(schema_id, []).append(processor)
-    wanted = set(new.input_schema_ids)
+    wanted = {*new.input_schema_ids, *new.reads}
     # Depth-first from new's output; each path is the processors that made each schema on it.
     stack: list[tuple[str, list[ProcessorRegistration]]] = [(new.output_schema_id, [new])]
     seen: set[str] = set()
@@ -191,7 +192,9 @@ class ProcessorRegistry:
         others = [p for p in await self.all() if p.active and p.id != registration.id]
         loop = cycle_through(registration, others)
         if loop:
-            path = " -> ".join(f"{p.id} ({', '.join(p.input_schema_ids)} => {p.output_schema_id})" for p in loop)
+            path = " -> ".join(
+                f"{p.id} ({', '.join([*p.input_schema_ids, *p.reads])} => {p.output_schema_id})" for p in loop
+            )
             raise ProcessorCycle(
                 f"{registration.id} would consume what it produces, through: {path}",
                 errors=[

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from contracts.ids import SCHEMA_ID_RULE, is_schema_id
 from contracts.models import (
     BlobBatch,
     BlobBatchRequest,
@@ -28,7 +29,7 @@ from contracts.problems import FieldError
 from servicekit.app import BODIES
 from servicekit.bodies import json_response
 from servicekit.errors import Unprocessable
-from servicekit.params import int_param, user_param
+from servicekit.params import id_param, int_param, user_param
 from servicekit.urls import url_path
 
 from .keys import BLOBS, BOOKS, FAILURES, PROCESSOR_LANE, PROCESSORS, SCHEMAS
@@ -116,6 +117,9 @@ async def query_index(request: web.Request) -> web.Response:
     for name in ("book_id", "parent_id", "processor_id", "schema_id"):
         if request.query.get(name):
             filters[name] = request.query[name]
+    if request.query.get("input_id"):
+        # What was made with this blob as an input besides its parent (the edges `inputs` records).
+        filters["inputs.blob_id"] = id_param(request, "input_id")
     entries = await request.app[BLOBS].query_index(user_param(request), filters, limit=limit_param(request, MAX_LIMIT))
     return json_response({"entries": entries})
 
@@ -153,6 +157,20 @@ async def get_book(request: web.Request) -> web.Response:
         user_param(request), book_id=request.match_info["book_id"], with_drafts=include == "drafts"
     )
     return json_response(books[0])
+
+
+@routes.get("/api/v1/users/{uid}/inputs")
+async def inputs_of_book(request: web.Request) -> web.Response:
+    """What a processor reads for a blob of `book_id` besides its parent: the user's blobs of
+    `schema_id` filed under that book or under none (every book); no `book_id`: those under none."""
+    schema_id = request.query.get("schema_id", "")
+    if not is_schema_id(schema_id):
+        raise Unprocessable(
+            "schema_id is not a valid schema id", errors=[FieldError(pointer="/schema_id", detail=SCHEMA_ID_RULE)]
+        )
+    book_id = id_param(request, "book_id") if "book_id" in request.query else None
+    blobs = await request.app[BOOKS].inputs(user_param(request), schema_id, book_id)
+    return json_response({"blobs": blobs})
 
 
 @routes.patch("/api/v1/users/{uid}/books/{book_id}")

@@ -53,6 +53,7 @@ from .group_commit import GroupInsert
 from .ids import new_id, now
 from .listing import LIVE, list_user_blobs
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
+from .refresh import changed, inputs_of, refresh
 from .registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class BlobStore:
         await blobs.create_index([("chapter_key", ASCENDING)], unique=True, sparse=True)
         await blobs.create_index([(PENDING_FLAG, ASCENDING)], sparse=True)
         await blobs.create_index([(CASCADE_FLAG, ASCENDING)], sparse=True)
+        # What was made with an input besides its parent: the edges a change of that input follows.
+        await blobs.create_index([("inputs.blob_id", ASCENDING)], sparse=True)
 
     async def repair(self) -> int:
         """Make readable what was stored before the edge refused it: a chapter number past
@@ -469,6 +472,7 @@ class BlobStore:
             book_id=book_id,
             chapter=chapter,
             source_version=request.source_version,
+            inputs=inputs_of(request) or None,
             created_at=moment,
             updated_at=moment,
         )
@@ -481,6 +485,8 @@ class BlobStore:
         )
         if request.parent_id is not None:
             await self._link_or_undo(request, request.parent_id, event.event_id if created else None)
+        if not created and changed(doc, request):
+            doc = await refresh(self.blobs, self.relay, doc, request)
         if created:
             self.relay.notify(request.id, doc["outbox"])
         if request.parent_id is None:

@@ -64,3 +64,11 @@ def version_param(request: web.Request, name: str) -> int:
             f"{name} must be a version number", errors=[FieldError(pointer=f"/{name}", detail="1..2147483647")]
         )
     return int(raw)
+
+
+def id_param(request: web.Request, name: str) -> str:
+    """An identifier from the query, checked against the one grammar of ids."""
+    value = request.query.get(name, "")
+    if not is_id(value):
+        raise Unprocessable(f"{name} is not a valid id", errors=[FieldError(pointer=f"/{name}", detail=ID_RULE)])
+    return value

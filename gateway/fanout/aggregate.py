@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.models import BlobList, BookState, ChapterState, FailureSummary
+from contracts.models import BlobList, BookState, ChapterState, FailureSummary, InputChanged
 from contracts.views import (
     FAILED,
     MISSING,
@@ -38,6 +38,7 @@ from contracts.views import (
 from gateway.errors import IndexUnavailable, Overloaded, UpstreamProblem, ViewNotFound
 from gateway.fanout.registry import Directory
 from gateway.fanout.sources import SHED, Source, SourceFailed, SourceResult
+from gateway.fanout.staleness import reason_of, with_stale_sections
 from gateway.resilience.limiter import Shed
 from servicekit.urls import UrlPath, url_path
 
@@ -361,6 +362,7 @@ class Aggregator:
             ref = state.derived.get(processor)
             registration = self.directory.registrations.get(processor)
             piece: dict[str, Any] | None = None
+            changed: list[InputChanged] = []
             if ref is None:
                 status = PENDING
             else:
@@ -371,11 +373,13 @@ class Aggregator:
                         status = STALE
                     elif ref.depth > 1 and ref.parent_id not in current:
                         status = STALE
+                    elif ref.inputs_changed:  # its parent is current, but an entry it read is not
+                        status, changed = STALE, ref.inputs_changed
                 if status == MISSING:
                     trouble.missing.setdefault(processor, []).append(ref.id)
                     if draft is not None and ref.depth == 1:
                         await self.repair(processor, draft, ref.id)
-            reason = None
+            reason = reason_of(changed) if changed else None
             failure = _failure_of(state.failures, processor, state.draft_blob_id, version, current)
             if failure is not None and status in (PENDING, STALE):
                 # The processor gave up on the current input (resolved once it makes it after all).
@@ -400,7 +404,7 @@ class Aggregator:
                 processor=processor,
                 schema_id=ref.schema_id if ref else (registration.output_schema_id if registration else None),
                 preview=str(piece.get("preview") or "") if piece else "",
-                data=piece.get("data") if piece else None,
+                data=with_stale_sections(piece["data"], changed) if piece and changed else _data_of(piece),
                 status=status,
                 reason=reason,
             )
@@ -498,3 +502,7 @@ class Aggregator:
                 )
             )
         return BlobListView(blobs=items, next_cursor=listing.next_cursor, sources=sources, errors=errors)
+
+
+def _data_of(piece: dict[str, Any] | None) -> dict[str, Any] | None:
+    return piece.get("data") if piece else None

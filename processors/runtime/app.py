@@ -61,6 +61,7 @@ def registration(processor: Processor, settings: RuntimeSettings, subscriptions:
         max_concurrency=settings.concurrency,
         timeout_seconds=info.timeout_seconds,
         output_scope=info.output_scope,
+        reads=list(info.reads),
     )
 
 

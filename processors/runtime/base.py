@@ -37,6 +37,10 @@ class ProcessorInfo:
     output_scope: Literal["blob", "book"] = "blob"
     # True: `transform(source, progress)` reports its partial output as it goes (`blob.progress`).
     streams: bool = False
+    # Schemas it reads besides its inputs (story-bible entries): the runtime hands the ones that
+    # apply to the source's book to the transform (`Source.reads`), records which versions each
+    # output used (`Derived.inputs`), and makes again what used one when it changes.
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,16 @@ class Source:
     title: str = ""
     book_id: str | None = None
     chapter: int | None = None
+    # The blobs of the processor's `reads` that apply to this source's book, by schema.
+    reads: dict[str, tuple[Source, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """A blob read besides the parent, at the version read."""
+
+    blob_id: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class Derived:
     model_used: str = ""  # the model that made it, if one did
     tokens_used: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    inputs: tuple[InputRef, ...] = ()  # which of `Source.reads` it used, at which versions
 
 
 class DerivedStore(Protocol):
@@ -106,6 +121,15 @@ class DerivingProcessor(Processor, Protocol):
     def store(self) -> DerivingStore: ...
 
     async def transform(self, source: Source) -> Derived: ...
+
+
+class ReadingProcessor(DerivingProcessor, Protocol):
+    """A deriving processor with `info.reads`: it says which sources a new or changed read blob
+    would now be used for, beyond those whose outputs already used it (the runtime knows those)."""
+
+    def would_use(self, read: Source, sources: list[Source]) -> list[str]:
+        """The ids of `sources` whose output would use `read` now (a name that appears in a draft)."""
+        ...
 
 
 class StreamingProcessor(DerivingProcessor, Protocol):

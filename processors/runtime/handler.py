@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -17,7 +18,7 @@ from nats.aio.subscription import Subscription
 
 from contracts import subjects
 from contracts.events import AnyEvent, BlobChanged, BlobDeleted
-from contracts.models import USER_PROCESSOR, RegisterDerivedBlob
+from contracts.models import USER_PROCESSOR, InputUsed, RegisterDerivedBlob
 from contracts.processors import DerivedBlob
 from contracts.validation import ValidatorCache
 from servicekit.stream import unsubscribe_quietly
@@ -28,6 +29,7 @@ from .index_client import IndexClient
 from .inflight import LATEST, InFlight
 from .peers import Peers
 from .progress import Derivation, NoProgress, Progress
+from .reread import Reread
 
 ProgressFactory = Callable[[Derivation], Progress]
 
@@ -84,6 +86,7 @@ class DerivingHandler:
         self.progress = progress
         self.nc = nc
         self.inflight = InFlight()
+        self.reread = Reread(self)
         self._watching: list[Subscription] = []
 
     def subjects(self) -> list[str]:
@@ -91,6 +94,12 @@ class DerivingHandler:
         info = self.processor.info
         found = []
         for schema_id in info.input_schema_ids:
+            found += [
+                subjects.blob_created(schema_id),
+                subjects.blob_updated(schema_id),
+                subjects.blob_deleted(schema_id),
+            ]
+        for schema_id in info.reads:
             found += [
                 subjects.blob_created(schema_id),
                 subjects.blob_updated(schema_id),
@@ -123,6 +132,8 @@ class DerivingHandler:
 
     async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         info = self.processor.info
+        if isinstance(event, BlobChanged | BlobDeleted) and event.schema_id in info.reads:
+            return await self.reread.changed(event)
         if isinstance(event, BlobDeleted):
             if event.processor_id == info.id:
                 if event.reason == "superseded" and info.keeps_history:
@@ -155,7 +166,11 @@ class DerivingHandler:
             log.info("%s", exc)
             return Outcome.SUPERSEDED
 
-    async def derive(self, source: Source, *, attempt: int = 1) -> Outcome:
+    async def derive(self, source: Source, *, attempt: int = 1, refresh: bool = False) -> Outcome:
+        """Make (or find) the blob `source` derives, register it, tidy what it supersedes.
+
+        `refresh`: make it again although it exists, because something it reads changed; what the
+        transform can reuse it does (text expansion: every section whose receipt did not change)."""
         info = self.processor.info
         store = self.processor.store
         if source.schema_id not in self.validators:
@@ -170,12 +185,25 @@ class DerivingHandler:
                 + "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
             )
         blob_id = derived_id(info.id, source.id, source.version, info.output_schema_id)
+        if refresh:
+            # A derivation under way may have read the inputs before they changed: let it land,
+            # then make the blob again (what did not change is reused).
+            await self.inflight.settled(blob_id)
+            await self.inflight.settled(f"{blob_id}#refresh")
         blob = await store.get(source.user_id, blob_id)
         outcome = Outcome.DUPLICATE
-        if blob is None:
+        if blob is None or refresh:
             started = time.perf_counter()
+            previous = blob
+            if info.reads:
+                source = replace(source, reads=await self.reread.reads_for(source))
             made = await self.inflight.run(
-                blob_id, source.user_id, source.id, source.version, lambda: self._transform(source, blob_id, attempt)
+                # Not made yet: the refresh is the first derivation, and the event's own joins it.
+                f"{blob_id}#refresh" if previous is not None else blob_id,
+                source.user_id,
+                source.id,
+                source.version,
+                lambda: self._transform(source, blob_id, attempt),
             )
             output_errors = self.validators.validate(info.output_schema_id, made.data)
             if output_errors:
@@ -194,6 +222,8 @@ class DerivingHandler:
                 model_used=made.model_used,
                 tokens_used=made.tokens_used,
                 created_at=_now_ms(),
+                version=previous.version + 1 if previous is not None else 1,
+                inputs=[InputUsed(blob_id=i.blob_id, version=i.version) for i in made.inputs],
             )
             await store.upsert(blob)
             if self.crash_after_store:
@@ -216,6 +246,7 @@ class DerivingHandler:
                 source_version=blob.source_version,
                 book_id=source.book_id,
                 chapter=source.chapter,
+                inputs=blob.inputs,
             )
         )
         if entry is None:

@@ -38,6 +38,22 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+def _source(blob: dict[str, Any]) -> Source:
+    return Source(
+        id=blob["id"],
+        user_id=blob["user_id"],
+        schema_id=blob["schema_id"],
+        version=blob["version"],
+        data=without_nul(blob["data"]),
+        title=str(blob.get("title") or ""),
+        book_id=blob.get("book_id"),
+        chapter=blob.get("chapter"),
+    )
+
+
+USED_BY_LIMIT = 500  # the index's largest page: what used one entry, oldest first
+
+
 class IndexClient:
     """The index service's routes a processor uses, its answers turned into the runtime's errors."""
 
@@ -62,18 +78,30 @@ class IndexClient:
         if status != 200:
             raise PermanentError(f"the index refused to return blob {blob_id}: {status}")
         found = msgspec.json.decode(payload)["blobs"]
-        if not found:
-            return None
-        blob = found[0]
-        return Source(
-            id=blob["id"],
-            user_id=blob["user_id"],
-            schema_id=blob["schema_id"],
-            version=blob["version"],
-            data=without_nul(blob["data"]),
-            book_id=blob.get("book_id"),
-            chapter=blob.get("chapter"),
-        )
+        return _source(found[0]) if found else None
+
+    async def reads(self, user_id: str, schema_id: str, book_id: str | None) -> tuple[Source, ...]:
+        """The user's blobs of `schema_id` that apply to a blob of `book_id` (filed under it, or under no book)."""
+        params = {"schema_id": schema_id, **({"book_id": book_id} if book_id is not None else {})}
+        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "inputs"), params=params)
+        if status != 200:
+            raise PermanentError(f"the index refused the {schema_id} blobs of {user_id}: {status}")
+        return tuple(_source(blob) for blob in msgspec.json.decode(payload)["blobs"])
+
+    async def used_by(self, user_id: str, input_id: str, processor_id: str) -> list[BlobIndexEntry]:
+        """What `processor_id` made with `input_id` as an input besides its parent."""
+        params = {"user_id": user_id, "input_id": input_id, "processor_id": processor_id, "limit": str(USED_BY_LIMIT)}
+        status, payload = await self._call("GET", url_path("api", "v1", "blob-index"), params=params)
+        if status != 200:
+            raise PermanentError(f"the index refused to list what used {input_id}: {status}")
+        return msgspec.json.decode(payload, type=dict[str, list[BlobIndexEntry]])["entries"]
+
+    async def books(self, user_id: str) -> list[BookState]:
+        """The user's books (without their drafts)."""
+        status, payload = await self._call("GET", url_path("api", "v1", "users", user_id, "books"))
+        if status != 200:
+            raise PermanentError(f"the index refused the books of {user_id}: {status}")
+        return msgspec.json.decode(payload, type=dict[str, list[BookState]])["books"]
 
     async def book(self, user_id: str, book_id: str, *, with_drafts: bool = False) -> BookState | None:
         """A user's book with its chapters (and their drafts, whole, if asked); None when there is no such book."""

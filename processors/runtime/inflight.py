@@ -73,6 +73,12 @@ class InFlight:
             if self._by_id.get(derived_id) is run:
                 del self._by_id[derived_id]
 
+    async def settled(self, derived_id: str) -> None:
+        """Wait for the derivation of `derived_id` under way, if one is, whatever its end."""
+        existing = self._by_id.get(derived_id)
+        if existing is not None:
+            await asyncio.wait([existing.task])
+
     def supersede(self, user_id: str, source_id: str, version: int) -> int:
         """Cancel work on versions of `source_id` older than `version`; how many were cancelled."""
         found = 0

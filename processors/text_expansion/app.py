@@ -24,5 +24,5 @@ def make_writer(settings: Settings) -> SectionWriter:
 def create_app(settings: Settings) -> web.Application:
     store = ExpandedTextStore(settings.mongo_url, settings.database)
     expander = SectionedExpander(make_writer(settings), settings.limits)
-    processor = TextExpansion(store, expander, streaming=settings.streaming)
+    processor = TextExpansion(store, expander, streaming=settings.streaming, context_tokens=settings.context_tokens)
     return processor_app(processor, settings.runtime, deriving(processor))

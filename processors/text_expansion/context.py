@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Scripts written without spaces between words: a name inside a run of them matches anywhere.
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -49,6 +50,25 @@ class Entry:
     @property
     def tokens(self) -> int:
         return max(1, math.ceil(len(self.prompt()) / CHARS_PER_TOKEN))
+
+
+def entry_of(blob_id: str, version: int, data: Mapping[str, Any]) -> Entry | None:
+    """A `codex-entry-v1` blob's data as the rule reads it; None if it has no name."""
+    name = str(data.get("name") or "").strip()
+    if not name:
+        return None
+    aliases = data.get("aliases") or []
+    start = data.get("from_chapter")
+    return Entry(
+        id=blob_id,
+        version=version,
+        name=name,
+        kind=str(data.get("kind") or "other"),
+        description=str(data.get("description") or ""),
+        aliases=tuple(str(a) for a in aliases if isinstance(a, str) and a.strip()),
+        always_include=bool(data.get("always_include")),
+        from_chapter=start if isinstance(start, int) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,21 @@ class Codex:
                     found.append((entry, written, number, start))
                 at = end
         return found
+
+    def chosen(
+        self, paragraphs: Sequence[tuple[int, str]], *, chapter: int | None, budget: int
+    ) -> list[tuple[Used, str]]:
+        """`choose`'s receipt, each line with what the entry adds to the prompt."""
+        by_id = {e.id: e for e in self.entries}
+        return [
+            (used, by_id[used.entry_id].prompt()) for used in self.choose(paragraphs, chapter=chapter, budget=budget)
+        ]
+
+    def uses(self, paragraphs: Sequence[tuple[int, str]], entry: Entry, *, chapter: int | None) -> bool:
+        """Whether `entry` applies at `chapter` and is always included or named in `paragraphs`."""
+        if entry not in applicable(self.entries, chapter):
+            return False
+        return entry.always_include or any(found is entry for found, *_ in self.matches(paragraphs))
 
     def choose(self, paragraphs: Sequence[tuple[int, str]], *, chapter: int | None, budget: int) -> list[Used]:
         """The receipt for a section: the entries its prompt gets (rules 1-4), in order."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from processors.runtime.errors import ProviderGaveUp
 from processors.runtime.progress import NoProgress, Progress
 from servicekit.retry import MODEL, retrying
 from servicekit.settings import setting
 
+from .context import Used
 from .sections import Section, split, stitch
 from .style import words
 from .writers import SectionFailed, SectionWriter, Written
@@ -27,6 +28,7 @@ class Part:
     key: str
     written: Written
     reused: bool
+    receipt: tuple[Used, ...] = ()  # the story-bible entries its prompt carried, and why
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Expansion:
     @property
     def reused(self) -> int:
         return sum(p.reused for p in self.parts)
+
+
+# A section and its neighbours as (paragraph number, text) -> the entries chosen, each with its prompt line.
+Choose = Callable[[Sequence[tuple[int, str]]], list[tuple[Used, str]]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,28 +102,40 @@ class SectionedExpander:
         *,
         reuse: Callable[[str], Written | None] | None = None,
         remember: Callable[[str, Written], None] | None = None,
+        choose: Choose | None = None,
     ) -> Expansion:
-        """The draft expanded. A section `reuse` knows by its key (the same text, style and model,
-        written before) is not written again: its text is told at once. Each section written is
-        handed to `remember` as soon as it is done, even if the draft is then cancelled."""
+        """The draft expanded. A section `reuse` knows by its key (the same text, style, model and
+        story-bible entries, written before) is not written again: its text is told at once. Each
+        section written is handed to `remember` as soon as it is done, even if the draft is then
+        cancelled. `choose` picks each section's story-bible entries from it and its neighbours."""
         sections = split(text, self.limits.section_words)
-        keys = [s.key(self.writer.model, style) for s in sections]
+        receipts: list[tuple[Used, ...]] = [()] * len(sections)
+        if choose is not None:
+            for i, section in enumerate(sections):
+                near = sections[max(0, i - 1) : i + 2]
+                chosen = choose([(s.paragraph, s.text) for s in near])
+                receipts[i] = tuple(used for used, _ in chosen)
+                sections[i] = replace(section, notes=tuple(note for _, note in chosen))
+        keys = [
+            s.key(self.writer.model, style, ";".join(f"{u.entry_id}@{u.entry_version}" for u in receipt))
+            for s, receipt in zip(sections, receipts, strict=True)
+        ]
         known = {k: found for k in set(keys) if reuse is not None and (found := reuse(k)) is not None}
         told = progress if progress is not None else NoProgress()
         told.begin(len(sections))
         per_draft = asyncio.Semaphore(self.limits.per_draft)
 
-        async def part(section: Section, key: str) -> Part:
+        async def part(section: Section, key: str, receipt: tuple[Used, ...]) -> Part:
             if key in known:
                 told.delta(section.index, known[key].text)
                 told.done(section.index)
-                return Part(section, key, known[key], reused=True)
+                return Part(section, key, known[key], reused=True, receipt=receipt)
             written = await self._section(section, style, told, per_draft, len(sections))
             if remember is not None:
                 remember(key, written)
-            return Part(section, key, written, reused=False)
+            return Part(section, key, written, reused=False, receipt=receipt)
 
-        tasks = [asyncio.create_task(part(s, k)) for s, k in zip(sections, keys, strict=True)]
+        tasks = [asyncio.create_task(part(s, k, r)) for s, k, r in zip(sections, keys, receipts, strict=True)]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException:

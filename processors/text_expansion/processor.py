@@ -7,11 +7,14 @@ from dataclasses import replace
 from aiohttp import web
 from cachetools import LRUCache
 
+from contracts.models import CODEX_SCHEMA
 from contracts.processors import DerivedBlob
-from processors.runtime.base import Derived, ProcessorInfo, Source
+from processors.runtime.base import Derived, InputRef, ProcessorInfo, Source
 from processors.runtime.progress import Progress
 
+from .context import Codex, Entry, entry_of
 from .expander import Expansion, SectionedExpander
+from .sections import split
 from .store import ExpandedTextStore
 from .style import analyse, words
 from .writers import Written
@@ -27,6 +30,7 @@ INFO = ProcessorInfo(
     timeout_seconds=120.0,
     schema_package=__package__ or "",
     streams=True,
+    reads=(CODEX_SCHEMA,),
 )
 PREVIEW_CHARS = 200
 
@@ -52,6 +56,16 @@ def sections_of(expansion: Expansion) -> list[dict[str, object]]:
                 "word_count": len(words(text)),
                 "source": {"paragraphs": [part.section.paragraph, part.section.paragraph]},
                 "model": part.written.model_used,
+                "receipt": [
+                    {
+                        "entry_id": used.entry_id,
+                        "entry_version": used.entry_version,
+                        "name": used.name,
+                        "why": used.why,
+                        "tokens": used.tokens,
+                    }
+                    for used in part.receipt
+                ],
             }
         )
     return found
@@ -75,10 +89,28 @@ def reusable(previous: list[DerivedBlob], style: str) -> dict[str, Written]:
     return found
 
 
+def codex_of(source: Source) -> Codex:
+    """The story-bible entries that apply to the source's book, as the rule reads them."""
+    entries = [entry_of(r.id, r.version, r.data) for r in source.reads.get(CODEX_SCHEMA, ())]
+    return Codex([e for e in entries if e is not None])
+
+
+def paragraphs_of(text: str) -> list[tuple[int, str]]:
+    return [(s.paragraph, s.text) for s in split(text, max_words=10**9)]
+
+
 class TextExpansion:
-    def __init__(self, store: ExpandedTextStore, expander: SectionedExpander, *, streaming: bool = True) -> None:
+    def __init__(
+        self,
+        store: ExpandedTextStore,
+        expander: SectionedExpander,
+        *,
+        streaming: bool = True,
+        context_tokens: int = 600,
+    ) -> None:
         self.store = store
         self.expander = expander
+        self.context_tokens = context_tokens
         self.info = INFO if streaming else replace(INFO, streams=False)
         self._remembered: LRUCache[tuple[str, str], Written] = LRUCache(maxsize=REMEMBERED)
 
@@ -98,13 +130,16 @@ class TextExpansion:
         # changed cost a model call (an autosave changes one paragraph, not the chapter).
         reuse = reusable(await self.store.for_parent(source.user_id, source.id), style)
         user = source.user_id
+        codex = codex_of(source)
         expansion = await self.expander.expand(
             content,
             style,
             progress,
             reuse=lambda key: reuse.get(key) or self._remembered.get((user, key)),
             remember=lambda key, written: self._remembered.__setitem__((user, key), written),
+            choose=lambda near: codex.chosen(near, chapter=source.chapter, budget=self.context_tokens),
         )
+        used = {(u.entry_id, u.entry_version) for part in expansion.parts for u in part.receipt}
         analysis = analyse(expansion.text)
         ratio = len(words(expansion.text)) / max(1, len(words(content)))
         title = (
@@ -132,7 +167,21 @@ class TextExpansion:
             preview=expansion.text[:PREVIEW_CHARS],
             model_used=expansion.model_used,
             tokens_used=expansion.tokens_used,
+            inputs=tuple(InputRef(blob_id=i, version=v) for i, v in sorted(used)),
         )
+
+    def would_use(self, read: Source, sources: list[Source]) -> list[str]:
+        """The drafts among `sources` that a story-bible entry applies to and names (or all it applies
+        to, if it is always included): their sections' receipts would now list it."""
+        entry: Entry | None = entry_of(read.id, read.version, read.data)
+        if entry is None:
+            return []
+        codex = Codex([entry])
+        return [
+            s.id
+            for s in sources
+            if codex.uses(paragraphs_of(str(s.data.get("content") or "")), entry, chapter=s.chapter)
+        ]
 
     def extra_routes(self) -> list[web.RouteDef]:
         return []

@@ -21,10 +21,13 @@ class Section:
     before: str = ""
     after: str = ""
     paragraph: int = 1  # the draft's paragraph it is part of (from 1); a long paragraph makes several sections
+    notes: tuple[str, ...] = ()  # the story-bible entries its prompt carries, as the prompt says them
 
-    def key(self, model: str, style: str) -> str:
-        """What its expansion depends on: the model, the style, and its own text (not its neighbours')."""
-        return hashlib.sha256(f"{model}\0{style}\0{self.text}".encode()).hexdigest()[:24]
+    def key(self, model: str, style: str, used: str = "") -> str:
+        """What its expansion depends on: the model, the style, its own text (not its neighbours'),
+        and `used`, the story-bible entries (ids and versions) its prompt carries."""
+        made_from = f"{model}\0{style}\0{self.text}" + (f"\0{used}" if used else "")  # no entries: keys as before
+        return hashlib.sha256(made_from.encode()).hexdigest()[:24]
 
 
 def split(text: str, max_words: int) -> list[Section]:

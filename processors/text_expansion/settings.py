@@ -31,6 +31,13 @@ class Settings(ProcessorSettings):
     streaming: bool = setting(
         "STUDIO_TEXT_EXPANSION_STREAMING", True, "stream the model's answer as progress (off: whole answers)"
     )
+    context_tokens: int = setting(
+        "STUDIO_CONTEXT_TOKENS",
+        600,
+        "story-bible tokens a section's prompt may carry (entries past it are left out, and off its receipt)",
+        minimum=0,
+        maximum=100_000,
+    )
     offline_words_per_second: float = setting(
         "STUDIO_TEXT_EXPANSION_OFFLINE_WORDS_PER_SECOND",
         0.0,

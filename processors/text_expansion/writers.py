@@ -36,6 +36,9 @@ CONTEXT_PROMPT = (
     "For continuity only; do not expand or repeat them. The passage before this one ends: \u00ab{before}\u00bb "
     "The passage after it begins: \u00ab{after}\u00bb"
 )
+BIBLE_PROMPT = (
+    "From the writer's story bible, for consistency only (do not quote it, add to it or mention it):\n{lines}"
+)
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\u201d\u2019]*\s+")
 Emit = Callable[[str], None]
 
@@ -143,9 +146,13 @@ class OpenAIWriter:
 
     @staticmethod
     def context(section: Section) -> str | None:
-        if not (section.before or section.after):
-            return None
-        return CONTEXT_PROMPT.format(before=section.before or "-", after=section.after or "-")
+        """The story-bible entries chosen for the section, and the ends of its neighbours."""
+        parts = []
+        if section.notes:
+            parts.append(BIBLE_PROMPT.format(lines="\n".join(f"- {note}" for note in section.notes)))
+        if section.before or section.after:
+            parts.append(CONTEXT_PROMPT.format(before=section.before or "-", after=section.after or "-"))
+        return "\n\n".join(parts) or None
 
     async def write(self, section: Section, style: str, emit: Emit) -> Written:
         messages = self.messages(section, style)

@@ -10,115 +10,20 @@ import asyncio
 import os
 import signal
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
-import pytest
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from servicekit.auth import issue_token
-from studio_testing.fake_openai import FakeProvider, ThreadedProvider
-from studio_testing.harness import ServiceProcess, Stack, free_port, running_stack
+from studio_testing.fake_openai import ThreadedProvider
+from studio_testing.harness import ServiceProcess, Stack, free_port
 from studio_testing.payloads import draft
 from studio_testing.sockets import Socket
 from studio_testing.waiting import eventually
-
-EXPANSIONS_DB = "studio_text_expansion_aggregation"
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ThreadedProvider]:
-    threaded = ThreadedProvider(FakeProvider()).start()
-    yield threaded
-    threaded.stop()
-
-
-@pytest.fixture(scope="module")
-def agg(provider: ThreadedProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ServiceProcess]]:
-    settings = {
-        "STUDIO_PROCESSORS": "book-compiler",
-        "STUDIO_GATEWAY_CIRCUIT_COOLDOWN_SECONDS": "1",
-        "STUDIO_PROCESSOR_MAX_DELIVER": "100",
-        "STUDIO_PROCESSOR_BACKOFF_SECONDS": "0.2",
-    }
-    with running_stack(**settings) as stack:
-        expansion = ServiceProcess.text_expansion(
-            stack,
-            EXPANSIONS_DB,
-            Path(tmp_path_factory.mktemp("agg")),
-            STUDIO_OPENAI_API_KEY="test",
-            STUDIO_OPENAI_BASE_URL=provider.url,
-            STUDIO_PROCESSOR_MAX_DELIVER="100",
-            STUDIO_PROCESSOR_BACKOFF_SECONDS="0.2",
-        )
-        expansion.start()
-        expansion.wait_ready()
-        yield stack, expansion
-        expansion.kill()
-
-
-@pytest.fixture
-async def client(agg: tuple[Stack, ServiceProcess], user_id: str) -> AsyncIterator[aiohttp.ClientSession]:
-    stack, _ = agg
-    headers = {"Authorization": f"Bearer {issue_token(stack.secrets['jwt_secret'], user_id)}"}
-    async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as session:
-        yield session
-
-
-async def write_book(client: aiohttp.ClientSession, user_id: str, book_id: str, chapters: int) -> list[str]:
-    async with client.post(f"/api/v1/users/{user_id}/books", json={"id": book_id, "title": f"Book {book_id}"}) as r:
-        assert r.status == 201
-    ids = []
-    for n in range(chapters, 0, -1):
-        async with client.post(
-            "/api/v1/blobs", json=draft(book_id, n, f"Chapter {n} opens on the harbour at dusk.")
-        ) as r:
-            ids.append((await r.json())["id"])
-    return ids[::-1]
-
-
-async def view(
-    client: aiohttp.ClientSession, user_id: str, book_id: str, *, expanded: bool = False, **headers: str
-) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
-    """The book view (with each chapter's expansion whole, as `expanded`, if asked)."""
-    params = {"expanded": "true"} if expanded else {}
-    async with client.get(f"/api/v1/users/{user_id}/books/{book_id}", params=params, headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return await response.json(), response
-
-
-async def settled(stack: Stack, client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
-    """The view once every chapter's expansion is there and current, and the gateway has had
-    every event about them (the index publishes through its outbox a moment after it answers)."""
-    body, _ = await eventually(
-        lambda: view(client, user_id, book_id, **{"Cache-Control": "no-cache"}),
-        lambda v: all(c["status"] == "ok" for c in v[0]["chapters"]),
-        timeout=30,
-        what="every chapter expanded",
-    )
-    # A draft written now by someone else reaches their socket after every event before it: the
-    # gateway has had the chapters' events (one ordered consumer reads the whole stream for it).
-    # Someone else's, so that what follows of it (its expansion) drops none of this writer's views.
-    marker_user = f"marker-{uuid.uuid4().hex[:12]}"
-    token = issue_token(stack.secrets["jwt_secret"], marker_user)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(base_url=stack.gateway, headers=headers) as marking:
-        socket = Socket(await marking.ws_connect("/ws"))
-        try:
-            await socket.wait_for("ready")
-            body_of_marker = draft(content="A marker, written to know the gateway is caught up.")
-            async with marking.post("/api/v1/blobs", json=body_of_marker) as response:
-                assert response.status == 201, await response.text()
-                marker = (await response.json())["id"]
-            await socket.wait_for(lambda m: m["type"] == "blob.created" and m["blob_id"] == marker)
-        finally:
-            await socket.ws.close()
-    return body
+from tests.e2e.expanding import EXPANSIONS_DB, settled, view, write_book
 
 
 async def upstream_calls(stack: Stack) -> dict[str, float]:

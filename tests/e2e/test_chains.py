@@ -138,6 +138,31 @@ async def test_a_registration_that_closes_a_cycle_is_refused(stack: Stack, inter
         assert response.status == 404  # nothing was registered
 
 
+async def test_a_cycle_through_what_a_processor_reads_is_refused(stack: Stack, internal: aiohttp.ClientSession) -> None:
+    # Text expansion reads story-bible entries besides its drafts: a processor making entries
+    # from expansions would feed it its own output.
+    registration = {
+        "id": "bible-writer",
+        "name": "Bible writer",
+        "storage_type": "none",
+        "database_name": "none",
+        "input_schema_ids": ["expanded-text-v1"],
+        "output_schema_id": "codex-entry-v1",
+        "base_url": "http://127.0.0.1:9",
+    }
+    async with internal.post("/api/v1/processors", json=registration) as response:
+        assert response.status == 409, await response.text()
+        problem = await response.json()
+    assert "bible-writer -> text-expansion" in problem["errors"][0]["detail"]
+    async with internal.get("/api/v1/processors/bible-writer") as response:
+        assert response.status == 404
+    # Reading is feeding too: a processor reading what it feeds is refused the same way.
+    reader = {**registration, "id": "bible-reader", "input_schema_ids": ["text-input-v1"], "reads": ["summary-x-v1"]}
+    reader["output_schema_id"] = "summary-x-v1"
+    async with internal.post("/api/v1/processors", json=reader) as response:
+        assert response.status == 409, await response.text()
+
+
 async def test_an_operator_retires_a_processor_and_brings_it_back(
     stack: Stack, api: aiohttp.ClientSession, internal: aiohttp.ClientSession, user_id: str
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.text_expansion.context import Codex, Entry, applicable, folded
+from processors.text_expansion.context import Codex, Entry, applicable, entry_of, folded
 
 MARA = Entry(id="e-mara", version=3, name="Mara", kind="character", description="An archivist.", aliases=("Quist",))
 GULL = Entry(id="e-gull", version=1, name="Gull Point", kind="place", description="A cape.", always_include=True)
@@ -59,3 +59,31 @@ def test_the_same_input_gives_the_same_receipt() -> None:
     first = Codex(entries).choose(text, chapter=1, budget=10_000)
     assert first == Codex(list(reversed(entries))).choose(text, chapter=1, budget=10_000)
     assert [u.entry_id for u in first] == [f"e{n}" for n in reversed(range(50))]
+
+
+def test_an_entry_blob_reads_as_the_rule_reads_it() -> None:
+    data = {"name": " Mara ", "kind": "character", "aliases": ["Quist", " ", 7], "always_include": True}
+    entry = entry_of("e1", 2, {**data, "from_chapter": 12})
+    assert entry is not None
+    assert (entry.name, entry.aliases, entry.always_include, entry.from_chapter, entry.version) == (
+        "Mara",
+        ("Quist",),
+        True,
+        12,
+        2,
+    )
+    assert entry_of("e2", 1, {"name": "  ", "kind": "place"}) is None
+
+
+def test_whether_an_entry_would_be_used_by_a_draft() -> None:
+    codex = Codex([MARA])
+    assert codex.uses([(1, "Quist smiled.")], MARA, chapter=3)
+    assert not codex.uses([(1, "Marathon.")], MARA, chapter=3)
+    late = Entry(id="late", version=1, name="Mara", from_chapter=5)
+    assert not Codex([late]).uses([(1, "Mara")], late, chapter=4)
+    assert Codex([GULL]).uses([(1, "Nothing here.")], GULL, chapter=1)  # always included
+    chosen = Codex([MARA, GULL]).chosen([(1, "Mara")], chapter=1, budget=1000)
+    assert [(used.entry_id, note) for used, note in chosen] == [
+        ("e-gull", "Gull Point, place: A cape."),
+        ("e-mara", "Mara (also: Quist), character: An archivist."),
+    ]

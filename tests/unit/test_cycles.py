@@ -38,3 +38,12 @@ def test_a_cycle_through_others_is_named_in_order() -> None:
     assert [p.id for p in cycle_through(back, [EXPANSION, SUMMARY, COMPILER])] == ["back", "text-expansion", "summary"]
     # Whichever joins last closes it.
     assert [p.id for p in cycle_through(EXPANSION, [SUMMARY, back])] == ["text-expansion", "summary", "back"]
+
+
+def test_what_a_processor_reads_besides_its_inputs_closes_a_cycle_too() -> None:
+    reading = processor("text-expansion", ["text-input-v1"], "expanded-text-v1")
+    reading.reads = ["codex-entry-v1"]
+    bible_writer = processor("bible-writer", ["expanded-text-v1"], "codex-entry-v1")
+    assert [p.id for p in cycle_through(bible_writer, [reading, SUMMARY])] == ["bible-writer", "text-expansion"]
+    assert [p.id for p in cycle_through(reading, [bible_writer])] == ["text-expansion", "bible-writer"]
+    assert cycle_through(reading, [SUMMARY, COMPILER]) == []  # reading entries nobody derives is no cycle

@@ -1,0 +1,70 @@
+"""Inputs a processor reads besides a blob's parent (story-bible entries): which apply to a book,
+and which of the inputs a derived blob was made with have moved on since."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.models import DerivedRef, InputChanged, UserBlob
+
+from .documents import to_user_blob
+
+
+def by_name(entry: dict[str, Any]) -> tuple[str, str]:
+    return (str(entry.get("title") or "").casefold(), str(entry["_id"]))
+
+
+async def inputs_for(
+    blobs: AsyncCollection[dict[str, Any]], user_id: str, schema_id: str, book_id: str | None
+) -> list[UserBlob]:
+    """The user's live blobs of `schema_id` that apply to `book_id`: filed under it, or under no
+    book (every book of the user); the book's own first, each group by name."""
+    found = await blobs.find(
+        {"user_id": user_id, "schema_id": schema_id, "book_id": {"$in": [book_id, None]}}, {"outbox": 0}
+    ).to_list(None)
+    live = [d for d in found if not d.get("deleted")]
+    own = sorted((d for d in live if d.get("book_id") is not None), key=by_name)
+    shared = sorted((d for d in live if d.get("book_id") is None), key=by_name)
+    return [to_user_blob(d) for d in (*own, *shared)]
+
+
+async def mark_changed(
+    blobs: AsyncCollection[dict[str, Any]],
+    user_id: str,
+    entries: list[dict[str, Any]],
+    refs: Iterable[DerivedRef],
+) -> None:
+    """Set `inputs_changed` on each ref made with an input that has a newer version, or none, now."""
+    used = {e["_id"]: e["inputs"] for e in entries if e.get("inputs")}
+    wanted = [r for r in refs if r.id in used]
+    if not wanted:
+        return
+    ids = {i["blob_id"] for r in wanted for i in used[r.id]}
+    known = {e["_id"]: e for e in entries if e["_id"] in ids}
+    missing = ids - set(known)
+    if missing:
+        # Inputs that live outside the book (a series-wide entry): one read for all of them.
+        cursor = blobs.find(
+            {"_id": {"$in": sorted(missing)}, "user_id": user_id}, {"version": 1, "title": 1, "deleted": 1}
+        )
+        for found in await cursor.to_list(None):
+            known[found["_id"]] = found
+    for ref in wanted:
+        changed: list[InputChanged] = []
+        for used_input in used[ref.id]:
+            now = known.get(used_input["blob_id"]) or {"deleted": True}
+            live = not now.get("deleted")
+            if live and now["version"] == used_input["version"]:
+                continue
+            changed.append(
+                InputChanged(
+                    blob_id=used_input["blob_id"],
+                    name=str(now.get("title") or ""),
+                    used_version=used_input["version"],
+                    version=now["version"] if live else None,
+                )
+            )
+        ref.inputs_changed = changed

@@ -1,0 +1,84 @@
+"""What a processor reads besides its inputs (`info.reads`): fetched for each derivation, and
+followed when it changes, to make again exactly the outputs that used it or would use it now."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, cast
+
+from contracts.events import BlobChanged, BlobDeleted
+from contracts.models import UserBlob
+
+from .base import Outcome, ReadingProcessor, Source
+from .errors import Superseded
+
+if TYPE_CHECKING:
+    from .handler import DerivingHandler
+
+log = logging.getLogger(__name__)
+
+
+class Reread:
+    """The reads of one deriving handler: the edges the index records, followed on a change."""
+
+    def __init__(self, handler: DerivingHandler) -> None:
+        self.handler = handler
+
+    async def reads_for(self, source: Source) -> dict[str, tuple[Source, ...]]:
+        """The blobs of each read schema that apply to `source`'s book (its own, and every book's)."""
+        index = self.handler.index
+        return {
+            schema_id: await index.reads(source.user_id, schema_id, source.book_id)
+            for schema_id in self.handler.processor.info.reads
+        }
+
+    async def changed(self, event: BlobChanged | BlobDeleted) -> Outcome:
+        """A read blob was made, changed or deleted: derive again from the current version of each
+        source whose output used it (the index's edges) or, made or changed, would use it now."""
+        handler = self.handler
+        info = handler.processor.info
+        user_id = event.user_id
+        parents = {e.parent_id for e in await handler.index.used_by(user_id, event.blob_id, info.id) if e.parent_id}
+        if isinstance(event, BlobChanged):
+            read = await handler.index.source(user_id, event.blob_id)
+            if read is not None and read.version > event.version:
+                return Outcome.SUPERSEDED  # the newer version's event does it
+            if read is not None and hasattr(handler.processor, "would_use"):
+                candidates = await self._sources_near(user_id, read.book_id)
+                parents |= set(cast(ReadingProcessor, handler.processor).would_use(read, candidates))
+        made = 0
+        for parent_id in sorted(parents):
+            source = await handler.index.source(user_id, parent_id)
+            if source is None or source.schema_id not in info.input_schema_ids:
+                continue
+            try:
+                await handler.derive(source, refresh=True)
+                made += 1
+            except Superseded as exc:
+                log.info("%s", exc)  # the source's newer version is derived with the new reads
+        log.info("%s %s: %d output(s) made again", event.schema_id, event.blob_id, made)
+        return Outcome.PROCESSED if made else Outcome.SKIPPED
+
+    async def _sources_near(self, user_id: str, book_id: str | None) -> list[Source]:
+        """The processor's input blobs that a read blob filed under `book_id` can apply to: that
+        book's drafts, or with no book (every book) all the user's."""
+        index = self.handler.index
+        inputs = self.handler.processor.info.input_schema_ids
+        book_ids = [book_id] if book_id is not None else [b.book_id for b in await index.books(user_id)]
+        found: list[Source] = []
+        for one in book_ids:
+            book = await index.book(user_id, one, with_drafts=True)
+            found += [_as_source(d) for d in (book.drafts or []) if d.schema_id in inputs] if book else []
+        return found
+
+
+def _as_source(blob: UserBlob) -> Source:
+    return Source(
+        id=blob.id,
+        user_id=blob.user_id,
+        schema_id=blob.schema_id,
+        version=blob.version,
+        data=blob.data,
+        book_id=blob.book_id,
+        chapter=blob.chapter,
+    )
