@@ -122,7 +122,7 @@ def deriving(processor: DerivingProcessor) -> HandlerFactory:
 
     def make(context: RuntimeContext) -> Handler:
         def progress(derivation: Derivation) -> Progress:
-            return StreamProgress(context.js, derivation)
+            return StreamProgress(context.js, derivation, interval=context.settings.progress_seconds)
 
         return DerivingHandler(
             processor,

@@ -64,6 +64,14 @@ class RuntimeSettings(ServiceSettings):
     fetch_timeout_seconds: float = setting(
         "STUDIO_PROCESSOR_FETCH_TIMEOUT_SECONDS", 1.0, "how long one fetch waits for messages", minimum=0.05, unit="s"
     )
+    progress_seconds: float = setting(
+        "STUDIO_PROCESSOR_PROGRESS_SECONDS",
+        0.25,
+        "how long a streaming processor gathers text before it tells it (one message per section per interval)",
+        minimum=0.01,
+        maximum=5.0,
+        unit="s",
+    )
     # Test hook: exit after the store write and before the ack.
     crash_after_store: bool = setting(
         "STUDIO_PROCESSOR_TEST_CRASH_AFTER_STORE", False, "test hook: exit between the store write and the ack"

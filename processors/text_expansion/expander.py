@@ -13,6 +13,7 @@ from servicekit.retry import MODEL, retrying
 from servicekit.settings import setting
 
 from .context import Used
+from .gate import NewestFirst
 from .sections import Section, split, stitch
 from .style import words
 from .writers import SectionFailed, SectionWriter, Written
@@ -65,7 +66,7 @@ class Limits:
     shared: int = setting(
         "STUDIO_TEXT_EXPANSION_SECTIONS_AT_ONCE",
         128,
-        "sections written at once by an instance, all drafts together",
+        "sections written at once by an instance, all drafts together (the newest draft first)",
         minimum=1,
         maximum=4096,
     )
@@ -91,7 +92,7 @@ class SectionedExpander:
     def __init__(self, writer: SectionWriter, limits: Limits) -> None:
         self.writer = writer
         self.limits = limits
-        self._shared = asyncio.Semaphore(limits.shared)
+        self._shared = NewestFirst(limits.shared)
         self.retried = 0  # section tries that failed and were made again
 
     async def expand(
@@ -124,13 +125,14 @@ class SectionedExpander:
         told = progress if progress is not None else NoProgress()
         told.begin(len(sections))
         per_draft = asyncio.Semaphore(self.limits.per_draft)
+        ticket = self._shared.ticket()  # this draft's sections wait behind newer drafts', ahead of older ones
 
         async def part(section: Section, key: str, receipt: tuple[Used, ...]) -> Part:
             if key in known:
                 told.delta(section.index, known[key].text)
                 told.done(section.index)
                 return Part(section, key, known[key], reused=True, receipt=receipt)
-            written = await self._section(section, style, told, per_draft, len(sections))
+            written = await self._section(section, style, told, per_draft, ticket, len(sections))
             if remember is not None:
                 remember(key, written)
             return Part(section, key, written, reused=False, receipt=receipt)
@@ -155,7 +157,7 @@ class SectionedExpander:
         )
 
     async def _section(
-        self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, total: int
+        self, section: Section, style: str, progress: Progress, per_draft: asyncio.Semaphore, ticket: int, total: int
     ) -> Written:
         """One section, tried again on its own by the MODEL policy: the one layer that calls the
         model again (the client's own retries are off, and a section that gives up gives up the
@@ -169,7 +171,7 @@ class SectionedExpander:
             progress.delta(section.index, delta)
 
         async def attempt() -> Written:
-            async with per_draft, self._shared:
+            async with per_draft, self._shared.place(ticket):
                 written = await self.writer.write(section, style, emit)
             if len(words(written.text)) < len(words(section.text)):
                 raise SectionFailed("the model returned less text than the section")
