@@ -15,11 +15,23 @@ class TextMetadata(msgspec.Struct, kw_only=True, omit_defaults=True):
     title: str | None = None  # not in the schema; carried as an additional property
 
 
+class Span(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Characters [start, end) of a draft's content that the model wrote and the writer kept."""
+
+    start: int
+    end: int
+    expansion_id: str
+    section_id: str
+    model: str | None = None
+    instruction: str | None = None
+
+
 class TextInput(msgspec.Struct, kw_only=True, omit_defaults=True):
     """`text-input-v1`: a chapter draft or any text a writer types."""
 
     content: str
     metadata: TextMetadata | None = None
+    provenance: list[Span] | None = None  # what came from the model; moved with the writer's edits
 
 
 class TextMetrics(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from .data import Span
 from .ids import Id, SchemaId
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -193,6 +194,8 @@ class ChapterState(msgspec.Struct, kw_only=True):
     processed_blob_ids: dict[str, str] = {}  # made from the draft itself, by processor
     failures: list[FailureSummary] = []
     derived: dict[str, DerivedRef] = {}  # every level of every chain, by processor
+    words: int = 0  # the draft's words (counted when it is saved)
+    ai_words: int = 0  # of those, the words the model wrote and the writer kept (the draft's provenance)
 
 
 class BookMetadata(msgspec.Struct, kw_only=True):
@@ -220,6 +223,8 @@ class BookState(BookMetadata, kw_only=True):
     drafts: list[UserBlob] | None = None  # the chapters' drafts, whole, when asked for (`?include=drafts`)
     codex: list[UserBlob] | None = None  # its story-bible entries (its own, then every book's), with the drafts
     outputs: dict[str, DerivedRef] = {}  # book-level outputs (a compiled book), newest by processor
+    words: int = 0  # its chapters' words
+    ai_words: int = 0  # of those, the words the model wrote (publishers ask authors to disclose the share)
 
 
 class BookList(msgspec.Struct, kw_only=True):
@@ -347,6 +352,9 @@ class UpdateBlob(msgspec.Struct, kw_only=True):
 
 class UpdateUserBlob(UpdateBlob, kw_only=True):
     user_id: Id
+    # Spans of the new content the model wrote (the keep route's); a draft's other spans move with
+    # the edit. A client's own `data.provenance` is never taken: the index keeps it.
+    kept: Annotated[list[Span], msgspec.Meta(max_length=100)] = []
 
 
 class RegisterDerivedBlob(msgspec.Struct, kw_only=True):

@@ -62,3 +62,27 @@ class DeadLetter(msgspec.Struct, kw_only=True):
     deliveries: int
     subject: str
     occurred_at: datetime | None = None
+
+
+Instruction = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class RegenerateSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /api/v1/blobs/{expansion_id}/sections/{section_id}/regenerate` (client body): how to write it again."""
+
+    instruction: Instruction | None = None  # "more dialogue", "shorter"
+
+
+class ReviseSection(msgspec.Struct, kw_only=True):
+    """A section discarded or written again, asked of the processor that holds it (internal body)."""
+
+    user_id: Id
+    instruction: Instruction | None = None
+
+
+class RevisedSection(msgspec.Struct, kw_only=True):
+    """A section as it is now (discarded), or as it will be written again (`status: regenerating`)."""
+
+    blob_id: str
+    section: dict[str, Any]
+    version: int  # the expansion's version that holds it (the next one, while it is written again)

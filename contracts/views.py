@@ -33,6 +33,8 @@ class BookRef(msgspec.Struct, kw_only=True):
     id: str
     title: str
     description: str | None = None
+    words: int = 0
+    ai_words: int = 0  # the chapters' words the model wrote and the writer kept
 
 
 class DerivedView(msgspec.Struct, kw_only=True):
@@ -56,6 +58,8 @@ class ChapterView(msgspec.Struct, kw_only=True):
     status: str  # the expansion's status
     reason: str | None = None  # why, when the status is `failed` (or `stale` because an input it read changed)
     derived: dict[str, DerivedView] = {}  # what every processor down every chain made of the draft
+    words: int = 0
+    ai_words: int = 0  # the draft's words the model wrote and the writer kept
 
 
 class BookView(msgspec.Struct, kw_only=True):

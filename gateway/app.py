@@ -39,6 +39,7 @@ from gateway.routes.blobs import routes
 from gateway.routes.compiled import routes as compiled_routes
 from gateway.routes.pitches import routes as pitch_routes
 from gateway.routes.relay import Upstream
+from gateway.routes.sections import routes as section_routes
 from gateway.routes.socket import routes as socket_routes
 from gateway.routes.views import routes as view_routes
 from gateway.settings import Settings
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(view_routes)
     app.router.add_routes(compiled_routes)
     app.router.add_routes(pitch_routes)
+    app.router.add_routes(section_routes)
     app.router.add_routes(socket_routes)
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticator

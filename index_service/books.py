@@ -107,6 +107,8 @@ ENTRY_FIELDS = (
     "created_at",
     "deleted",
     "inputs",
+    "words",
+    "ai_words",
 )
 
 
@@ -324,6 +326,8 @@ class BookStore:
                     processed_blob_ids={p: r.id for p, r in derived.get(draft["_id"], {}).items() if r.depth == 1},
                     derived=derived.get(draft["_id"], {}),
                     failures=chapter_failures.get(draft["_id"], []),
+                    words=draft.get("words") or 0,
+                    ai_words=draft.get("ai_words") or 0,
                 )
             )
         for listed in chapters.values():
@@ -353,6 +357,8 @@ class BookStore:
                 compiled_blob_id=compiled[b["book_id"]][1] if b["book_id"] in compiled else None,
                 compile_failure=compile_failures.get(b["book_id"]),
                 chapter_count=len(chapters.get(b["book_id"], [])),
+                words=sum(c.words for c in chapters.get(b["book_id"], [])),
+                ai_words=sum(c.ai_words for c in chapters.get(b["book_id"], [])),
                 **{field: b.get(field) for field in BookMetadata.__struct_fields__},
                 outputs=outputs.get(b["book_id"], {}),
                 drafts=drafts_of(b["book_id"]),

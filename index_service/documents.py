@@ -91,7 +91,7 @@ def cursor_filter(cursor: tuple[datetime, str] | None) -> dict[str, Any]:
 
 
 # Keys only one kind of blob has: a user's blob its data, a processor's the version it was made from.
-_ONE_KIND_ONLY = ("data", "processing_state", "conversation_id", "source_version", "inputs")
+_ONE_KIND_ONLY = ("data", "processing_state", "conversation_id", "source_version", "inputs", "words", "ai_words")
 
 
 class BlobDocument(msgspec.Struct, kw_only=True):
@@ -120,6 +120,8 @@ class BlobDocument(msgspec.Struct, kw_only=True):
     conversation_id: str | None = None  # a user's blob
     source_version: int | None = None  # a processor's blob: the version of its parent it was made from
     inputs: list[dict[str, Any]] | None = None  # a processor's blob: what it read besides its parent
+    words: int | None = None  # a draft: its words
+    ai_words: int | None = None  # a draft: its words inside the spans the model wrote
 
     def created(self, event_id: str) -> BlobCreated:
         """The `blob.created` event that announces this document."""

@@ -22,8 +22,9 @@ def inputs_of(request: RegisterDerivedBlob) -> list[dict[str, Any]]:
 
 
 def changed(doc: dict[str, Any], request: RegisterDerivedBlob) -> bool:
-    """Whether a registration of an existing blob says it was made again with other inputs."""
-    return inputs_of(request) != (doc.get("inputs") or [])
+    """Whether a registration of an existing blob says it was made again: with other inputs, or
+    as a newer version (a section regenerated or discarded)."""
+    return inputs_of(request) != (doc.get("inputs") or []) or request.version > doc["version"]
 
 
 async def refresh(
@@ -43,7 +44,7 @@ async def refresh(
             "title": request.title,
             "preview": request.preview[:PREVIEW_CHARS],
             "size_bytes": request.size_bytes,
-            "version": doc["version"] + 1,
+            "version": max(doc["version"] + 1, request.version),
             "updated_at": moment,
             PENDING_FLAG: True,
         }
@@ -52,7 +53,7 @@ async def refresh(
             user_id=doc["user_id"],
             blob_id=doc["_id"],
             schema_id=doc["schema_id"],
-            version=doc["version"] + 1,
+            version=fields["version"],
             occurred_at=moment,
             processor_id=doc["processor_id"],
             type=doc["type"],

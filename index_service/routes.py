@@ -117,6 +117,8 @@ async def query_index(request: web.Request) -> web.Response:
     for name in ("book_id", "parent_id", "processor_id", "schema_id"):
         if request.query.get(name):
             filters[name] = request.query[name]
+    if request.query.get("id"):
+        filters["_id"] = id_param(request, "id")  # one entry, whoever holds the blob
     if request.query.get("input_id"):
         # What was made with this blob as an input besides its parent (the edges `inputs` records).
         filters["inputs.blob_id"] = id_param(request, "input_id")

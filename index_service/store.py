@@ -53,6 +53,7 @@ from .group_commit import GroupInsert
 from .ids import new_id, now
 from .listing import LIVE, list_user_blobs
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
+from .provenance import TEXT_SCHEMA, with_provenance, word_counts
 from .refresh import changed, inputs_of, refresh
 from .registry import SchemaRegistry
 
@@ -186,6 +187,8 @@ class BlobStore:
         """Validate and store a user blob, filing a chapter draft under its book."""
         schema_id = request.schema_id
         await self.schemas.validate_blob(schema_id, request.data)
+        if schema_id == TEXT_SCHEMA and "provenance" in request.data:
+            request.data = {k: v for k, v in request.data.items() if k != "provenance"}  # the index's to keep
         book_id, chapter = book_placement(request.user_id, request.data, schema_id)
         if request.parent_id is not None:
             await self._live(request.user_id, request.parent_id)
@@ -213,6 +216,9 @@ class BlobStore:
             created_at=moment,
             updated_at=moment,
         )
+        if schema_id == TEXT_SCHEMA:
+            counted = word_counts(request.data)
+            document.words, document.ai_words = counted["words"], counted["ai_words"]
         entry = outbox_entry(subjects.blob_created(schema_id), document.created(new_id()))
         doc = document.stored(outbox=[entry], **{PENDING_FLAG: True})
         key = chapter_key(request.user_id, book_id, chapter)
@@ -265,6 +271,8 @@ class BlobStore:
             if request.version is not None and request.version != current:
                 raise VersionMismatch(f"blob {blob_id} is at version {current}, not {request.version}")
             await self.schemas.validate_blob(doc["schema_id"], request.data)
+            if doc["schema_id"] == TEXT_SCHEMA:
+                request.data = with_provenance(doc["data"], request.data, request.kept)
             book_id, chapter = book_placement(request.user_id, request.data, doc["schema_id"])
             moment = now()
             title = title_of(request.data, chapter)
@@ -280,6 +288,7 @@ class BlobStore:
                 "processing_state": "pending",
                 "size_bytes": len(msgspec.json.encode(request.data)),
                 PENDING_FLAG: True,
+                **(word_counts(request.data) if doc["schema_id"] == TEXT_SCHEMA else {}),
             }
             event = BlobUpdated(
                 event_id=new_id(),

@@ -225,7 +225,13 @@ class Aggregator:
         compiler = next(iter(p for p in self.directory.producing(self.compiled_schema) if p in book_level), None)
         compiled, compiled_status = self._compiled(book, compiler, outputs, results, errors)
         return BookView(
-            book=BookRef(id=book.book_id, title=book.title, description=book.description),
+            book=BookRef(
+                id=book.book_id,
+                title=book.title,
+                description=book.description,
+                words=book.words,
+                ai_words=book.ai_words,
+            ),
             chapters=chapters,
             compiled=compiled,
             compiled_status=compiled_status,
@@ -290,6 +296,8 @@ class Aggregator:
                     status=first.status if first else OK,
                     reason=first.reason if first else None,
                     derived=derived,
+                    words=state.words,
+                    ai_words=state.ai_words,
                 )
             )
         return chapters

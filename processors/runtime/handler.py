@@ -52,6 +52,35 @@ def derived_id(processor_id: str, source_id: str, source_version: int, schema_id
     return f"{processor_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
+def register_request(
+    processor_id: str,
+    output_schema_id: str,
+    storage_location: str,
+    blob: DerivedBlob,
+    book_id: str | None = None,
+    chapter: int | None = None,
+) -> RegisterDerivedBlob:
+    """What the index is told of a derived blob: where it lives, what it was made from, its version."""
+    return RegisterDerivedBlob(
+        id=blob.id,
+        user_id=blob.user_id,
+        processor_id=processor_id,
+        storage_location=storage_location,
+        remote_blob_id=blob.id,
+        schema_id=blob.schema_id,
+        parent_id=blob.parent_blob_id,
+        type=output_schema_id.rsplit("-v", 1)[0],
+        title=blob.title,
+        preview=blob.preview,
+        size_bytes=len(str(blob.data)),
+        version=blob.version,
+        source_version=blob.source_version,
+        book_id=book_id,
+        chapter=chapter,
+        inputs=blob.inputs,
+    )
+
+
 class _Change(msgspec.Struct):
     """What the watcher reads of an update or a deletion."""
 
@@ -231,22 +260,8 @@ class DerivingHandler:
                 os._exit(CRASH_EXIT_CODE)
             outcome = Outcome.PROCESSED
         entry = await self.index.register(
-            RegisterDerivedBlob(
-                id=blob.id,
-                user_id=blob.user_id,
-                processor_id=info.id,
-                storage_location=store.storage_location,
-                remote_blob_id=blob.id,
-                schema_id=blob.schema_id,
-                parent_id=blob.parent_blob_id,
-                type=info.output_schema_id.rsplit("-v", 1)[0],
-                title=blob.title,
-                preview=blob.preview,
-                size_bytes=len(str(blob.data)),
-                source_version=blob.source_version,
-                book_id=source.book_id,
-                chapter=source.chapter,
-                inputs=blob.inputs,
+            register_request(
+                info.id, info.output_schema_id, store.storage_location, blob, source.book_id, source.chapter
             )
         )
         if entry is None:

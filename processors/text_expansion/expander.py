@@ -30,6 +30,7 @@ class Part:
     written: Written
     reused: bool
     receipt: tuple[Used, ...] = ()  # the story-bible entries its prompt carried, and why
+    kept: bool = False  # text the model wrote before and the writer kept: it stands as it is
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,13 @@ class SectionedExpander:
         reuse: Callable[[str], Written | None] | None = None,
         remember: Callable[[str, Written], None] | None = None,
         choose: Choose | None = None,
+        as_is: Callable[[Section], bool] | None = None,
     ) -> Expansion:
         """The draft expanded. A section `reuse` knows by its key (the same text, style, model and
         story-bible entries, written before) is not written again: its text is told at once. Each
         section written is handed to `remember` as soon as it is done, even if the draft is then
-        cancelled. `choose` picks each section's story-bible entries from it and its neighbours."""
+        cancelled. `choose` picks each section's story-bible entries from it and its neighbours; a
+        section `as_is` accepts (prose the writer kept from an earlier expansion) is not expanded again."""
         sections = split(text, self.limits.section_words)
         receipts: list[tuple[Used, ...]] = [()] * len(sections)
         if choose is not None:
@@ -128,6 +131,10 @@ class SectionedExpander:
         ticket = self._shared.ticket()  # this draft's sections wait behind newer drafts', ahead of older ones
 
         async def part(section: Section, key: str, receipt: tuple[Used, ...]) -> Part:
+            if as_is is not None and as_is(section):
+                told.delta(section.index, section.text)
+                told.done(section.index)
+                return Part(section, key, Written(text=section.text, model_used="", tokens_used=0), True, (), kept=True)
             if key in known:
                 told.delta(section.index, known[key].text)
                 told.done(section.index)
@@ -207,6 +214,10 @@ class SectionedExpander:
             ) from exc
         progress.done(section.index)
         return written
+
+    async def rewrite(self, section: Section, style: str, progress: Progress, *, total: int) -> Written:
+        """One section written again (never reused), its text told on `progress`, as a new draft's would be."""
+        return await self._section(section, style, progress, asyncio.Semaphore(1), self._shared.ticket(), total)
 
     async def close(self) -> None:
         await self.writer.close()

@@ -8,12 +8,15 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from contracts.models import CODEX_SCHEMA
+from contracts.paragraphs import paragraph_spans
 from contracts.processors import DerivedBlob
 from processors.runtime.base import Derived, InputRef, ProcessorInfo, Source
 from processors.runtime.progress import Progress
 
 from .context import Codex, Entry, entry_of
 from .expander import Expansion, SectionedExpander
+from .revise import Revisions
+from .routes import section_routes
 from .sections import split
 from .store import ExpandedTextStore
 from .style import analyse, words
@@ -53,6 +56,8 @@ def sections_of(expansion: Expansion) -> list[dict[str, object]]:
                 "id": section_id,
                 "key": part.key,
                 "text": text,
+                "original": part.section.text,  # the draft text it was written from (keep replaces it)
+                "status": "kept" if part.kept else "ok",
                 "word_count": len(words(text)),
                 "source": {"paragraphs": [part.section.paragraph, part.section.paragraph]},
                 "model": part.written.model_used,
@@ -95,6 +100,20 @@ def codex_of(source: Source) -> Codex:
     return Codex([e for e in entries if e is not None])
 
 
+def kept_paragraphs(content: str, spans: list[dict[str, object]]) -> set[int]:
+    """The paragraphs (numbered from 1) wholly inside the spans the model wrote and the writer kept."""
+    found = set()
+    for number, (start, end) in enumerate(paragraph_spans(content), start=1):
+        covered = sum(
+            max(0, min(end, int(s["end"])) - max(start, int(s["start"])))  # type: ignore[call-overload]
+            for s in spans
+            if isinstance(s, dict)
+        )
+        if covered >= end - start:
+            found.add(number)
+    return found
+
+
 def paragraphs_of(text: str) -> list[tuple[int, str]]:
     return [(s.paragraph, s.text) for s in split(text, max_words=10**9)]
 
@@ -111,6 +130,7 @@ class TextExpansion:
         self.store = store
         self.expander = expander
         self.context_tokens = context_tokens
+        self.revisions = Revisions(store, expander, context_tokens=context_tokens)
         self.info = INFO if streaming else replace(INFO, streams=False)
         self._remembered: LRUCache[tuple[str, str], Written] = LRUCache(maxsize=REMEMBERED)
 
@@ -118,6 +138,7 @@ class TextExpansion:
         await self.store.open()
 
     async def close(self) -> None:
+        await self.revisions.close()
         await self.expander.close()
         await self.store.close()
 
@@ -131,6 +152,7 @@ class TextExpansion:
         reuse = reusable(await self.store.for_parent(source.user_id, source.id), style)
         user = source.user_id
         codex = codex_of(source)
+        kept = kept_paragraphs(content, source.data.get("provenance") or [])
         expansion = await self.expander.expand(
             content,
             style,
@@ -138,6 +160,7 @@ class TextExpansion:
             reuse=lambda key: reuse.get(key) or self._remembered.get((user, key)),
             remember=lambda key, written: self._remembered.__setitem__((user, key), written),
             choose=lambda near: codex.chosen(near, chapter=source.chapter, budget=self.context_tokens),
+            as_is=lambda section: section.paragraph in kept,
         )
         used = {(u.entry_id, u.entry_version) for part in expansion.parts for u in part.receipt}
         analysis = analyse(expansion.text)
@@ -184,4 +207,4 @@ class TextExpansion:
         ]
 
     def extra_routes(self) -> list[web.RouteDef]:
-        return []
+        return section_routes(self.revisions)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
+
+from contracts.paragraphs import PARAGRAPH_BREAK
 
 from .style import sentences, words
 
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 CONTEXT_WORDS = 40
 
 
@@ -22,6 +22,7 @@ class Section:
     after: str = ""
     paragraph: int = 1  # the draft's paragraph it is part of (from 1); a long paragraph makes several sections
     notes: tuple[str, ...] = ()  # the story-bible entries its prompt carries, as the prompt says them
+    instruction: str = ""  # the writer's, when they asked for it to be written again ("more dialogue")
 
     def key(self, model: str, style: str, used: str = "") -> str:
         """What its expansion depends on: the model, the style, its own text (not its neighbours'),
@@ -35,7 +36,7 @@ def split(text: str, max_words: int) -> list[Section]:
     parts: list[str] = []
     origins: list[int] = []
     number = 0
-    for paragraph in (p.strip() for p in _PARAGRAPH_BREAK.split(text)):
+    for paragraph in (p.strip() for p in PARAGRAPH_BREAK.split(text)):
         if not paragraph:
             continue
         number += 1
@@ -62,8 +63,8 @@ def split(text: str, max_words: int) -> list[Section]:
         Section(
             index=i,
             text=part,
-            before=_last_words(parts[i - 1]) if i > 0 else "",
-            after=_first_words(parts[i + 1]) if i + 1 < len(parts) else "",
+            before=last_words(parts[i - 1]) if i > 0 else "",
+            after=first_words(parts[i + 1]) if i + 1 < len(parts) else "",
             paragraph=origins[i],
         )
         for i, part in enumerate(parts)
@@ -75,11 +76,11 @@ def stitch(texts: list[str]) -> str:
     return "\n\n".join(t.strip() for t in texts)
 
 
-def _first_words(text: str) -> str:
+def first_words(text: str) -> str:
     cut = text.split()
     return " ".join(cut[:CONTEXT_WORDS]) + (" ..." if len(cut) > CONTEXT_WORDS else "")
 
 
-def _last_words(text: str) -> str:
+def last_words(text: str) -> str:
     cut = text.split()
     return ("... " if len(cut) > CONTEXT_WORDS else "") + " ".join(cut[-CONTEXT_WORDS:])

@@ -36,6 +36,7 @@ CONTEXT_PROMPT = (
     "For continuity only; do not expand or repeat them. The passage before this one ends: \u00ab{before}\u00bb "
     "The passage after it begins: \u00ab{after}\u00bb"
 )
+INSTRUCTION_PROMPT = "The writer asks this of the passage's expansion: \u00ab{instruction}\u00bb"
 BIBLE_PROMPT = (
     "From the writer's story bible, for consistency only (do not quote it, add to it or mention it):\n{lines}"
 )
@@ -152,6 +153,8 @@ class OpenAIWriter:
             parts.append(BIBLE_PROMPT.format(lines="\n".join(f"- {note}" for note in section.notes)))
         if section.before or section.after:
             parts.append(CONTEXT_PROMPT.format(before=section.before or "-", after=section.after or "-"))
+        if section.instruction:
+            parts.append(INSTRUCTION_PROMPT.format(instruction=section.instruction))
         return "\n\n".join(parts) or None
 
     async def write(self, section: Section, style: str, emit: Emit) -> Written:

@@ -60,6 +60,7 @@ def test_the_drift_check_catches_a_retyped_field() -> None:
     class Retyped(msgspec.Struct):
         content: int
         metadata: dict[str, Any] | None = None
+        provenance: list[dict[str, Any]] | None = None
 
     with pytest.raises(AssertionError, match="type differs"):
         _compare(SCHEMAS["text-input-v1"], Retyped, "retyped")
