@@ -56,7 +56,7 @@ def offline_sections(notes: dict[str, Any]) -> list[dict[str, str]]:
     ]
     title, logline = str(notes["title"]), str(notes["logline"]).strip()
     genre, tone = notes.get("genre"), notes.get("tone")
-    kind = " ".join(p for p in (tone, genre) if p) or "novel"
+    kind = kind_of(str(tone or ""), str(genre or ""))
     article = "An" if kind[:1].lower() in "aeiou" else "A"
     body: dict[str, str] = {"hook": f"{article} {kind}: {logline}"}
     body["synopsis"] = str(notes.get("synopsis") or logline).strip()
@@ -157,3 +157,12 @@ class OpenAIPitchBuilder:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def kind_of(tone: str, genre: str) -> str:
+    """`literary` and `mystery` make a "literary mystery"; `literary` and `literary mystery` too,
+    not a "literary literary mystery": a tone word the genre already says is said once."""
+    said = {w.casefold() for w in genre.split()}
+    extra = " ".join(w for w in tone.split() if w.casefold() not in said)
+    return " ".join(p for p in (extra, genre.strip()) if p) or "novel"
+

@@ -121,3 +121,12 @@ def test_what_the_runtime_reports_when_it_gives_up() -> None:
         processor_id="user",
     )
     assert failure_report("pitch-builder", deletion, "bad", 8) is None
+
+
+def test_a_tone_the_genre_already_says_is_said_once() -> None:
+    from processors.pitch_builder.builder import kind_of
+
+    assert kind_of("literary", "literary mystery") == "literary mystery"
+    assert kind_of("Dark", "thriller") == "Dark thriller"
+    assert kind_of("", "") == "novel"
+    assert kind_of("playful", "") == "playful"
