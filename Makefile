@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python -m bench.aggregate
 	$(BIN)/python -m bench.view_size
 	$(BIN)/python -m bench.context_choice
+	$(BIN)/python -m bench.entry_edit
 	$(BIN)/python -m bench.keep_up
 	$(BIN)/python -m bench.federation
 	$(BIN)/python -m bench.streaming

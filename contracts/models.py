@@ -456,3 +456,8 @@ class ProcessorRegistration(msgspec.Struct, kw_only=True):
     output_scope: Literal["blob", "book"] = "blob"
     # Schemas it reads besides its inputs (story-bible entries): their changes re-derive what used them.
     reads: list[SchemaId] = []
+
+    def derives_from(self, schema_id: str) -> bool:
+        """Whether it makes a blob of each blob of `schema_id`: it subscribes to their creation, and
+        does not merely read them (an entry it reads is never waited on for an output)."""
+        return f"blob.created.{schema_id}" in self.event_subscriptions and schema_id not in self.reads

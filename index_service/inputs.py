@@ -22,9 +22,13 @@ async def inputs_for(
 ) -> list[UserBlob]:
     """The user's live blobs of `schema_id` that apply to `book_id`: filed under it, or under no
     book (every book of the user); the book's own first, each group by name."""
-    found = await blobs.find(
-        {"user_id": user_id, "schema_id": schema_id, "book_id": {"$in": [book_id, None]}}, {"outbox": 0}
-    ).to_list(None)
+    # Two equality reads on the (user_id, book_id) index: the embedded server plans an `$in` with
+    # null as a scan of everything the user owns.
+    found: list[dict[str, Any]] = []
+    for book in dict.fromkeys([book_id, None]):
+        found += await blobs.find({"user_id": user_id, "book_id": book, "schema_id": schema_id}, {"outbox": 0}).to_list(
+            None
+        )
     live = [d for d in found if not d.get("deleted")]
     own = sorted((d for d in live if d.get("book_id") is not None), key=by_name)
     shared = sorted((d for d in live if d.get("book_id") is None), key=by_name)

@@ -14,10 +14,7 @@ from contracts.models import BlobView, ProcessingStatus, ProcessorRegistration, 
 
 def consumers(schema_id: str, registrations: Iterable[ProcessorRegistration]) -> list[str]:
     """Active processors that make one blob from each blob of `schema_id`."""
-    subject = f"blob.created.{schema_id}"
-    return sorted(
-        r.id for r in registrations if r.active and r.output_scope == "blob" and subject in r.event_subscriptions
-    )
+    return sorted(r.id for r in registrations if r.active and r.output_scope == "blob" and r.derives_from(schema_id))
 
 
 def statuses(

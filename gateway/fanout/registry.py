@@ -82,9 +82,8 @@ class Directory:
         return self.sources.get(processor_id)
 
     def consuming(self, schema_id: str) -> list[str]:
-        """Processors that derive a blob from each blob of `schema_id` (they subscribe to its creation)."""
-        subject = f"blob.created.{schema_id}"
-        return sorted(p for p, r in self.registrations.items() if subject in r.event_subscriptions)
+        """Processors that derive a blob from each blob of `schema_id`."""
+        return sorted(p for p, r in self.registrations.items() if r.derives_from(schema_id))
 
     def chain(self, schema_id: str) -> list[str]:
         """Processors that make one blob from each blob of `schema_id`, directly or down a chain

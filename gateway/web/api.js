@@ -48,6 +48,7 @@ export const paths = {
   newBlob: () => "/api/v1/blobs",
   blob: (blobId) => `/api/v1/blobs/${segment(blobId)}`,
   blobExport: (blobId, format) => `${paths.blob(blobId)}/export?format=${segment(format)}`,
+  section: (blobId, sectionId, action) => `${paths.blob(blobId)}/sections/${segment(sectionId)}/${segment(action)}`,
   schema: (schemaId) => `/api/v1/schemas/${segment(schemaId)}`,
   document: () => "/api/v1/openapi.json",
 };

@@ -61,7 +61,7 @@ function Shell() {
 function page(path, user) {
   const shown = route(path);
   if (shown.page === "book") return html`<${Writer} key=${shown.bookId} user=${user} bookId=${shown.bookId} live=${live} />`;
-  if (shown.page === "pitch") return html`<${Pitch} key=${shown.blobId} blobId=${shown.blobId} live=${live} />`;
+  if (shown.page === "pitch") return html`<${Pitch} key=${shown.blobId} user=${user} blobId=${shown.blobId} live=${live} />`;
   return html`<${Dashboard} user=${user} live=${live} />`;
 }
 

@@ -3,6 +3,7 @@ import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
 import { api, paths } from "./api.js";
 import { useLiveRefresh } from "./live.js";
 import { follow, pages } from "./router.js";
+import { aiShare } from "./sections.js";
 
 function NewBook({ user, created }) {
   const [title, setTitle] = useState("");
@@ -63,6 +64,7 @@ export function Dashboard({ user, live }) {
         ${state.books.map((book) => html`<li class="card" key=${book.book_id}>
           <h3><a href=${pages.book(book.book_id)} onClick=${follow(pages.book(book.book_id))}>${book.title}</a></h3>
           <p>${book.chapter_count} chapter${book.chapter_count === 1 ? "" : "s"}${book.compiled_version ? ` · compiled v${book.compiled_version}` : ""}</p>
+          ${aiShare(book.words, book.ai_words) && html`<p class="share" data-ai-share=${book.ai_words}>${aiShare(book.words, book.ai_words)}</p>`}
           ${book.compile_failure && html`<p class="reason">Compile failed: ${book.compile_failure.reason}</p>`}
         </li>`)}
       </ul>`}

@@ -3,12 +3,14 @@
 import { html, useCallback, useEffect, useState } from "./vendor/htm-preact.js";
 import { EXPORTS, api, download, paths, useExportFormats } from "./api.js";
 import { useLiveRefresh } from "./live.js";
+import { Markdown } from "./markdown.js";
 import { go, pages } from "./router.js";
 
 const SCHEMA = "pitch-input-v1";
 const LONG = 300; // a string allowed more characters than this gets a text area
 
 function label(name) {
+  if (name === "book_id") return "Book";
   return name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 }
 
@@ -30,11 +32,13 @@ function shown(property, value) {
   return String(value);
 }
 
-function Field({ name, property, required, value, error, change }) {
+function Field({ name, property, required, value, error, change, books }) {
   const id = `field-${name}`;
   const hint = property.type === "array" ? (property.items?.type === "string" ? "one a line" : "one a line: name | role | description") : "";
   const common = { id, name, required, "aria-invalid": error ? "true" : undefined, "aria-describedby": error ? `${id}-error` : hint ? `${id}-hint` : undefined, onInput: (e) => change(name, e.target.value) };
-  const control = property.enum
+  const control = name === "book_id"
+    ? html`<select ...${common} value=${value} onChange=${(e) => change(name, e.target.value)}><option value="">— no book —</option>${books.map((b) => html`<option value=${b.book_id}>${b.title}</option>`)}${value && !books.some((b) => b.book_id === value) ? html`<option value=${value}>${value}</option>` : null}</select>`
+    : property.enum
     ? html`<select ...${common} value=${value}><option value="">—</option>${property.enum.map((o) => html`<option value=${o}>${o}</option>`)}</select>`
     : property.type === "integer"
       ? html`<input type="number" ...${common} value=${value} min=${property.minimum} />`
@@ -49,8 +53,9 @@ function Field({ name, property, required, value, error, change }) {
   </div>`;
 }
 
-export function Pitch({ blobId, live }) {
+export function Pitch({ user, blobId, live }) {
   const [schema, setSchema] = useState(null);
+  const [books, setBooks] = useState([]);
   const [values, setValues] = useState({});
   const [blob, setBlob] = useState(null);
   const [errors, setErrors] = useState({});
@@ -65,6 +70,7 @@ export function Pitch({ blobId, live }) {
     if (found) setValues(Object.fromEntries(Object.entries(document.schema.properties).map(([n, p]) => [n, shown(p, found.data[n])])));
   }, [blobId]);
   useEffect(() => { load().catch((p) => setMessage(p.message)); }, [load]);
+  useEffect(() => { api(paths.books(user)).then((found) => setBooks(found.books)).catch(() => setBooks([])); }, [user]);
   useLiveRefresh(live, () => load().catch((p) => setMessage(p.message)), {
     matches: (m) => m.type === "blob.derived" && m.parent_id === blobId,
     delay: 0,
@@ -106,7 +112,7 @@ export function Pitch({ blobId, live }) {
     <div class="split">
       <form onSubmit=${submit} aria-label="Pitch notes" novalidate>
         ${Object.entries(schema.properties).map(([name, property]) => html`<${Field} key=${name} name=${name} property=${property}
-          required=${required.has(name)} value=${values[name] ?? ""} error=${errors[name]} change=${change} />`)}
+          required=${required.has(name)} value=${values[name] ?? ""} error=${errors[name]} change=${change} books=${books} />`)}
         <button type="submit">${blob ? "Save and rebuild" : "Build the pitch"}</button>
         ${message && html`<p role="status">${message}</p>`}
       </form>
@@ -114,7 +120,7 @@ export function Pitch({ blobId, live }) {
         <h2 id="built-heading">The pitch</h2>
         ${!pitch ? html`<p>${blob ? "Being built…" : "Fill in the notes and build it."}</p>` : html`<article class="output built">
           ${pitch.stale && html`<p class="reason">The book now has ${pitch.stale.words.toLocaleString()} words (version ${pitch.stale.book_version}): save to rebuild.</p>`}
-          ${pitch.sections.map((s) => html`<section><h3>${s.heading}</h3>${s.body.split("\n").map((p) => html`<p>${p}</p>`)}</section>`)}
+          ${pitch.sections.map((s) => html`<section><h3>${s.heading}</h3><${Markdown} text=${s.body} /></section>`)}
           <p class="downloads">${formats.map(([fmt, name]) => html`<button type="button" class="quiet" onClick=${() => download(paths.blobExport(blob.id, fmt), `pitch.${fmt}`).catch((p) => setMessage(p.message))}>Download ${name}</button> `)}</p>
         </article>`}
       </section>

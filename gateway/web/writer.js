@@ -3,9 +3,11 @@
 import { html, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact.js";
 import { EXPORTS, api, download, paths, useExportFormats } from "./api.js";
 import { useLiveRefresh } from "./live.js";
+import { StoryBible } from "./codex.js";
+import { OfflineNotice, Sections, aiShare } from "./sections.js";
 
 const SAVE_AFTER_MS = 800;
-const SHOWN = { ok: "current", pending: "pending", stale: "stale: the draft changed", missing: "missing", unavailable: "unavailable", failed: "failed", retired: "retired" };
+const SHOWN = { ok: "current", pending: "pending", stale: "stale", missing: "missing", unavailable: "unavailable", failed: "failed", retired: "retired" };
 
 /** Partial text of derivations in flight, from `blob.progress` messages, newest attempt only. */
 function joinProgress(runs, message) {
@@ -74,7 +76,7 @@ function Editor({ chapter, saved }) {
   </section>`;
 }
 
-function Outputs({ chapter, runs, retry }) {
+function Outputs({ chapter, runs, retry, changed, say }) {
   const entries = Object.entries(chapter.derived || {});
   return html`<section class="pane" aria-labelledby="outputs-heading">
     <h2 id="outputs-heading">What the processors made</h2>
@@ -90,7 +92,10 @@ function Outputs({ chapter, runs, retry }) {
         ${piece.reason && html`<p class="reason">${piece.reason}</p>`}
         ${(status === "failed" || status === "missing") && html`<button type="button" class="quiet" onClick=${retry}>Try again</button>`}
         ${data.metrics && !streaming && html`<p class="metrics">Tone: ${data.metrics.tone} · readability ${data.metrics.readability_score} · complexity ${data.metrics.complexity}</p>`}
-        <div class="text" aria-live=${streaming ? "polite" : "off"}>${text.split("\n\n").map((p) => html`<p>${p}</p>`)}</div>
+        ${!streaming && (data.sections || []).some((s) => s.model === "offline") && html`<${OfflineNotice} />`}
+        <div class="text" aria-live=${streaming ? "polite" : "off"}>${!streaming && data.sections
+          ? html`<${Sections} piece=${piece} changed=${changed} say=${say} />`
+          : text.split("\n\n").map((p) => html`<p>${p}</p>`)}</div>
       </article>`;
     })}
   </section>`;
@@ -158,9 +163,12 @@ export function Writer({ user, bookId, live }) {
     await api(paths.blob(draft.id), { method: "PUT", body: { data: draft.data, version: draft.version } });
     refresh();
   };
+  const share = aiShare(view.book.words, view.book.ai_words);
   return html`<main class="writer">
     <h1>${view.book.title}</h1>
+    ${share && html`<p class="share">${share}</p>`}
     ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${notice && html`<p class="notice-line" role="status">${notice}</p>`}
     <div class="columns">
       <nav aria-label="Chapters" class="chapters">
         <h2>Chapters</h2>
@@ -177,16 +185,16 @@ export function Writer({ user, bookId, live }) {
           <input id="chapter-title" name="title" required maxlength="200" />
           <button type="submit">Add</button>
         </form>
+        <${StoryBible} bookId=${bookId} entries=${view.codex || []} changed=${refresh} />
       </nav>
       ${current ? html`<div class="split">
         <${Editor} key=${current.draft.id} chapter=${current} saved=${refresh} />
-        <${Outputs} chapter=${current} runs=${runs} retry=${retry} />
+        <${Outputs} chapter=${current} runs=${runs} retry=${retry} changed=${refresh} say=${setNotice} />
       </div>` : html`<p>No chapters yet: add one.</p>`}
     </div>
     <section aria-labelledby="compile-heading">
       <h2 id="compile-heading">Compile and download</h2>
       <button type="button" onClick=${compile}>Compile the book</button>
-      ${notice && html`<p role="status">${notice}</p>`}
       ${versions.length > 0 && html`<ol class="versions">${versions.map((v) => html`<li key=${v.version}>Version ${v.version}: ${v.word_count.toLocaleString()} words, ${v.chapter_count} chapters (${v.expanded.length} expanded)</li>`)}</ol>
       <p class="downloads">${formats.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => downloadBook(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}
     </section>

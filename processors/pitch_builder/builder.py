@@ -165,4 +165,3 @@ def kind_of(tone: str, genre: str) -> str:
     said = {w.casefold() for w in genre.split()}
     extra = " ".join(w for w in tone.split() if w.casefold() not in said)
     return " ".join(p for p in (extra, genre.strip()) if p) or "novel"
-

@@ -144,6 +144,13 @@ class DerivingHandler:
         for schema_id in self.processor.info.input_schema_ids:
             for subject in (subjects.blob_updated(schema_id), subjects.blob_deleted(schema_id)):
                 self._watching.append(await self.nc.subscribe(subject, cb=self._on_change))
+        for schema_id in self.processor.info.reads:
+            for subject in (
+                subjects.blob_created(schema_id),
+                subjects.blob_updated(schema_id),
+                subjects.blob_deleted(schema_id),
+            ):
+                self._watching.append(await self.nc.subscribe(subject, cb=self._on_read_change))
 
     async def stop(self) -> None:
         for subscription in self._watching:
@@ -158,6 +165,13 @@ class DerivingHandler:
         self.inflight.supersede(
             event.user_id, event.blob_id, LATEST if event.event == "blob.deleted" else event.version
         )
+
+    async def _on_read_change(self, message: Msg) -> None:
+        try:
+            event = _CHANGES.decode(message.data)
+        except msgspec.DecodeError:
+            return
+        self.reread.forget(event.user_id)
 
     async def handle(self, event: AnyEvent, *, attempt: int = 1) -> Outcome:
         info = self.processor.info
@@ -225,7 +239,7 @@ class DerivingHandler:
             started = time.perf_counter()
             previous = blob
             if info.reads:
-                source = replace(source, reads=await self.reread.reads_for(source))
+                source = replace(source, reads=await self.reread.reads_for(source, fresh=refresh))
             made = await self.inflight.run(
                 # Not made yet: the refresh is the first derivation, and the event's own joins it.
                 f"{blob_id}#refresh" if previous is not None else blob_id,

@@ -4,7 +4,10 @@ followed when it changes, to make again exactly the outputs that used it or woul
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, cast
+
+from cachetools import LRUCache
 
 from contracts.events import BlobChanged, BlobDeleted
 from contracts.models import UserBlob
@@ -18,19 +21,42 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+CACHED = 10_000  # (user, book) pairs whose reads an instance remembers
+CACHE_SECONDS = 60.0  # the longest a remembered read is used: a missed change notice is bounded by it
+
+
 class Reread:
-    """The reads of one deriving handler: the edges the index records, followed on a change."""
+    """The reads of one deriving handler: the edges the index records, followed on a change.
+
+    What a book's derivations read is remembered per instance (most writers' books have no entry,
+    and every save derives): every instance forgets a user's reads as soon as a change of one is
+    published (`forget`, from a plain subscription all instances see), a derivation made again
+    because of a change reads afresh, and nothing is used longer than CACHE_SECONDS.
+    """
 
     def __init__(self, handler: DerivingHandler) -> None:
         self.handler = handler
+        self._cache: LRUCache[tuple[str, str | None], tuple[float, dict[str, tuple[Source, ...]]]] = LRUCache(
+            maxsize=CACHED
+        )
 
-    async def reads_for(self, source: Source) -> dict[str, tuple[Source, ...]]:
+    def forget(self, user_id: str) -> None:
+        for key in [k for k in self._cache if k[0] == user_id]:
+            self._cache.pop(key, None)
+
+    async def reads_for(self, source: Source, *, fresh: bool = False) -> dict[str, tuple[Source, ...]]:
         """The blobs of each read schema that apply to `source`'s book (its own, and every book's)."""
+        key = (source.user_id, source.book_id)
+        held = self._cache.get(key)
+        if held is not None and not fresh and time.monotonic() - held[0] < CACHE_SECONDS:
+            return held[1]
         index = self.handler.index
-        return {
+        found = {
             schema_id: await index.reads(source.user_id, schema_id, source.book_id)
             for schema_id in self.handler.processor.info.reads
         }
+        self._cache[key] = (time.monotonic(), found)
+        return found
 
     async def changed(self, event: BlobChanged | BlobDeleted) -> Outcome:
         """A read blob was made, changed or deleted: derive again from the current version of each

@@ -50,7 +50,7 @@ async def test_a_20_chapter_book_is_complete_ordered_and_costs_one_call_per_sour
     stack, _ = agg
     drafts = await write_book(client, user_id, "twenty", 20)
     body = await settled(agg[0], client, user_id, "twenty")
-    assert body["book"] == {"id": "twenty", "title": "Book twenty", "description": None}
+    assert body["book"] == {"id": "twenty", "title": "Book twenty", "description": None, "words": 160, "ai_words": 0}
     assert [c["chapter"] for c in body["chapters"]] == list(range(1, 21))
     assert [c["draft"]["id"] for c in body["chapters"]] == drafts
     assert all(c["derived"]["text-expansion"]["status"] == "ok" and "expanded" not in c for c in body["chapters"])

@@ -20,6 +20,7 @@ from yarl import URL
 from gateway.routes.blobs import routes as gateway_routes
 from gateway.routes.compiled import routes as compiled_routes
 from gateway.routes.pitches import routes as pitch_routes
+from gateway.routes.sections import routes as section_routes
 from gateway.routes.socket import routes as socket_routes
 from gateway.routes.views import routes as view_routes
 from index_service.routes import routes as index_routes
@@ -79,7 +80,7 @@ def route_table() -> dict[str, list[tuple[str, str]]]:
         *TextExpansion(None, None).extra_routes(),  # type: ignore[arg-type]
     ]
     return {
-        "gateway": of(gateway_routes, view_routes, socket_routes, compiled_routes, pitch_routes),
+        "gateway": of(gateway_routes, view_routes, socket_routes, compiled_routes, pitch_routes, section_routes),
         "index": of(index_routes),
         "text_expansion": of(processor_routes, extras),
         "book_compiler": of(processor_routes, extras),
@@ -144,6 +145,7 @@ async def test_no_trick_in_any_path_reaches_another_users_data(
         "processor_id": "text-expansion",
         "a": "1",
         "b": "1",
+        "section_id": "0123456789abcdef01234567",
     }
     bases = {
         "gateway": stack.gateway,

@@ -179,6 +179,11 @@ async def test_a_new_entry_reaches_the_chapters_that_name_it_and_a_deleted_one_l
     )
     # "She kept the key.", and the section before it (a neighbour): two sections of one chapter.
     assert sorted(written_since(provider, calls)) == ["At dusk, Mara closed the archive.", "She kept the key."]
+    # Text expansion reads entries; it makes nothing of them: no entry waits on it.
+    async with client.get(f"/api/v1/blobs/{key['id']}") as r:
+        assert (await r.json())["processing"] == {}
+    async with client.get(f"/api/v1/users/{user_id}/state") as r:
+        assert key["id"] not in {item["blob_id"] for item in (await r.json())["in_flight"]}
     calls = len(provider.provider.prompts)
     async with client.delete(f"/api/v1/blobs/{key['id']}") as r:
         assert r.status == 204
