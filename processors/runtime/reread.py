@@ -3,6 +3,7 @@ followed when it changes, to make again exactly the outputs that used it or woul
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, cast
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 CACHED = 10_000  # (user, book) pairs whose reads an instance remembers
+AT_ONCE = 16  # outputs made again at once for one change (their sections share the model's places)
 CACHE_SECONDS = 60.0  # the longest a remembered read is used: a missed change notice is bounded by it
 
 
@@ -72,16 +74,21 @@ class Reread:
             if read is not None and hasattr(handler.processor, "would_use"):
                 candidates = await self._sources_near(user_id, read.book_id)
                 parents |= set(cast(ReadingProcessor, handler.processor).would_use(read, candidates))
-        made = 0
-        for parent_id in sorted(parents):
-            source = await handler.index.source(user_id, parent_id)
-            if source is None or source.schema_id not in info.input_schema_ids:
-                continue
-            try:
-                await handler.derive(source, refresh=True)
-                made += 1
-            except Superseded as exc:
-                log.info("%s", exc)  # the source's newer version is derived with the new reads
+        places = asyncio.Semaphore(AT_ONCE)
+
+        async def again(parent_id: str) -> bool:
+            async with places:
+                source = await handler.index.source(user_id, parent_id)
+                if source is None or source.schema_id not in info.input_schema_ids:
+                    return False
+                try:
+                    await handler.derive(source, refresh=True)
+                except Superseded as exc:
+                    log.info("%s", exc)  # the source's newer version is derived with the new reads
+                    return False
+                return True
+
+        made = sum(await asyncio.gather(*(again(p) for p in sorted(parents))))
         log.info("%s %s: %d output(s) made again", event.schema_id, event.blob_id, made)
         return Outcome.PROCESSED if made else Outcome.SKIPPED
 
