@@ -56,6 +56,7 @@ class CompileBook(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="e
     book_id: str
     occurred_at: datetime
     prefer: str = "expanded"  # expanded | draft: which text a chapter uses when both are current
+    ai: str = "include"  # include | omit | mark: what becomes of the words the model wrote
 
 
 class BookUpdated(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event", tag="book.updated"):

@@ -273,6 +273,9 @@ class CompileRequest(msgspec.Struct, kw_only=True):
     """`POST .../books/{book_id}/compile` (client body, optional)."""
 
     prefer: Literal["expanded", "draft"] = "expanded"
+    # The model's words: kept as they are, left out (each chapter is its draft without the spans the
+    # model wrote), or marked `[AI]…[/AI]` (an expanded chapter whole, a draft's spans).
+    ai: Literal["include", "omit", "mark"] = "include"
 
 
 class CompileAccepted(msgspec.Struct, kw_only=True):

@@ -153,7 +153,12 @@ class BookStore:
             )
         moment = now()
         command = CompileBook(
-            event_id=new_id(), user_id=user_id, book_id=book_id, occurred_at=moment, prefer=request.prefer
+            event_id=new_id(),
+            user_id=user_id,
+            book_id=book_id,
+            occurred_at=moment,
+            prefer=request.prefer,
+            ai=request.ai,
         )
         entry = outbox_entry(subjects.BOOK_COMPILE_REQUESTED, command)
         await self.compile_requests.insert_one(
@@ -162,6 +167,7 @@ class BookStore:
                 "user_id": user_id,
                 "book_id": book_id,
                 "prefer": request.prefer,
+                "ai": request.ai,
                 "chapters": len(book.chapters),
                 "created_at": moment,
                 "outbox": [entry],

@@ -154,7 +154,8 @@ export function Writer({ user, bookId, live }) {
   };
   const compile = async () => {
     try {
-      await api(paths.bookCompile(user, bookId), { method: "POST", body: {} });
+      const ai = document.getElementById("compile-ai")?.value || "include";
+      await api(paths.bookCompile(user, bookId), { method: "POST", body: ai === "include" ? {} : { ai } });
       setNotice("Compiling… the new version appears below when it is ready.");
     } catch (problem) { setNotice(problem.message); }
   };
@@ -194,6 +195,8 @@ export function Writer({ user, bookId, live }) {
     </div>
     <section aria-labelledby="compile-heading">
       <h2 id="compile-heading">Compile and download</h2>
+      <label for="compile-ai">Words the AI wrote</label>
+      <select id="compile-ai"><option value="include">as they are</option><option value="mark">marked [AI]…[/AI]</option><option value="omit">left out</option></select>
       <button type="button" onClick=${compile}>Compile the book</button>
       ${versions.length > 0 && html`<ol class="versions">${versions.map((v) => html`<li key=${v.version}>Version ${v.version}: ${v.word_count.toLocaleString()} words, ${v.chapter_count} chapters (${v.expanded.length} expanded)</li>`)}</ol>
       <p class="downloads">${formats.map(([fmt, label]) => html`<button type="button" class="quiet" onClick=${() => downloadBook(user, bookId, fmt).catch((p) => setNotice(p.message))}>Download ${label}</button> `)}</p>`}

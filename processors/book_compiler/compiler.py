@@ -11,6 +11,8 @@ EXPANSION_UNAVAILABLE = "text expansion did not answer"
 NO_EXPANSION = "no expansion of this chapter yet"
 STALE_EXPANSION = "the expansion is of an older draft"
 DRAFT_PREFERRED = "the draft was asked for"
+AI_LEFT_OUT = "the words the model wrote were left out"
+AI_OPEN, AI_CLOSE = "[AI]", "[/AI]"  # plain text around what the model wrote: data in every format
 
 
 def count_words(text: str) -> int:
@@ -41,11 +43,14 @@ def choose_texts(
     *,
     expansion_processor: str,
     prefer: str,
+    ai: str = "include",
 ) -> list[CompiledChapterText]:
     """Each chapter in order with its best text: the current expansion when asked for, else the draft.
 
     `expansions` is None when the expansion store could not be asked; every chapter then says so.
-    A chapter whose draft is gone (deleted since the book was read) is left out.
+    A chapter whose draft is gone (deleted since the book was read) is left out. `ai`: `omit` takes
+    every chapter's draft without the spans the model wrote; `mark` puts `[AI]…[/AI]` around an
+    expanded chapter's paragraphs and around a draft's spans.
     """
     compiled = []
     for state in sorted(chapters, key=lambda c: c.chapter):
@@ -55,7 +60,9 @@ def choose_texts(
         expansion_id = state.processed_blob_ids.get(expansion_processor)
         expansion = (expansions or {}).get(expansion_id) if expansion_id else None
         reason: str | None = None
-        if prefer == "draft":
+        if ai == "omit":
+            reason = AI_LEFT_OUT
+        elif prefer == "draft":
             reason = DRAFT_PREFERRED
         elif expansions is None:
             reason = EXPANSION_UNAVAILABLE
@@ -64,7 +71,11 @@ def choose_texts(
         elif expansion.get("source_version") != draft["version"]:
             reason = STALE_EXPANSION
         use_expansion = reason is None and expansion is not None
-        text = expansion["data"]["expanded"] if use_expansion and expansion else draft["data"]["content"]
+        if use_expansion and expansion:
+            text = str(expansion["data"]["expanded"])
+            text = marked_paragraphs(text) if ai == "mark" else text
+        else:
+            text = with_spans(str(draft["data"]["content"]), draft["data"].get("provenance") or [], ai)
         compiled.append(
             CompiledChapterText(
                 chapter=state.chapter,
@@ -74,10 +85,30 @@ def choose_texts(
                 draft_blob_id=state.draft_blob_id,
                 draft_version=int(draft["version"]),
                 expanded_blob_id=expansion_id if use_expansion else None,
-                fallback_reason=None if prefer == "draft" else reason,
+                fallback_reason=None if prefer == "draft" and ai != "omit" else reason,
             )
         )
     return compiled
+
+
+def with_spans(content: str, spans: list[dict[str, Any]], ai: str) -> str:
+    """A draft's text with the spans the model wrote left out (`omit`), marked (`mark`), or as it is."""
+    if ai == "include" or not spans:
+        return content
+    out, at = [], 0
+    for span in sorted(spans, key=lambda s: int(s["start"])):
+        start, end = max(int(span["start"]), at), min(int(span["end"]), len(content))
+        if end <= start:
+            continue
+        out.append(content[at:start])
+        out.append(f"{AI_OPEN}{content[start:end]}{AI_CLOSE}" if ai == "mark" else "")
+        at = end
+    out.append(content[at:])
+    return "".join(out)
+
+
+def marked_paragraphs(text: str) -> str:
+    return "\n\n".join(f"{AI_OPEN}{p}{AI_CLOSE}" for p in text.split("\n\n") if p.strip())
 
 
 def plain_text(title: str, chapters: list[CompiledChapterText]) -> str:

@@ -78,10 +78,16 @@ class CompileHandler:
             for c in book.chapters
             if self.expansion_processor in c.processed_blob_ids
         ]
-        expansions = await self.expansions.batch(event.user_id, expansion_ids) if event.prefer != "draft" else {}
+        wanted = event.prefer != "draft" and event.ai != "omit"
+        expansions = await self.expansions.batch(event.user_id, expansion_ids) if wanted else {}
         fetched = time.perf_counter()
         chapters = choose_texts(
-            book.chapters, drafts, expansions, expansion_processor=self.expansion_processor, prefer=event.prefer
+            book.chapters,
+            drafts,
+            expansions,
+            expansion_processor=self.expansion_processor,
+            prefer=event.prefer,
+            ai=event.ai,
         )
         compiled = time.perf_counter()
         timings = {"fetch_ms": (fetched - started) * 1000, "compile_ms": (compiled - fetched) * 1000}

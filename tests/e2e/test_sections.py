@@ -29,6 +29,24 @@ async def chapter(client: aiohttp.ClientSession, user_id: str, book_id: str) -> 
     return draft_id, await expansion(client, user_id, book_id)
 
 
+async def compiled_markdown(
+    client: aiohttp.ClientSession, user_id: str, book_id: str, request: dict[str, str], version: int
+) -> str:
+    """Compile the book as `request` asks and read version `version` back as Markdown."""
+    async with client.post(f"/api/v1/users/{user_id}/books/{book_id}/compile", json=request) as r:
+        assert r.status == 202, await r.text()
+
+    async def versions() -> list[dict[str, Any]]:
+        async with client.get(f"/api/v1/users/{user_id}/books/{book_id}/versions") as r:
+            return list((await r.json()).get("versions") or []) if r.status == 200 else []
+
+    await eventually(versions, lambda v: len(v) >= version, what=f"compiled version {version}")
+    params = {"format": "md", "version": str(version)}
+    async with client.get(f"/api/v1/users/{user_id}/books/{book_id}/export", params=params) as r:
+        assert r.status == 200, await r.text()
+        return await r.text()
+
+
 async def expansion(client: aiohttp.ClientSession, user_id: str, book_id: str) -> dict[str, Any]:
     body = await fresh(client, user_id, book_id)
     return dict(body["chapters"][0]["derived"]["text-expansion"])
@@ -137,6 +155,15 @@ async def test_a_kept_section_becomes_the_drafts_text_and_its_span_moves_with_ed
         state = await r.json()
     [book] = [b for b in state["books"] if b["book_id"] == "keeping"]
     assert (book["words"], book["ai_words"]) == (words, ai)
+
+    # Exports: the model's words as they are by default, marked, or left out (asked at compile).
+    model_words = edited[moved["start"] : moved["end"]]
+    marked = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft", "ai": "mark"}, 1)
+    assert f"[AI]{model_words}[/AI]" in marked
+    left_out = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft", "ai": "omit"}, 2)
+    assert model_words not in left_out and "Mara Quist climbed the lighthouse stairs." in left_out
+    plain = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft"}, 3)
+    assert model_words in plain and "[AI]" not in plain
 
 
 async def test_another_writer_can_touch_no_section_of_mine(

@@ -130,3 +130,19 @@ def test_a_tone_the_genre_already_says_is_said_once() -> None:
     assert kind_of("Dark", "thriller") == "Dark thriller"
     assert kind_of("", "") == "novel"
     assert kind_of("playful", "") == "playful"
+
+
+def test_the_words_the_model_wrote_can_be_left_out_or_marked() -> None:
+    from processors.book_compiler.compiler import AI_LEFT_OUT
+
+    kept = "Mara climbed. The lamp turned slowly above the sleeping harbour."
+    spans = [{"start": 14, "end": len(kept), "expansion_id": "e", "section_id": "s"}]
+    drafts = {**DRAFTS, "d1": {"version": 1, "data": {"content": kept, "provenance": spans}}}
+    marked = choose_texts(CHAPTERS, drafts, EXPANSIONS, expansion_processor="te", prefer="expanded", ai="mark")
+    assert marked[0].text == "[AI]one expanded at length[/AI]"  # an expanded chapter is the model's whole
+    drafted = choose_texts(CHAPTERS, drafts, EXPANSIONS, expansion_processor="te", prefer="draft", ai="mark")
+    assert drafted[0].text == "Mara climbed. [AI]The lamp turned slowly above the sleeping harbour.[/AI]"
+    left_out = choose_texts(CHAPTERS, drafts, EXPANSIONS, expansion_processor="te", prefer="expanded", ai="omit")
+    assert {(c.source, c.fallback_reason) for c in left_out} == {("draft", AI_LEFT_OUT)}
+    assert left_out[0].text == "Mara climbed."
+    assert choose_texts(CHAPTERS, drafts, EXPANSIONS, expansion_processor="te", prefer="draft")[0].text == kept
