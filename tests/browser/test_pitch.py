@@ -24,7 +24,18 @@ def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(
     }
     assert fields == set(schema["properties"]), "a field for every property the registry serves"
 
+    # The book is chosen from the writer's books, not typed as an id.
+    call(stack, user_id, "POST", f"/api/v1/users/{user_id}/books", {"id": "keeper", "title": "The Keeper"})
+    browser.refresh()
+    book = until(
+        browser,
+        lambda: [o for o in browser.find_elements(By.CSS_SELECTOR, "#field-book_id option") if o.text == "The Keeper"],
+        "the writer's books offered",
+    )
+    assert browser.find_element(By.ID, "field-book_id").tag_name == "select"
+    book[0].click()
     browser.find_element(By.ID, "field-title").send_keys("The Lighthouse Keeper")
+    browser.find_element(By.ID, "field-characters").send_keys("Mara Quist | protagonist | An archivist.")
     browser.find_element(By.ID, "field-logline").send_keys("Too short")  # under the schema's 10... it is 9
     browser.find_element(By.ID, "field-comparables").send_keys("The Essex Serpent\nThe Lamplighters")
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Build the pitch']").click()
@@ -56,6 +67,11 @@ def test_fill_the_pitch_form_fix_an_error_and_see_the_pitch(
         timeout=30,
     )
     screenshot(browser, "pitch")
+    built = browser.find_element(By.CSS_SELECTOR, ".built")
+    assert "**" not in built.text, "the pitch is shown formatted, not as raw Markdown"
+    assert built.find_element(By.XPATH, ".//li/strong[normalize-space(.)='Mara Quist']")
+    notes_id = browser.current_url.split("/pitches/")[1]
+    assert call(stack, user_id, "GET", f"/api/v1/blobs/{notes_id}")["data"]["book_id"] == "keeper"
     assert axe(browser) == []
     for old in DOWNLOADS.glob("the-lighthouse-keeper-pitch.pdf"):
         old.unlink()

@@ -98,6 +98,21 @@ def test_a_story_bible_entry_reaches_the_receipts_and_each_section_answers_to_th
     assert saved["data"]["provenance"][0]["start"] == 0
     assert axe(browser) == []
 
+    # An entry deleted in the panel leaves the book and every receipt.
+    browser.find_element(By.XPATH, "//button[@aria-label='Delete Mara Quist']").click()
+    browser.switch_to.alert.accept()
+    until(
+        browser,
+        lambda: (
+            not browser.find_elements(By.CSS_SELECTOR, ".codex [data-entry]")
+            and status(browser) == "ok"
+            and all("Used:" not in s.text for s in sections(browser))
+        ),
+        "the entry gone from the panel and the receipts",
+        timeout=60,
+    )
+    assert call(paced, user_id, "GET", f"/api/v1/users/{user_id}/books/gull")["codex"] == []
+
     browser.get(sign_in_link(paced, user_id, "/"))
     card = until(
         browser, lambda: browser.find_element(By.CSS_SELECTOR, ".card [data-ai-share]"), "the share on the dashboard"
