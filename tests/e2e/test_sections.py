@@ -29,10 +29,10 @@ async def chapter(client: aiohttp.ClientSession, user_id: str, book_id: str) -> 
     return draft_id, await expansion(client, user_id, book_id)
 
 
-async def compiled_markdown(
+async def compiled_text(
     client: aiohttp.ClientSession, user_id: str, book_id: str, request: dict[str, str], version: int
 ) -> str:
-    """Compile the book as `request` asks and read version `version` back as Markdown."""
+    """Compile the book as `request` asks and read version `version` back as plain text."""
     async with client.post(f"/api/v1/users/{user_id}/books/{book_id}/compile", json=request) as r:
         assert r.status == 202, await r.text()
 
@@ -41,7 +41,7 @@ async def compiled_markdown(
             return list((await r.json()).get("versions") or []) if r.status == 200 else []
 
     await eventually(versions, lambda v: len(v) >= version, what=f"compiled version {version}")
-    params = {"format": "md", "version": str(version)}
+    params = {"format": "txt", "version": str(version)}
     async with client.get(f"/api/v1/users/{user_id}/books/{book_id}/export", params=params) as r:
         assert r.status == 200, await r.text()
         return await r.text()
@@ -158,11 +158,11 @@ async def test_a_kept_section_becomes_the_drafts_text_and_its_span_moves_with_ed
 
     # Exports: the model's words as they are by default, marked, or left out (asked at compile).
     model_words = edited[moved["start"] : moved["end"]]
-    marked = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft", "ai": "mark"}, 1)
+    marked = await compiled_text(client, user_id, "keeping", {"prefer": "draft", "ai": "mark"}, 1)
     assert f"[AI]{model_words}[/AI]" in marked
-    left_out = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft", "ai": "omit"}, 2)
+    left_out = await compiled_text(client, user_id, "keeping", {"prefer": "draft", "ai": "omit"}, 2)
     assert model_words not in left_out and "Mara Quist climbed the lighthouse stairs." in left_out
-    plain = await compiled_markdown(client, user_id, "keeping", {"prefer": "draft"}, 3)
+    plain = await compiled_text(client, user_id, "keeping", {"prefer": "draft"}, 3)
     assert model_words in plain and "[AI]" not in plain
 
 
