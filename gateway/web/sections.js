@@ -24,7 +24,7 @@ export function OfflineNotice() {
   </p>`;
 }
 
-function Section({ expansionId, section, number, changed, say }) {
+function Section({ expansionId, section, number, changed, say, told, writing }) {
   const [instruction, setInstruction] = useState("");
   const [busy, setBusy] = useState(null);
   const act = async (action) => {
@@ -45,11 +45,14 @@ function Section({ expansionId, section, number, changed, say }) {
     const action = { k: "keep", d: "discard", r: "regenerate" }[event.key.toLowerCase()];
     if (action) { event.preventDefault(); act(action); }
   };
-  const status = section.status || "ok";
+  // While the expansion is made again, a section shows its new text as it comes (`writing` until
+  // it is done); its status stays what the view says (`stale`, with why) until the new one lands.
+  const status = writing ? "writing" : section.status || "ok";
+  const text = told !== null && told !== undefined ? told : section.text;
   const receipt = receiptText(section.receipt);
   return html`<li class=${`section ${status}`} data-section=${section.id} data-status=${status} tabindex="0" onKeyDown=${keys}
       aria-label=${`Section ${number}, ${status}. K keeps it, D discards it, R writes it again.`}>
-    ${section.text.split("\n\n").map((p) => html`<p>${p}</p>`)}
+    ${text.split("\n\n").map((p) => html`<p>${p}</p>`)}
     <p class="meta">
       ${status !== "ok" && html`<span class=${`badge ${status}`}>${status}</span> `}
       ${section.model === OFFLINE ? "Offline placeholder" : section.model ? `Written by ${section.model}` : "Kept as written"}${section.instruction ? ` · asked: “${section.instruction}”` : ""}
@@ -67,9 +70,10 @@ function Section({ expansionId, section, number, changed, say }) {
 }
 
 /** The sections of an expansion, each with its receipt and actions. */
-export function Sections({ piece, changed, say }) {
+export function Sections({ piece, live, changed, say }) {
   const sections = piece.data?.sections || [];
+  const told = (i) => (live && live.texts[i] !== undefined ? live.texts[i] : null);
   return html`<ol class="sections" aria-label="Sections of the expansion">
-    ${sections.map((section, i) => html`<${Section} key=${section.id} expansionId=${piece.id} section=${section} number=${i + 1} changed=${changed} say=${say} />`)}
+    ${sections.map((section, i) => html`<${Section} key=${section.id} expansionId=${piece.id} section=${section} number=${i + 1} changed=${changed} say=${say} told=${told(i)} writing=${live && told(i) !== null && !live.done.has(i)} />`)}
   </ol>`;
 }

@@ -93,8 +93,8 @@ function Outputs({ chapter, runs, retry, changed, say }) {
         ${(status === "failed" || status === "missing") && html`<button type="button" class="quiet" onClick=${retry}>Try again</button>`}
         ${data.metrics && !streaming && html`<p class="metrics">Tone: ${data.metrics.tone} · readability ${data.metrics.readability_score} · complexity ${data.metrics.complexity}</p>`}
         ${!streaming && (data.sections || []).some((s) => s.model === "offline") && html`<${OfflineNotice} />`}
-        <div class="text" aria-live=${streaming ? "polite" : "off"}>${!streaming && data.sections
-          ? html`<${Sections} piece=${piece} changed=${changed} say=${say} />`
+        <div class="text" aria-live=${streaming ? "polite" : "off"}>${data.sections && (!streaming || run.derived_id === piece.id)
+          ? html`<${Sections} piece=${piece} live=${streaming ? run : null} changed=${changed} say=${say} />`
           : text.split("\n\n").map((p) => html`<p>${p}</p>`)}</div>
       </article>`;
     })}

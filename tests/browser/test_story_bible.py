@@ -63,17 +63,22 @@ def test_a_story_bible_entry_reaches_the_receipts_and_each_section_answers_to_th
     description.clear()
     description.send_keys("The keeper of the lamp now.")
     browser.find_element(By.XPATH, "//button[normalize-space(.)='Save entry']").click()
-    until(
-        browser,
-        lambda: "written again" in browser.find_element(By.CSS_SELECTOR, ".codex [role=status]").text,
-        "the entry saved",
-    )
-    until(
-        browser,
-        lambda: status(browser) == "ok" and "Used: Mara Quist" in sections(browser)[0].text,
-        "the sections written again",
-        timeout=60,
-    )
+    # The sections that used it show stale (with why), then their new text as it is written; the
+    # third section's receipt never named the entry, and it is not touched.
+    changing: set[int] = set()
+    reasons: set[str] = set()
+
+    def rewritten() -> bool:
+        for i, section in enumerate(sections(browser)):
+            if section.get_attribute("data-status") in ("stale", "writing"):
+                changing.add(i)
+                reasons.update(r.text for r in section.find_elements(By.CSS_SELECTOR, ".reason"))
+        return bool(changing) and status(browser) == "ok" and "Used: Mara Quist" in sections(browser)[0].text
+
+    until(browser, rewritten, "the sections that used the entry stale, then written again", timeout=60)
+    assert changing <= {0, 1}, changing
+    assert reasons <= {"Stale: 'Mara Quist' changed (v1 -> v2)"}, reasons
+    assert "written again" in browser.find_element(By.CSS_SELECTOR, ".codex [role=status]").text
     entry = call(paced, user_id, "GET", f"/api/v1/users/{user_id}/books/gull")["codex"][0]
     assert entry["version"] == 2 and entry["data"]["description"] == "The keeper of the lamp now."
 
