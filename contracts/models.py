@@ -148,6 +148,8 @@ class InputChanged(msgspec.Struct, kw_only=True, omit_defaults=True):
         what = f"{self.name!r}" if self.name else self.blob_id
         if self.version is None:
             return f"{what} was deleted"
+        if self.used_version == 0:
+            return f"{what} is new"
         return f"{what} changed (v{self.used_version} -> v{self.version})"
 
 
@@ -383,6 +385,16 @@ class RegisterDerivedBlob(msgspec.Struct, kw_only=True):
     # the index follows these edges as it follows parents. Registering again with other inputs (the
     # same blob made again after one of them changed) updates the entry.
     inputs: Annotated[list[InputUsed], msgspec.Meta(max_length=1000)] = []
+
+
+class AwaitInput(msgspec.Struct, kw_only=True):
+    """A processor tells the index that what it made from `parent_ids` will use a new input (an entry
+    now named in those drafts): views show them stale until it registers them again (internal body)."""
+
+    user_id: Id
+    processor_id: Id
+    input: InputUsed
+    parent_ids: Annotated[list[Id], msgspec.Meta(max_length=1000)]
 
 
 class RecordFailure(msgspec.Struct, kw_only=True):

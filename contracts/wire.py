@@ -35,6 +35,7 @@ MESSAGES: dict[str, Any] = {
     "BlobBatchRequest": models.BlobBatchRequest,
     "BlobBatch": models.BlobBatch,
     "RegisterDerivedBlob": models.RegisterDerivedBlob,
+    "AwaitInput": models.AwaitInput,
     "BlobIndexEntry": models.BlobIndexEntry,
     "RecordFailure": models.RecordFailure,
     # The query API every processor serves.

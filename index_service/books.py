@@ -107,6 +107,7 @@ ENTRY_FIELDS = (
     "created_at",
     "deleted",
     "inputs",
+    "awaiting",
     "words",
     "ai_words",
 )

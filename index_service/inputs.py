@@ -42,7 +42,12 @@ async def mark_changed(
     refs: Iterable[DerivedRef],
 ) -> None:
     """Set `inputs_changed` on each ref made with an input that has a newer version, or none, now."""
-    used = {e["_id"]: e["inputs"] for e in entries if e.get("inputs")}
+    # What an output used, and (version 0) a new input it will use when it is made again.
+    used = {
+        e["_id"]: [*(e.get("inputs") or []), *({**a, "version": 0} for a in e.get("awaiting") or [])]
+        for e in entries
+        if e.get("inputs") or e.get("awaiting")
+    }
     wanted = [r for r in refs if r.id in used]
     if not wanted:
         return
@@ -61,7 +66,7 @@ async def mark_changed(
         for used_input in used[ref.id]:
             now = known.get(used_input["blob_id"]) or {"deleted": True}
             live = not now.get("deleted")
-            if live and now["version"] == used_input["version"]:
+            if (live and now["version"] == used_input["version"]) or (not live and used_input["version"] == 0):
                 continue
             changed.append(
                 InputChanged(
@@ -72,3 +77,14 @@ async def mark_changed(
                 )
             )
         ref.inputs_changed = changed
+
+
+async def await_input(
+    blobs: AsyncCollection[dict[str, Any]], user_id: str, processor_id: str, blob_id: str, parent_ids: list[str]
+) -> int:
+    """Mark what `processor_id` made from `parent_ids` as waiting for input `blob_id`; how many."""
+    result = await blobs.update_many(
+        {"user_id": user_id, "processor_id": processor_id, "parent_id": {"$in": parent_ids}, "deleted": {"$ne": True}},
+        {"$addToSet": {"awaiting": {"blob_id": blob_id}}},
+    )
+    return int(result.modified_count)

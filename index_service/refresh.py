@@ -66,7 +66,8 @@ async def refresh(
         )
         entry = outbox_entry(subjects.blob_updated(doc["schema_id"]), event)
         result = await blobs.update_one(
-            {"_id": doc["_id"], "version": doc["version"], **LIVE}, {"$set": fields, **push_events(entry)}
+            {"_id": doc["_id"], "version": doc["version"], **LIVE},
+            {"$set": fields, "$unset": {"awaiting": ""}, **push_events(entry)},
         )
         if result.modified_count:
             relay.notify(doc["_id"], [entry])

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from contracts.ids import SCHEMA_ID_RULE, is_schema_id
 from contracts.models import (
+    AwaitInput,
     BlobBatch,
     BlobBatchRequest,
     BlobList,
@@ -109,6 +110,15 @@ async def register_derived(request: web.Request) -> web.Response:
     async with request.app[PROCESSOR_LANE].turn():
         entry, created = await request.app[BLOBS].register_derived(body)
     return json_response(entry, status=201 if created else 200)
+
+
+@routes.post("/api/v1/blob-index/awaiting")
+async def await_input(request: web.Request) -> web.Response:
+    """What a processor made from these drafts will use a new input: stale (the input "is new") until made again."""
+    body = await request.app[BODIES].read(request, AwaitInput)
+    async with request.app[PROCESSOR_LANE].turn():
+        await request.app[BLOBS].await_input(body)
+    return web.Response(status=204)
 
 
 @routes.get("/api/v1/blob-index")

@@ -20,6 +20,7 @@ from contracts.ids import is_id
 from contracts.models import (
     CODEX_SCHEMA,
     USER_PROCESSOR,
+    AwaitInput,
     BlobIndexEntry,
     BlobView,
     CreateUserBlob,
@@ -51,6 +52,7 @@ from .errors import (
 from .failures import FailureStore, summary
 from .group_commit import GroupInsert
 from .ids import new_id, now
+from .inputs import await_input
 from .listing import LIVE, list_user_blobs
 from .outbox import CASCADE_FLAG, PENDING_FLAG, OutboxRelay, outbox_entry, push_events
 from .provenance import TEXT_SCHEMA, with_provenance, word_counts
@@ -496,6 +498,9 @@ class BlobStore:
             await self._link_or_undo(request, request.parent_id, event.event_id if created else None)
         if not created and changed(doc, request):
             doc = await refresh(self.blobs, self.relay, doc, request)
+        elif doc.get("awaiting"):
+            # Made again with what it now uses (or found to use nothing new): it waits no more.
+            await self.blobs.update_one({"_id": doc["_id"]}, {"$unset": {"awaiting": ""}})
         if created:
             self.relay.notify(request.id, doc["outbox"])
         if request.parent_id is None:
@@ -503,6 +508,11 @@ class BlobStore:
         else:
             await self.failures.resolve(request.user_id, request.processor_id, blob_id=request.parent_id)
         return to_entry(doc), created
+
+    async def await_input(self, request: AwaitInput) -> int:
+        return await await_input(
+            self.blobs, request.user_id, request.processor_id, request.input.blob_id, request.parent_ids
+        )
 
     async def _placement_of(self, request: RegisterDerivedBlob) -> tuple[str | None, int | None]:
         """The book and chapter a derived blob belongs to: as given, else its parent's."""

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from contracts.models import (
+    AwaitInput,
     BlobBatchRequest,
     BlobIndexEntry,
     BookState,
@@ -95,6 +96,12 @@ class IndexClient:
         if status != 200:
             raise PermanentError(f"the index refused to list what used {input_id}: {status}")
         return msgspec.json.decode(payload, type=dict[str, list[BlobIndexEntry]])["entries"]
+
+    async def await_input(self, request: AwaitInput) -> None:
+        """Tell the index that what was made from `parent_ids` will use a new input (stale until made again)."""
+        status, _ = await self._call("POST", url_path("api", "v1", "blob-index", "awaiting"), body=request)
+        if status != 204:
+            raise PermanentError(f"the index refused to mark what awaits {request.input.blob_id}: {status}")
 
     async def books(self, user_id: str) -> list[BookState]:
         """The user's books (without their drafts)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 from cachetools import LRUCache
 
 from contracts.events import BlobChanged, BlobDeleted
-from contracts.models import UserBlob
+from contracts.models import AwaitInput, InputUsed, UserBlob
 
 from .base import Outcome, ReadingProcessor, Source
 from .errors import Superseded
@@ -73,7 +73,18 @@ class Reread:
                 return Outcome.SUPERSEDED  # the newer version's event does it
             if read is not None and hasattr(handler.processor, "would_use"):
                 candidates = await self._sources_near(user_id, read.book_id)
-                parents |= set(cast(ReadingProcessor, handler.processor).would_use(read, candidates))
+                new = set(cast(ReadingProcessor, handler.processor).would_use(read, candidates)) - parents
+                if new:
+                    # No edge names it yet: views show those outputs stale (it "is new") until made again.
+                    await handler.index.await_input(
+                        AwaitInput(
+                            user_id=user_id,
+                            processor_id=info.id,
+                            input=InputUsed(blob_id=read.id, version=read.version),
+                            parent_ids=sorted(new)[:1000],
+                        )
+                    )
+                parents |= new
         places = asyncio.Semaphore(AT_ONCE)
 
         async def again(parent_id: str) -> bool:

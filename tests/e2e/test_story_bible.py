@@ -171,7 +171,18 @@ async def test_a_new_entry_reaches_the_chapters_that_name_it_and_a_deleted_one_l
     await write(client, user_id, "lamp")
     await settled(stack, client, user_id, "lamp")
     calls = len(provider.provider.prompts)
-    key = await add_entry(client, name="key", kind="object", description="Iron, heavy.", book_id="lamp")
+    provider.provider.first_token_seconds = 2.0  # long enough to read the stale state while it is written
+    try:
+        key = await add_entry(client, name="key", kind="object", description="Iron, heavy.", book_id="lamp")
+        # No section used it yet: the chapter that names it shows stale, with why, until it is made again.
+        waiting = await eventually(
+            lambda: fresh(client, user_id, "lamp"),
+            lambda v: any(c["status"] == "stale" for c in v["chapters"]),
+            what="the chapter that names the new entry stale",
+        )
+    finally:
+        provider.provider.first_token_seconds = 0.0
+    assert [(c["chapter"], c["reason"]) for c in waiting["chapters"] if c["status"] == "stale"] == [(5, "'key' is new")]
     body = await eventually(
         lambda: fresh(client, user_id, "lamp"),
         lambda v: naming(v, key["id"]) == {5: 2} and all(c["status"] == "ok" for c in v["chapters"]),
