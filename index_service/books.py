@@ -343,7 +343,8 @@ class BookStore:
         def drafts_of(book: str) -> list[UserBlob] | None:
             return [to_user_blob(d) for d in drafts if d["book_id"] == book] if with_drafts else None
 
-        series = await self._series_codex(user_id) if with_drafts else []
+        # The entries for every book: what `inputs_for` gives a blob filed under no book.
+        series = await inputs_for(self.blobs, user_id, CODEX_SCHEMA, None) if with_drafts else []
 
         def codex_of(book: str) -> list[UserBlob] | None:
             """The book's own story-bible entries, then the ones for every book, each by name."""
@@ -392,13 +393,6 @@ class BookStore:
     async def inputs(self, user_id: str, schema_id: str, book_id: str | None) -> list[UserBlob]:
         """The user's blobs of `schema_id` a processor reads for a blob of `book_id` (see `inputs_for`)."""
         return await inputs_for(self.blobs, user_id, schema_id, book_id)
-
-    async def _series_codex(self, user_id: str) -> list[UserBlob]:
-        """The user's story-bible entries that belong to every book (no book of their own), by name."""
-        found = await self.blobs.find(
-            {"user_id": user_id, "book_id": None, "schema_id": CODEX_SCHEMA}, {"outbox": 0}
-        ).to_list(None)
-        return [to_user_blob(e) for e in sorted(found, key=by_name) if not e.get("deleted")]
 
     async def _book_entries(self, user_id: str, book_id: str | None, *, with_drafts: bool) -> list[dict[str, Any]]:
         """One read of every live entry that belongs to a book (drafts, what was derived from them,

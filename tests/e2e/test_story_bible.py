@@ -4,6 +4,8 @@ used it stale and writes those (and only those) again. Provider calls are counte
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -47,6 +49,23 @@ async def add_entry(client: aiohttp.ClientSession, **data: Any) -> dict[str, Any
 
 def expansions(body: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {c["chapter"]: c["derived"]["text-expansion"] for c in body["chapters"]}
+
+
+@contextmanager
+def slowed(provider: ThreadedProvider) -> Iterator[None]:
+    """The model's first token 2 s away: long enough to read a stale view while sections are rewritten."""
+    provider.provider.first_token_seconds = 2.0
+    try:
+        yield
+    finally:
+        provider.provider.first_token_seconds = 0.0
+
+
+async def stale_view(client: aiohttp.ClientSession, user_id: str, what: str) -> dict[str, Any]:
+    """The book view once some chapter of it is stale."""
+    return await eventually(
+        lambda: fresh(client, user_id, "lamp"), lambda v: any(c["status"] == "stale" for c in v["chapters"]), what=what
+    )
 
 
 async def versions(stack: Stack, user_id: str) -> dict[str, int]:
@@ -131,19 +150,12 @@ async def test_an_edited_entry_rewrites_exactly_the_sections_that_used_it(
     before = await versions(stack, user_id)
     assert {n for n, draft_id in ids.items() if before[draft_id] == 2} == {1, 5}
     calls = len(provider.provider.prompts)
-    provider.provider.first_token_seconds = 2.0  # long enough to read the stale state while it is rewritten
-    try:
+    with slowed(provider):
         changed = {"name": "Mara Quist", "kind": "character", "aliases": ["Mara"], "book_id": "lamp"}
         changed["description"] = "The archivist, now keeper of the lamp."
         async with client.put(f"/api/v1/blobs/{mara['id']}", json={"data": changed, "version": 1}) as r:
             assert r.status == 200, await r.text()
-        stale = await eventually(
-            lambda: fresh(client, user_id, "lamp"),
-            lambda v: any(c["status"] == "stale" for c in v["chapters"]),
-            what="the chapters that used the entry stale",
-        )
-    finally:
-        provider.provider.first_token_seconds = 0.0
+        stale = await stale_view(client, user_id, "the chapters that used the entry stale")
     for chapter in stale["chapters"]:
         if chapter["status"] == "stale":
             assert chapter["chapter"] in using
@@ -171,17 +183,10 @@ async def test_a_new_entry_reaches_the_chapters_that_name_it_and_a_deleted_one_l
     await write(client, user_id, "lamp")
     await settled(stack, client, user_id, "lamp")
     calls = len(provider.provider.prompts)
-    provider.provider.first_token_seconds = 2.0  # long enough to read the stale state while it is written
-    try:
+    with slowed(provider):
         key = await add_entry(client, name="key", kind="object", description="Iron, heavy.", book_id="lamp")
         # No section used it yet: the chapter that names it shows stale, with why, until it is made again.
-        waiting = await eventually(
-            lambda: fresh(client, user_id, "lamp"),
-            lambda v: any(c["status"] == "stale" for c in v["chapters"]),
-            what="the chapter that names the new entry stale",
-        )
-    finally:
-        provider.provider.first_token_seconds = 0.0
+        waiting = await stale_view(client, user_id, "the chapter that names the new entry stale")
     assert [(c["chapter"], c["reason"]) for c in waiting["chapters"] if c["status"] == "stale"] == [(5, "'key' is new")]
     body = await eventually(
         lambda: fresh(client, user_id, "lamp"),

@@ -25,14 +25,16 @@ async def test_a_freed_place_goes_to_the_newest_draft_and_never_more_than_the_pl
 
     old, older, new = gate.ticket(), gate.ticket(), gate.ticket()
     first = [asyncio.create_task(section(f"backlog-{i}", old)) for i in range(2)]
-    await asyncio.sleep(0)
+    while holding < 2:  # both places taken
+        await asyncio.sleep(0)
     waiting = [
         asyncio.create_task(section("older-a", older)),
         asyncio.create_task(section("older-b", older)),
         asyncio.create_task(section("new-a", new)),
     ]
-    await asyncio.sleep(0)
-    assert gate.waiting == 3
+    while gate.waiting < 3:  # every later section is queued
+        await asyncio.sleep(0)
+    assert order == ["backlog-0", "backlog-1"]
     release.set()
     await asyncio.gather(*first, *waiting)
     assert order == ["backlog-0", "backlog-1", "new-a", "older-a", "older-b"]  # a draft's own in order
@@ -57,7 +59,8 @@ async def test_a_cancelled_waiter_gives_up_its_turn_and_loses_no_place() -> None
     await held.wait()
     cancelled = asyncio.create_task(waiter(gate.ticket()))
     later = asyncio.create_task(waiter(gate.ticket() - 1))  # an older draft's section
-    await asyncio.sleep(0)
+    while gate.waiting < 2:  # both queued behind the holder
+        await asyncio.sleep(0)
     cancelled.cancel()
     go.set()
     await first
